@@ -1,0 +1,225 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { ConfigError } from './errors.ts'
+import { normalizePath } from './paths.ts'
+import type { LogLevel } from './log.ts'
+
+/** How to reach and log in to the Qumulo cluster (interface.md §3). */
+export interface QumuloConfig {
+  /** Base URL, e.g. `https://qumulo.example:8000`, no trailing slash (`QUMULO_URL`). */
+  url: string
+  /** A long-lived `access-v1:` token, used as is and never refreshed (`QUMULO_TOKEN`). */
+  token?: string
+  /** Login user when no token is set (`QUMULO_USERNAME`). */
+  username?: string
+  /** Login password (`QUMULO_PASSWORD`); never logged. */
+  password?: string
+  /** PEM bundle trusted in addition to the system CAs (`QUMULO_CA_FILE`). */
+  caFile?: string
+  /** Skip TLS verification (`QUMULO_INSECURE_TLS=1`) @defaultValue false */
+  insecureTls: boolean
+  /** Value of the `cluster` tag (`QUMULO_CLUSTER`) @defaultValue host of `url` */
+  cluster: string
+  /** Per-request timeout in milliseconds (`QUMULO_TIMEOUT_SECONDS` × 1000) @defaultValue 30000 */
+  timeoutMs: number
+}
+
+/** Where points go and how they are queried. */
+export interface InfluxConfig {
+  /** e.g. `http://localhost:8086` (`INFLUX_URL`). */
+  url: string
+  /** 2.x/3.x API token, or `user:password` on 1.x (`INFLUX_TOKEN`). */
+  token?: string
+  /** 2.x organisation (`INFLUX_ORG`). */
+  org?: string
+  /** Bucket, or database on 1.x (`INFLUX_BUCKET`) @defaultValue 'qactivity' */
+  bucket: string
+  /** `INFLUX_QUERY_LANGUAGE` @defaultValue 'influxql' */
+  queryLanguage: 'influxql' | 'flux'
+}
+
+/** Poll loop and path rule. */
+export interface CollectorConfig {
+  /** Seconds between polls, 1–3600 (`QACTIVITY_POLL_SECONDS`) @defaultValue 60 */
+  pollSeconds: number
+  /** Components kept in the `path` tag outside watched paths (`QACTIVITY_PATH_DEPTH`) @defaultValue 2 */
+  pathDepth: number
+  /** Paths always tracked for activity and capacity, normalised (`QACTIVITY_WATCH_PATHS`, comma-separated). */
+  watchPaths: string[]
+  /** Most file ids kept in the id→path cache (`QACTIVITY_RESOLVE_CACHE_SIZE`) @defaultValue 1000000 */
+  resolveCacheSize: number
+  /** Seconds a resolved path stays cached (`QACTIVITY_RESOLVE_CACHE_TTL_SECONDS`) @defaultValue 600 */
+  resolveCacheTtlSeconds: number
+}
+
+/** On-disk state. */
+export interface StorageConfig {
+  /** Job store and write spool live here (`QACTIVITY_DATA_DIR`) @defaultValue './data' */
+  dataDir: string
+  /** Largest write spool in bytes before new points are refused (`QACTIVITY_SPOOL_MAX_MB` × 2^20) @defaultValue 512 MiB */
+  spoolMaxBytes: number
+}
+
+/** CLI client and workers. */
+export interface ClientConfig {
+  /** API base URL (`QACTIVITY_URL`) @defaultValue 'http://127.0.0.1:8750' */
+  url: string
+  /** Bearer token (`QACTIVITY_TOKEN`). */
+  token?: string
+  /** Current job (`QACTIVITY_JOB`). */
+  job?: string
+}
+
+/** Everything read from the environment, validated once. */
+export interface Config {
+  qumulo: QumuloConfig
+  influx: InfluxConfig
+  collector: CollectorConfig
+  storage: StorageConfig
+  client: ClientConfig
+  /** `QACTIVITY_LOG_LEVEL` @defaultValue 'info' */
+  logLevel: LogLevel
+}
+
+/** Sections whose required variables must be present for a command. */
+export type Section = 'qumulo' | 'influx'
+
+type Env = Record<string, string | undefined>
+
+class Reader {
+  readonly problems: string[] = []
+  constructor(private readonly env: Env) {}
+
+  str(name: string): string | undefined {
+    const v = this.env[name]?.trim()
+    return v ? v : undefined
+  }
+
+  required(name: string, needed: boolean): string | undefined {
+    const v = this.str(name)
+    if (!v && needed) this.problems.push(`${name} is required`)
+    return v
+  }
+
+  int(name: string, def: number, min: number, max: number): number {
+    const raw = this.str(name)
+    if (raw === undefined) return def
+    const n = Number(raw)
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`)
+      return def
+    }
+    return n
+  }
+
+  bool(name: string): boolean {
+    const raw = this.str(name)?.toLowerCase()
+    if (raw === undefined) return false
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false
+    this.problems.push(`${name} must be 1 or 0, got "${raw}"`)
+    return false
+  }
+
+  url(name: string, value: string | undefined, protocols: string[]): string | undefined {
+    if (value === undefined) return undefined
+    try {
+      const u = new URL(value)
+      if (!protocols.includes(u.protocol)) throw new Error()
+      return u.href.replace(/\/+$/, '')
+    } catch {
+      this.problems.push(`${name} must be an ${protocols.join(' or ')} URL, got "${value}"`)
+      return undefined
+    }
+  }
+
+  oneOf<T extends string>(name: string, def: T, allowed: readonly T[]): T {
+    const raw = this.str(name)
+    if (raw === undefined) return def
+    if ((allowed as readonly string[]).includes(raw)) return raw as T
+    this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`)
+    return def
+  }
+
+  paths(name: string): string[] {
+    const raw = this.str(name)
+    if (!raw) return []
+    const out: string[] = []
+    for (const p of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const n = normalizePath(p)
+      if (n.ok) out.push(n.path)
+      else this.problems.push(`${name}: "${p}" ${n.reason}`)
+    }
+    return [...new Set(out)]
+  }
+}
+
+function readQumulo(r: Reader, needed: boolean): QumuloConfig {
+  const url = r.url('QUMULO_URL', r.required('QUMULO_URL', needed), ['https:', 'http:']) ?? ''
+  const token = r.str('QUMULO_TOKEN')
+  const username = r.str('QUMULO_USERNAME')
+  const password = r.str('QUMULO_PASSWORD')
+  if (needed && !token && !(username && password)) {
+    r.problems.push('QUMULO_TOKEN or QUMULO_USERNAME and QUMULO_PASSWORD are required')
+  }
+  const caFile = r.str('QUMULO_CA_FILE')
+  if (caFile && !existsSync(caFile)) r.problems.push(`QUMULO_CA_FILE: no such file "${caFile}"`)
+  return {
+    url,
+    token,
+    username,
+    password,
+    caFile,
+    insecureTls: r.bool('QUMULO_INSECURE_TLS'),
+    cluster: r.str('QUMULO_CLUSTER') ?? (url ? new URL(url).hostname : ''),
+    timeoutMs: r.int('QUMULO_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
+  }
+}
+
+function readInflux(r: Reader, needed: boolean): InfluxConfig {
+  const bucket = r.str('INFLUX_BUCKET') ?? 'qactivity'
+  if (/[\n\r"]/.test(bucket)) r.problems.push('INFLUX_BUCKET must not contain quotes or newlines')
+  return {
+    url: r.url('INFLUX_URL', r.required('INFLUX_URL', needed), ['http:', 'https:']) ?? '',
+    token: r.str('INFLUX_TOKEN'),
+    org: r.str('INFLUX_ORG'),
+    bucket,
+    queryLanguage: r.oneOf('INFLUX_QUERY_LANGUAGE', 'influxql', ['influxql', 'flux'] as const),
+  }
+}
+
+/**
+ * Reads and validates the whole configuration. Variables of the sections in `need` are required;
+ * every problem is collected and thrown as one {@link ConfigError}.
+ */
+export function loadConfig(env: Env = process.env, need: Section[] = []): Config {
+  const r = new Reader(env)
+  const config: Config = {
+    qumulo: readQumulo(r, need.includes('qumulo')),
+    influx: readInflux(r, need.includes('influx')),
+    collector: {
+      pollSeconds: r.int('QACTIVITY_POLL_SECONDS', 60, 1, 3600),
+      pathDepth: r.int('QACTIVITY_PATH_DEPTH', 2, 0, 64),
+      watchPaths: r.paths('QACTIVITY_WATCH_PATHS'),
+      resolveCacheSize: r.int('QACTIVITY_RESOLVE_CACHE_SIZE', 1_000_000, 1000, 50_000_000),
+      resolveCacheTtlSeconds: r.int('QACTIVITY_RESOLVE_CACHE_TTL_SECONDS', 600, 1, 7 * 86400),
+    },
+    storage: {
+      dataDir: resolve(r.str('QACTIVITY_DATA_DIR') ?? './data'),
+      spoolMaxBytes: r.int('QACTIVITY_SPOOL_MAX_MB', 512, 1, 1024 * 1024) * 2 ** 20,
+    },
+    client: {
+      url: r.url('QACTIVITY_URL', r.str('QACTIVITY_URL') ?? 'http://127.0.0.1:8750', ['http:', 'https:']) ?? '',
+      token: r.str('QACTIVITY_TOKEN'),
+      job: r.str('QACTIVITY_JOB'),
+    },
+    logLevel: r.oneOf('QACTIVITY_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+  }
+  if (r.problems.length) throw new ConfigError(r.problems)
+  return config
+}
+
+/** Loads `.env` from the working directory into `process.env` (existing variables win). */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) process.loadEnvFile(file)
+}

@@ -1,0 +1,94 @@
+/**
+ * The InfluxDB schema of interface.md §4: the single source of measurement, tag and field names for
+ * the collector (writes), the query layer and the dashboards (reads).
+ */
+
+/** Measurement names. */
+export const MEASUREMENT = {
+  activity: 'qumulo_activity',
+  capacity: 'qumulo_capacity',
+  cluster: 'qumulo_cluster',
+  job: 'qactivity_job',
+  jobSummary: 'qactivity_job_summary',
+  collector: 'qactivity_collector',
+} as const
+
+/** The six activity types of `GET /v1/analytics/activity/current` (qumulo/api.md §2). */
+export const ACTIVITY_TYPES = [
+  'file-iops-read',
+  'file-iops-write',
+  'metadata-iops-read',
+  'metadata-iops-write',
+  'file-throughput-read',
+  'file-throughput-write',
+] as const
+
+/** A Qumulo activity type. */
+export type ActivityType = (typeof ACTIVITY_TYPES)[number]
+
+/** Activity fields of `qumulo_activity`, in the order of {@link ACTIVITY_TYPES}. */
+export const ACTIVITY_FIELDS = [
+  'iops_read',
+  'iops_write',
+  'metadata_iops_read',
+  'metadata_iops_write',
+  'throughput_read',
+  'throughput_write',
+] as const
+
+/** A `qumulo_activity` field name. */
+export type ActivityField = (typeof ACTIVITY_FIELDS)[number]
+
+/** Field written for each Qumulo activity type. */
+export const FIELD_OF_TYPE: Record<ActivityType, ActivityField> = {
+  'file-iops-read': 'iops_read',
+  'file-iops-write': 'iops_write',
+  'metadata-iops-read': 'metadata_iops_read',
+  'metadata-iops-write': 'metadata_iops_write',
+  'file-throughput-read': 'throughput_read',
+  'file-throughput-write': 'throughput_write',
+}
+
+/** Unit of each activity field: operations per second or bytes per second. */
+export const FIELD_UNIT: Record<ActivityField, 'ops/s' | 'bytes/s'> = {
+  iops_read: 'ops/s',
+  iops_write: 'ops/s',
+  metadata_iops_read: 'ops/s',
+  metadata_iops_write: 'ops/s',
+  throughput_read: 'bytes/s',
+  throughput_write: 'bytes/s',
+}
+
+/** Tag and field names per measurement, used by the dashboards' and queries' schema checks. */
+export const SCHEMA = {
+  [MEASUREMENT.activity]: { tags: ['cluster', 'client_ip', 'path'], fields: [...ACTIVITY_FIELDS] },
+  [MEASUREMENT.capacity]: {
+    tags: ['cluster', 'path'],
+    fields: ['used_bytes', 'data_bytes', 'meta_bytes', 'files', 'directories'],
+  },
+  [MEASUREMENT.cluster]: {
+    tags: ['cluster'],
+    fields: ['total_bytes', 'free_bytes', 'used_bytes', 'snapshot_bytes'],
+  },
+  [MEASUREMENT.collector]: {
+    tags: ['cluster'],
+    fields: [
+      'success',
+      'cycle_seconds',
+      'entries',
+      'points',
+      'resolve_calls',
+      'resolved_ids',
+      'cache_hit_rate',
+      'cache_size',
+      'failed_endpoints',
+      'write_errors',
+      'dropped_points',
+      'spool_bytes',
+      'skipped_ticks',
+    ],
+  },
+} as const
+
+/** `path` tag value for activity whose file id no longer resolves (deleted since the sample). */
+export const UNRESOLVED_PATH = '(unresolved)'
