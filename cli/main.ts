@@ -1,0 +1,38 @@
+import { ConfigError, UsageError, messageOf } from '../lib/errors.ts'
+import { loadDotEnv } from '../lib/config.ts'
+
+/** A subcommand: resolves to the process exit code. */
+type Command = (argv: string[], env: NodeJS.ProcessEnv) => Promise<number>
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  collect: { summary: 'poll Qumulo and write to InfluxDB (--once: one cycle, exit 0/1)', load: async () => (await import('./collect.ts')).runCollectCommand },
+  simulate: { summary: 'serve a Qumulo REST API simulator', load: async () => (await import('../simulator/cli.ts')).runSimulateCommand },
+  demo: { summary: 'simulator + collector into InfluxDB, then query the result', load: async () => (await import('./demo.ts')).runDemoCommand },
+}
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  return ['usage: qactivity <command> [options]', '', 'commands:', ...lines].join('\n')
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n')
+    return name ? 0 : 2
+  }
+  const command = COMMANDS[name]
+  if (!command) throw new UsageError(`unknown command "${name}" (try qactivity --help)`)
+  loadDotEnv()
+  return (await command.load())(rest, process.env)
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`qactivity: ${messageOf(err)}\n`)
+    process.exitCode = err instanceof UsageError || err instanceof ConfigError ? 2 : 1
+  },
+)

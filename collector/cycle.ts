@@ -1,0 +1,141 @@
+import type { Logger } from '../lib/log.ts'
+import { messageOf } from '../lib/errors.ts'
+import type { QumuloClient } from '../qumulo/client.ts'
+import type { DurableWriter } from '../lib/influx/writer.ts'
+import { aggregateActivity, activityLines } from './activity.ts'
+import { capacityLine, clusterLine } from './capacity.ts'
+import { PathRule } from './path-rule.ts'
+import type { PathResolver } from './resolver.ts'
+import { selfMetricsLine } from './self-metrics.ts'
+
+/** Everything one poll cycle needs, passed in so tests can point it at a simulator and a real InfluxDB. */
+export interface CycleDeps {
+  qumulo: QumuloClient
+  writer: DurableWriter
+  resolver: PathResolver
+  /** `cluster` tag value */
+  cluster: string
+  /** `QACTIVITY_PATH_DEPTH` */
+  pathDepth: number
+  /** Watched paths for this cycle: `QACTIVITY_WATCH_PATHS` plus running jobs' paths. */
+  watchedPaths: () => Promise<string[]>
+  log: Logger
+}
+
+/** What one cycle did; also written as the `qactivity_collector` self-metrics point. */
+export interface CycleReport {
+  /** poll time, epoch seconds (the timestamp of every point of the cycle) */
+  time: number
+  /** true when every endpoint answered and every point was accepted by the spool */
+  success: boolean
+  durationSeconds: number
+  /** activity entries served (after validation) */
+  entries: number
+  /** points handed to the writer, self-metrics excluded */
+  points: number
+  resolveCalls: number
+  /** ids sent to `/v1/files/resolve` */
+  resolvedIds: number
+  /** cache hits / ids looked up, 0..1 (1 when there was nothing to look up) */
+  cacheHitRate: number
+  cacheSize: number
+  /** endpoint names that failed this cycle, e.g. `activity`, `resolve`, `aggregates /p` */
+  failedEndpoints: string[]
+  /** points refused because the spool is full */
+  droppedPoints: number
+  /** ticks skipped because the previous cycle overran */
+  skippedTicks: number
+}
+
+interface Collected {
+  lines: string[]
+  failed: string[]
+}
+
+async function collectActivity(deps: CycleDeps, rule: PathRule, time: number, report: CycleReport): Promise<Collected> {
+  const out: Collected = { lines: [], failed: [] }
+  let served
+  try {
+    served = await deps.qumulo.activity()
+  } catch (err) {
+    deps.log.error('Activity poll failed', { endpoint: 'activity', error: messageOf(err) })
+    return { lines: [], failed: ['activity'] }
+  }
+  if (served.rejected) deps.log.warn('Dropped malformed activity entries', { count: served.rejected })
+  report.entries = served.entries.length
+  const resolved = await deps.resolver.resolveAll(served.entries.map((e) => e.id))
+  report.resolveCalls = resolved.calls
+  report.resolvedIds = resolved.misses
+  report.cacheHitRate = resolved.hits + resolved.misses ? resolved.hits / (resolved.hits + resolved.misses) : 1
+  if (resolved.errors.length) {
+    out.failed.push('resolve')
+    deps.log.error('Resolve failed; activity kept as unresolved', { ids: resolved.failed, error: messageOf(resolved.errors[0]) })
+  }
+  const series = aggregateActivity(served.entries, (id) => rule.tagFor(resolved.paths.get(id) ?? ''))
+  out.lines = activityLines(series, deps.cluster, time)
+  return out
+}
+
+async function collectCapacity(deps: CycleDeps, watched: string[], time: number): Promise<Collected> {
+  const out: Collected = { lines: [], failed: [] }
+  const tasks: Array<() => Promise<void>> = [
+    async () => {
+      try {
+        out.lines.push(clusterLine(deps.cluster, await deps.qumulo.fileSystem(), time))
+      } catch (err) {
+        out.failed.push('file-system')
+        deps.log.error('File-system poll failed', { endpoint: 'file-system', error: messageOf(err) })
+      }
+    },
+    ...watched.map((path) => async () => {
+      try {
+        out.lines.push(capacityLine(deps.cluster, path, await deps.qumulo.aggregates(path), time))
+      } catch (err) {
+        out.failed.push(`aggregates ${path}`)
+        deps.log.warn('Aggregates poll failed', { endpoint: 'aggregates', path, error: messageOf(err) })
+      }
+    }),
+  ]
+  await runLimited(tasks, 4)
+  return out
+}
+
+async function runLimited(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
+  let i = 0
+  const worker = async () => {
+    while (i < tasks.length) await tasks[i++]()
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker))
+}
+
+/**
+ * One poll: activity → resolve → aggregate, and in parallel cluster and watched-path capacity; then
+ * one durable write of every point plus the self-metrics point. A failing endpoint is logged and
+ * counted and the rest of the cycle still runs.
+ */
+export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0): Promise<CycleReport> {
+  const started = performance.now()
+  const report: CycleReport = {
+    time, success: false, durationSeconds: 0, entries: 0, points: 0, resolveCalls: 0, resolvedIds: 0,
+    cacheHitRate: 1, cacheSize: 0, failedEndpoints: [], droppedPoints: 0, skippedTicks,
+  }
+  let watched: string[] = []
+  try {
+    watched = await deps.watchedPaths()
+  } catch (err) {
+    report.failedEndpoints.push('watched-paths')
+    deps.log.error('Watched paths unavailable', { error: messageOf(err) })
+  }
+  const rule = new PathRule(watched, deps.pathDepth)
+  const parts = await Promise.all([collectActivity(deps, rule, time, report), collectCapacity(deps, watched, time)])
+  const lines = parts.flatMap((p) => p.lines)
+  report.failedEndpoints.push(...parts.flatMap((p) => p.failed))
+  report.points = lines.length
+  report.cacheSize = deps.resolver.size
+  const written = await deps.writer.write(lines)
+  report.droppedPoints = written.dropped
+  report.success = report.failedEndpoints.length === 0 && written.dropped === 0
+  report.durationSeconds = (performance.now() - started) / 1000
+  await deps.writer.write([selfMetricsLine(deps.cluster, report, deps.writer.stats())])
+  return report
+}

@@ -1,0 +1,88 @@
+import { LRUCache } from 'lru-cache'
+
+/** Most ids per `POST /v1/files/resolve` (qumulo/api.md §3: no documented limit; consumers use ≤ 1000). */
+export const RESOLVE_BATCH = 1000
+
+/** The one call the resolver needs from the Qumulo client. */
+export interface ResolveApi {
+  resolve(ids: string[]): Promise<Map<string, string>>
+}
+
+/** What one {@link PathResolver.resolveAll} did, for self-metrics. */
+export interface ResolveReport {
+  /** id → path as served; `""` for deleted ids and for ids whose batch failed (kept as unresolved). */
+  paths: Map<string, string>
+  calls: number
+  hits: number
+  misses: number
+  /** Ids whose resolve request failed (they are retried next cycle). */
+  failed: number
+  errors: unknown[]
+}
+
+/**
+ * Maps activity ids to paths, asking Qumulo only for ids not in an LRU cache with a TTL, in batches
+ * of at most {@link RESOLVE_BATCH}. Deleted ids (`""`) are cached too: they never come back.
+ */
+export class PathResolver {
+  private readonly cache: LRUCache<string, string>
+
+  /**
+   * @param max - most cached ids @param ttlMs - how long a resolved path is trusted, in milliseconds
+   * @param concurrency - resolve requests in flight at once @defaultValue 2
+   */
+  constructor(
+    private readonly api: ResolveApi,
+    max: number,
+    ttlMs: number,
+    private readonly concurrency = 2,
+  ) {
+    this.cache = new LRUCache({ max, ttl: ttlMs, ttlAutopurge: false, updateAgeOnGet: false })
+  }
+
+  get size(): number {
+    return this.cache.size
+  }
+
+  async resolveAll(ids: Iterable<string>): Promise<ResolveReport> {
+    const report: ResolveReport = { paths: new Map(), calls: 0, hits: 0, misses: 0, failed: 0, errors: [] }
+    const missing: string[] = []
+    for (const id of ids) {
+      if (report.paths.has(id)) continue
+      const path = this.cache.get(id)
+      if (path === undefined) {
+        missing.push(id)
+        report.paths.set(id, '') // placeholder keeps the dedup cheap; replaced or deleted below
+      } else {
+        report.hits++
+        report.paths.set(id, path)
+      }
+    }
+    report.misses = missing.length
+    const batches: string[][] = []
+    for (let i = 0; i < missing.length; i += RESOLVE_BATCH) batches.push(missing.slice(i, i + RESOLVE_BATCH))
+    const next = () => batches.shift()
+    const worker = async () => {
+      for (let batch = next(); batch; batch = next()) await this.resolveBatch(batch, report)
+    }
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, batches.length) }, worker))
+    return report
+  }
+
+  private async resolveBatch(batch: string[], report: ResolveReport): Promise<void> {
+    report.calls++
+    try {
+      const served = await this.api.resolve(batch)
+      for (const id of batch) {
+        // An id missing from the answer is treated like a deleted one but not cached: it may resolve later.
+        const path = served.get(id)
+        if (path === undefined) continue
+        report.paths.set(id, path)
+        this.cache.set(id, path)
+      }
+    } catch (err) {
+      report.failed += batch.length
+      report.errors.push(err)
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { MEASUREMENT } from '../lib/schema.ts'
+import { toLine } from '../lib/influx/line-protocol.ts'
+import type { WriterStats } from '../lib/influx/writer.ts'
+import type { CycleReport } from './cycle.ts'
+
+/**
+ * The `qactivity_collector` point of a cycle: health as data, so a dashboard can show a silent failure.
+ * Counters from the writer (`write_errors`, `dropped_points`) are cumulative since the process started.
+ */
+export function selfMetricsLine(cluster: string, r: CycleReport, w: WriterStats): string {
+  return toLine({
+    measurement: MEASUREMENT.collector,
+    tags: { cluster },
+    fields: {
+      success: BigInt(r.success ? 1 : 0),
+      cycle_seconds: r.durationSeconds,
+      entries: BigInt(r.entries),
+      points: BigInt(r.points),
+      resolve_calls: BigInt(r.resolveCalls),
+      resolved_ids: BigInt(r.resolvedIds),
+      cache_hit_rate: r.cacheHitRate,
+      cache_size: BigInt(r.cacheSize),
+      failed_endpoints: BigInt(r.failedEndpoints.length),
+      write_errors: BigInt(w.writeErrors),
+      dropped_points: BigInt(w.droppedLines),
+      spool_bytes: BigInt(w.spoolBytes),
+      skipped_ticks: BigInt(r.skippedTicks),
+    },
+    time: r.time,
+  })
+}

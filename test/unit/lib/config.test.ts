@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../../../lib/config.ts'
+import { ConfigError, redact } from '../../../lib/errors.ts'
+
+describe('loadConfig', () => {
+  it('applies the defaults of interface.md §3', () => {
+    const c = loadConfig({})
+    expect(c.collector).toMatchObject({ pollSeconds: 60, pathDepth: 2, watchPaths: [] })
+    expect(c.influx).toMatchObject({ bucket: 'qactivity', queryLanguage: 'influxql' })
+    expect(c.client.url).toBe('http://127.0.0.1:8750')
+  })
+
+  it('derives the cluster tag from the QUMULO_URL host', () => {
+    const c = loadConfig({ QUMULO_URL: 'https://qumulo.example:8000/', QUMULO_TOKEN: 'access-v1:x', INFLUX_URL: 'http://i:8086' }, ['qumulo', 'influx'])
+    expect(c.qumulo.url).toBe('https://qumulo.example:8000')
+    expect(c.qumulo.cluster).toBe('qumulo.example')
+  })
+
+  it('reports every problem at once, naming each variable', () => {
+    try {
+      loadConfig({ QACTIVITY_POLL_SECONDS: '0', QUMULO_URL: 'ftp://x', QACTIVITY_WATCH_PATHS: '/ok,rel/p' }, ['qumulo', 'influx'])
+      expect.unreachable()
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError)
+      const msg = (err as ConfigError).message
+      for (const name of ['QACTIVITY_POLL_SECONDS', 'QUMULO_URL', 'QUMULO_TOKEN', 'INFLUX_URL', 'QACTIVITY_WATCH_PATHS']) expect(msg).toContain(name)
+      expect(msg.split('\n')).toHaveLength(1)
+    }
+  })
+
+  it('normalises watched paths', () => {
+    expect(loadConfig({ QACTIVITY_WATCH_PATHS: '/a/b/, /c//d,/a/b' }).collector.watchPaths).toEqual(['/a/b', '/c/d'])
+  })
+})
+
+describe('redact', () => {
+  it.each([
+    ['smtp://user:secret@mail:587', 'smtp://***@mail:587'],
+    ['Authorization: Bearer session-v1:abc==', 'Authorization: Bearer ***'],
+    ['{"username":"a","password":"hunter2"}', '{"username":"a","password":"***"}'],
+    ['token access-v1:abcd==', 'token access-v1:***'],
+  ])('%s', (input, out) => expect(redact(input)).toBe(out))
+})
