@@ -1,14 +1,6 @@
 import { ACTIVITY_FIELDS, FIELD_OF_TYPE, MEASUREMENT, type ActivityType } from '../lib/schema.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
-
-/** One entry of `GET /v1/analytics/activity/current` (qumulo/api.md §2). */
-export interface ActivityEntry {
-  id: string
-  ip: string
-  /** ops/s or bytes/s, a 60-second average */
-  rate: number
-  type: ActivityType
-}
+import type { ActivityEntry } from '../qumulo/types.ts'
 
 /** Summed rates of one (client_ip, path) series, indexed like {@link ACTIVITY_FIELDS}. */
 export interface ActivitySeries {

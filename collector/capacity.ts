@@ -1,6 +1,6 @@
 import { MEASUREMENT } from '../lib/schema.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
-import type { DirAggregates, FileSystemStats } from '../qumulo/client.ts'
+import type { DirAggregates, FileSystemStats } from '../qumulo/types.ts'
 
 /** A `qumulo_capacity` line from a directory's aggregates (integers, exact beyond 2^53). */
 export function capacityLine(cluster: string, path: string, a: DirAggregates, time: number): string {

@@ -71,7 +71,7 @@ async function collectActivity(deps: CycleDeps, rule: PathRule, time: number, re
     out.failed.push('resolve')
     deps.log.error('Resolve failed; activity kept as unresolved', { ids: resolved.failed, error: messageOf(resolved.errors[0]) })
   }
-  const series = aggregateActivity(served.entries, (id) => rule.tagFor(resolved.paths.get(id) ?? ''))
+  const series = aggregateActivity(served.entries, (id) => rule.tagFor(resolved.directories.get(id) ?? ''))
   out.lines = activityLines(series, deps.cluster, time)
   return out
 }

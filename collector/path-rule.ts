@@ -2,13 +2,24 @@ import { stripTrailingSlash, truncatePath } from '../lib/paths.ts'
 import { UNRESOLVED_PATH } from '../lib/schema.ts'
 
 /**
- * The `path` tag rule of interface.md §4: the longest watched path containing the object, else the
- * object's directory cut to `depth` components. Directories (resolved with a trailing `/`) are their
- * own directory; `""` (deleted since sampled) becomes {@link UNRESOLVED_PATH}.
+ * The directory an activity entry's object lives in, from the path `/v1/files/resolve` served:
+ * a file's parent, a directory itself (served with a trailing `/`), `""` for a deleted id.
+ */
+export function directoryOf(resolved: string): string {
+  if (resolved === '') return ''
+  if (resolved.endsWith('/')) return stripTrailingSlash(resolved)
+  const i = resolved.lastIndexOf('/')
+  return i <= 0 ? '/' : resolved.slice(0, i)
+}
+
+/**
+ * The `path` tag rule of interface.md §4: the longest watched path containing the object's
+ * directory, else that directory cut to `depth` components; `""` becomes {@link UNRESOLVED_PATH}.
+ * Watched paths are directories (a job's or `QACTIVITY_WATCH_PATHS`' trees).
  */
 export class PathRule {
   private readonly watched: Set<string>
-  private readonly byDirectory = new Map<string, string>()
+  private readonly memo = new Map<string, string>()
 
   /**
    * @param watched - normalised absolute paths (running jobs' paths and `QACTIVITY_WATCH_PATHS`)
@@ -18,32 +29,22 @@ export class PathRule {
     this.watched = new Set(watched)
   }
 
-  /** The tag for a path exactly as `/v1/files/resolve` returned it. */
-  tagFor(resolved: string): string {
-    if (resolved === '') return UNRESOLVED_PATH
-    const isDirectory = resolved.endsWith('/')
-    const path = stripTrailingSlash(resolved)
-    // A watched path may name a file itself; everything else is decided by the directory, memoised.
-    if (!isDirectory && this.watched.has(path)) return path
-    const dir = isDirectory ? path : parentOf(path)
-    let tag = this.byDirectory.get(dir)
+  /** The tag for a directory as returned by {@link directoryOf}. */
+  tagFor(directory: string): string {
+    if (directory === '') return UNRESOLVED_PATH
+    let tag = this.memo.get(directory)
     if (tag === undefined) {
-      tag = this.longestWatched(dir) ?? truncatePath(dir, this.depth)
-      this.byDirectory.set(dir, tag)
+      tag = this.longestWatched(directory) ?? truncatePath(directory, this.depth)
+      this.memo.set(directory, tag)
     }
     return tag
   }
 
   private longestWatched(dir: string): string | undefined {
     if (this.watched.size === 0) return undefined
-    for (let p = dir; ; p = parentOf(p)) {
+    for (let p = dir; ; p = p.slice(0, Math.max(1, p.lastIndexOf('/')))) {
       if (this.watched.has(p)) return p
       if (p === '/') return undefined
     }
   }
-}
-
-function parentOf(path: string): string {
-  const i = path.lastIndexOf('/')
-  return i <= 0 ? '/' : path.slice(0, i)
 }

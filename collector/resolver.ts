@@ -1,4 +1,5 @@
-import { LRUCache } from 'lru-cache'
+import { IdPathCache } from './id-cache.ts'
+import { directoryOf } from './path-rule.ts'
 
 /** Most ids per `POST /v1/files/resolve` (qumulo/api.md §3: no documented limit; consumers use ≤ 1000). */
 export const RESOLVE_BATCH = 1000
@@ -10,8 +11,8 @@ export interface ResolveApi {
 
 /** What one {@link PathResolver.resolveAll} did, for self-metrics. */
 export interface ResolveReport {
-  /** id → path as served; `""` for deleted ids and for ids whose batch failed (kept as unresolved). */
-  paths: Map<string, string>
+  /** id → directory of the object (see directoryOf); `""` for deleted ids and ids whose batch failed. */
+  directories: Map<string, string>
   calls: number
   hits: number
   misses: number
@@ -21,14 +22,15 @@ export interface ResolveReport {
 }
 
 /**
- * Maps activity ids to paths, asking Qumulo only for ids not in an LRU cache with a TTL, in batches
- * of at most {@link RESOLVE_BATCH}. Deleted ids (`""`) are cached too: they never come back.
+ * Maps activity ids to their directories, asking Qumulo only for ids not in the cache, in batches of
+ * at most {@link RESOLVE_BATCH}. Deleted ids (`""`) are cached too: they never come back.
  */
 export class PathResolver {
-  private readonly cache: LRUCache<string, string>
+  private readonly cache: IdPathCache
 
   /**
-   * @param max - most cached ids @param ttlMs - how long a resolved path is trusted, in milliseconds
+   * @param max - most cached ids
+   * @param ttlMs - longest time a resolved path is reused, in milliseconds
    * @param concurrency - resolve requests in flight at once @defaultValue 2
    */
   constructor(
@@ -37,7 +39,7 @@ export class PathResolver {
     ttlMs: number,
     private readonly concurrency = 2,
   ) {
-    this.cache = new LRUCache({ max, ttl: ttlMs, ttlAutopurge: false, updateAgeOnGet: false })
+    this.cache = new IdPathCache(max, ttlMs)
   }
 
   get size(): number {
@@ -45,17 +47,17 @@ export class PathResolver {
   }
 
   async resolveAll(ids: Iterable<string>): Promise<ResolveReport> {
-    const report: ResolveReport = { paths: new Map(), calls: 0, hits: 0, misses: 0, failed: 0, errors: [] }
+    const report: ResolveReport = { directories: new Map(), calls: 0, hits: 0, misses: 0, failed: 0, errors: [] }
     const missing: string[] = []
     for (const id of ids) {
-      if (report.paths.has(id)) continue
+      if (report.directories.has(id)) continue
       const path = this.cache.get(id)
       if (path === undefined) {
         missing.push(id)
-        report.paths.set(id, '') // placeholder keeps the dedup cheap; replaced or deleted below
+        report.directories.set(id, '') // placeholder keeps the dedup cheap; replaced or deleted below
       } else {
         report.hits++
-        report.paths.set(id, path)
+        report.directories.set(id, path)
       }
     }
     report.misses = missing.length
@@ -77,8 +79,9 @@ export class PathResolver {
         // An id missing from the answer is treated like a deleted one but not cached: it may resolve later.
         const path = served.get(id)
         if (path === undefined) continue
-        report.paths.set(id, path)
-        this.cache.set(id, path)
+        const dir = directoryOf(path)
+        report.directories.set(id, dir)
+        this.cache.set(id, dir)
       }
     } catch (err) {
       report.failed += batch.length

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { aggregateActivity, activityLines, type ActivityEntry } from '../../../collector/activity.ts'
+import { aggregateActivity, activityLines } from '../../../collector/activity.ts'
+import type { ActivityEntry } from '../../../qumulo/types.ts'
 
 const entries: ActivityEntry[] = [
   { id: '131072291465916581236989467785', ip: '10.0.0.1', rate: 136.53333333333333, type: 'file-throughput-read' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { PathRule } from '../../../collector/path-rule.ts'
+import { PathRule, directoryOf } from '../../../collector/path-rule.ts'
 
 describe('PathRule (interface.md §4)', () => {
   const cases: Array<[string, string[], number, string, string]> = [
@@ -16,18 +16,18 @@ describe('PathRule (interface.md §4)', () => {
     ['shorter watched path when the longer does not contain', ['/a', '/a/b/c'], 2, '/a/b/x/f', '/a'],
     ['/a/b does not contain /a/bc', ['/a/b'], 1, '/a/bc/f', '/a'],
     ['watched root catches everything', ['/'], 3, '/x/y/z/f', '/'],
-    ['watched path naming a file', ['/data/big.bam'], 1, '/data/big.bam', '/data/big.bam'],
+    ['watched paths are directories: a file path is not one', ['/data/big.bam'], 1, '/data/big.bam', '/data'],
     ['directory equal to a watched path', ['/home/bob'], 1, '/home/bob/', '/home/bob'],
     ['unicode and spaces survive', [], 2, '/Ünï cødé/dir x/f', '/Ünï cødé/dir x'],
   ]
   it.each(cases)('%s', (_why, watched, depth, resolved, tag) => {
-    expect(new PathRule(watched, depth).tagFor(resolved)).toBe(tag)
+    expect(new PathRule(watched, depth).tagFor(directoryOf(resolved))).toBe(tag)
   })
 
   it('keeps answers stable when memoised', () => {
     const rule = new PathRule(['/a/b'], 1)
-    expect(rule.tagFor('/a/b/f1')).toBe('/a/b')
-    expect(rule.tagFor('/a/b/f2')).toBe('/a/b')
-    expect(rule.tagFor('/a/c/f')).toBe('/a')
+    expect(rule.tagFor('/a/b/c')).toBe('/a/b')
+    expect(rule.tagFor('/a/b/c')).toBe('/a/b')
+    expect(rule.tagFor('/a/c')).toBe('/a')
   })
 })

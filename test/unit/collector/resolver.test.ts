@@ -30,7 +30,7 @@ describe('PathResolver', () => {
     const second = await r.resolveAll(Array.from({ length: 3000 }, (_, i) => id(i)))
     expect(q.batches.slice(3)).toEqual([500])
     expect(second.hits).toBe(2500)
-    expect(second.paths.get(id(2999))).toBe(`/d/${id(2999)}`)
+    expect(second.directories.get(id(2999))).toBe('/d')
     expect(Math.max(...q.batches)).toBeLessThanOrEqual(RESOLVE_BATCH)
   })
 
@@ -39,13 +39,13 @@ describe('PathResolver', () => {
     const r = new PathResolver(q.api, 1000, 60_000)
     const rep = await r.resolveAll([id(1), id(1), id(2), id(1)])
     expect(q.batches).toEqual([2])
-    expect(rep.paths.size).toBe(2)
+    expect(rep.directories.size).toBe(2)
   })
 
   it('caches deleted ids ("") so they are not asked again', async () => {
     const q = fakeQumulo(() => undefined)
     const r = new PathResolver(q.api, 1000, 60_000)
-    expect((await r.resolveAll([id(7)])).paths.get(id(7))).toBe('')
+    expect((await r.resolveAll([id(7)])).directories.get(id(7))).toBe('')
     await r.resolveAll([id(7)])
     expect(q.batches).toEqual([1])
   })
@@ -57,9 +57,9 @@ describe('PathResolver', () => {
     const rep = await r.resolveAll([id(1), id(2)])
     expect(rep.failed).toBe(2)
     expect(rep.errors).toHaveLength(1)
-    expect(rep.paths.get(id(1))).toBe('')
+    expect(rep.directories.get(id(1))).toBe('')
     const again = await r.resolveAll([id(1), id(2)])
-    expect(again.paths.get(id(1))).toBe('/a/f')
+    expect(again.directories.get(id(1))).toBe('/a')
     expect(again.misses).toBe(2)
   })
 
