@@ -62,7 +62,8 @@ export function createCollector(o: CollectorOptions): Collector {
     start() {
       ticker = startTicker(c.pollSeconds, async (tick, skipped) => {
         if (skipped) o.log.warn('Cycle overran the poll interval; ticks skipped', { skipped })
-        o.onCycle?.(await runOnce(tick, skipped))
+        const report = await runOnce(tick, skipped)
+        o.onCycle?.(report)
       })
     },
     async stop() {

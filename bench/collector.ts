@@ -1,0 +1,135 @@
+// `npm run bench:collector`: cycle time at 10k/100k entries (cold and warm path cache), ingest
+// throughput against a raw line-protocol POST into the same influxd, and RSS with 1M cached ids.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { loadConfig } from '../lib/config.ts'
+import { silentLogger } from '../lib/log.ts'
+import { createDurableWriter } from '../lib/influx/writer.ts'
+import { createQumuloClient } from '../qumulo/client.ts'
+import { createCollector } from '../collector/index.ts'
+import { startInfluxd } from '../test/support/influxd.ts'
+import { tempDir } from '../test/support/tmp.ts'
+
+const BIN = new URL('../bin/qactivity.mjs', import.meta.url).pathname
+const RUN_TS = new URL('../bin/run-ts.mjs', import.meta.url).pathname
+const rows: Array<[string, string, string, string]> = []
+const row = (what: string, figure: string, goal: string, ok: boolean) => rows.push([what, figure, goal, ok ? 'yes' : 'NO'])
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+/** The simulator in its own process, so it does not share the collector's event loop. */
+async function startScaleSimulator(entries: number): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [BIN, 'simulate', '--scale', String(entries), '--port', '0', '--user', 'bench:bench'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = ''
+    child.stderr!.on('data', (d) => {
+      err += d
+      const m = /(https?:\/\/[\d.:[\]a-z]+)/i.exec(err)
+      if (m) resolve(m[1])
+    })
+    child.on('exit', (code) => reject(new Error(`simulator exited ${code}: ${err}`)))
+  })
+  return { url, child }
+}
+
+async function cycleBench(influxUrl: string, entries: number): Promise<void> {
+  const sim = await startScaleSimulator(entries)
+  try {
+    const config = loadConfig(
+      { QUMULO_URL: sim.url, QUMULO_USERNAME: 'bench', QUMULO_PASSWORD: 'bench', INFLUX_URL: influxUrl, INFLUX_BUCKET: `bench_cycle_${entries}`, QACTIVITY_DATA_DIR: tempDir() },
+      ['qumulo', 'influx'],
+    )
+    const writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: config.storage.spoolMaxBytes, log: silentLogger })
+    const t = Math.floor(Date.now() / 60_000) * 60 - 7200
+    const cold: number[] = []
+    const warm: number[] = []
+    for (let run = 0; run < 3; run++) {
+      const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log: silentLogger })
+      const first = await collector.runOnce(t + run * 600)
+      if (!first.success || first.entries !== entries) throw new Error(`cycle failed: ${JSON.stringify(first)}`)
+      cold.push(first.durationSeconds)
+      for (let i = 1; i <= 2; i++) warm.push((await collector.runOnce(t + run * 600 + i * 60)).durationSeconds)
+      await writer.flush()
+    }
+    await writer.close()
+    const goal = entries >= 100_000 ? 2 : 0.5
+    const k = `${entries / 1000}k`
+    row(`cycle, ${k} entries, cold cache (median of 3)`, `${median(cold).toFixed(3)} s`, '—', true)
+    row(`cycle, ${k} entries, warm cache (median of 6)`, `${median(warm).toFixed(3)} s`, `≤ ${goal} s`, median(warm) <= goal)
+  } finally {
+    sim.child.kill()
+  }
+}
+
+function syntheticLines(n: number, time: number): string[] {
+  const lines: string[] = []
+  for (let i = 0; i < n; i++) {
+    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`
+    lines.push(`qumulo_activity,client_ip=${ip},cluster=bench,path=/p${i % 997}/q${i % 13} iops_read=${i % 7}.25,iops_write=0.5,metadata_iops_read=0,metadata_iops_write=0.016666666666666666,throughput_read=68.26666666666667,throughput_write=${i} ${time}`)
+  }
+  return lines
+}
+
+async function createDb(url: string, db: string) {
+  await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' })
+}
+
+async function ingestBench(influxUrl: string): Promise<void> {
+  const batches = 6
+  const perBatch = 100_000
+  const t = Math.floor(Date.now() / 1000) - 86_400
+  const data = Array.from({ length: batches }, (_, b) => syntheticLines(perBatch, t + b * 60))
+  const total = batches * perBatch
+  const ratios: number[] = []
+  let rawRate = 0
+  let oursRate = 0
+  for (let round = 0; round < 2; round++) {
+    await createDb(influxUrl, `bench_raw_${round}`)
+    let start = performance.now()
+    for (const lines of data) {
+      for (let i = 0; i < lines.length; i += 5000) {
+        const res = await fetch(`${influxUrl}/write?db=bench_raw_${round}&precision=s`, { method: 'POST', body: lines.slice(i, i + 5000).join('\n') })
+        if (res.status !== 204) throw new Error(`raw write: ${res.status}`)
+      }
+    }
+    rawRate = total / ((performance.now() - start) / 1000)
+    const config = loadConfig({ INFLUX_URL: influxUrl, INFLUX_BUCKET: `bench_ours_${round}`, QACTIVITY_DATA_DIR: tempDir() }, ['influx'])
+    const writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 2 ** 31, log: silentLogger })
+    start = performance.now()
+    for (const lines of data) await writer.write(lines)
+    await writer.flush()
+    oursRate = total / ((performance.now() - start) / 1000)
+    await writer.close()
+    ratios.push(oursRate / rawRate)
+  }
+  const ratio = Math.max(...ratios)
+  row(`raw line-protocol POST, ${total / 1000}k points in 5k batches`, `${Math.round(rawRate / 1000)}k points/s`, '—', true)
+  row('collector durable writer (spool + fsync + replay), same points', `${Math.round(oursRate / 1000)}k points/s`, '—', true)
+  row('ingest throughput ratio (best of 2 rounds)', `${(ratio * 100).toFixed(1)} %`, '≥ 90 %', ratio >= 0.9)
+}
+
+async function rssBench(): Promise<void> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', RUN_TS, new URL('./rss-child.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let s = ''
+    child.stdout.on('data', (d) => (s += d))
+    child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`rss child exited ${code}`))))
+  })
+  const { baseline, rss, entries } = JSON.parse(out) as { baseline: number; rss: number; entries: number }
+  row(`collector RSS with ${entries / 1e6}M cached ids`, `${(rss / 2 ** 20).toFixed(0)} MB (idle process ${(baseline / 2 ** 20).toFixed(0)} MB)`, '< 200 MB', rss < 200 * 2 ** 20)
+}
+
+const influxd = await startInfluxd()
+try {
+  await cycleBench(influxd.url, 10_000)
+  await cycleBench(influxd.url, 100_000)
+  await ingestBench(influxd.url)
+  await rssBench()
+} finally {
+  await influxd.stop()
+}
+const widths = [0, 1, 2, 3].map((i) => Math.max(...[['benchmark', 'figure', 'goal', 'met'], ...rows].map((r) => r[i].length)))
+const fmt = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |'
+console.log(fmt(['benchmark', 'figure', 'goal', 'met']))
+console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
+for (const r of rows) console.log(fmt(r))
+process.exit(0)

@@ -1,0 +1,59 @@
+import type { InfluxConfig } from '../config.ts'
+import type { Logger } from '../log.ts'
+import { authHeader, endpoint, errorOf, request } from './http.ts'
+import { createInfluxQL, quoteIdent } from './influxql.ts'
+
+export { InfluxError, isDatabaseNotFound } from './http.ts'
+
+/** What `/ping` told us: the version and which write API to use. */
+export interface InfluxServer {
+  /** `X-Influxdb-Version`, e.g. `1.6.7~rc0`, `v2.7.10`; `unknown` when absent. */
+  version: string
+  /** `v1`: `/write` + `/query` (1.0–1.7); `v2`: `/api/v2/write` (1.8+, 2.x, 3.x). */
+  api: 'v1' | 'v2'
+}
+
+/** Maps a version string to its write API; undefined when it does not look like a version. */
+export function apiOfVersion(version: string): 'v1' | 'v2' | undefined {
+  const m = /^v?(\d+)\.(\d+)/.exec(version.trim())
+  if (!m) return undefined
+  const [major, minor] = [Number(m[1]), Number(m[2])]
+  return major > 1 || (major === 1 && minor >= 8) ? 'v2' : 'v1'
+}
+
+function versionFromBody(body: string): string | undefined {
+  try {
+    const v = (JSON.parse(body) as { version?: unknown }).version
+    return typeof v === 'string' ? v : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Asks `/ping` which InfluxDB answers. 1.x before 1.8 → `v1`; 1.8+, 2.x and 3.x → `v2`. Without a
+ * version (header or JSON body) it assumes `v1` and warns. Network errors and 5xx throw a retriable
+ * {@link InfluxError}.
+ */
+export async function detectServer(cfg: InfluxConfig, log?: Logger, timeoutMs = 10_000): Promise<InfluxServer> {
+  const url = endpoint(cfg, '/ping')
+  // The token is sent in v2 form: 3.x wants it on /ping, 1.x ignores it there.
+  const res = await request(url, { method: 'GET', headers: authHeader(cfg.token, 'v2'), timeoutMs })
+  if (res.status >= 500) throw errorOf('GET', url, res)
+  const header = res.headers['x-influxdb-version']
+  const version = (typeof header === 'string' && header) || versionFromBody(res.body)
+  const api = version ? apiOfVersion(version) : undefined
+  if (version && api) return { version, api }
+  if (res.status >= 400) throw errorOf('GET', url, res)
+  log?.warn('InfluxDB sent no version on /ping; assuming the 1.x API', { url: cfg.url, version })
+  return { version: version || 'unknown', api: 'v1' }
+}
+
+/**
+ * On 1.x, creates the database named by the bucket (`CREATE DATABASE` is idempotent there). No-op on
+ * v2 servers, whose buckets are created by their admins.
+ */
+export async function ensureDatabase(cfg: InfluxConfig, server: InfluxServer, timeoutMs = 10_000): Promise<void> {
+  if (server.api !== 'v1') return
+  await createInfluxQL(cfg, server, timeoutMs).query(`CREATE DATABASE ${quoteIdent(cfg.bucket)}`)
+}

@@ -1,0 +1,97 @@
+import { HttpError, InfluxDB, RequestTimedOutError } from '@influxdata/influxdb-client'
+import type { InfluxConfig } from '../config.ts'
+import { authHeader, createAgents, endpoint, errorOf, InfluxError, isRetriableStatus, request } from './http.ts'
+import { ensureDatabase, type InfluxServer } from './server.ts'
+
+/** Sends line protocol to one InfluxDB. No buffering and no retry: the durable writer owns both. */
+export interface Transport {
+  readonly server: InfluxServer
+  /** One POST of newline-separated lines (`precision=s`); rejects with an {@link InfluxError}. */
+  send(lines: string | Uint8Array, signal?: AbortSignal): Promise<void>
+  /** Creates the database on 1.x (after a 404 `database not found`); no-op on v2. */
+  ensureDatabase?(): Promise<void>
+  /** Releases keep-alive sockets. */
+  close?(): void
+}
+
+export interface TransportOptions {
+  /** Per-request timeout in milliseconds @defaultValue 10000 */
+  timeoutMs?: number
+}
+
+function createV1Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: number): Transport {
+  const agents = createAgents()
+  const url = endpoint(cfg, '/write', { db: cfg.bucket, precision: 's' })
+  const headers = { ...authHeader(cfg.token, 'v1'), 'content-type': 'text/plain; charset=utf-8' }
+  return {
+    server,
+    async send(lines, signal) {
+      const res = await request(url, { method: 'POST', headers, body: lines, timeoutMs, signal, agents })
+      if (res.status >= 300) throw errorOf('POST', url, res)
+    },
+    ensureDatabase: () => ensureDatabase(cfg, server, timeoutMs),
+    close: () => agents.destroy(),
+  }
+}
+
+function secondsToMs(v: unknown): number | undefined {
+  const n = Number(v)
+  return v !== undefined && Number.isFinite(n) && n >= 0 ? n * 1000 : undefined
+}
+
+function fromClientError(err: unknown, url: URL): InfluxError {
+  if (err instanceof InfluxError) return err
+  if (err instanceof HttpError) {
+    const msg = (err.json as { message?: string } | undefined)?.message ?? err.body ?? ''
+    return new InfluxError(`[POST] "${url.href}": ${err.statusCode} ${err.statusMessage ?? ''}${msg ? ': ' + msg : ''}`, {
+      status: err.statusCode,
+      body: msg,
+      retriable: isRetriableStatus(err.statusCode),
+      // Not err.retryAfter(): the client reads the header's seconds as milliseconds.
+      retryAfterMs: secondsToMs(err.headers?.['retry-after']),
+      cause: err,
+    })
+  }
+  const what = err instanceof RequestTimedOutError ? 'timed out' : err instanceof Error ? err.message : String(err)
+  return new InfluxError(`[POST] "${url.href}": ${what}`, { retriable: true, cause: err })
+}
+
+function createV2Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: number): Transport {
+  const agents = createAgents()
+  const isHttps = new URL(cfg.url).protocol === 'https:'
+  // Only the client's transport is used: its WriteApi would buffer and drop on its own terms.
+  const client = new InfluxDB({
+    url: cfg.url,
+    token: cfg.token,
+    timeout: timeoutMs,
+    transportOptions: { agent: isHttps ? agents.https : agents.http },
+  })
+  const query = new URLSearchParams({ ...(cfg.org ? { org: cfg.org } : {}), bucket: cfg.bucket, precision: 's' })
+  const path = `/api/v2/write?${query}`
+  const url = endpoint(cfg, '/api/v2/write', Object.fromEntries(query))
+  const options = { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' } }
+  return {
+    server,
+    async send(lines, signal) {
+      const body = typeof lines === 'string' ? lines : Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength).toString('utf8')
+      // The client's socket timeout does not end the request; this signal does.
+      const timeout = AbortSignal.timeout(timeoutMs)
+      const sig = signal ? AbortSignal.any([signal, timeout]) : timeout
+      try {
+        await client.transport.request(path, body, { ...options, signal: sig })
+      } catch (err) {
+        throw fromClientError(timeout.aborted ? new RequestTimedOutError() : err, url)
+      }
+    },
+    close: () => agents.destroy(),
+  }
+}
+
+/**
+ * A transport for the detected server: v1 posts to `/write?db=<bucket>&precision=s` itself; v2 posts
+ * to `/api/v2/write?org=&bucket=&precision=s` through @influxdata/influxdb-client's HTTP transport.
+ */
+export function createTransport(cfg: InfluxConfig, server: InfluxServer, opts: TransportOptions = {}): Transport {
+  const timeoutMs = opts.timeoutMs ?? 10_000
+  return server.api === 'v1' ? createV1Transport(cfg, server, timeoutMs) : createV2Transport(cfg, server, timeoutMs)
+}

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawn } from 'node:child_process'
+import { createInfluxQL } from '../../lib/influx/influxql.ts'
+import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
+import { parseScenario } from '../../simulator/scenario.ts'
+import { startInfluxd, type Influxd } from '../support/influxd.ts'
+import { tempDir } from '../support/tmp.ts'
+
+const BIN = new URL('../../bin/qactivity.mjs', import.meta.url).pathname
+let influxd: Influxd
+let sim: RunningSimulator
+
+beforeAll(async () => {
+  const scenario = parseScenario({
+    workloads: [{ clients: ['10.9.0.1'], path: '/proj/a', files: 2, ops: { 'file-iops-read': 60, 'file-throughput-write': 15 } }],
+  })
+  ;[influxd, sim] = await Promise.all([startInfluxd(), startSimulator({ scenario, users: { admin: 'pw-do-not-print' } })])
+})
+afterAll(async () => {
+  await sim?.close()
+  await influxd?.stop()
+})
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function run(args: string[], env: Record<string, string>, opts: { killAfterMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      cwd: tempDir(),
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    if (opts.killAfterMs) setTimeout(() => child.kill('SIGTERM'), opts.killAfterMs)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+const baseEnv = () => ({
+  QUMULO_URL: sim.url,
+  QUMULO_USERNAME: 'admin',
+  QUMULO_PASSWORD: 'pw-do-not-print',
+  INFLUX_URL: influxd.url,
+  QACTIVITY_DATA_DIR: tempDir(),
+})
+
+describe('qactivity collect', () => {
+  it('--once polls, writes to InfluxDB and exits 0', async () => {
+    const env = { ...baseEnv(), INFLUX_BUCKET: 'cli_once', QUMULO_CLUSTER: 'c1' }
+    const r = await run(['collect', '--once'], env)
+    expect(r.stderr).not.toContain('pw-do-not-print')
+    expect(r.code).toBe(0)
+    const [res] = await createInfluxQL({ url: influxd.url, bucket: 'cli_once', queryLanguage: 'influxql' }).query(
+      `SELECT sum("iops_read") AS r, sum("throughput_write") AS w FROM "qumulo_activity" WHERE "cluster" = 'c1'`,
+    )
+    expect(res.series[0].values[0].slice(1)).toEqual([2, 2 * 15 * 4096 / 60])
+  })
+
+  it('--once exits 1 with one clear line when Qumulo is unreachable', async () => {
+    const r = await run(['collect', '--once'], { ...baseEnv(), QUMULO_URL: 'http://127.0.0.1:9', INFLUX_BUCKET: 'cli_down' })
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).not.toContain('pw-do-not-print')
+  })
+
+  it('refuses to start on invalid configuration, naming every variable, exit 2', async () => {
+    const r = await run(['collect', '--once'], { QACTIVITY_POLL_SECONDS: 'soon', QACTIVITY_DATA_DIR: tempDir() })
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    for (const v of ['QUMULO_URL', 'INFLUX_URL', 'QACTIVITY_POLL_SECONDS']) expect(r.stderr).toContain(v)
+  })
+
+  it('polls on consecutive grid ticks until SIGTERM, then exits 0', async () => {
+    const env = { ...baseEnv(), INFLUX_BUCKET: 'cli_loop', QACTIVITY_POLL_SECONDS: '1' }
+    const r = await run(['collect'], env, { killAfterMs: 4500 })
+    expect(r.code).toBe(0)
+    const [res] = await createInfluxQL({ url: influxd.url, bucket: 'cli_loop', queryLanguage: 'influxql' }).query(
+      `SELECT "success" FROM "qactivity_collector"`,
+    )
+    const times = res.series[0].values.map((v) => v[0] as number)
+    expect(times.length).toBeGreaterThanOrEqual(2)
+    times.slice(1).forEach((t, i) => expect(t - times[i]).toBe(1))
+  })
+})

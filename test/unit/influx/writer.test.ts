@@ -1,0 +1,202 @@
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createLogger, type Logger } from '../../../lib/log.ts'
+import { createTransport } from '../../../lib/influx/transport.ts'
+import { createDurableWriter, type DurableWriterOptions } from '../../../lib/influx/writer.ts'
+import { numberedLines, startFakeInflux, type FakeInflux } from '../../support/fake-influx.ts'
+import { tempDir } from '../../support/tmp.ts'
+
+let fake: FakeInflux
+let logged: string[]
+let log: Logger
+
+beforeEach(async () => {
+  fake = await startFakeInflux()
+  logged = []
+  log = createLogger('debug', {}, (l) => logged.push(l))
+})
+afterEach(() => fake.close())
+
+const influx = () => ({ url: fake.url, bucket: 'qa', queryLanguage: 'influxql' as const })
+const segmentsIn = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.lp'))
+const writer = (dir: string, over: Partial<DurableWriterOptions> = {}) =>
+  createDurableWriter({ influx: influx(), dir, maxBytes: 2 ** 20, log, retryMinMs: 10, retryMaxMs: 40, ...over })
+const allDelivered = (w: { stats(): { pendingLines: number } }) =>
+  vi.waitFor(() => expect(w.stats().pendingLines).toBe(0), { timeout: 5000, interval: 10 })
+
+describe('durable writer', () => {
+  it('delivers every line in order, batchLines per POST, and empties the spool', async () => {
+    const dir = tempDir()
+    const w = await writer(dir, { batchLines: 3 })
+    expect(await w.write(numberedLines(0, 5))).toEqual({ accepted: 5, dropped: 0 })
+    await w.write(numberedLines(5, 5))
+    await w.write(numberedLines(10, 5))
+    await w.flush()
+    expect(fake.accepted).toEqual(numberedLines(0, 15))
+    const writes = fake.requests.filter((r) => r.path === '/write')
+    expect(Math.max(...writes.map((r) => r.body.trim().split('\n').length))).toBe(3)
+    expect(writes.every((r) => r.query.get('precision') === 's' && r.query.get('db') === 'qa')).toBe(true)
+    expect(w.stats()).toMatchObject({ spoolBytes: 0, spoolSegments: 0, pendingLines: 0, deliveredLines: 15, writeErrors: 0, serverVersion: '1.6.7~rc0' })
+    expect(segmentsIn(dir)).toEqual([])
+    await w.close()
+  })
+
+  it('is durable before write() resolves: the segment file holds the lines', async () => {
+    fake.onWrite = () => ({ status: 503 })
+    const dir = tempDir()
+    const w = await writer(dir)
+    await w.write(numberedLines(0, 3))
+    const [seg] = segmentsIn(dir)
+    expect(seg).toMatch(/^0{15}1-3\.lp$/)
+    expect(readFileSync(join(dir, seg), 'utf8')).toBe(numberedLines(0, 3).join('\n') + '\n')
+    expect(w.stats()).toMatchObject({ spoolSegments: 1, pendingLines: 3, spoolBytes: readFileSync(join(dir, seg)).length })
+    await w.close()
+  })
+
+  it('retries 5xx with backoff, keeping order and losing nothing', async () => {
+    fake.onWrite = (_, attempt) => (attempt <= 3 ? { status: 500, body: '{"error":"engine busy"}' } : { status: 204 })
+    const w = await writer(tempDir(), { batchLines: 4 })
+    await w.write(numberedLines(0, 6))
+    await w.write(numberedLines(6, 6))
+    await allDelivered(w)
+    expect(fake.accepted).toEqual(numberedLines(0, 12))
+    expect(w.stats()).toMatchObject({ writeErrors: 3, deliveredLines: 12, lastError: expect.stringContaining('engine busy') })
+    expect(logged.filter((l) => l.includes('level=warn'))).toHaveLength(1)
+    expect(logged.join('\n')).toMatch(/accepts writes again/)
+    await w.close()
+  })
+
+  it('times out a hanging server and delivers on the next attempt', async () => {
+    fake.onWrite = (_, attempt) => (attempt === 1 ? 'hang' : { status: 204 })
+    const w = await writer(tempDir(), { timeoutMs: 200 })
+    await w.write(numberedLines(0, 4))
+    await allDelivered(w)
+    expect(fake.accepted).toEqual(numberedLines(0, 4))
+    expect(w.stats().lastError).toMatch(/timed out/)
+    await w.close()
+  })
+
+  it('moves a segment InfluxDB refuses to rejected/ with the reason, and goes on', async () => {
+    fake.onWrite = (req) =>
+      req.body.includes('bad') ? { status: 400, body: `{"error":"partial write: unable to parse 'bad': missing fields dropped=0"}` } : { status: 204 }
+    const dir = tempDir()
+    const w = await writer(dir, { batchLines: 2 })
+    await w.write(numberedLines(0, 2))
+    await w.write(['bad', ...numberedLines(2, 3)])
+    await w.write(numberedLines(5, 2))
+    await w.flush()
+    // The refused batch is lines 1-2 of the second segment; its lines 3-4 are still delivered.
+    expect(fake.accepted).toEqual([...numberedLines(0, 2), ...numberedLines(3, 2), ...numberedLines(5, 2)])
+    const rejected = readdirSync(join(dir, 'rejected')).sort()
+    expect(rejected).toEqual(['0000000000000002-4.lp', '0000000000000002-4.lp.error.txt'])
+    expect(readFileSync(join(dir, 'rejected', rejected[1]), 'utf8')).toMatch(/lines 1-2: partial write: unable to parse 'bad'/)
+    expect(logged.join('\n')).toMatch(/level=error msg="InfluxDB refused a batch.*unable to parse/)
+    expect(w.stats()).toMatchObject({ rejectedLines: 2, deliveredLines: 6, spoolSegments: 0 })
+    await w.close()
+  })
+
+  it('refuses writes while the spool is full, warns once per episode and counts dropped lines', async () => {
+    fake.onWrite = () => ({ status: 503 })
+    const line = numberedLines(0, 1)[0]
+    const w = await writer(tempDir(), { maxBytes: (line.length + 1) * 3 })
+    expect(await w.write(numberedLines(0, 2))).toEqual({ accepted: 2, dropped: 0 })
+    expect(await w.write(numberedLines(2, 2))).toEqual({ accepted: 0, dropped: 2 })
+    expect(await w.write(numberedLines(4, 3))).toEqual({ accepted: 0, dropped: 3 })
+    expect(await w.write(numberedLines(7, 1))).toEqual({ accepted: 1, dropped: 0 })
+    expect(w.stats().droppedLines).toBe(5)
+    expect(logged.filter((l) => l.includes('Spool full'))).toHaveLength(1)
+    fake.onWrite = () => ({ status: 204 })
+    await w.flush()
+    expect(await w.write(numberedLines(8, 2))).toEqual({ accepted: 2, dropped: 0 })
+    await w.flush()
+    expect(fake.accepted).toEqual([...numberedLines(0, 2), ...numberedLines(7, 3)])
+    expect(logged.join('\n')).toMatch(/Spool accepts points again/)
+    await w.close()
+  })
+
+  it('keeps undelivered segments across a restart, deletes temp files and replays in order', async () => {
+    fake.onWrite = () => ({ status: 503 })
+    const dir = tempDir()
+    const a = await writer(dir, { closeTimeoutMs: 200 })
+    await a.write(numberedLines(0, 3))
+    await a.write(numberedLines(3, 3))
+    await a.close()
+    expect(segmentsIn(dir)).toHaveLength(2)
+    // What a kill -9 between write and rename leaves behind:
+    writeFileSync(join(dir, '0000000000000003-2.lp.tmp'), 'm,k=a seq=99')
+    fake.onWrite = () => ({ status: 204 })
+    const b = await writer(dir)
+    expect(existsSync(join(dir, '0000000000000003-2.lp.tmp'))).toBe(false)
+    await b.write(numberedLines(6, 2))
+    await b.flush()
+    expect(fake.accepted).toEqual(numberedLines(0, 8))
+    expect(segmentsIn(dir)).toEqual([])
+    expect(logged.join('\n')).toMatch(/Replaying spooled points.*segments=2 lines=6/)
+    await b.close()
+  })
+
+  it('creates the database after a 404 database not found, then delivers', async () => {
+    let created = false
+    fake.onQuery = (req) => {
+      created ||= req.query.get('q') === 'CREATE DATABASE "qa"'
+      return { status: 200, body: '{"results":[{"statement_id":0}]}' }
+    }
+    fake.onWrite = () => (created ? { status: 204 } : { status: 404, body: '{"error":"database not found: \\"qa\\""}' })
+    const transport = createTransport(influx(), { version: '1.6.7', api: 'v1' })
+    const w = await writer(tempDir(), { transport })
+    await w.write(numberedLines(0, 2))
+    await w.flush()
+    expect(created).toBe(true)
+    expect(fake.accepted).toEqual(numberedLines(0, 2))
+    await w.close()
+  })
+
+  it('rejects flush() while InfluxDB is down, keeping the data spooled', async () => {
+    fake.onWrite = () => ({ status: 503, body: '{"error":"down"}' })
+    const dir = tempDir()
+    const w = await writer(dir)
+    await w.write(numberedLines(0, 2))
+    await expect(w.flush()).rejects.toThrow(/503/)
+    expect(segmentsIn(dir)).toHaveLength(1)
+    fake.onWrite = () => ({ status: 204 })
+    await w.flush()
+    expect(fake.accepted).toEqual(numberedLines(0, 2))
+    await w.close()
+  })
+
+  it('bounds close() when the server hangs and leaves the data for the next start', async () => {
+    fake.onWrite = () => 'hang'
+    const dir = tempDir()
+    const w = await writer(dir, { closeTimeoutMs: 300, timeoutMs: 30_000 })
+    await w.write(numberedLines(0, 2))
+    const started = performance.now()
+    await w.close()
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(segmentsIn(dir)).toHaveLength(1)
+    await expect(w.write(numberedLines(2, 1))).rejects.toThrow(/closed/)
+  })
+
+  it('survives kill -9 at any moment: every segment left behind replays whole', async () => {
+    const dir = tempDir()
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL('../../support/spool-child.ts', import.meta.url).pathname, dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let durable = 0
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        durable = Number(/durable (\d+)\n$/.exec(d.toString())?.[1] ?? durable)
+        if (durable > 20_000) child.kill('SIGKILL')
+      })
+      child.once('exit', () => resolve())
+    })
+    const w = await writer(dir, { batchLines: 5000 })
+    await w.flush()
+    const seqs = fake.accepted.map((l) => Number(/seq=(\d+)i/.exec(l)![1]))
+    expect(seqs.length).toBeGreaterThanOrEqual(durable)
+    expect(seqs).toEqual(seqs.map((_, i) => i))
+    expect(readdirSync(dir).filter((f) => f !== 'rejected')).toEqual([])
+    await w.close()
+  })
+})
