@@ -60,23 +60,12 @@ export interface StorageConfig {
   spoolMaxBytes: number
 }
 
-/** CLI client and workers. */
-export interface ClientConfig {
-  /** API base URL (`QACTIVITY_URL`) @defaultValue 'http://127.0.0.1:8750' */
-  url: string
-  /** Bearer token (`QACTIVITY_TOKEN`). */
-  token?: string
-  /** Current job (`QACTIVITY_JOB`). */
-  job?: string
-}
-
 /** Everything read from the environment, validated once. */
 export interface Config {
   qumulo: QumuloConfig
   influx: InfluxConfig
   collector: CollectorConfig
   storage: StorageConfig
-  client: ClientConfig
   /** `QACTIVITY_LOG_LEVEL` @defaultValue 'info' */
   logLevel: LogLevel
 }
@@ -207,11 +196,6 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
     storage: {
       dataDir: resolve(r.str('QACTIVITY_DATA_DIR') ?? './data'),
       spoolMaxBytes: r.int('QACTIVITY_SPOOL_MAX_MB', 512, 1, 1024 * 1024) * 2 ** 20,
-    },
-    client: {
-      url: r.url('QACTIVITY_URL', r.str('QACTIVITY_URL') ?? 'http://127.0.0.1:8750', ['http:', 'https:']) ?? '',
-      token: r.str('QACTIVITY_TOKEN'),
-      job: r.str('QACTIVITY_JOB'),
     },
     logLevel: r.oneOf('QACTIVITY_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   }

@@ -7,7 +7,6 @@ describe('loadConfig', () => {
     const c = loadConfig({})
     expect(c.collector).toMatchObject({ pollSeconds: 60, pathDepth: 2, watchPaths: [] })
     expect(c.influx).toMatchObject({ bucket: 'qactivity', queryLanguage: 'influxql' })
-    expect(c.client.url).toBe('http://127.0.0.1:8750')
   })
 
   it('derives the cluster tag from the QUMULO_URL host', () => {

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+
+const read = (f: string) => readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8')
+const VAR = /\b(?:QUMULO|INFLUX|QACTIVITY)_[A-Z_]+\b/g
+
+describe('documentation stays true to the code', () => {
+  const inCode = new Set(read('lib/config.ts').match(VAR))
+
+  it('the README configuration table lists exactly the variables lib/config.ts reads', () => {
+    const section = read('README.md').split('## Configuration')[1].split('\n## ')[0]
+    const rows = new Set([...section.matchAll(/^\| `([A-Z_]+)`/gm)].map((m) => m[1]))
+    expect([...rows].sort()).toEqual([...inCode].sort())
+  })
+
+  it('.env.example sets exactly the variables lib/config.ts reads', () => {
+    const names = new Set([...read('.env.example').matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]))
+    expect([...names].sort()).toEqual([...inCode].sort())
+  })
+
+  it('the README metrics table names every measurement and field of lib/schema.ts', async () => {
+    const { SCHEMA } = await import('../../lib/schema.ts')
+    const metrics = read('README.md').split('## Metrics')[1].split('\n## ')[0]
+    for (const [measurement, { tags, fields }] of Object.entries(SCHEMA)) {
+      const row = metrics.split('\n').find((l) => l.startsWith(`| \`${measurement}\``))
+      expect(row, measurement).toBeDefined()
+      for (const name of [...tags, ...fields]) expect(row, `${measurement}.${name}`).toContain(`\`${name}\``)
+    }
+  })
+})
