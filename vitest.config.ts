@@ -8,6 +8,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 20_000,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -18,6 +19,7 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Each file starts its own influxd/simulator; two cores, so keep the pressure modest.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

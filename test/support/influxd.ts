@@ -127,6 +127,7 @@ export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> 
   let exited: Promise<void> = Promise.resolve()
 
   const start = async (): Promise<void> => {
+    if (child?.killed) await exited // after kill(): wait until the port is free again
     if (child) throw new Error('influxd is already running')
     let stderr = ''
     const proc = spawn('influxd', ['run', '-config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
