@@ -29,8 +29,10 @@ export interface CycleReport {
   /** true when every endpoint answered and every point was accepted by the spool */
   success: boolean
   durationSeconds: number
-  /** activity entries served (after validation) */
+  /** valid activity entries served */
   entries: number
+  /** entries dropped as malformed (unknown type, bad ip or rate); the client logs an example */
+  rejectedEntries: number
   /** points handed to the writer, self-metrics excluded */
   points: number
   resolveCalls: number
@@ -39,7 +41,7 @@ export interface CycleReport {
   /** cache hits / ids looked up, 0..1 (1 when there was nothing to look up) */
   cacheHitRate: number
   cacheSize: number
-  /** endpoint names that failed this cycle, e.g. `activity`, `resolve`, `aggregates /p` */
+  /** what failed this cycle: `activity`, `activity-entries`, `resolve`, `file-system`, `aggregates <path>`, `watched-paths` */
   failedEndpoints: string[]
   /** points refused because the spool is full */
   droppedPoints: number
@@ -61,8 +63,9 @@ async function collectActivity(deps: CycleDeps, rule: PathRule, time: number, re
     deps.log.error('Activity poll failed', { endpoint: 'activity', error: messageOf(err) })
     return { lines: [], failed: ['activity'] }
   }
-  if (served.rejected) deps.log.warn('Dropped malformed activity entries', { count: served.rejected })
   report.entries = served.entries.length
+  report.rejectedEntries = served.rejected
+  if (served.rejected) out.failed.push('activity-entries')
   const resolved = await deps.resolver.resolveAll(served.entries.map((e) => e.id))
   report.resolveCalls = resolved.calls
   report.resolvedIds = resolved.misses
@@ -116,7 +119,7 @@ async function runLimited(tasks: Array<() => Promise<void>>, limit: number): Pro
 export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0): Promise<CycleReport> {
   const started = performance.now()
   const report: CycleReport = {
-    time, success: false, durationSeconds: 0, entries: 0, points: 0, resolveCalls: 0, resolvedIds: 0,
+    time, success: false, durationSeconds: 0, entries: 0, rejectedEntries: 0, points: 0, resolveCalls: 0, resolvedIds: 0,
     cacheHitRate: 1, cacheSize: 0, failedEndpoints: [], droppedPoints: 0, skippedTicks,
   }
   let watched: string[] = []

@@ -53,7 +53,7 @@ export function createCollector(o: CollectorOptions): Collector {
     } catch (err) {
       // Only the writer can throw here (e.g. the spool directory vanished): report and keep polling.
       o.log.error('Cycle failed', { time, error: messageOf(err) })
-      return { time, success: false, durationSeconds: 0, entries: 0, points: 0, resolveCalls: 0, resolvedIds: 0, cacheHitRate: 0, cacheSize: 0, failedEndpoints: ['write'], droppedPoints: 0, skippedTicks: skipped }
+      return { time, success: false, durationSeconds: 0, entries: 0, rejectedEntries: 0, points: 0, resolveCalls: 0, resolvedIds: 0, cacheHitRate: 0, cacheSize: 0, failedEndpoints: ['write'], droppedPoints: 0, skippedTicks: skipped }
     }
   }
 

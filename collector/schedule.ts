@@ -36,7 +36,7 @@ export function startTicker(
       })
       if (stopped) break
       await cycle(tick, skipped)
-      const next = nextTick(now(), intervalSeconds)
+      const next = Math.max(nextTick(now(), intervalSeconds), tick + intervalSeconds)
       skipped = Math.max(0, (next - tick) / intervalSeconds - 1)
       tick = next
     }

@@ -160,7 +160,7 @@ function readQumulo(r: Reader, needed: boolean): QumuloConfig {
     password,
     caFile,
     insecureTls: r.bool('QUMULO_INSECURE_TLS'),
-    cluster: r.str('QUMULO_CLUSTER') ?? (url ? new URL(url).hostname : ''),
+    cluster: r.str('QUMULO_CLUSTER') ?? (url ? new URL(url).hostname.replace(/^\[|\]$/g, '') : ''),
     timeoutMs: r.int('QUMULO_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
   }
 }

@@ -49,7 +49,7 @@ export function createTransport(config: QumuloConfig): Transport {
   return {
     send: (req) =>
       exchange(
-        (onResponse) => request({ host: base.hostname, port: base.port, agent, method: req.method, path: prefix + req.path, headers: headersOf(req) }, onResponse),
+        (onResponse) => request({ host: base.hostname.replace(/^\[|\]$/g, ''), port: base.port, agent, method: req.method, path: prefix + req.path, headers: headersOf(req) }, onResponse),
         req.body,
         config.timeoutMs,
       ),

@@ -48,7 +48,7 @@ const notACount = (issue: { input?: unknown }) =>
   issue.input === undefined ? 'missing' : `expected a decimal string, got ${JSON.stringify(issue.input)}`
 
 const bigCount = z
-  .union([z.string().regex(/^\d+$/, { error: notACount }), z.number().nonnegative({ error: notACount }).refine(Number.isInteger, { error: notACount })], {
+  .union([z.string().regex(/^\d+$/, { error: notACount }), z.number().nonnegative({ error: notACount }).refine(Number.isSafeInteger, { error: notACount })], {
     error: notACount,
   })
   .transform((v) => BigInt(v))

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { createInfluxQL } from '../../lib/influx/influxql.ts'
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
 import { parseScenario } from '../../simulator/scenario.ts'
@@ -9,15 +11,24 @@ import { tempDir } from '../support/tmp.ts'
 const BIN = new URL('../../bin/qactivity.mjs', import.meta.url).pathname
 let influxd: Influxd
 let sim: RunningSimulator
+let tls: RunningSimulator
+let caFile: string
 
 beforeAll(async () => {
   const scenario = parseScenario({
     workloads: [{ clients: ['10.9.0.1'], path: '/proj/a', files: 2, ops: { 'file-iops-read': 60, 'file-throughput-write': 15 } }],
   })
-  ;[influxd, sim] = await Promise.all([startInfluxd(), startSimulator({ scenario, users: { admin: 'pw-do-not-print' } })])
+  ;[influxd, sim, tls] = await Promise.all([
+    startInfluxd(),
+    startSimulator({ scenario, users: { admin: 'pw-do-not-print' } }),
+    startSimulator({ scenario, https: true, accessTokens: ['access-v1:tls-token'] }),
+  ])
+  caFile = join(tempDir(), 'qumulo-ca.pem')
+  writeFileSync(caFile, tls.caPem!)
 })
 afterAll(async () => {
   await sim?.close()
+  await tls?.close()
   await influxd?.stop()
 })
 
@@ -62,11 +73,24 @@ describe('qactivity collect', () => {
     expect(res.series[0].values[0].slice(1)).toEqual([2, 2 * 15 * 4096 / 60])
   })
 
-  it('--once exits 1 with one clear line when Qumulo is unreachable', async () => {
+  it('--once exits 1 and names the failing endpoint when Qumulo is unreachable', async () => {
     const r = await run(['collect', '--once'], { ...baseEnv(), QUMULO_URL: 'http://127.0.0.1:9', INFLUX_BUCKET: 'cli_down' })
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(/Activity poll failed.*ECONNREFUSED/)
     expect(r.stderr).not.toContain('pw-do-not-print')
+  })
+
+  it('--once trusts a self-signed cluster through QUMULO_CA_FILE, refuses it without, or with QUMULO_INSECURE_TLS=1 accepts it', async () => {
+    const env = { ...baseEnv(), QUMULO_URL: tls.url, QUMULO_TOKEN: 'access-v1:tls-token', QUMULO_USERNAME: '', QUMULO_PASSWORD: '', INFLUX_BUCKET: 'cli_tls' }
+    const trusted = await run(['collect', '--once'], { ...env, QUMULO_CA_FILE: caFile })
+    expect(trusted.code).toBe(0)
+    const untrusted = await run(['collect', '--once'], env)
+    expect(untrusted.code).toBe(1)
+    expect(untrusted.stderr).toContain('QUMULO_CA_FILE')
+    expect(untrusted.stderr).not.toContain('tls-token')
+    const insecure = await run(['collect', '--once'], { ...env, QUMULO_INSECURE_TLS: '1' })
+    expect(insecure.code).toBe(0)
   })
 
   it('refuses to start on invalid configuration, naming every variable, exit 2', async () => {
@@ -76,15 +100,24 @@ describe('qactivity collect', () => {
     for (const v of ['QUMULO_URL', 'INFLUX_URL', 'QACTIVITY_POLL_SECONDS']) expect(r.stderr).toContain(v)
   })
 
-  it('polls on consecutive grid ticks until SIGTERM, then exits 0', async () => {
-    const env = { ...baseEnv(), INFLUX_BUCKET: 'cli_loop', QACTIVITY_POLL_SECONDS: '1' }
-    const r = await run(['collect'], env, { killAfterMs: 4500 })
-    expect(r.code).toBe(0)
+  it('polls on the 1 s grid until SIGTERM, logging in again as 1 s session tokens expire, then exits 0', async () => {
+    sim.setFaults({ tokenLifetimeSeconds: 1 })
+    const logins = sim.requests['POST /v1/session/login'] ?? 0
+    try {
+      const r = await run(['collect'], { ...baseEnv(), INFLUX_BUCKET: 'cli_loop', QACTIVITY_POLL_SECONDS: '1' }, { killAfterMs: 5000 })
+      expect(r.code).toBe(0)
+    } finally {
+      sim.setFaults({ tokenLifetimeSeconds: 36000 })
+    }
     const [res] = await createInfluxQL({ url: influxd.url, bucket: 'cli_loop', queryLanguage: 'influxql' }).query(
-      `SELECT "success" FROM "qactivity_collector"`,
+      `SELECT "success", "skipped_ticks" FROM "qactivity_collector"`,
     )
-    const times = res.series[0].values.map((v) => v[0] as number)
-    expect(times.length).toBeGreaterThanOrEqual(2)
-    times.slice(1).forEach((t, i) => expect(t - times[i]).toBe(1))
+    const rows = res.series[0].values as number[][]
+    expect(rows.length).toBeGreaterThanOrEqual(3)
+    // every cycle succeeded although tokens expired between them: re-login, no gap
+    expect(rows.map((v) => v[1])).toEqual(rows.map(() => 1))
+    // consecutive grid seconds; a tick lost to a slow cycle is accounted for in skipped_ticks
+    rows.slice(1).forEach((v, i) => expect(v[0] - rows[i][0]).toBe(1 + v[2]))
+    expect((sim.requests['POST /v1/session/login'] ?? 0) - logins).toBeGreaterThanOrEqual(2)
   })
 })

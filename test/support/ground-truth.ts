@@ -4,6 +4,8 @@ import { ACTIVITY_FIELDS, FIELD_OF_TYPE, type ActivityField, type ActivityType }
 export interface WorkloadTruth {
   clients: string[]
   files: number
+  /** entries are on the directory's own id: one per client and type, whatever `files` says */
+  directoryIds?: boolean
   ops: Partial<Record<ActivityType, number>>
 }
 
@@ -22,7 +24,7 @@ export function perMinuteTruth<T extends WorkloadTruth>(
       const key = keyOf(w, client)
       const row = out.get(key) ?? (Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, 0])) as Record<ActivityField, number>)
       for (const [type, k] of Object.entries(w.ops) as Array<[ActivityType, number]>) {
-        row[FIELD_OF_TYPE[type]] += w.files * k * (type.includes('throughput') ? 4096 : 1)
+        row[FIELD_OF_TYPE[type]] += (w.directoryIds ? 1 : w.files) * k * (type.includes('throughput') ? 4096 : 1)
       }
       out.set(key, row)
     }

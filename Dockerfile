@@ -1,0 +1,14 @@
+# qactivity: TypeScript sources run through tsx (a runtime dependency); no build step.
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-fund --no-audit && npm cache clean --force
+COPY bin bin
+COPY cli cli
+COPY lib lib
+COPY qumulo qumulo
+COPY collector collector
+COPY simulator simulator
+ENV QACTIVITY_DATA_DIR=/data
+VOLUME /data
+ENTRYPOINT ["node", "bin/qactivity.mjs"]
