@@ -139,6 +139,7 @@ export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0):
   report.droppedPoints = written.dropped
   report.success = report.failedEndpoints.length === 0 && written.dropped === 0
   report.durationSeconds = (performance.now() - started) / 1000
-  await deps.writer.write([selfMetricsLine(deps.cluster, report, deps.writer.stats())])
+  // essential: the one point saying the spool is full must not be refused by the full spool
+  await deps.writer.write([selfMetricsLine(deps.cluster, report, deps.writer.stats())], { essential: true })
   return report
 }

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createLogger, type Logger } from '../../../lib/log.ts'
 import { createTransport } from '../../../lib/influx/transport.ts'
-import { createDurableWriter, type DurableWriterOptions } from '../../../lib/influx/writer.ts'
+import { InfluxError } from '../../../lib/influx/http.ts'
+import { createDurableWriter, failureVerdict, SpoolLockedError, type DurableWriterOptions } from '../../../lib/influx/writer.ts'
 import { numberedLines, startFakeInflux, type FakeInflux } from '../../support/fake-influx.ts'
 import { tempDir } from '../../support/tmp.ts'
 
@@ -97,7 +98,7 @@ describe('durable writer', () => {
     await w.close()
   })
 
-  it('refuses writes while the spool is full, warns once per episode and counts dropped lines', async () => {
+  it('refuses writes while the spool is full, logging an error with the count and spool size every time', async () => {
     fake.onWrite = () => ({ status: 503 })
     const line = numberedLines(0, 1)[0]
     const w = await writer(tempDir(), { maxBytes: (line.length + 1) * 3 })
@@ -106,13 +107,126 @@ describe('durable writer', () => {
     expect(await w.write(numberedLines(4, 3))).toEqual({ accepted: 0, dropped: 3 })
     expect(await w.write(numberedLines(7, 1))).toEqual({ accepted: 1, dropped: 0 })
     expect(w.stats().droppedLines).toBe(5)
-    expect(logged.filter((l) => l.includes('Spool full'))).toHaveLength(1)
+    const full = logged.filter((l) => l.includes('Spool full'))
+    expect(full).toHaveLength(2)
+    const bytes = (line.length + 1) * 2
+    expect(full[0]).toMatch(new RegExp(`level=error msg="Spool full[^"]*" refused=2 spoolBytes=${bytes} `))
+    expect(full[1]).toMatch(new RegExp(`level=error msg="Spool full[^"]*" refused=3 spoolBytes=${bytes} `))
     fake.onWrite = () => ({ status: 204 })
     await w.flush()
     expect(await w.write(numberedLines(8, 2))).toEqual({ accepted: 2, dropped: 0 })
     await w.flush()
     expect(fake.accepted).toEqual([...numberedLines(0, 2), ...numberedLines(7, 3)])
     expect(logged.join('\n')).toMatch(/Spool accepts points again/)
+    await w.close()
+  })
+
+  it('accepts an essential write of at most 4 KiB over a full spool (the self-metrics line), nothing else', async () => {
+    fake.onWrite = () => ({ status: 503 })
+    const w = await writer(tempDir(), { maxBytes: 50 })
+    const padded = (bytes: number) => `qactivity_collector,cluster=c pad="${'x'.repeat(bytes - 38)}" 1`
+    expect(padded(4096).length + 1).toBe(4097)
+    expect(await w.write(numberedLines(0, 3))).toEqual({ accepted: 3, dropped: 0 })
+    expect(await w.write(numberedLines(3, 3))).toEqual({ accepted: 0, dropped: 3 })
+    expect(await w.write([padded(4095)], { essential: true })).toEqual({ accepted: 1, dropped: 0 })
+    expect(await w.write([padded(4096)], { essential: true })).toEqual({ accepted: 0, dropped: 1 })
+    expect(await w.write(numberedLines(6, 1), { essential: false })).toEqual({ accepted: 0, dropped: 1 })
+    expect(w.stats()).toMatchObject({ droppedLines: 5, spoolSegments: 2, pendingLines: 4 })
+    expect(logged.filter((l) => l.includes('level=error') && l.includes('Spool full'))).toHaveLength(3)
+    expect(logged.join('\n')).not.toMatch(/Spool accepts points again/)
+    fake.onWrite = () => ({ status: 204 })
+    await w.flush()
+    expect(fake.accepted).toEqual([...numberedLines(0, 3), padded(4095)])
+    await w.close()
+  })
+
+  it('halves a batch InfluxDB answers 413 until it fits; only a single line still 413 is rejected', async () => {
+    fake.onWrite = (req) => {
+      const lines = req.body.split('\n').filter(Boolean)
+      return lines.length > 3 || req.body.includes('huge') ? { status: 413, body: '{"error":"Request Entity Too Large"}' } : { status: 204 }
+    }
+    const dir = tempDir()
+    const w = await writer(dir, { batchLines: 10 })
+    const huge = 'm,k=huge seq=12i 12'
+    await w.write(numberedLines(0, 10))
+    await w.write([...numberedLines(10, 2), huge, ...numberedLines(13, 2)])
+    await w.write(numberedLines(15, 10))
+    await w.flush()
+    expect(fake.accepted).toEqual([...numberedLines(0, 12), ...numberedLines(13, 12)])
+    const rejected = readdirSync(join(dir, 'rejected')).sort()
+    expect(rejected).toEqual(['0000000000000002-5.lp', '0000000000000002-5.lp.error.txt'])
+    expect(readFileSync(join(dir, 'rejected', rejected[1]), 'utf8')).toBe('lines 3-3: Request Entity Too Large\n')
+    // Each segment starts again at batchLines: 10 → 5 → 3 lines per POST.
+    const sizes = fake.requests.filter((r) => r.path === '/write').map((r) => r.body.split('\n').filter(Boolean).length)
+    expect(sizes.slice(0, 6)).toEqual([10, 5, 3, 3, 3, 1])
+    expect(w.stats()).toMatchObject({ rejectedLines: 1, deliveredLines: 24, spoolSegments: 0 })
+    expect(logged.filter((l) => l.includes('too large') && l.includes('level=warn'))).toHaveLength(1)
+    expect(segmentsIn(dir)).toEqual([])
+    await w.close()
+  })
+
+  it.each([400, 422])('moves a batch answered %i (malformed data) to rejected/ without retrying it', async (status) => {
+    fake.onWrite = () => ({ status, body: '{"error":"bad line"}' })
+    const dir = tempDir()
+    const w = await writer(dir)
+    await w.write(numberedLines(0, 3))
+    await w.flush()
+    expect(fake.requests.filter((r) => r.path === '/write')).toHaveLength(1)
+    expect(readdirSync(join(dir, 'rejected'))).toHaveLength(2)
+    expect(w.stats()).toMatchObject({ rejectedLines: 3, deliveredLines: 0, spoolSegments: 0 })
+    await w.close()
+  })
+
+  it.each([401, 403, 404, 405, 408, 409, 429, 500, 502, 503])('keeps a batch answered %i spooled and retries it', async (status) => {
+    fake.onWrite = (_, attempt) => (attempt <= 2 ? { status, body: '{"error":"not now"}' } : { status: 204 })
+    const dir = tempDir()
+    const w = await writer(dir)
+    await w.write(numberedLines(0, 3))
+    await allDelivered(w)
+    expect(fake.accepted).toEqual(numberedLines(0, 3))
+    expect(readdirSync(join(dir, 'rejected'))).toEqual([])
+    expect(w.stats()).toMatchObject({ rejectedLines: 0, deliveredLines: 3, writeErrors: 2 })
+    await w.close()
+  })
+
+  /** Two segments spooled by a closed writer, the first one replaced by a directory: reading it fails with EISDIR. */
+  async function spoolWithUnreadableHead() {
+    fake.onWrite = () => ({ status: 503 })
+    const dir = tempDir()
+    const a = await writer(dir, { closeTimeoutMs: 100 })
+    await a.write(numberedLines(0, 2))
+    await a.write(numberedLines(2, 2))
+    await a.close()
+    const head = join(dir, segmentsIn(dir).sort()[0])
+    const content = readFileSync(head)
+    rmSync(head)
+    mkdirSync(head)
+    fake.onWrite = () => ({ status: 204 })
+    const w = await writer(dir)
+    const readErrors = () => logged.filter((l) => l.includes('level=error') && l.includes('EISDIR'))
+    await vi.waitFor(() => expect(readErrors().length).toBeGreaterThanOrEqual(2), { timeout: 5000, interval: 10 })
+    return { dir, head, content, w }
+  }
+
+  it('never deletes a segment it cannot read: logs the error, backs off and retries it, keeping order', async () => {
+    const { head, content, w } = await spoolWithUnreadableHead()
+    expect(w.stats()).toMatchObject({ spoolSegments: 2, pendingLines: 4 })
+    expect(fake.accepted).toEqual([])
+    expect(statSync(head).isDirectory()).toBe(true)
+    expect(logged.join('\n')).toMatch(/level=error msg="Spool I\/O error[^\n]*segment=0+1-2\.lp[^\n]*Cannot read spool segment 0+1-2\.lp: EISDIR/)
+    rmdirSync(head)
+    writeFileSync(head, content)
+    await w.flush()
+    expect(fake.accepted).toEqual(numberedLines(0, 4))
+    await w.close()
+  })
+
+  it('skips a segment whose file is gone (ENOENT) and delivers the next', async () => {
+    const { head, w } = await spoolWithUnreadableHead()
+    rmdirSync(head)
+    await w.flush()
+    expect(fake.accepted).toEqual(numberedLines(2, 2))
+    expect(logged.join('\n')).toMatch(/level=error msg="Spool segment file vanished; skipped"/)
     await w.close()
   })
 
@@ -184,20 +298,46 @@ describe('durable writer', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let durable = 0
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()))
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {
         durable = Number(/durable (\d+)\n$/.exec(d.toString())?.[1] ?? durable)
-        if (durable > 20_000) child.kill('SIGKILL')
+        if (durable > 20_000) resolve()
       })
-      child.once('exit', () => resolve())
+      void closed.then(resolve)
     })
+    // While the child lives, its spool is locked.
+    const locked: unknown = await writer(dir).catch((e: unknown) => e)
+    expect(locked).toBeInstanceOf(SpoolLockedError)
+    expect(locked).toMatchObject({ pid: child.pid, dir, message: `spool ${dir} is in use by process ${child.pid}` })
+    child.kill('SIGKILL')
+    await closed
+    // Its lock is now stale and taken over.
     const w = await writer(dir, { batchLines: 5000 })
     await w.flush()
     expect(durable).toBeGreaterThan(20_000)
     const seqs = fake.accepted.map((l) => Number(/seq=(\d+)i/.exec(l)![1]))
     expect(seqs.length).toBeGreaterThanOrEqual(durable)
     expect(seqs).toEqual(seqs.map((_, i) => i))
-    expect(readdirSync(dir).filter((f) => f !== 'rejected')).toEqual([])
+    expect(readdirSync(dir).filter((f) => f !== 'rejected').sort()).toEqual(['.lock'])
     await w.close()
+    expect(readdirSync(dir)).toEqual(['rejected'])
+  })
+})
+
+describe('failureVerdict (the reject rule)', () => {
+  const answered = (status: number) => new InfluxError(`${status}`, { status, retriable: status >= 500 || status === 429 })
+
+  it('rejects 400 and 422, splits 413 down to one line, then rejects it', () => {
+    expect(failureVerdict(answered(400), 5000)).toBe('reject')
+    expect(failureVerdict(answered(422), 1)).toBe('reject')
+    expect(failureVerdict(answered(413), 2)).toBe('split')
+    expect(failureVerdict(answered(413), 1)).toBe('reject')
+  })
+
+  it('retries everything else: auth, not found, other 4xx, 429, 5xx, network errors', () => {
+    for (const status of [401, 403, 404, 405, 408, 409, 429, 500, 503]) expect(failureVerdict(answered(status), 10), `${status}`).toBe('retry')
+    expect(failureVerdict(new InfluxError('ECONNREFUSED', { retriable: true }), 10)).toBe('retry')
+    expect(failureVerdict(new Error('boom'), 10)).toBe('retry')
   })
 })
