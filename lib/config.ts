@@ -60,18 +60,67 @@ export interface StorageConfig {
   spoolMaxBytes: number
 }
 
+/** A role of an API token; each includes the ones before it: reader < writer < admin. */
+export type Role = 'reader' | 'writer' | 'admin'
+
+/** One entry of `QACTIVITY_API_TOKENS`. */
+export interface ApiToken {
+  /** shown as comment author and in logs */
+  name: string
+  /** the bearer secret; never logged */
+  token: string
+  role: Role
+}
+
+/** The job API (`qactivity api` / `serve`). */
+export interface ApiConfig {
+  /** `QACTIVITY_PORT` @defaultValue 8750 */
+  port: number
+  /** `QACTIVITY_HOST` @defaultValue '0.0.0.0' */
+  host: string
+  /** `QACTIVITY_API_TOKENS`: `name:token[:role]`, comma-separated; role defaults to writer */
+  tokens: ApiToken[]
+  /** `QACTIVITY_AUTH=off` disables authentication (tokens then optional) @defaultValue true */
+  auth: boolean
+  /** Honour `X-Forwarded-For` for the caller's address (`QACTIVITY_TRUST_PROXY=1`) @defaultValue false */
+  trustProxy: boolean
+  /** Completed jobs older than this move to the archive file (`QACTIVITY_RETENTION_DAYS`) @defaultValue 30 */
+  retentionDays: number
+}
+
+/** Grafana annotations; off when `url` is unset. */
+export interface GrafanaConfig {
+  /** `GRAFANA_URL`, e.g. `http://grafana:3000` */
+  url?: string
+  /** `GRAFANA_TOKEN`: a service-account token (`glsa_…`) */
+  token?: string
+}
+
+/** The CLI client and workers. */
+export interface ClientConfig {
+  /** `QACTIVITY_URL` @defaultValue 'http://127.0.0.1:8750' */
+  url: string
+  /** `QACTIVITY_TOKEN` */
+  token?: string
+  /** `QACTIVITY_JOB`: the job commands act on when `--job` is not given */
+  job?: string
+}
+
 /** Everything read from the environment, validated once. */
 export interface Config {
   qumulo: QumuloConfig
   influx: InfluxConfig
   collector: CollectorConfig
   storage: StorageConfig
+  api: ApiConfig
+  grafana: GrafanaConfig
+  client: ClientConfig
   /** `QACTIVITY_LOG_LEVEL` @defaultValue 'info' */
   logLevel: LogLevel
 }
 
 /** Sections whose required variables must be present for a command. */
-export type Section = 'qumulo' | 'influx'
+export type Section = 'qumulo' | 'influx' | 'api'
 
 type Env = Record<string, string | undefined>
 
@@ -143,6 +192,31 @@ class Reader {
   }
 }
 
+const TOKEN_RE = /^([A-Za-z0-9._-]{1,64}):([\x21-\x7e]{16,256}?)(?::(reader|writer|admin))?$/
+
+function readApi(r: Reader, needed: boolean): ApiConfig {
+  const auth = r.oneOf('QACTIVITY_AUTH', 'on', ['on', 'off'] as const) === 'on'
+  const tokens: ApiToken[] = []
+  for (const entry of (r.str('QACTIVITY_API_TOKENS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = TOKEN_RE.exec(entry)
+    if (!m) {
+      r.problems.push(`QACTIVITY_API_TOKENS: entry "${entry.split(':')[0]}:…" must be name:token[:role] with a token of 16+ printable characters and role reader, writer or admin`)
+      continue
+    }
+    if (tokens.some((t) => t.name === m[1] || t.token === m[2])) r.problems.push(`QACTIVITY_API_TOKENS: duplicate name or token "${m[1]}"`)
+    tokens.push({ name: m[1], token: m[2], role: (m[3] as Role | undefined) ?? 'writer' })
+  }
+  if (needed && auth && tokens.length === 0) r.problems.push('QACTIVITY_API_TOKENS is required (or set QACTIVITY_AUTH=off to run without authentication)')
+  return {
+    port: r.int('QACTIVITY_PORT', 8750, 0, 65535),
+    host: r.str('QACTIVITY_HOST') ?? '0.0.0.0',
+    tokens,
+    auth,
+    trustProxy: r.bool('QACTIVITY_TRUST_PROXY'),
+    retentionDays: r.int('QACTIVITY_RETENTION_DAYS', 30, 1, 3650),
+  }
+}
+
 function readQumulo(r: Reader, needed: boolean): QumuloConfig {
   const url = r.url('QUMULO_URL', r.required('QUMULO_URL', needed), ['https:', 'http:']) ?? ''
   const token = r.str('QUMULO_TOKEN')
@@ -197,8 +271,19 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
       dataDir: resolve(r.str('QACTIVITY_DATA_DIR') ?? './data'),
       spoolMaxBytes: r.int('QACTIVITY_SPOOL_MAX_MB', 512, 1, 1024 * 1024) * 2 ** 20,
     },
+    api: readApi(r, need.includes('api')),
+    grafana: {
+      url: r.url('GRAFANA_URL', r.str('GRAFANA_URL'), ['http:', 'https:']),
+      token: r.str('GRAFANA_TOKEN'),
+    },
+    client: {
+      url: r.url('QACTIVITY_URL', r.str('QACTIVITY_URL') ?? 'http://127.0.0.1:8750', ['http:', 'https:']) ?? '',
+      token: r.str('QACTIVITY_TOKEN'),
+      job: r.str('QACTIVITY_JOB'),
+    },
     logLevel: r.oneOf('QACTIVITY_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   }
+  if (config.grafana.url && !config.grafana.token) r.problems.push('GRAFANA_TOKEN is required when GRAFANA_URL is set')
   if (r.problems.length) throw new ConfigError(r.problems)
   return config
 }

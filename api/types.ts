@@ -1,0 +1,85 @@
+/**
+ * The job model (interface.md §5) as stored and served. Times are ISO-8601 strings (UTC, ms);
+ * byte and object counts from Qumulo are decimal strings, exact beyond 2^53.
+ */
+
+/** `running` until completed; `succeeded` or `failed` after. */
+export type JobStatus = 'running' | 'succeeded' | 'failed'
+
+/** A comment: the job's fossil record. */
+export interface JobComment {
+  /** ISO time the API received it */
+  at: string
+  /** name of the API token that posted it */
+  author: string
+  text: string
+}
+
+/** One reading of a path's aggregates (`GET /v1/files/{path}/aggregates/`). */
+export interface CapacityReading {
+  /** ISO time of the reading */
+  at: string
+  /** total_capacity in bytes, decimal string */
+  usedBytes: string
+  files: string
+  directories: string
+}
+
+/** Capacity of one job path at attachment and at completion (interface.md §6). */
+export interface PathCapacity {
+  path: string
+  start?: CapacityReading
+  end?: CapacityReading
+  /** why a reading could not be taken (Qumulo down, not a directory…) */
+  error?: string
+}
+
+/** Delivery state of the job's Grafana annotations, shown on the job. */
+export interface AnnotationSync {
+  /** `off` when Grafana is not configured; `pending` while tasks wait in the outbox */
+  state: 'off' | 'pending' | 'synced' | 'failing'
+  /** Grafana id of the start annotation (the region once completed) */
+  id?: number
+  /** comments delivered as annotations */
+  comments: number
+  /** last delivery error, one line */
+  lastError?: string
+}
+
+/** A job as stored and returned by the API. */
+export interface Job {
+  id: string
+  name: string
+  status: JobStatus
+  startedAt: string
+  endedAt: string | null
+  /** normalised absolute paths, in attachment order */
+  paths: string[]
+  /** canonical IPs or CIDRs (`10.0.0.0/24`, `fd00::1`), in attachment order */
+  clients: string[]
+  labels: Record<string, string>
+  comments: JobComment[]
+  /** e-mail addresses for the completion report */
+  notify: string[]
+  annotation: AnnotationSync
+  capacity: PathCapacity[]
+  /** name of the token that created the job */
+  createdBy: string
+  /** ISO time of the last change (for list ordering and retention) */
+  updatedAt: string
+}
+
+/** A Grafana annotation still to deliver (the durable outbox). */
+export type AnnotationTask =
+  | { kind: 'start'; jobId: string; seq: number; attempts: number; notBefore?: string }
+  | { kind: 'complete'; jobId: string; seq: number; attempts: number; notBefore?: string }
+  | { kind: 'comment'; jobId: string; seq: number; attempts: number; notBefore?: string; commentIndex: number }
+
+/** The job store's file (`QACTIVITY_DATA_DIR/jobs.json`). */
+export interface StoreData {
+  version: 1
+  jobs: Record<string, Job>
+  outbox: AnnotationTask[]
+  /** next outbox sequence number */
+  nextSeq: number
+}
