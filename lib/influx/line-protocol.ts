@@ -6,7 +6,7 @@
 /** A field value: `number` is written as a float, `bigint` as an integer (`123i`, exact at any size). */
 export type FieldValue = number | bigint | string | boolean
 
-/** One point. Timestamps are epoch seconds, written with `precision=s`. */
+/** One point. `time` is epoch seconds (fractions down to the millisecond kept), written as milliseconds with `precision=ms`. */
 export interface LinePoint {
   measurement: string
   /** Empty values are omitted (InfluxDB has no empty tag). */
@@ -73,7 +73,8 @@ export function toLine(p: LinePoint): string {
   if (!p.measurement) throw new Error('A point needs a measurement name')
   // A line starting with `#` is a comment to InfluxDB: the point would vanish silently.
   if (p.measurement.startsWith('#')) throw new Error(`Measurement "${p.measurement}" must not start with #`)
-  if (!Number.isSafeInteger(p.time)) throw new Error(`Point "${p.measurement}" has a bad time: ${p.time}`)
+  const ms = Math.round(p.time * 1000)
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new Error(`Point "${p.measurement}" has a bad time: ${p.time}`)
   let line = escapeMeasurement(p.measurement)
   for (const k of Object.keys(p.tags).sort()) {
     const v = p.tags[k]
@@ -89,5 +90,5 @@ export function toLine(p: LinePoint): string {
     sep = ','
   }
   if (sep === ' ') throw new Error(`Point "${p.measurement}" has no fields`)
-  return line + ' ' + p.time
+  return line + ' ' + ms
 }

@@ -6,7 +6,7 @@ import { ensureDatabase, type InfluxServer } from './server.ts'
 /** Sends line protocol to one InfluxDB. No buffering and no retry: the durable writer owns both. */
 export interface Transport {
   readonly server: InfluxServer
-  /** One POST of newline-separated lines (`precision=s`); rejects with an {@link InfluxError}. */
+  /** One POST of newline-separated lines (`precision=ms`); rejects with an {@link InfluxError}. */
   send(lines: string | Uint8Array, signal?: AbortSignal): Promise<void>
   /** Creates the database on 1.x (after a 404 `database not found`); no-op on v2. */
   ensureDatabase?(): Promise<void>
@@ -21,7 +21,7 @@ export interface TransportOptions {
 
 function createV1Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: number): Transport {
   const agents = createAgents()
-  const url = endpoint(cfg, '/write', { db: cfg.bucket, precision: 's' })
+  const url = endpoint(cfg, '/write', { db: cfg.bucket, precision: 'ms' })
   const headers = { ...authHeader(cfg.token, 'v1'), 'content-type': 'text/plain; charset=utf-8' }
   return {
     server,
@@ -66,7 +66,7 @@ function createV2Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: n
     timeout: timeoutMs,
     transportOptions: { agent: isHttps ? agents.https : agents.http },
   })
-  const query = new URLSearchParams({ ...(cfg.org ? { org: cfg.org } : {}), bucket: cfg.bucket, precision: 's' })
+  const query = new URLSearchParams({ ...(cfg.org ? { org: cfg.org } : {}), bucket: cfg.bucket, precision: 'ms' })
   const path = `/api/v2/write?${query}`
   const url = endpoint(cfg, '/api/v2/write', Object.fromEntries(query))
   const options = { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' } }
@@ -88,8 +88,8 @@ function createV2Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: n
 }
 
 /**
- * A transport for the detected server: v1 posts to `/write?db=<bucket>&precision=s` itself; v2 posts
- * to `/api/v2/write?org=&bucket=&precision=s` through @influxdata/influxdb-client's HTTP transport.
+ * A transport for the detected server: v1 posts to `/write?db=<bucket>&precision=ms` itself; v2 posts
+ * to `/api/v2/write?org=&bucket=&precision=ms` through @influxdata/influxdb-client's HTTP transport.
  */
 export function createTransport(cfg: InfluxConfig, server: InfluxServer, opts: TransportOptions = {}): Transport {
   const timeoutMs = opts.timeoutMs ?? 10_000

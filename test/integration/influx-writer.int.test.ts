@@ -123,7 +123,7 @@ describe('durable writer against a real influxd', () => {
 })
 
 describe('v2 API path through @influxdata/influxdb-client', () => {
-  it('detects 2.7.10 and writes to /api/v2/write with Token, org, bucket and precision=s', async () => {
+  it('detects 2.7.10 and writes to /api/v2/write with Token, org, bucket and precision=ms', async () => {
     const fake = await startFakeInflux('2.7.10')
     try {
       const influx: InfluxConfig = { url: fake.url, token: 'tok3n', org: 'acme', bucket: 'qa', queryLanguage: 'influxql' }
@@ -135,7 +135,7 @@ describe('v2 API path through @influxdata/influxdb-client', () => {
       expect(writes).toHaveLength(3)
       for (const r of writes) {
         expect(r.headers.authorization).toBe('Token tok3n')
-        expect(Object.fromEntries(r.query)).toEqual({ org: 'acme', bucket: 'qa', precision: 's' })
+        expect(Object.fromEntries(r.query)).toEqual({ org: 'acme', bucket: 'qa', precision: 'ms' })
         expect(r.headers['user-agent']).toMatch(/influxdb-client-js/)
       }
       expect(fake.accepted).toEqual(points(0, 12_000))

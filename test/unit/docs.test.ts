@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 
 const read = (f: string) => readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8')
-const VAR = /\b(?:QUMULO|INFLUX|QACTIVITY)_[A-Z_]+\b/g
+const VAR = /\b(?:QUMULO|INFLUX|QACTIVITY|GRAFANA|SMTP)_[A-Z_]+\b/g
 
 describe('documentation stays true to the code', () => {
   const inCode = new Set(read('lib/config.ts').match(VAR))

@@ -14,13 +14,13 @@ const v1 = { version: '1.6.7', api: 'v1' as const }
 const v2 = { version: '2.7.10', api: 'v2' as const }
 
 describe('v1 transport', () => {
-  it('posts to /write with db, precision=s and Basic auth for user:password', async () => {
+  it('posts to /write with db, precision=ms and Basic auth for user:password', async () => {
     fake.onWrite = () => ({ status: 204 })
     const t = createTransport(cfg('u:p'), v1)
     await t.send('m f=1 1\nm f=2 2')
     t.close?.()
     const req = fake.requests.at(-1)!
-    expect([req.method, req.path, req.query.get('db'), req.query.get('precision')]).toEqual(['POST', '/write', 'qa', 's'])
+    expect([req.method, req.path, req.query.get('db'), req.query.get('precision')]).toEqual(['POST', '/write', 'qa', 'ms'])
     expect(req.headers.authorization).toBe('Basic dTpw')
     expect(req.body).toBe('m f=1 1\nm f=2 2')
   })
@@ -51,14 +51,14 @@ describe('v1 transport', () => {
 })
 
 describe('v2 transport (official client)', () => {
-  it('posts to /api/v2/write with Token, org, bucket and precision=s', async () => {
+  it('posts to /api/v2/write with Token, org, bucket and precision=ms', async () => {
     fake.onWrite = () => ({ status: 204 })
     const t = createTransport(cfg('s3cret'), v2)
     await t.send(Buffer.from('m f=1 1\n'))
     t.close?.()
     const req = fake.requests.at(-1)!
     expect(req.path).toBe('/api/v2/write')
-    expect(Object.fromEntries(req.query)).toEqual({ org: 'acme', bucket: 'qa', precision: 's' })
+    expect(Object.fromEntries(req.query)).toEqual({ org: 'acme', bucket: 'qa', precision: 'ms' })
     expect(req.headers.authorization).toBe('Token s3cret')
     expect(req.body).toBe('m f=1 1\n')
   })

@@ -38,7 +38,7 @@ describe('durable writer', () => {
     expect(fake.accepted).toEqual(numberedLines(0, 15))
     const writes = fake.requests.filter((r) => r.path === '/write')
     expect(Math.max(...writes.map((r) => r.body.trim().split('\n').length))).toBe(3)
-    expect(writes.every((r) => r.query.get('precision') === 's' && r.query.get('db') === 'qa')).toBe(true)
+    expect(writes.every((r) => r.query.get('precision') === 'ms' && r.query.get('db') === 'qa')).toBe(true)
     expect(w.stats()).toMatchObject({ spoolBytes: 0, spoolSegments: 0, pendingLines: 0, deliveredLines: 15, writeErrors: 0, serverVersion: '1.6.7~rc0' })
     expect(segmentsIn(dir)).toEqual([])
     await w.close()

@@ -1,0 +1,209 @@
+import { z } from '@hono/zod-openapi'
+import ipaddr from 'ipaddr.js'
+import { normalizePath } from '../lib/paths.ts'
+
+/**
+ * Request and response schemas of interface.md §5: the one source for validation and the OpenAPI
+ * document. Inputs are strict (unknown fields are a 400) and canonicalised (paths normalised, IPs
+ * and CIDRs in canonical form) so the store and the queries only ever see clean values.
+ */
+
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/
+const CONTROL_OR_NEWLINE = /[\u0000-\u001f\u007f]/
+
+/** Job IDs: client-chosen (e.g. a Slurm job ID) or generated. */
+export const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+export const JobId = z
+  .string()
+  .regex(JOB_ID_RE, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}')
+  .openapi({ example: 'slurm-48213' })
+
+const text = (max: number, what: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, `${what} must not be empty`)
+    .max(max, `${what} must be at most ${max} characters`)
+    .refine((s) => !CONTROL_OR_NEWLINE.test(s), `${what} must not contain control characters or newlines`)
+
+const JobName = text(200, 'name').openapi({ example: 'render-shot-042' })
+
+/** An absolute, normalised cluster path. */
+export const ClusterPath = z
+  .string()
+  .transform((s, ctx) => {
+    const n = normalizePath(s)
+    if (n.ok) return n.path
+    ctx.addIssue({ code: 'custom', message: `path ${n.reason}` })
+    return z.NEVER
+  })
+  .openapi({ type: 'string', example: '/render/shots/sq010' })
+
+/** Canonical form of an IP address or CIDR, or undefined when it is neither. */
+export function canonicalClient(s: string): string | undefined {
+  if (s.length > 64 || s.includes('%')) return undefined
+  const [addrPart, bits, extra] = s.split('/')
+  if (extra !== undefined) return undefined
+  let addr = parseAddress(addrPart)
+  if (!addr) return undefined
+  if (bits === undefined) return canonicalAddress(addrPart)
+  if (!/^\d{1,3}$/.test(bits)) return undefined
+  let n = Number(bits)
+  // ::ffff:a.b.c.d/120 is the IPv4 network a.b.c.d/24
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
+    if (n < 96) return undefined
+    addr = (addr as ipaddr.IPv6).toIPv4Address()
+    n -= 96
+  }
+  if (n > (addr.kind() === 'ipv4' ? 32 : 128)) return undefined
+  return `${networkOf(addr, n)}/${n}`
+}
+
+/** Dotted-quad IPv4 only (no `10.1` shorthands) or IPv6; IPv4-mapped IPv6 stays IPv6 here. */
+function parseAddress(s: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s)
+  if (s.includes(':') && ipaddr.IPv6.isValid(s)) return ipaddr.IPv6.parse(s)
+  return undefined
+}
+
+/** Canonical single address: IPv4-mapped IPv6 becomes IPv4. */
+export function canonicalAddress(s: string): string | undefined {
+  const a = parseAddress(s)
+  if (!a) return undefined
+  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address().toString() : a.toString()
+}
+
+function networkOf(addr: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
+  const bytes = addr.toByteArray()
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8))
+    bytes[i] &= (0xff << (8 - keep)) & 0xff
+  }
+  return ipaddr.fromByteArray(bytes).toString()
+}
+
+/** An IPv4/IPv6 address or CIDR, canonicalised (`10.0.0.7/24` → `10.0.0.0/24`, `::ffff:1.2.3.4` → `1.2.3.4`). */
+export const Client = z
+  .string()
+  .transform((s, ctx) => {
+    const c = canonicalClient(s.trim())
+    if (c) return c
+    ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 80)}" is not an IPv4/IPv6 address or CIDR` })
+    return z.NEVER
+  })
+  .openapi({ type: 'string', example: '10.0.1.0/24' })
+
+/** One value or a list: form bodies repeat keys (`paths=/a&paths=/b`), JSON sends arrays. */
+const oneOrMany = <T extends z.ZodType>(item: T, max: number, what: string) =>
+  z
+    .union([item, z.array(item)])
+    .transform((v) => (Array.isArray(v) ? v : [v]) as Array<z.output<T>>)
+    .refine((v) => v.length <= max, `at most ${max} ${what} per request`)
+
+const LABEL_KEY = /^[A-Za-z0-9_.-]{1,64}$/
+const labelPair = z.string().transform((s, ctx) => {
+  const i = s.indexOf('=')
+  const [k, v] = i > 0 ? [s.slice(0, i), s.slice(i + 1)] : [s, '']
+  if (!LABEL_KEY.test(k) || v === '' || v.length > 256 || CONTROL.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `label "${s.slice(0, 80)}" must be key=value (key [A-Za-z0-9_.-]{1,64}, value 1–256 characters)` })
+    return z.NEVER
+  }
+  return [k, v] as [string, string]
+})
+
+/** Labels as a JSON object, or `k=v` strings (form bodies, CLI). */
+export const Labels = z
+  .union([
+    z.record(z.string().regex(LABEL_KEY, 'label keys must match [A-Za-z0-9_.-]{1,64}'), z.string().min(1).max(256).refine((v) => !CONTROL.test(v), 'label values must not contain control characters')),
+    oneOrMany(labelPair, 32, 'labels').transform((pairs) => Object.fromEntries(pairs)),
+  ])
+  .refine((l) => Object.keys(l).length <= 32, 'at most 32 labels')
+  .openapi({ type: 'object', additionalProperties: { type: 'string' }, example: { project: 'feature-x', shot: '042' } })
+
+const Email = z.email('must be an e-mail address').max(254)
+
+/** An ISO-8601 time with an explicit zone, or epoch milliseconds. */
+export const Instant = z
+  .union([z.iso.datetime({ offset: true }), z.coerce.number().int().min(0).max(8.64e15)])
+  .transform((v) => new Date(typeof v === 'number' ? v : Date.parse(v)))
+  .openapi({ type: 'string', format: 'date-time', example: '2026-11-23T10:00:00Z' })
+
+export const CreateJobBody = z
+  .strictObject({
+    name: JobName,
+    id: JobId.optional(),
+    paths: oneOrMany(ClusterPath, 100, 'paths').optional(),
+    clients: oneOrMany(Client, 256, 'clients').optional(),
+    labels: Labels.optional(),
+    comment: text(4000, 'comment').optional(),
+    notify: oneOrMany(Email, 20, 'notify addresses').optional(),
+  })
+  .openapi('CreateJob')
+
+export const AddPathsBody = z
+  .strictObject({ path: ClusterPath.optional(), paths: oneOrMany(ClusterPath, 100, 'paths').optional() })
+  .refine((b) => b.path !== undefined || (b.paths?.length ?? 0) > 0, { message: 'path or paths is required', path: ['paths'] })
+  .openapi('AddPaths')
+
+export const AddClientsBody = z
+  .strictObject({ client: Client.optional(), clients: oneOrMany(Client, 256, 'clients').optional() })
+  .openapi('AddClients', { description: 'No client: the caller’s address as the API sees it.' })
+
+export const CommentBody = z
+  .strictObject({
+    text: z
+      .string()
+      .trim()
+      .min(1, 'text must not be empty')
+      .max(4000, 'text must be at most 4000 characters')
+      .refine((s) => !CONTROL.test(s), 'text must not contain control characters other than newlines and tabs'),
+  })
+  .openapi('Comment')
+
+export const CompleteBody = z
+  .strictObject({ status: z.enum(['succeeded', 'failed']).default('succeeded'), at: Instant.optional() })
+  .openapi('Complete')
+
+export const ListQuery = z.strictObject({
+  status: z.enum(['running', 'succeeded', 'failed']).optional(),
+  name: JobName.optional(),
+  label: oneOrMany(z.string().regex(/^[A-Za-z0-9_.-]{1,64}:.{1,256}$/, 'label filters are key:value'), 10, 'label filters').optional(),
+  since: Instant.optional(),
+  until: Instant.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).regex(/^[A-Za-z0-9_-]+$/, 'cursor is malformed').optional(),
+})
+
+export const IdParam = z.strictObject({ id: JobId.openapi({ param: { name: 'id', in: 'path' } }) })
+
+const Reading = z.object({ at: z.string(), usedBytes: z.string(), files: z.string(), directories: z.string() })
+
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    status: z.enum(['running', 'succeeded', 'failed']),
+    startedAt: z.string(),
+    endedAt: z.string().nullable(),
+    paths: z.array(z.string()),
+    clients: z.array(z.string()),
+    labels: z.record(z.string(), z.string()),
+    comments: z.array(z.object({ at: z.string(), author: z.string(), text: z.string() })),
+    notify: z.array(z.string()),
+    annotation: z.object({
+      state: z.enum(['off', 'pending', 'synced', 'failing']),
+      id: z.number().optional(),
+      comments: z.number(),
+      lastError: z.string().optional(),
+    }),
+    capacity: z.array(z.object({ path: z.string(), start: Reading.optional(), end: Reading.optional(), error: z.string().optional() })),
+    createdBy: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Job')
+
+export const JobListSchema = z.object({ jobs: z.array(JobSchema), nextCursor: z.string().nullable() }).openapi('JobList')
+
+export const ErrorSchema = z
+  .object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) })
+  .openapi('Error')
