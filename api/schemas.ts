@@ -95,10 +95,7 @@ export const Client = z
 
 /** One value or a list: form bodies repeat keys (`paths=/a&paths=/b`), JSON sends arrays. */
 const oneOrMany = <T extends z.ZodType>(item: T, max: number, what: string) =>
-  z
-    .union([item, z.array(item)])
-    .transform((v) => (Array.isArray(v) ? v : [v]) as Array<z.output<T>>)
-    .refine((v) => v.length <= max, `at most ${max} ${what} per request`)
+  z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(item).max(max, `at most ${max} ${what} per request`))
 
 const LABEL_KEY = /^[A-Za-z0-9_.-]{1,64}$/
 const labelPair = z.string().transform((s, ctx) => {
@@ -133,8 +130,11 @@ export const CreateJobBody = z
     name: JobName,
     id: JobId.optional(),
     paths: oneOrMany(ClusterPath, 100, 'paths').optional(),
+    path: ClusterPath.optional().openapi({ description: 'one path (alias of paths, for form bodies)' }),
     clients: oneOrMany(Client, 256, 'clients').optional(),
+    client: Client.optional().openapi({ description: 'one client (alias of clients)' }),
     labels: Labels.optional(),
+    label: Labels.optional().openapi({ description: 'k=v, repeatable (alias of labels, for form bodies)' }),
     comment: text(4000, 'comment').optional(),
     notify: oneOrMany(Email, 20, 'notify addresses').optional(),
   })

@@ -6,6 +6,7 @@ import { createLogger } from '../lib/log.ts'
 import { createDurableWriter } from '../lib/influx/writer.ts'
 import { createQumuloClient } from '../qumulo/client.ts'
 import { createCollector } from '../collector/index.ts'
+import { jobPathsFromApi } from '../collector/job-paths.ts'
 
 function parse(argv: string[]) {
   try {
@@ -26,7 +27,9 @@ export async function runCollectCommand(argv: string[], env: NodeJS.ProcessEnv):
     maxBytes: config.storage.spoolMaxBytes,
     log: log.child({ component: 'writer' }),
   })
-  const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, log), writer, log })
+  // A lone collector learns running jobs' paths from the API when QACTIVITY_URL points at one.
+  const jobPaths = config.client.urlSet ? jobPathsFromApi(config.client.url, config.client.token) : undefined
+  const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, log), writer, log, jobPaths })
   if (once) {
     const report = await collector.runOnce()
     const delivered = await writer.flush().then(() => true, () => false)

@@ -104,6 +104,8 @@ export interface ClientConfig {
   token?: string
   /** `QACTIVITY_JOB`: the job commands act on when `--job` is not given */
   job?: string
+  /** true when `QACTIVITY_URL` was set: a lone collector then asks the API for running jobs' paths */
+  urlSet: boolean
 }
 
 /** Everything read from the environment, validated once. */
@@ -280,6 +282,7 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
       url: r.url('QACTIVITY_URL', r.str('QACTIVITY_URL') ?? 'http://127.0.0.1:8750', ['http:', 'https:']) ?? '',
       token: r.str('QACTIVITY_TOKEN'),
       job: r.str('QACTIVITY_JOB'),
+      urlSet: r.str('QACTIVITY_URL') !== undefined,
     },
     logLevel: r.oneOf('QACTIVITY_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   }

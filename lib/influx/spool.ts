@@ -1,5 +1,6 @@
-import { link, mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { acquireLock, LockedError, type Lock } from '../lockfile.ts'
 
 /**
  * One durable batch of line protocol: `<seq, 16 digits>-<line count>.lp`, newline-terminated lines.
@@ -36,17 +37,14 @@ export interface Spool {
 }
 
 /** {@link openSpool} found the spool locked by a live process. */
-export class SpoolLockedError extends Error {
-  /** The process holding the lock. */
-  readonly pid: number
+export class SpoolLockedError extends LockedError {
   /** The spool directory. */
   readonly dir: string
 
   constructor(dir: string, pid: number) {
-    super(`spool ${dir} is in use by process ${pid}`)
+    super(join(dir, LOCK), pid, `spool ${dir} is in use by process ${pid}`)
     this.name = 'SpoolLockedError'
     this.dir = dir
-    this.pid = pid
   }
 }
 
@@ -78,81 +76,14 @@ async function listSegments(dir: string): Promise<{ segments: Segment[]; maxSeq:
   return { segments: segments.sort((a, b) => a.seq - b.seq), maxSeq }
 }
 
-/** Spool directories (real paths) this process holds the lock of. */
-const held = new Set<string>()
-
-const errno = (err: unknown) => (err as NodeJS.ErrnoException).code
-
-/** True unless signalling the pid says there is no such process (ESRCH). */
-function isAlive(pid: number): boolean {
+/** Takes `dir/.lock` ({@link acquireLock}), reporting a held lock as {@link SpoolLockedError}. */
+async function lock(dir: string): Promise<Lock> {
   try {
-    process.kill(pid, 0)
-    return true
+    return await acquireLock(join(dir, LOCK))
   } catch (err) {
-    return errno(err) !== 'ESRCH' // EPERM: alive, owned by another user
-  }
-}
-
-/** The pid in a lock file; undefined when the file is gone or holds no valid pid. */
-async function lockOwner(path: string): Promise<number | undefined> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if (errno(err) === 'ENOENT') return undefined
+    if (err instanceof LockedError) throw new SpoolLockedError(dir, err.pid)
     throw err
   }
-  const pid = /^\s*(\d{1,10})\s*$/.exec(text) ? Number(text) : NaN
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined
-}
-
-/**
- * Takes `dir/.lock` (the pid, written to a side file and hard-linked into place so the lock never
- * exists half-written). A lock whose process is gone (kill -9), that holds no pid, or that holds this
- * process's own pid without this process having taken it (a container restart reuses pids) is stale
- * and taken over. Two processes taking over the same stale lock at the same instant is not guarded.
- */
-async function lock(dir: string): Promise<string> {
-  const key = await realpath(dir)
-  if (held.has(key)) throw new SpoolLockedError(dir, process.pid)
-  held.add(key) // before any await: a second open in this process must not see its own pid as stale
-  const path = join(dir, LOCK)
-  const mine = `${path}.${process.pid}`
-  try {
-    await writeFile(mine, `${process.pid}\n`)
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await createLock(mine, path)
-        return key
-      } catch (err) {
-        if (errno(err) !== 'EEXIST' || attempt >= 5) throw err
-      }
-      const owner = await lockOwner(path)
-      if (owner !== undefined && owner !== process.pid && isAlive(owner)) throw new SpoolLockedError(dir, owner)
-      await rm(path, { force: true })
-    }
-  } catch (err) {
-    held.delete(key)
-    throw err
-  } finally {
-    await rm(mine, { force: true })
-  }
-}
-
-/** Creates `path` with the content of `side`, failing with EEXIST if it exists. */
-async function createLock(side: string, path: string): Promise<void> {
-  try {
-    await link(side, path)
-  } catch (err) {
-    // Filesystems without hard links (SMB, FAT): an exclusive create, briefly empty before the write.
-    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(errno(err) ?? '')) throw err
-    await writeFile(path, await readFile(side), { flag: 'wx' })
-  }
-}
-
-async function unlock(dir: string, key: string): Promise<void> {
-  if (!held.delete(key)) return
-  await rm(join(dir, LOCK), { force: true })
 }
 
 /**
@@ -164,7 +95,7 @@ async function unlock(dir: string, key: string): Promise<void> {
 export async function openSpool(dir: string): Promise<Spool> {
   const rejectedDir = join(dir, 'rejected')
   await mkdir(rejectedDir, { recursive: true })
-  const key = await lock(dir)
+  const held = await lock(dir)
   let segments: Segment[]
   let seq: number
   try {
@@ -176,7 +107,7 @@ export async function openSpool(dir: string): Promise<Spool> {
     // Rejected segments keep their numbers, so new ones must not reuse them.
     seq = Math.max(listed.maxSeq, (await listSegments(rejectedDir)).maxSeq)
   } catch (err) {
-    await unlock(dir, key)
+    await held.release()
     throw err
   }
   let bytes = segments.reduce((n, s) => n + s.bytes, 0)
@@ -226,6 +157,6 @@ export async function openSpool(dir: string): Promise<Spool> {
       await writeFile(join(rejectedDir, seg.name + '.error.txt'), reason + '\n')
       await rename(join(dir, seg.name), join(rejectedDir, seg.name))
     },
-    close: () => unlock(dir, key),
+    close: () => held.release(),
   }
 }

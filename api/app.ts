@@ -1,0 +1,84 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { ApiConfig } from '../lib/config.ts'
+import type { Logger } from '../lib/log.ts'
+import { authenticate, requireRole, roleFor, type AuthEnv } from './auth.ts'
+import { ApiError, errorBody, onError, validationHook } from './errors.ts'
+import type { JobService } from './jobs.ts'
+import { jobRoutes } from './routes/jobs.ts'
+import { canonicalAddress } from './schemas.ts'
+
+/** Largest request body (interface.md §5). */
+export const MAX_BODY_BYTES = 64 * 1024
+
+/** `GET /healthz`: liveness plus reachability of what the API depends on. */
+export type HealthReport = Record<string, unknown> & { status: 'ok' | 'degraded' }
+
+/** Everything the HTTP layer needs; no socket, so tests drive it with `app.request()`. */
+export interface AppDeps {
+  service: JobService
+  config: Pick<ApiConfig, 'auth' | 'tokens' | 'trustProxy'>
+  log: Logger
+  health?: () => Promise<HealthReport>
+  /** moves old completed jobs to the archive now; returns how many */
+  archive?: () => Promise<number>
+  version?: string
+}
+
+/** The caller's address: the socket peer, or the last `X-Forwarded-For` hop when a proxy is trusted. */
+export function callerAddress(trustProxy: boolean) {
+  return (c: Context): string | undefined => {
+    if (trustProxy) {
+      // The right-most entry was added by our proxy; entries left of it are whatever the client sent.
+      const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+      const last = hops.at(-1)
+      if (last) return canonicalAddress(last)
+    }
+    try {
+      const address = getConnInfo(c).remote.address
+      return address ? canonicalAddress(address) : undefined
+    } catch {
+      return undefined // app.request() in tests has no socket
+    }
+  }
+}
+
+/** Refuses multipart and body-without-type; an empty body without a type is validated as `{}` JSON. */
+const contentTypeGate = async (c: Context, next: () => Promise<void>) => {
+  if (!['POST', 'PUT', 'PATCH'].includes(c.req.method)) return next()
+  const type = c.req.header('content-type')
+  if (type && /^multipart\//i.test(type)) throw new ApiError(415, 'unsupported_media_type', 'use application/json or application/x-www-form-urlencoded')
+  if (!type) {
+    if ((await c.req.raw.clone().arrayBuffer()).byteLength > 0) throw new ApiError(415, 'unsupported_media_type', 'Content-Type is required: application/json or application/x-www-form-urlencoded')
+    const headers = new Headers(c.req.raw.headers)
+    headers.set('content-type', 'application/json')
+    c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers, body: '{}' })
+  }
+  return next()
+}
+
+export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
+  const app = new OpenAPIHono<AuthEnv>({ defaultHook: validationHook })
+  app.onError(onError(deps.log))
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404))
+
+  app.get('/healthz', async (c) => c.json(deps.health ? await deps.health() : { status: 'ok' }, 200))
+
+  app.use('/api/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json(errorBody('payload_too_large', `body over ${MAX_BODY_BYTES / 1024} KiB`), 413) }))
+  app.use('/api/*', contentTypeGate)
+  app.use('/api/*', authenticate(deps.config))
+  app.use('/api/*', async (c, next) => requireRole(roleFor(c.req.method, c.req.path))(c, next))
+
+  app.route('/api/v1', jobRoutes(deps.service, callerAddress(deps.config.trustProxy)))
+  app.post('/api/v1/admin/archive', async (c) => c.json({ archived: deps.archive ? await deps.archive() : 0 }, 200))
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' })
+  app.doc31('/api/v1/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'qactivity job API', version: deps.version ?? '0.1.0', description: 'Jobs on a Qumulo cluster: attach paths and clients, comment, complete (interface.md §5).' },
+    servers: [{ url: '/' }],
+  })
+  return app
+}

@@ -1,0 +1,267 @@
+import type { Logger } from '../lib/log.ts'
+import { messageOf } from '../lib/errors.ts'
+import type { DurableWriter } from '../lib/influx/writer.ts'
+import type { DirAggregates } from '../qumulo/types.ts'
+import { capacityLine } from '../collector/capacity.ts'
+import type { Principal } from './auth.ts'
+import { ApiError } from './errors.ts'
+import { jobEventLine, type JobEvent } from './events.ts'
+import { newJobId } from './ids.ts'
+import type { JobStore } from './store.ts'
+import type { Job, JobComment, JobStatus, StoreData } from './types.ts'
+
+/** Queues Grafana annotations inside a store update (durable outbox) and wakes the sender. */
+export interface AnnotationQueue {
+  start(data: StoreData, jobId: string): void
+  complete(data: StoreData, jobId: string): void
+  comment(data: StoreData, jobId: string, commentIndex: number): void
+  kick(): void
+}
+
+/** What the job service needs; everything but the store is optional so each part can be off. */
+export interface JobServiceDeps {
+  store: JobStore
+  /** durable writer for `qactivity_job` and `qumulo_capacity` points */
+  writer?: Pick<DurableWriter, 'write'>
+  /** reads a path's aggregates for capacity snapshots */
+  aggregates?: (path: string) => Promise<DirAggregates>
+  /** `cluster` tag of capacity points */
+  cluster: string
+  annotations?: AnnotationQueue
+  log: Logger
+  /** epoch ms @defaultValue Date.now */
+  now?: () => number
+}
+
+/** Validated input of `POST /api/v1/jobs`. */
+export interface CreateJobInput {
+  name: string
+  id?: string
+  paths?: string[]
+  clients?: string[]
+  labels?: Record<string, string>
+  comment?: string
+  notify?: string[]
+}
+
+/** Filters of `GET /api/v1/jobs`. */
+export interface ListInput {
+  status?: JobStatus
+  name?: string
+  label?: string[]
+  since?: Date
+  until?: Date
+  limit: number
+  cursor?: string
+}
+
+const union = (a: string[], b: string[] = []) => [...new Set([...a, ...b])]
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/** The job operations of interface.md §5, independent of HTTP. */
+export class JobService {
+  private readonly now: () => number
+  private lastEventMs = 0
+
+  constructor(private readonly deps: JobServiceDeps) {
+    this.now = deps.now ?? Date.now
+  }
+
+  get(id: string): Job {
+    const job = this.deps.store.data.jobs[id]
+    if (!job) throw new ApiError(404, 'not_found', `job "${id}" not found`)
+    return job
+  }
+
+  /** A job from the working set or, once completed long enough ago, from the archive. */
+  async find(id: string): Promise<Job> {
+    const job = this.deps.store.data.jobs[id] ?? (await this.deps.store.findArchived(id))
+    if (!job) throw new ApiError(404, 'not_found', `job "${id}" not found`)
+    return job
+  }
+
+  /** Creates a job; replaying a create with the same id and name returns the job (attaching anything new). */
+  async create(principal: Principal, input: CreateJobInput): Promise<{ job: Job; created: boolean }> {
+    const at = this.now()
+    const existing = input.id ? this.deps.store.data.jobs[input.id] : undefined
+    if (existing) return { job: await this.replayCreate(existing, input), created: false }
+    if (input.id && (await this.deps.store.findArchived(input.id))) throw new ApiError(409, 'conflict', `job "${input.id}" exists in the archive`)
+    const id = input.id ?? newJobId(at)
+    const job: Job = {
+      id,
+      name: input.name,
+      status: 'running',
+      startedAt: iso(at),
+      endedAt: null,
+      paths: union([], input.paths),
+      clients: union([], input.clients),
+      labels: input.labels ?? {},
+      comments: input.comment ? [{ at: iso(at), author: principal.name, text: input.comment }] : [],
+      notify: union([], input.notify),
+      annotation: { state: this.deps.annotations ? 'pending' : 'off', comments: 0 },
+      capacity: [],
+      createdBy: principal.name,
+      updatedAt: iso(at),
+    }
+    await this.deps.store.update((d) => {
+      if (d.jobs[id]) throw new ApiError(409, 'conflict', `job "${id}" was created concurrently; retry`)
+      d.jobs[id] = job
+      this.deps.annotations?.start(d, id)
+      if (job.comments.length) this.deps.annotations?.comment(d, id, 0)
+    })
+    this.afterChange(job, 'start', at, job.paths, input.comment)
+    return { job, created: true }
+  }
+
+  private async replayCreate(job: Job, input: CreateJobInput): Promise<Job> {
+    const conflicts = [
+      job.name !== input.name && `name "${job.name}"`,
+      ...Object.entries(input.labels ?? {}).filter(([k, v]) => k in job.labels && job.labels[k] !== v).map(([k]) => `label ${k}`),
+    ].filter(Boolean)
+    if (conflicts.length) throw new ApiError(409, 'conflict', `job "${job.id}" exists with another ${conflicts.join(', ')}`, { job: job.id })
+    const newPaths = (input.paths ?? []).filter((p) => !job.paths.includes(p))
+    const newClients = (input.clients ?? []).filter((c) => !job.clients.includes(c))
+    if (!newPaths.length && !newClients.length) return job
+    if (job.status !== 'running') throw new ApiError(409, 'conflict', `job "${job.id}" is ${job.status}; nothing can be attached`)
+    return this.attach(job.id, newPaths, newClients)
+  }
+
+  addPaths(id: string, paths: string[]): Promise<Job> {
+    return this.attach(id, paths, [])
+  }
+
+  addClients(id: string, clients: string[]): Promise<Job> {
+    return this.attach(id, [], clients)
+  }
+
+  private async attach(id: string, paths: string[], clients: string[]): Promise<Job> {
+    const at = this.now()
+    const job = this.get(id)
+    const newPaths = paths.filter((p) => !job.paths.includes(p))
+    const newClients = clients.filter((c) => !job.clients.includes(c))
+    if (!newPaths.length && !newClients.length) return job
+    if (job.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is ${job.status}; nothing can be attached`)
+    await this.deps.store.update((d) => {
+      const j = d.jobs[id]
+      j.paths = union(j.paths, newPaths)
+      j.clients = union(j.clients, newClients)
+      j.updatedAt = iso(at)
+    })
+    this.snapshot(id, newPaths, 'start')
+    return this.get(id)
+  }
+
+  async comment(principal: Principal, id: string, text: string): Promise<JobComment> {
+    const at = this.now()
+    this.get(id)
+    const comment: JobComment = { at: iso(at), author: principal.name, text }
+    await this.deps.store.update((d) => {
+      const j = d.jobs[id]
+      j.comments.push(comment)
+      j.updatedAt = iso(at)
+      this.deps.annotations?.comment(d, id, j.comments.length - 1)
+    })
+    this.afterChange(this.get(id), 'comment', at, [], text)
+    return comment
+  }
+
+  async complete(id: string, status: 'succeeded' | 'failed', at?: Date): Promise<Job> {
+    const now = this.now()
+    const job = this.get(id)
+    if (job.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is already ${job.status} (at ${job.endedAt})`)
+    const end = at ? at.getTime() : now
+    if (end < Date.parse(job.startedAt)) throw new ApiError(400, 'invalid_request', `at: must not be before the job started (${job.startedAt})`)
+    if (end > now + 300_000) throw new ApiError(400, 'invalid_request', 'at: must not be more than 5 minutes in the future')
+    await this.deps.store.update((d) => {
+      const j = d.jobs[id]
+      if (j.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is already ${j.status}`)
+      j.status = status
+      j.endedAt = iso(end)
+      j.updatedAt = iso(now)
+      this.deps.annotations?.complete(d, id)
+    })
+    this.afterChange(this.get(id), 'complete', end, [])
+    this.snapshot(id, job.paths, 'end')
+    return this.get(id)
+  }
+
+  /** Newest first by start time, then id; the cursor is the last (startedAt, id) of the previous page. */
+  list(q: ListInput): { jobs: Job[]; nextCursor: string | null } {
+    const after = q.cursor ? decodeCursor(q.cursor) : undefined
+    const labels = (q.label ?? []).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)])
+    const matches = Object.values(this.deps.store.data.jobs).filter(
+      (j) =>
+        (!q.status || j.status === q.status) &&
+        (!q.name || j.name === q.name) &&
+        labels.every(([k, v]) => j.labels[k] === v) &&
+        (!q.since || Date.parse(j.startedAt) >= q.since.getTime()) &&
+        (!q.until || Date.parse(j.startedAt) < q.until.getTime()) &&
+        (!after || j.startedAt < after.startedAt || (j.startedAt === after.startedAt && j.id < after.id)),
+    )
+    matches.sort((a, b) => (a.startedAt === b.startedAt ? (a.id < b.id ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1))
+    const jobs = matches.slice(0, q.limit)
+    const last = jobs.at(-1)
+    return { jobs, nextCursor: matches.length > q.limit && last ? encodeCursor(last) : null }
+  }
+
+  /** Paths of running jobs (the collector's watched paths). */
+  runningPaths(): string[] {
+    return [...new Set(Object.values(this.deps.store.data.jobs).filter((j) => j.status === 'running').flatMap((j) => j.paths))]
+  }
+
+  /** Event point (durable before it is acknowledged by the writer) and annotation wake-up. */
+  private afterChange(job: Job, event: JobEvent, atMs: number, newPaths: string[], comment?: string): void {
+    // Two events of one job in the same millisecond would merge into one point: keep times distinct.
+    const t = Math.max(atMs, this.lastEventMs + 1)
+    this.lastEventMs = t
+    this.write([jobEventLine(job, event, t, comment)])
+    if (event === 'start') this.snapshot(job.id, newPaths, 'start')
+    this.deps.annotations?.kick()
+  }
+
+  private write(lines: string[]): void {
+    this.deps.writer?.write(lines).catch((err) => this.deps.log.error('Job event not spooled', { error: messageOf(err) }))
+  }
+
+  /** Reads each path's aggregates now and records them on the job and as `qumulo_capacity` points (in the background). */
+  private snapshot(id: string, paths: string[], which: 'start' | 'end'): void {
+    const read = this.deps.aggregates
+    if (!read || !paths.length) return
+    void Promise.all(
+      paths.map(async (path) => {
+        const at = this.now()
+        try {
+          const a = await read(path)
+          await this.recordCapacity(id, path, which, { at: iso(at), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) })
+          this.write([capacityLine(this.deps.cluster, path, a, Math.floor(at / 1000))])
+        } catch (err) {
+          this.deps.log.warn('Capacity snapshot failed', { job: id, path, which, error: messageOf(err) })
+          await this.recordCapacity(id, path, which, undefined, messageOf(err)).catch(() => {})
+        }
+      }),
+    )
+  }
+
+  private recordCapacity(id: string, path: string, which: 'start' | 'end', reading?: Job['capacity'][number]['start'], error?: string) {
+    return this.deps.store.update((d) => {
+      const j = d.jobs[id]
+      if (!j) return
+      let entry = j.capacity.find((c) => c.path === path)
+      if (!entry) j.capacity.push((entry = { path }))
+      if (reading) {
+        entry[which] = reading
+        delete entry.error
+      } else entry.error = `${which}: ${error}`
+    })
+  }
+}
+
+function encodeCursor(job: Job): string {
+  return Buffer.from(`${job.startedAt}|${job.id}`).toString('base64url')
+}
+
+function decodeCursor(cursor: string): { startedAt: string; id: string } {
+  const [startedAt, id] = Buffer.from(cursor, 'base64url').toString().split('|')
+  if (!id || Number.isNaN(Date.parse(startedAt))) throw new ApiError(400, 'invalid_request', 'cursor: malformed cursor')
+  return { startedAt, id }
+}

@@ -1,0 +1,108 @@
+import { join } from 'node:path'
+import { serve, type ServerType } from '@hono/node-server'
+import type { Config } from '../lib/config.ts'
+import type { Logger } from '../lib/log.ts'
+import { messageOf } from '../lib/errors.ts'
+import { createDurableWriter, type DurableWriter } from '../lib/influx/writer.ts'
+import { detectServer } from '../lib/influx/server.ts'
+import { createQumuloClient, type QumuloClient } from '../qumulo/client.ts'
+import { createGrafanaSink } from './annotations/grafana.ts'
+import { startOutbox, type Outbox } from './annotations/outbox.ts'
+import { createApp, type HealthReport } from './app.ts'
+import { JobService } from './jobs.ts'
+import { openJobStore, type JobStore } from './store.ts'
+
+/** A running API: the HTTP server and everything behind it. */
+export interface RunningApi {
+  url: string
+  service: JobService
+  store: JobStore
+  outbox: Outbox
+  /** Stops accepting requests, stops deliveries, flushes and closes the store (the writer is the caller's). */
+  close(): Promise<void>
+}
+
+/** Options for {@link startApi}. */
+export interface StartApiOptions {
+  config: Config
+  log: Logger
+  /** durable writer for job events and capacity snapshots (shared with the collector in `serve`) */
+  writer: DurableWriter
+  /** Qumulo client for capacity snapshots; off when undefined */
+  qumulo?: QumuloClient
+}
+
+const HOUR = 3_600_000
+
+async function probe(f: () => Promise<unknown>): Promise<Record<string, unknown>> {
+  try {
+    const detail = await Promise.race([f(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000))])
+    return { ok: true, ...(detail && typeof detail === 'object' ? detail : {}) }
+  } catch (err) {
+    return { ok: false, error: messageOf(err) }
+  }
+}
+
+/** Opens the store, starts the annotation outbox, the archive timer and the HTTP server. */
+export async function startApi(o: StartApiOptions): Promise<RunningApi> {
+  const { config, log } = o
+  const store = await openJobStore(join(config.storage.dataDir, 'jobs.json'), log.child({ component: 'store' }))
+  const sink = config.grafana.url && config.grafana.token ? createGrafanaSink({ url: config.grafana.url, token: config.grafana.token }) : undefined
+  const outbox = startOutbox({ store, sink, log })
+  const service = new JobService({
+    store,
+    writer: o.writer,
+    aggregates: o.qumulo ? (path) => o.qumulo!.aggregates(path) : undefined,
+    cluster: config.qumulo.cluster,
+    annotations: outbox,
+    log: log.child({ component: 'jobs' }),
+  })
+  const retentionMs = config.api.retentionDays * 24 * HOUR
+  const archive = () => store.archive(new Date(Date.now() - retentionMs))
+  const archiveSoon = () => archive().then((n) => n && log.info('Archived completed jobs', { count: n }), (err) => log.error('Archiving failed', { error: messageOf(err) }))
+  void archiveSoon()
+  const archiveTimer = setInterval(archiveSoon, HOUR).unref()
+
+  const health = async (): Promise<HealthReport> => {
+    const [influx, qumulo] = await Promise.all([
+      probe(async () => ({ version: (await detectServer(config.influx)).version, spoolBytes: o.writer.stats().spoolBytes })),
+      o.qumulo ? probe(async () => ({ version: (await o.qumulo!.version()).revisionId })) : Promise.resolve({ ok: false, error: 'QUMULO_URL not set' }),
+    ])
+    const grafana = outbox.health()
+    const ok = influx.ok && (!o.qumulo || qumulo.ok) && !grafana.failing
+    return { status: ok ? 'ok' : 'degraded', influx, qumulo, grafana, store: { jobs: Object.keys(store.data.jobs).length, archived: store.stats.archived } }
+  }
+
+  const app = createApp({ service, config: config.api, log: log.child({ component: 'api' }), health, archive })
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s))
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : config.api.port
+  const url = `http://${config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host}:${port}`
+  log.info('API listening', { url, auth: config.api.auth ? `${config.api.tokens.length} tokens` : 'off', grafana: sink ? config.grafana.url : 'off' })
+  return {
+    url,
+    service,
+    store,
+    outbox,
+    async close() {
+      clearInterval(archiveTimer)
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await outbox.stop()
+      await store.close()
+    },
+  }
+}
+
+/** Starts the Qumulo client when QUMULO_URL is set (capacity snapshots); warns otherwise. */
+export function optionalQumulo(config: Config, log: Logger): QumuloClient | undefined {
+  if (config.qumulo.url) return createQumuloClient(config.qumulo, log)
+  log.warn('QUMULO_URL not set: no capacity snapshots for job paths')
+  return undefined
+}
+
+/** A durable writer in `QACTIVITY_DATA_DIR/<name>`. */
+export function openWriter(config: Config, log: Logger, name: string): Promise<DurableWriter> {
+  return createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, name), maxBytes: config.storage.spoolMaxBytes, log: log.child({ component: 'writer' }) })
+}

@@ -1,0 +1,122 @@
+/**
+ * A minimal client for the job API (interface.md §5), used by `qactivity job …`. Every failure
+ * becomes one {@link ApiError} whose message is a single line fit for stderr.
+ */
+
+/** The API's version prefix. */
+export const API_PREFIX = '/api/v1'
+
+export interface ApiClientOptions {
+  /** Base URL without trailing slash (`QACTIVITY_URL`), e.g. `http://127.0.0.1:8750` */
+  url: string
+  /** Bearer token (`QACTIVITY_TOKEN`) */
+  token?: string
+  /** Per-request timeout, covering the response body too @defaultValue 10000 */
+  timeoutMs?: number
+  /** Injected for tests @defaultValue globalThis.fetch */
+  fetch?: typeof fetch
+}
+
+/**
+ * A failed call. `status` is the HTTP status, or 0 when no answer arrived (unreachable, timeout,
+ * unreadable body). The message is already one line: `<what went wrong> (<status>)` for HTTP errors.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+
+  /**
+   * The request was refused because of what the user typed: 400 (validation names the field) and
+   * 413 (a body over 64 KiB, i.e. an oversized comment or path list). These exit 2 like any other
+   * usage error; everything else (401/403/404/409, 5xx, no answer) is an operational failure, exit 1.
+   */
+  get isUserInput(): boolean {
+    return this.status === 400 || this.status === 413
+  }
+}
+
+export interface RequestOptions {
+  /** JSON body (sent with `content-type: application/json`) */
+  body?: unknown
+  query?: URLSearchParams
+}
+
+export interface ApiClient {
+  /** The decoded JSON answer of a 2xx response (`undefined` for an empty body). */
+  request<T = unknown>(method: 'GET' | 'POST', path: string, opts?: RequestOptions): Promise<T>
+}
+
+/** Collapses whitespace and drops control characters so a server message stays on one line. */
+export function oneLine(text: string, max = 500): string {
+  const s = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim()
+  return s.length > max ? s.slice(0, max - 1) + '…' : s
+}
+
+/** The `{"error":{"code","message"}}` of an API error body, or a fallback from the status line. */
+export function errorFromResponse(status: number, statusText: string, bodyText: string): ApiError {
+  let code = `http_${status}`
+  let message = ''
+  try {
+    const parsed = JSON.parse(bodyText) as { error?: { code?: unknown; message?: unknown } }
+    if (typeof parsed?.error?.message === 'string') message = parsed.error.message
+    if (typeof parsed?.error?.code === 'string') code = parsed.error.code
+  } catch {
+    // not JSON (a proxy's HTML page, an empty 401…): fall back to the status line
+  }
+  if (!message) message = statusText || `HTTP ${status}`
+  return new ApiError(status, code, `${oneLine(message)} (${status})`)
+}
+
+function networkMessage(err: unknown, base: string, timeoutMs: number): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } }
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
+    return `no answer from the qactivity API at ${base} within ${timeoutMs / 1000} s`
+  }
+  const why = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err)
+  return `cannot reach the qactivity API at ${base}: ${oneLine(why, 200)}`
+}
+
+export function createApiClient(o: ApiClientOptions): ApiClient {
+  const base = o.url.replace(/\/+$/, '')
+  const timeoutMs = o.timeoutMs ?? 10_000
+  const doFetch = o.fetch ?? globalThis.fetch
+  return {
+    async request<T>(method: 'GET' | 'POST', path: string, opts: RequestOptions = {}): Promise<T> {
+      const qs = opts.query?.toString()
+      const url = `${base}${API_PREFIX}${path}${qs ? `?${qs}` : ''}`
+      const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'qactivity-cli' }
+      if (o.token) headers.authorization = `Bearer ${o.token}`
+      if (opts.body !== undefined) headers['content-type'] = 'application/json'
+      let status = 0
+      let statusText = ''
+      let text: string
+      try {
+        // One signal for the whole exchange: a server that sends headers and then stalls still times out.
+        const res = await doFetch(url, {
+          method,
+          headers,
+          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+          signal: AbortSignal.timeout(timeoutMs),
+        })
+        status = res.status
+        statusText = res.statusText
+        text = await res.text()
+      } catch (err) {
+        throw new ApiError(status, 'unreachable', networkMessage(err, base, timeoutMs))
+      }
+      if (status < 200 || status > 299) throw errorFromResponse(status, statusText, text)
+      if (text === '') return undefined as T
+      try {
+        return JSON.parse(text) as T
+      } catch {
+        throw new ApiError(status, 'bad_response', `the qactivity API at ${base} answered ${status} with something that is not JSON`)
+      }
+    },
+  }
+}

@@ -1,0 +1,43 @@
+import { loadConfig } from '../lib/config.ts'
+import { UsageError } from '../lib/errors.ts'
+import { createLogger } from '../lib/log.ts'
+import { optionalQumulo, openWriter, startApi } from '../api/server.ts'
+import { createCollector } from '../collector/index.ts'
+
+function until(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+}
+
+/** `qactivity api`: the job API alone (split deployments). */
+export async function runApiCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv.length) throw new UsageError(`qactivity api takes no arguments, got "${argv[0]}"`)
+  const config = loadConfig(env, ['api', 'influx'])
+  const log = createLogger(config.logLevel, { component: 'api' })
+  const writer = await openWriter(config, log, 'spool-api')
+  const api = await startApi({ config, log, writer, qumulo: optionalQumulo(config, log) })
+  await until()
+  await api.close()
+  await writer.close()
+  return 0
+}
+
+/** `qactivity serve`: API + collector in one process, the collector watching running jobs' paths. */
+export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv.length) throw new UsageError(`qactivity serve takes no arguments, got "${argv[0]}"`)
+  const config = loadConfig(env, ['api', 'influx', 'qumulo'])
+  const log = createLogger(config.logLevel)
+  const writer = await openWriter(config, log, 'spool')
+  const qumulo = optionalQumulo(config, log)!
+  const api = await startApi({ config, log, writer, qumulo })
+  const collector = createCollector({ config, qumulo, writer, log: log.child({ component: 'collector' }), jobPaths: async () => api.service.runningPaths() })
+  collector.start()
+  log.info('Collector started', { qumulo: config.qumulo.url, poll: config.collector.pollSeconds, cluster: config.qumulo.cluster })
+  await until()
+  await collector.stop()
+  await api.close()
+  await writer.close()
+  return 0
+}

@@ -1,0 +1,316 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import type { Job, JobComment } from '../api/types.ts'
+import { loadConfig } from '../lib/config.ts'
+import { UsageError } from '../lib/errors.ts'
+import { ApiError, createApiClient, type ApiClient } from './api-client.ts'
+import { formatJob, formatJobTable } from './format.ts'
+
+/**
+ * `qactivity job start|add-path|add-client|comment|complete|show|list` (interface.md §2): a thin
+ * client of the job API. stdout carries only the result (the new ID for `start`, tables, or the API's
+ * JSON with `--json`); mutations are silent on success; errors are one line on stderr via cli/main.ts.
+ * Exit codes: 0 success, 1 operational failure, 2 usage error (including the API's 400/413).
+ */
+
+export const SUBCOMMANDS = ['start', 'add-path', 'add-client', 'comment', 'complete', 'show', 'list'] as const
+export type Subcommand = (typeof SUBCOMMANDS)[number]
+
+export const JOB_USAGE = `usage: qactivity job <subcommand> [options]
+
+subcommands:
+  start --name N [--path P]… [--client IP]… [--label k=v]… [--comment T] [--notify ADDR]… [--id ID]
+                        create a job; prints only its ID:  export QACTIVITY_JOB=$(qactivity job start --name render)
+  add-path P…           attach cluster paths to the job
+  add-client [IP…]      attach client IPs or CIDRs; none = this machine's address as the API sees it
+  comment TEXT…         add a comment (words joined with spaces)
+  complete [--failed] [--at TIME]
+                        complete the job (succeeded unless --failed; now unless --at)
+  show [ID]             the job's attributes and comments
+  list [--status S] [--name N] [--label k:v]… [--since TIME] [--until TIME] [--limit N] [--all]
+                        jobs, newest first (--all follows every page)
+
+options:
+  --job ID              the job to act on (default: $QACTIVITY_JOB)
+  --json                print the API's JSON instead of human output
+  -h, --help            this help
+
+TIME is ISO-8601 (2026-11-23T10:00:00Z); without a zone it is local time.
+environment: QACTIVITY_URL (default http://127.0.0.1:8750), QACTIVITY_TOKEN, QACTIVITY_JOB
+exit codes: 0 success, 1 operational failure (API unreachable, 401/403/404/409, 5xx), 2 usage error
+`
+
+/** Same rule as the API (interface.md §5); checked here too because the ID goes into the URL path. */
+const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+type Options = NonNullable<ParseArgsConfig['options']>
+const str = { type: 'string' } as const
+const many = { type: 'string', multiple: true } as const
+const flag = { type: 'boolean' } as const
+const common: Options = { json: flag, help: { type: 'boolean', short: 'h' } }
+const withJob: Options = { ...common, job: str }
+
+const SPECS: Record<Subcommand, { options: Options; positionals: boolean }> = {
+  start: { options: { ...common, name: str, id: str, path: many, client: many, label: many, comment: str, notify: many }, positionals: false },
+  'add-path': { options: withJob, positionals: true },
+  'add-client': { options: withJob, positionals: true },
+  comment: { options: withJob, positionals: true },
+  complete: { options: { ...withJob, failed: flag, at: str }, positionals: false },
+  show: { options: withJob, positionals: true },
+  list: { options: { ...common, status: str, name: str, label: many, since: str, until: str, limit: str, cursor: str, all: flag }, positionals: false },
+}
+
+/** What the command line asks for, before the job ID is resolved against the environment. */
+export type Invocation =
+  | { sub: 'help' }
+  | {
+      sub: Subcommand
+      json: boolean
+      /** `--job` (or `show ID`) */
+      job?: string
+      /** JSON body of a POST */
+      body?: Record<string, unknown>
+      /** query of `list` */
+      query?: URLSearchParams
+      /** `list --all`: follow `nextCursor` */
+      all?: boolean
+    }
+
+/** One HTTP call: method and path under `/api/v1`. */
+export interface PlannedRequest {
+  method: 'GET' | 'POST'
+  path: string
+  body?: Record<string, unknown>
+  query?: URLSearchParams
+}
+
+const ISO_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i
+
+/**
+ * An ISO-8601 time as the API wants it (UTC, explicit zone). Without a zone the time is local, like
+ * `date`; a bare date is local midnight.
+ */
+export function parseTime(option: string, value: string): string {
+  const v = value.trim()
+  const t = ISO_RE.test(v) ? Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00` : v.replace(' ', 'T')) : NaN
+  if (Number.isNaN(t)) throw new UsageError(`${option} must be an ISO-8601 time such as 2026-11-23T10:00:00Z, got "${value}"`)
+  return new Date(t).toISOString()
+}
+
+/** `--label k=v` of `start` → `{k: v}`; a repeated key is a mistake, not an override. */
+export function parseLabels(pairs: string[]): Record<string, string> {
+  const labels: Record<string, string> = {}
+  for (const pair of pairs) {
+    const i = pair.indexOf('=')
+    if (i <= 0 || i === pair.length - 1) throw new UsageError(`--label must be key=value, got "${pair}"`)
+    const key = pair.slice(0, i)
+    if (Object.hasOwn(labels, key)) throw new UsageError(`--label ${key} given twice`)
+    labels[key] = pair.slice(i + 1)
+  }
+  return labels
+}
+
+/** `--label k:v` of `list` (the API's filter syntax); `k=v` is accepted too, as in `start`. */
+export function parseLabelFilter(filter: string): string {
+  const m = /^([^:=]+)[:=](.+)$/.exec(filter)
+  if (!m) throw new UsageError(`--label must be key:value, got "${filter}"`)
+  return `${m[1]}:${m[2]}`
+}
+
+function positiveInt(option: string, value: string): string {
+  if (!/^[1-9]\d{0,5}$/.test(value.trim())) throw new UsageError(`${option} must be a positive integer, got "${value}"`)
+  return value.trim()
+}
+
+/** Parses `qactivity job …` arguments (everything after `job`). Throws {@link UsageError}. */
+export function parseJobArgs(argv: string[]): Invocation {
+  const [first, ...rest] = argv
+  if (first === undefined) throw new UsageError(`missing subcommand: ${SUBCOMMANDS.join(', ')} (see qactivity job --help)`)
+  if (first === '--help' || first === '-h' || first === 'help') return { sub: 'help' }
+  if (!(SUBCOMMANDS as readonly string[]).includes(first)) {
+    throw new UsageError(`unknown job subcommand "${first}": use ${SUBCOMMANDS.join(', ')} (see qactivity job --help)`)
+  }
+  const sub = first as Subcommand
+  const spec = SPECS[sub]
+  let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] }
+  try {
+    const r = parseArgs({ args: rest, options: spec.options, allowPositionals: spec.positionals, strict: true })
+    parsed = { values: r.values as typeof parsed.values, positionals: r.positionals }
+  } catch (err) {
+    throw new UsageError(`job ${sub}: ${(err as Error).message}`)
+  }
+  const v = parsed.values
+  const pos = parsed.positionals
+  if (v.help) return { sub: 'help' }
+  const s = (k: string) => v[k] as string | undefined
+  const list = (k: string) => (v[k] as string[] | undefined) ?? []
+  const inv = { sub, json: v.json === true, job: s('job') }
+
+  switch (sub) {
+    case 'start': {
+      const name = s('name')
+      if (name === undefined || name.trim() === '') throw new UsageError('job start: --name is required')
+      const body: Record<string, unknown> = { name }
+      if (s('id') !== undefined) body.id = s('id')
+      if (list('path').length) body.paths = list('path')
+      if (list('client').length) body.clients = list('client')
+      if (list('label').length) body.labels = parseLabels(list('label'))
+      if (s('comment') !== undefined) body.comment = s('comment')
+      if (list('notify').length) body.notify = list('notify')
+      return { ...inv, body }
+    }
+    case 'add-path':
+      if (!pos.length) throw new UsageError('job add-path: give at least one path')
+      return { ...inv, body: { paths: pos } }
+    case 'add-client':
+      // No address: an empty body, and the API attaches the caller's address as it sees it.
+      return { ...inv, body: pos.length ? { clients: pos } : {} }
+    case 'comment': {
+      const text = pos.join(' ')
+      if (text.trim() === '') throw new UsageError('job comment: give the comment text')
+      return { ...inv, body: { text } }
+    }
+    case 'complete': {
+      const body: Record<string, unknown> = { status: v.failed ? 'failed' : 'succeeded' }
+      if (s('at') !== undefined) body.at = parseTime('--at', s('at')!)
+      return { ...inv, body }
+    }
+    case 'show': {
+      if (pos.length > 1) throw new UsageError('job show: at most one job ID')
+      if (pos.length && inv.job !== undefined && pos[0] !== inv.job) throw new UsageError('job show: give the job ID either as argument or with --job, not both')
+      return { ...inv, job: pos[0] ?? inv.job }
+    }
+    case 'list': {
+      const query = new URLSearchParams()
+      const status = s('status')
+      if (status !== undefined) {
+        if (!['running', 'succeeded', 'failed'].includes(status)) throw new UsageError(`--status must be running, succeeded or failed, got "${status}"`)
+        query.set('status', status)
+      }
+      if (s('name') !== undefined) query.set('name', s('name')!)
+      for (const l of list('label')) query.append('label', parseLabelFilter(l))
+      if (s('since') !== undefined) query.set('since', parseTime('--since', s('since')!))
+      if (s('until') !== undefined) query.set('until', parseTime('--until', s('until')!))
+      if (s('limit') !== undefined) query.set('limit', positiveInt('--limit', s('limit')!))
+      if (s('cursor') !== undefined) query.set('cursor', s('cursor')!)
+      return { ...inv, query, all: v.all === true }
+    }
+  }
+}
+
+/** The job an invocation acts on: `--job`, else `QACTIVITY_JOB`. Throws {@link UsageError}. */
+export function resolveJob(flagValue: string | undefined, envJob: string | undefined): string {
+  const id = flagValue ?? envJob
+  if (id === undefined || id === '') throw new UsageError('no job: pass --job ID or set QACTIVITY_JOB')
+  if (!JOB_ID_RE.test(id)) {
+    const from = flagValue !== undefined ? '--job' : 'QACTIVITY_JOB'
+    throw new UsageError(`${from} "${id.slice(0, 80)}" is not a job ID ([A-Za-z0-9][A-Za-z0-9._-]{0,63})`)
+  }
+  return id
+}
+
+/** The HTTP call for an invocation; `envJob` is `QACTIVITY_JOB`. */
+export function planRequest(inv: Exclude<Invocation, { sub: 'help' }>, envJob: string | undefined): PlannedRequest {
+  if (inv.sub === 'start') return { method: 'POST', path: '/jobs', body: inv.body }
+  if (inv.sub === 'list') return { method: 'GET', path: '/jobs', query: inv.query }
+  const base = `/jobs/${encodeURIComponent(resolveJob(inv.job, envJob))}`
+  switch (inv.sub) {
+    case 'show':
+      return { method: 'GET', path: base }
+    case 'add-path':
+      return { method: 'POST', path: `${base}/paths`, body: inv.body }
+    case 'add-client':
+      return { method: 'POST', path: `${base}/clients`, body: inv.body }
+    case 'comment':
+      return { method: 'POST', path: `${base}/comments`, body: inv.body }
+    case 'complete':
+      return { method: 'POST', path: `${base}/complete`, body: inv.body }
+  }
+}
+
+interface JobPage {
+  jobs: Job[]
+  nextCursor: string | null
+}
+
+/** `list`: one page, or with `all` every page (a repeated cursor stops the loop rather than spinning). */
+async function listJobs(api: ApiClient, req: PlannedRequest, all: boolean): Promise<JobPage> {
+  const query = new URLSearchParams(req.query)
+  const first = await api.request<JobPage>('GET', req.path, { query })
+  if (!all) return first
+  const jobs = [...(first.jobs ?? [])]
+  const seen = new Set<string>()
+  let cursor = first.nextCursor
+  while (cursor) {
+    if (seen.has(cursor)) throw new ApiError(0, 'bad_response', `the API returned cursor "${cursor.slice(0, 40)}" twice; stopping`)
+    seen.add(cursor)
+    query.set('cursor', cursor)
+    const page = await api.request<JobPage>('GET', req.path, { query })
+    jobs.push(...(page.jobs ?? []))
+    cursor = page.nextCursor
+  }
+  return { jobs, nextCursor: null }
+}
+
+/** Where output goes; injectable for tests. */
+export interface JobIo {
+  stdout(text: string): void
+  stderr(text: string): void
+  /** @defaultValue globalThis.fetch */
+  fetch?: typeof fetch
+  /** @defaultValue Date.now */
+  now?: () => number
+  /** @defaultValue 10000 */
+  timeoutMs?: number
+}
+
+const processIo: JobIo = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+}
+
+/** stdout for a successful call; `undefined` prints nothing. */
+export function renderResult(sub: Subcommand, json: boolean, result: unknown, now: number): string | undefined {
+  if (json) return JSON.stringify(result ?? null, null, 2) + '\n'
+  switch (sub) {
+    case 'start':
+      return `${(result as Job).id}\n`
+    case 'show':
+      return formatJob(result as Job, now)
+    case 'list':
+      return (result as JobPage).jobs.length ? formatJobTable((result as JobPage).jobs, now) : undefined
+    default:
+      return undefined // mutations are quiet on success
+  }
+}
+
+/** `qactivity job …`: resolves to the exit code; throws UsageError (exit 2) or another error (exit 1). */
+export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: JobIo = processIo): Promise<number> {
+  const inv = parseJobArgs(argv)
+  if (inv.sub === 'help') {
+    io.stdout(JOB_USAGE)
+    return 0
+  }
+  const client = loadConfig(env).client
+  const req = planRequest(inv, client.job)
+  const api = createApiClient({ url: client.url, token: client.token, fetch: io.fetch, timeoutMs: io.timeoutMs })
+  let result: unknown
+  try {
+    result = inv.sub === 'list' ? await listJobs(api, req, inv.all === true) : await api.request<Job | JobComment>(req.method, req.path, { body: req.body })
+  } catch (err) {
+    // A 400 (validation) or 413 (too large) is about what the user typed: a usage error, exit 2.
+    if (err instanceof ApiError && err.isUserInput) throw new UsageError(err.message)
+    throw err
+  }
+  if (inv.sub === 'start' && !inv.json && typeof (result as Job | undefined)?.id !== 'string') {
+    throw new ApiError(0, 'bad_response', 'the API created the job but its answer has no id')
+  }
+  const now = (io.now ?? Date.now)()
+  const out = renderResult(inv.sub, inv.json, result, now)
+  if (out !== undefined) io.stdout(out)
+  if (inv.sub === 'list' && !inv.json) {
+    const page = result as JobPage
+    if (!page.jobs.length) io.stderr('no jobs found\n')
+    else if (page.nextCursor) io.stderr(`(more jobs: --all lists every page, or --cursor ${page.nextCursor} the next one)\n`)
+  }
+  return 0
+}

@@ -1,0 +1,324 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ARCHIVE_NAME, openJobStore, StoreCorruptError, type JobStore } from '../../../api/store.ts'
+import type { Job, StoreData } from '../../../api/types.ts'
+import { LockedError } from '../../../lib/lockfile.ts'
+import { silentLogger } from '../../../lib/log.ts'
+import { tempDir } from '../../support/tmp.ts'
+
+const T0 = Date.UTC(2026, 0, 1)
+const iso = (ms: number) => new Date(ms).toISOString()
+
+function job(id: string, over: Partial<Job> = {}): Job {
+  return {
+    id,
+    name: `job ${id}`,
+    status: 'running',
+    startedAt: iso(T0),
+    endedAt: null,
+    paths: ['/render/a'],
+    clients: ['10.0.0.0/24'],
+    labels: { project: 'alpha' },
+    comments: [],
+    notify: [],
+    annotation: { state: 'off', comments: 0 },
+    capacity: [],
+    createdBy: 'test',
+    updatedAt: iso(T0),
+    ...over,
+  }
+}
+
+const done = (id: string, endedMs: number, status: 'succeeded' | 'failed' = 'succeeded') =>
+  job(id, { status, endedAt: iso(endedMs), updatedAt: iso(endedMs) })
+
+const storeFile = () => join(tempDir('qactivity-store-'), 'jobs.json')
+const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as StoreData
+const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e)
+
+async function seeded(file: string, jobs: Job[], outbox: StoreData['outbox'] = []): Promise<JobStore> {
+  const store = await openJobStore(file, silentLogger)
+  await store.update((d) => {
+    for (const j of jobs) d.jobs[j.id] = j
+    d.outbox.push(...outbox)
+  })
+  return store
+}
+
+async function listIds(store: JobStore): Promise<string[]> {
+  const ids: string[] = []
+  for await (const j of store.listArchived()) ids.push(j.id)
+  return ids
+}
+
+describe('job store: working file', () => {
+  it('starts empty without a file, writes durably and reads back the same data', async () => {
+    const file = storeFile()
+    const store = await openJobStore(file, silentLogger)
+    expect(store.data).toEqual({ version: 1, jobs: {}, outbox: [], nextSeq: 1 })
+    expect(existsSync(file)).toBe(false) // nothing written until an update
+    expect(readFileSync(`${file}.lock`, 'utf8').trim()).toBe(String(process.pid))
+
+    const seq = await store.update((d) => {
+      d.jobs.a = job('a', { labels: { 'ünï': 'cödé ✓' } })
+      d.outbox.push({ kind: 'start', jobId: 'a', seq: d.nextSeq, attempts: 0 })
+      return d.nextSeq++
+    })
+    expect(seq).toBe(1)
+    // Acknowledged means on disk.
+    expect(readJson(file)).toEqual(store.data)
+    expect(store.stats.writes).toBe(1)
+    expect(store.stats.lastBytes).toBe(readFileSync(file).length)
+    const before = structuredClone(store.data)
+    await store.close()
+    await store.close() // idempotent
+    expect(readdirSync(join(file, '..')).sort()).toEqual(['jobs.json']) // no lock, no temp file left
+
+    const again = await openJobStore(file, silentLogger)
+    expect(again.data).toEqual(before)
+    await again.close()
+  })
+
+  it('coalesces concurrent updates into a handful of writes, each resolved after its change is on disk', async () => {
+    const file = storeFile()
+    const store = await openJobStore(file, silentLogger)
+    await store.update((d) => void (d.jobs.a = job('a')))
+    const writes = store.stats.writes
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        store.update((d) => {
+          d.jobs.a.comments.push({ at: iso(T0), author: 't', text: `c${i}` })
+          return i
+        }),
+      ),
+    )
+    expect(results).toEqual(Array.from({ length: 200 }, (_, i) => i))
+    expect(store.stats.writes - writes).toBeLessThanOrEqual(2)
+    expect(readJson(file).jobs.a.comments.map((c) => c.text)).toEqual(results.map((i) => `c${i}`))
+
+    // Updates arriving while a write is in flight join one next write.
+    const first = store.update((d) => void (d.nextSeq = 100))
+    await new Promise((r) => setImmediate(r))
+    const later = Array.from({ length: 50 }, (_, i) => store.update((d) => void (d.nextSeq += i)))
+    const w = store.stats.writes
+    await Promise.all([first, ...later])
+    expect(store.stats.writes - w).toBeLessThanOrEqual(2)
+    expect(readJson(file).nextSeq).toBe(100 + (49 * 50) / 2)
+    await store.close()
+  })
+
+  it('writes nothing for an update that throws, and passes the error on', async () => {
+    const file = storeFile()
+    const store = await openJobStore(file, silentLogger)
+    await store.update((d) => void (d.jobs.a = job('a')))
+    const bytes = readFileSync(file)
+    const writes = store.stats.writes
+    const boom = new Error('no such job')
+    await expect(
+      store.update((d) => {
+        if (!d.jobs.missing) throw boom
+        d.jobs.missing.name = 'x'
+      }),
+    ).rejects.toBe(boom)
+    expect(store.stats.writes).toBe(writes)
+    expect(readFileSync(file).equals(bytes)).toBe(true)
+    await store.close()
+  })
+
+  it('close() waits for pending writes; updates after close are refused', async () => {
+    const file = storeFile()
+    const store = await openJobStore(file, silentLogger)
+    const pending = store.update((d) => void (d.jobs.a = job('a')))
+    await store.close()
+    await pending
+    expect(Object.keys(readJson(file).jobs)).toEqual(['a'])
+    await expect(store.update(() => 1)).rejects.toThrow(/closed/)
+    await expect(store.archive(new Date())).rejects.toThrow(/closed/)
+  })
+
+  it('removes a stale temp file a crash left behind', async () => {
+    const file = storeFile()
+    const tmp = join(file, '..', '.jobs.json.tmp')
+    writeFileSync(tmp, '{"version":1,"jo')
+    const store = await openJobStore(file, silentLogger)
+    expect(existsSync(tmp)).toBe(false)
+    await store.close()
+  })
+
+  it.each([
+    ['truncated', '{"version":1,"jobs":{"a":', /is not valid JSON \(Unexpected end of JSON input at position 25, line 1 column 26\)/],
+    ['a trailing comma', '{"version":1,\n"jobs":{},}', /is not valid JSON \(.*position 24, line 2 column 11\)/],
+    ['empty', '', /is not valid JSON \(the file is empty/],
+    ['not UTF-8', Buffer.from([0x7b, 0xff, 0x7d]), /is not valid UTF-8/],
+  ])('refuses a corrupt file (%s) and leaves it byte for byte untouched', async (_, content, message) => {
+    const file = storeFile()
+    writeFileSync(file, content)
+    const bytes = readFileSync(file)
+    const tmp = join(file, '..', '.jobs.json.tmp')
+    writeFileSync(tmp, 'older temp')
+    const err = await failure(openJobStore(file, silentLogger))
+    expect(err).toBeInstanceOf(StoreCorruptError)
+    expect((err as StoreCorruptError).file).toBe(file)
+    expect((err as Error).message).toMatch(new RegExp(`^job store ${file} `))
+    expect((err as Error).message).toMatch(message)
+    expect((err as Error).message).toMatch(/; it was left untouched — fix or move it away$/)
+    expect(readFileSync(file).equals(bytes)).toBe(true)
+    expect(readFileSync(tmp, 'utf8')).toBe('older temp') // nothing at all touched
+    expect(existsSync(`${file}.lock`)).toBe(false) // lock released: fixing the file is enough
+    writeFileSync(file, JSON.stringify({ version: 1, jobs: {}, outbox: [], nextSeq: 7 }))
+    const store = await openJobStore(file, silentLogger)
+    expect(store.data.nextSeq).toBe(7)
+    await store.close()
+  })
+
+  it.each([
+    ['an array', [], /\(top level: /],
+    ['version 2', { version: 2, jobs: {}, outbox: [], nextSeq: 1 }, /\(version: /],
+    ['no outbox', { version: 1, jobs: {}, nextSeq: 1 }, /\(outbox: /],
+    ['a job with a bad status', { version: 1, jobs: { a: { ...job('a'), status: 'done' } }, outbox: [], nextSeq: 1 }, /\(jobs\.a\.status: /],
+    ['a job keyed by another id', { version: 1, jobs: { b: job('a') }, outbox: [], nextSeq: 1 }, /\(jobs\.b\.id: id "a" differs from its key\)/],
+    ['a bad outbox task', { version: 1, jobs: {}, outbox: [{ kind: 'poke', jobId: 'a', seq: 1, attempts: 0 }], nextSeq: 1 }, /\(outbox\.0\.kind: /],
+  ])('refuses JSON that is not a version-1 store (%s), untouched', async (_, value, message) => {
+    const file = storeFile()
+    writeFileSync(file, JSON.stringify(value, null, 2))
+    const bytes = readFileSync(file)
+    const err = await failure(openJobStore(file, silentLogger))
+    expect(err).toBeInstanceOf(StoreCorruptError)
+    expect((err as Error).message).toMatch(/is not a version-1 job store/)
+    expect((err as Error).message).toMatch(message)
+    expect(readFileSync(file).equals(bytes)).toBe(true)
+  })
+
+  it('keeps fields it does not know (a newer version’s) instead of stripping them', async () => {
+    const file = storeFile()
+    writeFileSync(file, JSON.stringify({ version: 1, jobs: { a: { ...job('a'), extra: 1 } }, outbox: [], nextSeq: 1, more: true }))
+    const store = await openJobStore(file, silentLogger)
+    await store.update((d) => void (d.nextSeq = 2))
+    expect(readJson(file)).toMatchObject({ more: true, jobs: { a: { extra: 1 } } })
+    await store.close()
+  })
+
+  it('is exclusive: a second open is refused until the first closes', async () => {
+    const file = storeFile()
+    const store = await openJobStore(file, silentLogger)
+    const err = await failure(openJobStore(file, silentLogger))
+    expect(err).toBeInstanceOf(LockedError)
+    expect(err).toMatchObject({ pid: process.pid, path: `${file}.lock` })
+    const [a, b] = await Promise.allSettled([openJobStore(storeFile(), silentLogger), openJobStore(file, silentLogger)])
+    expect(a.status).toBe('fulfilled')
+    expect(b.status).toBe('rejected')
+    if (a.status === 'fulfilled') await a.value.close()
+    await store.close()
+    await (await openJobStore(file, silentLogger)).close()
+  })
+})
+
+describe('job store: archive', () => {
+  const DAY = 86_400_000
+  const cutoff = new Date(T0 + 30 * DAY)
+
+  it('moves completed jobs older than the cutoff, keeps running, recent and undelivered ones', async () => {
+    const file = storeFile()
+    const store = await seeded(
+      file,
+      [
+        job('run-old'), // running: never archived, however old
+        done('ok-old', T0 + 1 * DAY),
+        done('fail-old', T0 + 2 * DAY, 'failed'),
+        done('ok-new', T0 + 40 * DAY),
+        done('outbox-old', T0 + 3 * DAY),
+      ],
+      [{ kind: 'complete', jobId: 'outbox-old', seq: 1, attempts: 3 }],
+    )
+    expect(await store.archive(cutoff)).toBe(2)
+    expect(Object.keys(store.data.jobs).sort()).toEqual(['ok-new', 'outbox-old', 'run-old'])
+    expect(Object.keys(readJson(file).jobs).sort()).toEqual(['ok-new', 'outbox-old', 'run-old'])
+    const lines = readFileSync(join(file, '..', ARCHIVE_NAME), 'utf8').split('\n')
+    expect(lines.pop()).toBe('')
+    expect(lines.map((l) => (JSON.parse(l) as Job).id)).toEqual(['ok-old', 'fail-old'])
+    expect(await store.findArchived('ok-old')).toEqual(done('ok-old', T0 + 1 * DAY))
+    expect(await store.findArchived('run-old')).toBeUndefined()
+    expect(await store.findArchived('nope')).toBeUndefined()
+    expect(await listIds(store)).toEqual(['fail-old', 'ok-old']) // newest endedAt first
+    expect(store.stats.archived).toBe(2)
+    expect(await store.archive(cutoff)).toBe(0) // nothing left to move
+
+    // Delivered: the outbox no longer holds it, so it goes too; the index grows without a reopen.
+    await store.update((d) => void d.outbox.splice(0))
+    expect(await store.archive(cutoff)).toBe(1)
+    expect(await store.findArchived('outbox-old')).toMatchObject({ id: 'outbox-old', status: 'succeeded' })
+    expect(await listIds(store)).toEqual(['outbox-old', 'fail-old', 'ok-old'])
+    await store.close()
+
+    const again = await openJobStore(file, silentLogger)
+    expect(again.stats.archived).toBe(3)
+    expect(await again.findArchived('fail-old')).toEqual(done('fail-old', T0 + 2 * DAY, 'failed'))
+    expect(await listIds(again)).toEqual(['outbox-old', 'fail-old', 'ok-old'])
+    await again.close()
+  })
+
+  it('finds one archived job among many by its indexed offset, ids with odd characters included', async () => {
+    const file = storeFile()
+    const jobs = Array.from({ length: 2000 }, (_, i) => done(i === 7 ? 'we"ird\\id ü' : `j${i}`, T0 + i * 1000))
+    const store = await seeded(file, jobs)
+    expect(await store.archive(cutoff)).toBe(2000)
+    await store.close()
+    const again = await openJobStore(file, silentLogger)
+    expect(again.stats.archived).toBe(2000)
+    expect(await again.findArchived('we"ird\\id ü')).toEqual(jobs[7])
+    expect(await again.findArchived('j1999')).toEqual(jobs[1999])
+    const ids = await listIds(again)
+    expect(ids).toHaveLength(2000)
+    expect(ids[0]).toBe('j1999')
+    expect(ids.at(-1)).toBe('j0')
+    await again.close()
+  })
+
+  it('loses and duplicates nothing after a crash between the archive append and the working-file write', async () => {
+    // Built by hand: the archive holds the job's line (twice: an older copy and the final one), the
+    // working file still holds the job, and a torn line at the end (a crash during a later append).
+    const file = storeFile()
+    const archive = join(file, '..', ARCHIVE_NAME)
+    const x = done('x', T0 + DAY)
+    const xOld = { ...x, name: 'stale copy' }
+    const y = done('y', T0 + 2 * DAY)
+    writeFileSync(file, JSON.stringify({ version: 1, jobs: { x, z: done('z', T0 + 3 * DAY) }, outbox: [], nextSeq: 1 }))
+    writeFileSync(archive, [xOld, y, x].map((j) => JSON.stringify(j)).join('\n') + '\n' + JSON.stringify(done('z', T0)).slice(0, 40))
+
+    const store = await openJobStore(file, silentLogger)
+    // Every job readable exactly once: x and z from the working set, y from the archive.
+    expect(Object.keys(store.data.jobs).sort()).toEqual(['x', 'z'])
+    expect(await listIds(store)).toEqual(['y'])
+    expect(await store.findArchived('x')).toBeUndefined()
+    expect(await store.findArchived('z')).toBeUndefined()
+    expect(await store.findArchived('y')).toEqual(y)
+    expect(readFileSync(archive, 'utf8').endsWith('\n')).toBe(true) // torn tail cut off
+
+    // Archiving again completes the move; the last copy of x wins over the stale one.
+    expect(await store.archive(cutoff)).toBe(2)
+    expect(store.data.jobs).toEqual({})
+    expect(await listIds(store)).toEqual(['z', 'y', 'x'])
+    expect(await store.findArchived('x')).toEqual(x)
+    await store.close()
+    const again = await openJobStore(file, silentLogger)
+    expect(await listIds(again)).toEqual(['z', 'y', 'x'])
+    expect(await again.findArchived('x')).toEqual(x)
+    await again.close()
+  })
+
+  it('keeps a job that changed while its archive line was being written', async () => {
+    const file = storeFile()
+    const store = await seeded(file, [done('a', T0), done('b', T0)])
+    const archiving = store.archive(cutoff)
+    await new Promise((r) => setImmediate(r)) // the jobs are picked; the append is under way
+    await store.update((d) => void d.jobs.a.comments.push({ at: iso(T0), author: 't', text: 'late' }))
+    expect(await archiving).toBe(1)
+    expect(Object.keys(store.data.jobs)).toEqual(['a'])
+    expect(readJson(file).jobs.a.comments).toHaveLength(1)
+    expect(await store.findArchived('a')).toBeUndefined() // the working set wins over the stale line
+    expect(await store.archive(cutoff)).toBe(1)
+    expect((await store.findArchived('a'))?.comments).toHaveLength(1)
+    await store.close()
+  })
+})

@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, UsageError } from '../../../lib/errors.ts'
+import { ApiError, errorFromResponse, oneLine } from '../../../cli/api-client.ts'
+import { runJobCommand } from '../../../cli/job.ts'
+
+/** A fetch double: records calls, answers from a handler. No sockets. */
+interface Call {
+  url: string
+  method: string
+  headers: Record<string, string>
+  body: unknown
+}
+
+function fakeFetch(handler: (call: Call) => { status?: number; body?: unknown; raw?: string } | Promise<never>) {
+  const calls: Call[] = []
+  const fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    const call: Call = {
+      url: String(input),
+      method: init?.method ?? 'GET',
+      headers: Object.fromEntries(Object.entries((init?.headers ?? {}) as Record<string, string>)),
+      body: init?.body === undefined ? undefined : JSON.parse(String(init.body)),
+    }
+    calls.push(call)
+    const r = await handler(call)
+    const text = r.raw ?? (r.body === undefined ? '' : JSON.stringify(r.body))
+    return new Response(text === '' ? null : text, { status: r.status ?? 200 })
+  }) as typeof globalThis.fetch
+  return { fetch, calls }
+}
+
+function io(fetch: typeof globalThis.fetch, timeoutMs?: number) {
+  const out = { stdout: '', stderr: '' }
+  return {
+    out,
+    io: { stdout: (t: string) => (out.stdout += t), stderr: (t: string) => (out.stderr += t), fetch, now: () => Date.parse('2026-11-23T12:00:00Z'), timeoutMs },
+  }
+}
+
+const JOB = {
+  id: 'j1', name: 'render', status: 'running', startedAt: '2026-11-23T10:00:00.000Z', endedAt: null, paths: ['/render/shots'], clients: [],
+  labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 'ci', updatedAt: '2026-11-23T10:00:00.000Z',
+}
+const ENV = { QACTIVITY_URL: 'http://api.test:8750', QACTIVITY_TOKEN: 'secret-token-0123456789' }
+
+describe('runJobCommand', () => {
+  it('start: POST /api/v1/jobs with JSON and bearer token; stdout is only the ID', async () => {
+    const f = fakeFetch(() => ({ status: 201, body: JOB }))
+    const t = io(f.fetch)
+    expect(await runJobCommand(['start', '--name', 'render', '--path', '/render/shots', '--label', 'show=abc'], ENV, t.io)).toBe(0)
+    expect(t.out).toEqual({ stdout: 'j1\n', stderr: '' })
+    expect(f.calls).toHaveLength(1)
+    expect(f.calls[0]).toMatchObject({
+      url: 'http://api.test:8750/api/v1/jobs',
+      method: 'POST',
+      body: { name: 'render', paths: ['/render/shots'], labels: { show: 'abc' } },
+    })
+    expect(f.calls[0].headers).toMatchObject({ authorization: 'Bearer secret-token-0123456789', 'content-type': 'application/json', accept: 'application/json' })
+  })
+
+  it('no token → no Authorization header; a base path in QACTIVITY_URL is kept', async () => {
+    const f = fakeFetch(() => ({ body: JOB }))
+    const t = io(f.fetch)
+    await runJobCommand(['show', '--job', 'j1'], { QACTIVITY_URL: 'https://proxy.test/qactivity/' }, t.io)
+    expect(f.calls[0].url).toBe('https://proxy.test/qactivity/api/v1/jobs/j1')
+    expect(f.calls[0].method).toBe('GET')
+    expect(f.calls[0].headers.authorization).toBeUndefined()
+    expect(f.calls[0].body).toBeUndefined()
+    expect(t.out.stdout).toContain('name        render')
+  })
+
+  it('mutations print nothing on success; --json prints the API answer, pretty', async () => {
+    const comment = { at: '2026-11-23T10:00:00.000Z', author: 'ci', text: 'hello' }
+    for (const argv of [['add-path', '/a'], ['add-client'], ['comment', 'hello'], ['complete', '--failed']]) {
+      const f = fakeFetch(() => ({ status: argv[0] === 'comment' ? 201 : 200, body: argv[0] === 'comment' ? comment : JOB }))
+      const quiet = io(f.fetch)
+      expect(await runJobCommand(argv, { ...ENV, QACTIVITY_JOB: 'j1' }, quiet.io)).toBe(0)
+      expect(quiet.out).toEqual({ stdout: '', stderr: '' })
+      const loud = io(f.fetch)
+      expect(await runJobCommand([...argv, '--json'], { ...ENV, QACTIVITY_JOB: 'j1' }, loud.io)).toBe(0)
+      expect(JSON.parse(loud.out.stdout)).toEqual(argv[0] === 'comment' ? comment : JOB)
+      expect(loud.out.stdout).toContain('\n  "')
+    }
+  })
+
+  it('start --json prints the whole job rather than the ID', async () => {
+    const t = io(fakeFetch(() => ({ status: 201, body: JOB })).fetch)
+    await runJobCommand(['start', '--name', 'render', '--json'], ENV, t.io)
+    expect(JSON.parse(t.out.stdout)).toEqual(JOB)
+  })
+
+  it('API errors: one line "<message> (<status>)", exit 1 (ApiError) or 2 (UsageError) for 400/413; nothing on stdout', async () => {
+    const cases: Array<[number, unknown, RegExp, typeof ApiError | typeof UsageError]> = [
+      [409, { error: { code: 'conflict', message: 'job j1 is already completed' } }, /^job j1 is already completed \(409\)$/, ApiError],
+      [404, { error: { code: 'not_found', message: 'no job "j1"' } }, /^no job "j1" \(404\)$/, ApiError],
+      [401, { error: { code: 'unauthorized', message: 'missing bearer token' } }, /\(401\)$/, ApiError],
+      [403, { error: { code: 'forbidden', message: 'role reader cannot write' } }, /\(403\)$/, ApiError],
+      [500, { error: { code: 'internal', message: 'boom\nstack trace line' } }, /^boom stack trace line \(500\)$/, ApiError],
+      [400, { error: { code: 'invalid', message: 'paths.0: path must be absolute', details: [] } }, /^paths\.0: path must be absolute \(400\)$/, UsageError],
+      [413, { error: { code: 'too_large', message: 'body over 64 KiB' } }, /\(413\)$/, UsageError],
+    ]
+    for (const [status, body, message, type] of cases) {
+      const t = io(fakeFetch(() => ({ status, body })).fetch)
+      const err = await runJobCommand(['complete', '--job', 'j1'], ENV, t.io).then(() => undefined, (e: Error) => e)
+      expect(err).toBeInstanceOf(type)
+      if (type === ApiError) expect(err).not.toBeInstanceOf(UsageError)
+      expect(err!.message).toMatch(message)
+      expect(t.out.stdout).toBe('')
+    }
+  })
+
+  it('a non-JSON error page falls back to the status line', () => {
+    expect(errorFromResponse(502, 'Bad Gateway', '<html>nginx</html>').message).toBe('Bad Gateway (502)')
+    expect(errorFromResponse(401, '', '').message).toBe('HTTP 401 (401)')
+    expect(oneLine('a\r\n  b\x1b[0m')).toBe('a b [0m')
+  })
+
+  it('unreachable server and timeouts are operational failures (exit 1) naming the URL', async () => {
+    const refused = io(fakeFetch(() => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }))).fetch)
+    const e1 = await runJobCommand(['show', '--job', 'j1'], ENV, refused.io).catch((e: Error) => e)
+    expect(e1).toBeInstanceOf(ApiError)
+    expect((e1 as Error).message).toBe('cannot reach the qactivity API at http://api.test:8750: ECONNREFUSED')
+
+    // a server that never answers: the per-request timeout aborts it
+    const hang = (async (_url: unknown, init?: RequestInit) =>
+      new Promise((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)))) as typeof globalThis.fetch
+    const slow = io(hang, 50)
+    const e2 = await runJobCommand(['show', '--job', 'j1'], ENV, slow.io).catch((e: Error) => e)
+    expect((e2 as Error).message).toBe('no answer from the qactivity API at http://api.test:8750 within 0.05 s')
+    expect(slow.out.stdout).toBe('')
+  })
+
+  it('a 2xx answer that is not JSON is an operational failure', async () => {
+    const t = io(fakeFetch(() => ({ raw: '<html>' })).fetch)
+    await expect(runJobCommand(['show', '--job', 'j1'], ENV, t.io)).rejects.toThrow(/answered 200 with something that is not JSON/)
+  })
+
+  it('missing job is a usage error before any request', async () => {
+    const f = fakeFetch(() => ({ body: JOB }))
+    await expect(runJobCommand(['comment', 'hi'], ENV, io(f.fetch).io)).rejects.toThrow(new UsageError('no job: pass --job ID or set QACTIVITY_JOB'))
+    expect(f.calls).toHaveLength(0)
+  })
+
+  it('a malformed QACTIVITY_URL is a configuration error (exit 2)', async () => {
+    await expect(runJobCommand(['show', '--job', 'j1'], { QACTIVITY_URL: 'ftp://x' }, io(fakeFetch(() => ({ body: JOB })).fetch).io)).rejects.toBeInstanceOf(ConfigError)
+  })
+
+  it('--help prints usage to stdout without touching the configuration', async () => {
+    const t = io(fakeFetch(() => ({ body: JOB })).fetch)
+    expect(await runJobCommand(['--help'], { QACTIVITY_URL: 'ftp://x' }, t.io)).toBe(0)
+    expect(t.out.stdout).toMatch(/^usage: qactivity job <subcommand>/)
+    expect(t.out.stdout).not.toMatch(/\bstats\b|\bcompare\b|\breport\b/)
+  })
+
+  it('list: table; a next page is mentioned on stderr; --all follows cursors and --json merges them', async () => {
+    const pages: Record<string, unknown> = {
+      '': { jobs: [{ ...JOB, id: 'j3' }, { ...JOB, id: 'j2' }], nextCursor: 'c1' },
+      c1: { jobs: [{ ...JOB, id: 'j1' }], nextCursor: null },
+    }
+    const f = fakeFetch((c) => ({ body: pages[new URL(c.url).searchParams.get('cursor') ?? ''] }))
+    const one = io(f.fetch)
+    await runJobCommand(['list', '--status', 'running', '--limit', '2'], ENV, one.io)
+    expect(one.out.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+STARTED\s+DURATION\s+PATHS\s+CLIENTS$/)
+    expect(one.out.stdout.trim().split('\n')).toHaveLength(3)
+    expect(one.out.stderr).toBe('(more jobs: --all lists every page, or --cursor c1 the next one)\n')
+
+    f.calls.length = 0
+    const all = io(f.fetch)
+    await runJobCommand(['list', '--status', 'running', '--limit', '2', '--all', '--json'], ENV, all.io)
+    expect(JSON.parse(all.out.stdout)).toEqual({ jobs: ['j3', 'j2', 'j1'].map((id) => ({ ...JOB, id })), nextCursor: null })
+    expect(f.calls.map((c) => new URL(c.url).search)).toEqual(['?status=running&limit=2', '?status=running&limit=2&cursor=c1'])
+    expect(all.out.stderr).toBe('')
+  })
+
+  it('list --all stops on a cursor the API repeats; an empty list says so on stderr', async () => {
+    const loop = io(fakeFetch(() => ({ body: { jobs: [JOB], nextCursor: 'same' } })).fetch)
+    await expect(runJobCommand(['list', '--all'], ENV, loop.io)).rejects.toThrow(/cursor "same" twice/)
+    expect(loop.out.stdout).toBe('')
+    const empty = io(fakeFetch(() => ({ body: { jobs: [], nextCursor: null } })).fetch)
+    expect(await runJobCommand(['list'], ENV, empty.io)).toBe(0)
+    expect(empty.out).toEqual({ stdout: '', stderr: 'no jobs found\n' })
+  })
+})
