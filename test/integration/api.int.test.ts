@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig, type Config } from '../../lib/config.ts'
+import { silentLogger } from '../../lib/log.ts'
+import { createInfluxQL } from '../../lib/influx/influxql.ts'
+import type { DurableWriter } from '../../lib/influx/writer.ts'
+import { createQumuloClient, type QumuloClient } from '../../qumulo/client.ts'
+import { createCollector } from '../../collector/index.ts'
+import { jobPathsFromApi } from '../../collector/job-paths.ts'
+import { openWriter, startApi, type RunningApi } from '../../api/server.ts'
+import type { Job } from '../../api/types.ts'
+import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
+import { parseScenario } from '../../simulator/scenario.ts'
+import { startFakeGrafana, type FakeGrafana } from '../support/fake-grafana.ts'
+import { startInfluxd, type Influxd } from '../support/influxd.ts'
+import { tempDir } from '../support/tmp.ts'
+
+const GROWTH = 1_048_576 // bytes per second under /render/shots
+const scenario = parseScenario({
+  workloads: [{ clients: ['10.0.1.1'], path: '/render/shots/s01', files: 2, ops: { 'file-iops-read': 60 } }],
+  capacity: [{ path: '/render/shots', usedBytes: '1000000000000', files: 5000, directories: 50, growth: { bytesPerSecond: GROWTH, filesPerSecond: 10, directoriesPerSecond: 0 } }],
+})
+
+let influxd: Influxd
+let sim: RunningSimulator
+let grafana: FakeGrafana
+let config: Config
+let writer: DurableWriter
+let qumulo: QumuloClient
+let api: RunningApi
+
+beforeAll(async () => {
+  ;[influxd, sim, grafana] = await Promise.all([startInfluxd(), startSimulator({ scenario }), startFakeGrafana()])
+  config = loadConfig(
+    {
+      QACTIVITY_AUTH: 'off',
+      QACTIVITY_HOST: '127.0.0.1',
+      QACTIVITY_PORT: '0',
+      QACTIVITY_DATA_DIR: tempDir(),
+      QACTIVITY_PATH_DEPTH: '1',
+      INFLUX_URL: influxd.url,
+      INFLUX_BUCKET: 'api_it',
+      QUMULO_URL: sim.url,
+      QUMULO_USERNAME: 'admin',
+      QUMULO_PASSWORD: 'admin',
+      QUMULO_CLUSTER: 'sim',
+      GRAFANA_URL: grafana.url,
+      GRAFANA_TOKEN: grafana.token,
+    },
+    ['api', 'influx', 'qumulo'],
+  )
+  writer = await openWriter(config, silentLogger, 'spool')
+  qumulo = createQumuloClient(config.qumulo, silentLogger)
+  api = await startApi({ config, log: silentLogger, writer, qumulo })
+})
+afterAll(async () => {
+  await api?.close()
+  await writer?.close()
+  await Promise.all([sim?.close(), grafana?.close(), influxd?.stop()])
+})
+
+async function call<T = Job>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; ms: number }> {
+  const start = performance.now()
+  const res = await fetch(api.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined })
+  return { status: res.status, body: (await res.json()) as T, ms: performance.now() - start }
+}
+
+async function until<T>(f: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = f()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana', () => {
+  it('runs the seed story: start with a path, comment, complete; exact capacity growth, job events, annotations', async () => {
+    const created = await call('POST', '/api/v1/jobs', { name: 'render', paths: ['/render/shots'], clients: ['10.0.1.0/24'], labels: { shot: '042' } })
+    expect(created.status).toBe(201)
+    const id = created.body.id
+    const job = () => api.store.data.jobs[id]
+    const start = await until(() => job().capacity[0]?.start, 'the start capacity reading')
+    await call('POST', `/api/v1/jobs/${id}/comments`, { text: 'enabled Maya 64-bit shaders' })
+    await new Promise((r) => setTimeout(r, 1200))
+    expect((await call('POST', `/api/v1/jobs/${id}/complete`, {})).status).toBe(200)
+    const end = await until(() => job().capacity[0]?.end, 'the end capacity reading')
+
+    // Growth is measured, not interpolated: both readings are what Qumulo served at those moments.
+    const seconds = (Date.parse(end.at) - Date.parse(start.at)) / 1000
+    const delta = Number(BigInt(end.usedBytes) - BigInt(start.usedBytes))
+    expect(Math.abs(delta - GROWTH * seconds)).toBeLessThan(GROWTH * 0.1)
+    expect(Number(end.files) - Number(start.files)).toBeGreaterThanOrEqual(10)
+
+    await writer.flush()
+    const q = createInfluxQL(config.influx)
+    const [cap] = await q.query(`SELECT "used_bytes" FROM "qumulo_capacity" WHERE "path" = '/render/shots'`)
+    expect(cap.series[0].values.map((v) => BigInt(Math.round(v[1] as number)))).toHaveLength(2)
+    const [events] = await q.query(`SELECT "event", "status", "started_at", "ended_at", "paths", "clients" FROM "qactivity_job" WHERE "job_id" = '${id}'`)
+    const rows = events.series[0].values
+    expect(rows.map((r) => r[1])).toEqual(['start', 'comment', 'complete'])
+    expect(rows[2].slice(2)).toEqual(['succeeded', Date.parse(job().startedAt), Date.parse(job().endedAt!), '["/render/shots"]', '["10.0.1.0/24"]'])
+
+    await api.outbox.drain(10_000)
+    const region = grafana.withTags('qactivity', `job:${id}`, 'name:render')
+    expect(region).toHaveLength(1)
+    expect(region[0]).toMatchObject({ time: Date.parse(job().startedAt), timeEnd: Date.parse(job().endedAt!) })
+    const comments = grafana.withTags('qactivity', 'comment', `job:${id}`)
+    expect(comments.map((a) => [a.time, a.text])).toEqual([[Date.parse(job().comments[0].at), 'anonymous: enabled Maya 64-bit shaders']])
+    expect(grafana.violations).toEqual([])
+    expect(job().annotation).toMatchObject({ state: 'synced', comments: 1 })
+  })
+
+  it('never delays or fails a job call while Grafana is down, and delivers everything once it is back', async () => {
+    await grafana.down()
+    try {
+      const created = await call('POST', '/api/v1/jobs', { name: 'outage' })
+      const id = created.body.id
+      const comment = await call('POST', `/api/v1/jobs/${id}/comments`, { text: 'during the outage' })
+      const done = await call('POST', `/api/v1/jobs/${id}/complete`, { status: 'failed' })
+      for (const r of [created, comment, done]) {
+        expect(r.status).toBeLessThan(300)
+        expect(r.ms).toBeLessThan(500)
+      }
+      await until(() => (api.store.data.jobs[id].annotation.state === 'failing' ? true : undefined), 'a failed delivery attempt')
+      expect(api.store.data.jobs[id].annotation.lastError).toBeTruthy()
+    } finally {
+      await grafana.up()
+    }
+    api.outbox.kick()
+    await api.outbox.drain(30_000)
+    const outage = Object.values(api.store.data.jobs).find((j) => j.name === 'outage')!
+    expect(grafana.withTags(`job:${outage.id}`, 'name:outage')).toHaveLength(1)
+    expect(grafana.withTags(`job:${outage.id}`, 'comment')).toHaveLength(1)
+    expect(outage.annotation.state).toBe('synced')
+  })
+
+  it('feeds running jobs’ paths to the collector, in process and from the API', async () => {
+    const t = Math.floor(Date.now() / 60_000) * 60 - 600
+    const { body: job } = await call('POST', '/api/v1/jobs', { name: 'deep', paths: ['/render/shots/s01'] })
+    const inProcess = createCollector({ config, qumulo, writer, log: silentLogger, jobPaths: async () => api.service.runningPaths() })
+    const lone = createCollector({ config: { ...config, qumulo: { ...config.qumulo, cluster: 'lone' } }, qumulo, writer, log: silentLogger, jobPaths: jobPathsFromApi(api.url, undefined) })
+    await inProcess.runOnce(t)
+    await lone.runOnce(t)
+    await call('POST', `/api/v1/jobs/${job.id}/complete`, {})
+    await inProcess.runOnce(t + 60)
+    await writer.flush()
+    const [r] = await createInfluxQL(config.influx).query(`SELECT "iops_read", "cluster" FROM "qumulo_activity" WHERE "client_ip" = '10.0.1.1' AND time >= ${t}s AND time <= ${t + 60}s GROUP BY "path"`)
+    const byPath = Object.fromEntries(r.series.map((s) => [s.tags.path, s.values.map((v) => [v[0], v[2]])]))
+    // While the job runs its path is watched (deeper than QACTIVITY_PATH_DEPTH=1); after, depth rules.
+    expect(byPath['/render/shots/s01']).toEqual([[t, 'sim'], [t, 'lone']].sort())
+    expect(byPath['/render']).toEqual([[t + 60, 'sim']])
+  })
+})
