@@ -70,6 +70,10 @@ export const SCHEMA = {
     tags: ['cluster'],
     fields: ['total_bytes', 'free_bytes', 'used_bytes', 'snapshot_bytes'],
   },
+  [MEASUREMENT.job]: {
+    tags: ['job_id', 'job_name'],
+    fields: ['event', 'status', 'status_code', 'started_at', 'ended_at', 'paths', 'clients', 'comment'],
+  },
   [MEASUREMENT.collector]: {
     tags: ['cluster'],
     fields: [
