@@ -3,11 +3,11 @@ import { parseArgs } from 'node:util'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
-import { createDurableWriter } from '../lib/influx/writer.ts'
 import { createInfluxQL } from '../lib/influx/influxql.ts'
 import { ACTIVITY_FIELDS } from '../lib/schema.ts'
 import { createQumuloClient } from '../qumulo/client.ts'
 import { createCollector } from '../collector/index.ts'
+import { openWriter, startApi } from '../api/server.ts'
 import { startSimulator } from '../simulator/server.ts'
 import { loadScenario } from '../simulator/scenario.ts'
 
@@ -28,13 +28,16 @@ function table(columns: string[], rows: Array<Array<string | number>>): string {
 }
 
 /**
- * `qactivity demo`: the simulator with the demo scenario, the collector polling it every 5 s into the
- * configured InfluxDB (default http://127.0.0.1:8086), then an InfluxQL query and its result.
+ * `qactivity demo`: the simulator with the demo scenario and `serve` (API without auth on a free
+ * port + collector polling every 5 s) against the configured InfluxDB (default
+ * http://127.0.0.1:8086); a scripted render job runs meanwhile; then a query, the job and curl
+ * examples are printed. State goes to `QACTIVITY_DATA_DIR/demo`.
  */
 export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const cycles = Number(parse(argv).cycles)
   if (!Number.isInteger(cycles) || cycles < 1 || cycles > 100) throw new UsageError('--cycles must be an integer from 1 to 100')
   const sim = await startSimulator({ scenario: await loadScenario(DEMO_SCENARIO), users: { demo: 'demo' } })
+  const base = loadConfig(env)
   const config = loadConfig(
     {
       ...env,
@@ -45,33 +48,49 @@ export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
       QUMULO_TOKEN: '',
       QUMULO_CLUSTER: 'demo',
       QACTIVITY_POLL_SECONDS: '5',
+      QACTIVITY_AUTH: 'off',
+      QACTIVITY_HOST: '127.0.0.1',
+      QACTIVITY_PORT: '0',
+      QACTIVITY_DATA_DIR: join(base.storage.dataDir, 'demo'),
     },
-    ['qumulo', 'influx'],
+    ['qumulo', 'influx', 'api'],
   )
-  const log = createLogger(config.logLevel, { component: 'demo' })
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, { component: 'demo' })
   const out = (s = '') => process.stdout.write(s + '\n')
   out(`Simulated Qumulo cluster: ${sim.url} (scenario ${DEMO_SCENARIO})`)
-  out(`InfluxDB: ${config.influx.url}, database "${config.influx.bucket}"; ${cycles} poll cycles, 5 s apart…`)
-  const writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: config.storage.spoolMaxBytes, log })
+  out(`InfluxDB: ${config.influx.url}, database "${config.influx.bucket}"`)
+  const writer = await openWriter(config, log, 'spool')
+  const qumulo = createQumuloClient(config.qumulo, log)
+  const api = await startApi({ config, log, writer, qumulo })
+  out(`Job API (serve, no auth): ${api.url}`)
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(api.url + path, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })
+    return (await res.json()) as { id: string }
+  }
+
+  const job = await call('POST', '/api/v1/jobs', { name: 'demo-render', paths: ['/render/shots'], clients: ['10.0.1.0/28'], labels: { shot: 'sq010' } })
+  out(`Started job ${job.id} (render farm 10.0.1.0/28 on /render/shots); ${cycles} poll cycles, 5 s apart…`)
   let done = 0
   let allDone!: () => void
   const finished = new Promise<void>((resolve) => (allDone = resolve))
   const collector = createCollector({
     config,
-    qumulo: createQumuloClient(config.qumulo, log),
+    qumulo,
     writer,
     log,
+    jobPaths: async () => api.service.runningPaths(),
     onCycle: (r) => {
       out(`  cycle at ${new Date(r.time * 1000).toISOString()}: ${r.entries} activity entries → ${r.points} points in ${(r.durationSeconds * 1000).toFixed(0)} ms`)
-      if (++done === cycles) allDone()
+      if (++done === 1) void call('POST', `/api/v1/jobs/${job.id}/comments`, { text: 'enabled Maya 64-bit shaders' })
+      if (done === cycles) allDone()
     },
   })
   collector.start()
   await finished
   await collector.stop()
+  await call('POST', `/api/v1/jobs/${job.id}/complete`, {})
+  await new Promise((r) => setTimeout(r, 300)) // the end capacity snapshot is taken in the background
   await writer.flush()
-  await writer.close()
-  await sim.close()
 
   const fields = ACTIVITY_FIELDS.map((f) => `mean("${f}") AS "${f}"`).join(', ')
   const query = `SELECT ${fields} FROM "qumulo_activity" WHERE "cluster" = 'demo' AND time > now() - 5m GROUP BY "client_ip", "path"`
@@ -80,7 +99,18 @@ export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
   const [result] = await createInfluxQL(config.influx).query(query)
   const rows = (result.series ?? []).map((s) => [s.tags.client_ip, s.tags.path, ...ACTIVITY_FIELDS.map((f) => s.values[0][s.columns.indexOf(f)] as number)])
   out(table(['client_ip', 'path', ...ACTIVITY_FIELDS], rows))
-  out()
   out('(ops/s for iops fields, bytes/s for throughput fields; means over the cycles just collected)')
+  out()
+  out(`$ curl ${api.url}/api/v1/jobs/${job.id}`)
+  out(JSON.stringify(api.store.data.jobs[job.id], null, 2))
+  out()
+  out('The same story with curl against a running `qactivity serve` (add -H "Authorization: Bearer $QACTIVITY_TOKEN"):')
+  out(`  JOB=$(curl -s -d name=render -d paths=/render/shots ${api.url.replace(/:\d+$/, ':8750')}/api/v1/jobs | jq -r .id)`)
+  out('  curl -s -d "" http://127.0.0.1:8750/api/v1/jobs/$JOB/clients             # this machine')
+  out('  curl -s --data-urlencode "text=enabled Maya 64-bit shaders" http://127.0.0.1:8750/api/v1/jobs/$JOB/comments')
+  out('  curl -s -d status=succeeded http://127.0.0.1:8750/api/v1/jobs/$JOB/complete')
+  await api.close()
+  await writer.close()
+  await sim.close()
   return rows.length ? 0 : 1
 }
