@@ -108,7 +108,7 @@ export class JobService {
       d.jobs[id] = job
       this.deps.annotations?.start(d, id)
       if (job.comments.length) this.deps.annotations?.comment(d, id, 0)
-    })
+    }, [id])
     this.afterChange(job, 'start', at, job.paths, input.comment)
     return { job, created: true }
   }
@@ -146,7 +146,7 @@ export class JobService {
       j.paths = union(j.paths, newPaths)
       j.clients = union(j.clients, newClients)
       j.updatedAt = iso(at)
-    })
+    }, [id])
     this.snapshot(id, newPaths, 'start')
     return this.get(id)
   }
@@ -160,7 +160,7 @@ export class JobService {
       j.comments.push(comment)
       j.updatedAt = iso(at)
       this.deps.annotations?.comment(d, id, j.comments.length - 1)
-    })
+    }, [id])
     this.afterChange(this.get(id), 'comment', at, [], text)
     return comment
   }
@@ -179,7 +179,7 @@ export class JobService {
       j.endedAt = iso(end)
       j.updatedAt = iso(now)
       this.deps.annotations?.complete(d, id)
-    })
+    }, [id])
     this.afterChange(this.get(id), 'complete', end, [])
     this.snapshot(id, job.paths, 'end')
     return this.get(id)
@@ -252,7 +252,7 @@ export class JobService {
         entry[which] = reading
         delete entry.error
       } else entry.error = `${which}: ${error}`
-    })
+    }, [id])
   }
 }
 

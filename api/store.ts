@@ -7,17 +7,32 @@ import type { Logger } from '../lib/log.ts'
 import type { Job, StoreData } from './types.ts'
 
 /**
- * The job store: `jobs.json` (the working set, one JSON document) held in memory by lowdb's `Low`,
- * written whole on every coalesced flush (temp file + fsync + rename + fsync of the directory), and
- * `jobs-archive.jsonl` beside it for completed jobs past retention. One process owns the store
- * (`<file>.lock`).
+ * The job store, in three files of one directory, owned by one process (`<file>.lock`):
+ *
+ * - `jobs.json`, the snapshot: the working set as one JSON document, read and written through
+ *   lowdb's `Low` and a durable adapter (temp file + fsync + rename + fsync of the directory);
+ * - `jobs.journal`, the journal: one JSON line per flush, `{"jobs":{<id>:<job>,…},"outbox":[…],
+ *   "nextSeq":n}`, the full state of every job the flush changed plus the (small) outbox and
+ *   sequence, appended and fsynced. Replayed over the snapshot at open (a job's last record wins,
+ *   outbox and nextSeq come from the last record), so the live state is snapshot ⊕ journal;
+ * - `jobs-archive.jsonl` for completed jobs past retention.
+ *
+ * An `update(fn, touched)` that names the jobs it changes costs one small append; one without
+ * `touched`, or one that deletes a job (archiving), writes a whole snapshot and empties the
+ * journal. When the journal passes {@link StoreOptions.compactBytes} or
+ * {@link StoreOptions.compactRecords}, a compaction writes a snapshot of the journal's durable
+ * state at that point in the background (from per-job JSON kept since the last write, so nothing
+ * big is serialised on the event loop and updates keep appending meanwhile) and then cuts the
+ * journal down to the records appended since.
  *
  * Durability rule: `update()` resolves only after a write that contains its change is durable, so a
- * kill -9 (or a power loss) can never lose an acknowledged update, and the file on disk is always a
- * whole old or whole new version (rename is atomic).
+ * kill -9 (or a power loss) can never lose an acknowledged update. Every snapshot equals the state
+ * the journal it is replayed with ends in (a full snapshot first appends a record of every job it
+ * changes), so a crash between a snapshot's rename and the journal's truncation only replays
+ * records whose effect the snapshot already holds: nothing is lost and nothing doubled.
  */
 
-/** The working file at start is not a valid job store; it was not modified. */
+/** A store file at start is not valid (the snapshot, or a record inside the journal); nothing was modified. */
 export class StoreCorruptError extends Error {
   readonly file: string
 
@@ -30,19 +45,39 @@ export class StoreCorruptError extends Error {
 
 /** Counters for stats and tests. */
 export interface StoreStats {
-  /** Completed writes of the working file since open. */
+  /** Completed flushes (journal appends and full snapshots) since open. */
   writes: number
-  /** Duration of the last flush (serialise + write + fsync + rename + fsync dir), ms. */
+  /** Duration of the last flush (serialise + write + fsync…), ms. */
   lastFlushMs: number
-  /** Size of the last written working file, bytes. */
+  /** Bytes written by the last flush (a journal record or a snapshot). */
   lastBytes: number
   /** Distinct job ids in the archive index. */
   archived: number
+  /** Current size of the journal, bytes. */
+  journalBytes: number
+  /** Records in the journal (replayed at open + appended since, less those compacted away). */
+  journalRecords: number
+  /** Snapshots of the working file written since open (full ones and compactions). */
+  snapshots: number
+  /** Duration of the last snapshot write, ms (for a compaction: in the background). */
+  lastSnapshotMs: number
+  /** Compactions completed (snapshot written and journal cut) since open. */
+  compactions: number
+}
+
+/** Tuning; the defaults suit ~10k jobs. */
+export interface StoreOptions {
+  /** Compact once the journal holds more than this many bytes (default 8 MiB). */
+  compactBytes?: number
+  /** … or more than this many records (default 5,000). */
+  compactRecords?: number
 }
 
 export interface JobStore {
-  /** The working file. */
+  /** The working file (the snapshot). */
   readonly file: string
+  /** The journal, `<dir>/jobs.journal`. */
+  readonly journalFile: string
   /** The archive file, `<dir>/jobs-archive.jsonl`. */
   readonly archiveFile: string
   /** The current data. Read freely; mutate only inside update(). */
@@ -50,13 +85,20 @@ export interface JobStore {
   readonly stats: Readonly<StoreStats>
   /**
    * Runs `fn` synchronously on the data and resolves once a write containing the change is durable.
-   * Concurrent updates are serialised and coalesced into as few writes as possible. If fn throws,
-   * nothing is written for it and the error propagates — fn must therefore check before it mutates
-   * (a throw after a partial mutation leaves that part in memory, and the next flush writes it).
-   * If the write fails, the promise rejects; the change stays in memory and goes out with the next
-   * successful flush.
+   * Concurrent updates are serialised and coalesced into as few writes as possible.
+   *
+   * `touched` lists the ids of the jobs `fn` adds or changes (outbox and nextSeq always go along):
+   * then the flush appends those jobs to the journal instead of rewriting the snapshot. It must
+   * name every job fn changes — a change to a job not listed reaches the disk only with the next
+   * snapshot. Without `touched` (or when a listed job was deleted) the flush writes a full snapshot:
+   * always correct, just slow with many jobs.
+   *
+   * If fn throws, the error propagates and no flush is made for it — fn must therefore check before
+   * it mutates (a throw after a partial mutation leaves that part in memory, and the next flush
+   * writes it: the jobs in `touched` go out with it). If the write fails, the promise rejects; the
+   * change stays in memory and goes out with the next successful flush (a full snapshot).
    */
-  update<R>(fn: (data: StoreData) => R): Promise<R>
+  update<R>(fn: (data: StoreData) => R, touched?: readonly string[]): Promise<R>
   /**
    * Moves jobs with status !== 'running' whose endedAt is older than `olderThan` to the archive,
    * appended + fsynced before they are removed from the working file (a crash in between only
@@ -73,12 +115,19 @@ export interface JobStore {
   findArchived(id: string): Promise<Job | undefined>
   /** Archived jobs not in the working set, each id once, newest endedAt first. Streams the file. */
   listArchived(): AsyncIterable<Job>
-  /** Waits for pending writes and archiving, then releases the lock. Idempotent. */
+  /** Waits for pending writes, compaction and archiving, then releases the lock. Idempotent. */
   close(): Promise<void>
 }
 
 /** The archive's file name, in the working file's directory. */
 export const ARCHIVE_NAME = 'jobs-archive.jsonl'
+/** The journal's file name, in the working file's directory. */
+export const JOURNAL_NAME = 'jobs.journal'
+
+const DEFAULT_COMPACT_BYTES = 8 << 20
+const DEFAULT_COMPACT_RECORDS = 5000
+/** After a failed compaction, wait this long before trying again. */
+const COMPACT_RETRY_MS = 10_000
 
 // ---------------------------------------------------------------------------------------------
 // Schema of the working file (validation only: the parsed object itself is kept, unknown fields
@@ -114,6 +163,11 @@ const TaskSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('complete'), ...task }),
   z.object({ kind: z.literal('comment'), ...task, commentIndex: z.number() }),
 ])
+const keysMatchIds = (d: { jobs: Record<string, { id: string }> }, ctx: z.RefinementCtx) => {
+  for (const [key, job] of Object.entries(d.jobs)) {
+    if (job.id !== key) ctx.addIssue({ code: 'custom', path: ['jobs', key, 'id'], message: `id ${JSON.stringify(job.id)} differs from its key` })
+  }
+}
 const StoreDataSchema = z
   .object({
     version: z.literal(1),
@@ -121,11 +175,12 @@ const StoreDataSchema = z
     outbox: z.array(TaskSchema),
     nextSeq: z.number().int(),
   })
-  .superRefine((d, ctx) => {
-    for (const [key, job] of Object.entries(d.jobs)) {
-      if (job.id !== key) ctx.addIssue({ code: 'custom', path: ['jobs', key, 'id'], message: `id ${JSON.stringify(job.id)} differs from its key` })
-    }
-  })
+  .superRefine(keysMatchIds)
+/** One journal line. */
+const JournalRecordSchema = z
+  .object({ jobs: z.record(z.string(), JobSchema), outbox: z.array(TaskSchema), nextSeq: z.number().int() })
+  .superRefine(keysMatchIds)
+type JournalRecord = Pick<StoreData, 'jobs' | 'outbox' | 'nextSeq'>
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 /** Compile-time check that the schema and api/types.ts describe the same data. */
@@ -133,6 +188,13 @@ const schemaMatchesTypes: Same<z.output<typeof StoreDataSchema>, StoreData> = tr
 void schemaMatchesTypes
 
 const emptyData = (): StoreData => ({ version: 1, jobs: {}, outbox: [], nextSeq: 1 })
+
+/** The first schema issue, as `path: message`. */
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0]
+  const where = issue.path.length ? issue.path.map(String).join('.') : 'top level'
+  return `${where}: ${issue.message}`
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -143,6 +205,10 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await fh.close()
   }
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten
 }
 
 /** A JSON.parse error with its position as line and column (V8 gives none at the end of input). */
@@ -160,10 +226,23 @@ function describeJsonError(text: string, message: string): string {
   return `${detail}, line ${line} column ${column}`
 }
 
-/** lowdb adapter: durable writes (temp + fsync + rename + fsync dir), corrupt files refused. */
+/** A serialised snapshot (its bytes, or a lazy sequence of chunks), and what must be durable before it replaces the working file. */
+export interface Serialised {
+  bytes: Iterable<Buffer>
+  beforeRename?: () => Promise<void>
+}
+
+/**
+ * lowdb adapter: durable writes (temp + fsync + rename + fsync dir), corrupt files refused. `write()`
+ * serialises synchronously, when it is called, through {@link serialize} (the store installs its
+ * own, which reuses per-job JSON and orders the journal record a snapshot needs before its rename).
+ */
 export class DurableJSONFile implements Adapter<StoreData> {
   /** steno's temp name, so a leftover from either is recognised. */
   readonly tmp: string
+  serialize: (data: StoreData) => Serialised = (data) => ({ bytes: [Buffer.from(JSON.stringify(data), 'utf8')] })
+  /** Size of the last file write() wrote. */
+  lastSize = 0
 
   constructor(readonly file: string) {
     this.tmp = join(dirname(file), `.${basename(file)}.tmp`)
@@ -190,29 +269,126 @@ export class DurableJSONFile implements Adapter<StoreData> {
       throw new StoreCorruptError(this.file, `is not valid JSON (${describeJsonError(text, (err as Error).message)})`)
     }
     const checked = StoreDataSchema.safeParse(parsed)
-    if (!checked.success) {
-      const issue = checked.error.issues[0]
-      const where = issue.path.length ? issue.path.map(String).join('.') : 'top level'
-      throw new StoreCorruptError(this.file, `is not a version-1 job store (${where}: ${issue.message})`)
-    }
+    if (!checked.success) throw new StoreCorruptError(this.file, `is not a version-1 job store (${firstIssue(checked.error)})`)
     return parsed as StoreData
   }
 
   async write(data: StoreData): Promise<void> {
-    await this.writeBytes(Buffer.from(JSON.stringify(data), 'utf8'))
+    const { bytes, beforeRename } = this.serialize(data)
+    this.lastSize = await this.writeChunks(bytes, beforeRename)
   }
 
-  async writeBytes(bytes: Buffer): Promise<void> {
+  /**
+   * Writes the chunks (pulled one at a time, so a lazy iterable never holds the whole file) to the
+   * temp file, fsyncs it, runs `beforeRename`, renames it over the file and fsyncs the directory.
+   * Returns the size written.
+   */
+  async writeChunks(chunks: Iterable<Buffer>, beforeRename?: () => Promise<void>): Promise<number> {
+    let size = 0
     const fh = await open(this.tmp, 'w', 0o600)
     try {
-      await fh.writeFile(bytes)
+      for (const chunk of chunks) {
+        await writeAll(fh, chunk)
+        size += chunk.length
+      }
       await fh.sync()
     } finally {
       await fh.close()
     }
+    await beforeRename?.()
     await rename(this.tmp, this.file)
     await fsyncDir(dirname(this.file))
+    return size
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot layout: `{"version":1,"jobs":{<part>,<part>,…},"outbox":…,"nextSeq":…<,extra>*}` where a
+// part is `"<id>":<job JSON>`; the store keeps each job's part as last written.
+
+/** `"<id>":<job JSON>`. */
+const jobPart = (id: string, job: Job) => `${JSON.stringify(id)}:${JSON.stringify(job)}`
+
+/** The top-level fields this version does not know, as `,"key":value…` (kept, never stripped). */
+function extrasOf(data: StoreData): string {
+  let s = ''
+  for (const [key, value] of Object.entries(data)) {
+    if (key !== 'version' && key !== 'jobs' && key !== 'outbox' && key !== 'nextSeq') s += `,${JSON.stringify(key)}:${JSON.stringify(value)}`
+  }
+  return s
+}
+
+const CHUNK = 1 << 20
+
+/** The snapshot as buffers of about 1 MiB, built lazily (a compaction yields to the event loop between them). */
+function* snapshotChunks(parts: readonly string[], outbox: string, nextSeq: number, extras: string): Generator<Buffer> {
+  let text = '{"version":1,"jobs":{'
+  for (let i = 0; i < parts.length; i++) {
+    text += i === 0 ? parts[i] : `,${parts[i]}`
+    if (text.length >= CHUNK) {
+      yield Buffer.from(text, 'utf8')
+      text = ''
+    }
+  }
+  yield Buffer.from(`${text}},"outbox":${outbox},"nextSeq":${JSON.stringify(nextSeq)}${extras}}`, 'utf8')
+}
+
+const journalRecord = (parts: readonly string[], outbox: string, nextSeq: number) =>
+  Buffer.from(`{"jobs":{${parts.join(',')}},"outbox":${outbox},"nextSeq":${JSON.stringify(nextSeq)}}\n`, 'utf8')
+
+// ---------------------------------------------------------------------------------------------
+// Reading the journal at open.
+
+interface Replay {
+  /** Records applied. */
+  records: number
+  /** Bytes of whole, valid records (the journal is cut here when more follows). */
+  size: number
+  /** Size of the file as found (0 when missing). */
+  found: number
+  exists: boolean
+}
+
+/**
+ * Applies the journal's records to `data` in order. A torn or invalid last record (a crash during
+ * an append, never acknowledged) ends the replay; an invalid record with more after it is
+ * corruption: {@link StoreCorruptError}, nothing modified.
+ */
+async function replayJournal(path: string, data: StoreData): Promise<Replay> {
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: 0, size: 0, found: 0, exists: false }
+    throw err
+  }
+  const decoder = new TextDecoder('utf-8', { fatal: true })
+  let records = 0
+  let start = 0
+  for (let line = 1; start < bytes.length; line++) {
+    const nl = bytes.indexOf(10, start)
+    if (nl === -1) break // no newline: torn
+    let problem: string | undefined
+    let record: JournalRecord | undefined
+    try {
+      const parsed: unknown = JSON.parse(decoder.decode(bytes.subarray(start, nl)))
+      const checked = JournalRecordSchema.safeParse(parsed)
+      if (checked.success) record = parsed as JournalRecord
+      else problem = `is not a journal record (${firstIssue(checked.error)})`
+    } catch (err) {
+      problem = err instanceof SyntaxError ? `is not valid JSON (${err.message})` : 'is not valid UTF-8'
+    }
+    if (!record) {
+      if (nl + 1 === bytes.length) break // the last record: torn
+      throw new StoreCorruptError(path, `has a bad record at line ${line}, byte ${start}, with more records after it: line ${line} ${problem}`)
+    }
+    Object.assign(data.jobs, record.jobs)
+    data.outbox = record.outbox
+    data.nextSeq = record.nextSeq
+    records++
+    start = nl + 1
+  }
+  return { records, size: start, found: bytes.length, exists: true }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,88 +480,380 @@ async function loadArchive(path: string, log: Logger): Promise<{ index: Map<stri
 
 /**
  * Opens the job store `file` (e.g. `QACTIVITY_DATA_DIR/jobs.json`) for this process alone: takes
- * `<file>.lock` (LockedError while a live process holds it), reads the file (missing → empty store;
- * invalid JSON or not a version-1 store → {@link StoreCorruptError}, the file untouched), removes a
- * stale `.<file>.tmp` and indexes the archive.
+ * `<file>.lock` (LockedError while a live process holds it), reads the snapshot (missing → empty
+ * store; invalid JSON or not a version-1 store → {@link StoreCorruptError}, the file untouched),
+ * replays the journal over it (a torn last record is cut off; a bad record before the last →
+ * {@link StoreCorruptError}, nothing touched), removes stale temp files and indexes the archive.
  */
-export async function openJobStore(file: string, log: Logger): Promise<JobStore> {
+export async function openJobStore(file: string, log: Logger, options: StoreOptions = {}): Promise<JobStore> {
   await mkdir(dirname(file), { recursive: true })
   const lock = await acquireLock(`${file}.lock`)
+  let journal: FileHandle | undefined
   try {
     const adapter = new DurableJSONFile(file)
     const db = new Low<StoreData>(adapter, emptyData())
     await db.read()
+    const journalPath = join(dirname(file), JOURNAL_NAME)
+    const replay = await replayJournal(journalPath, db.data)
+    // Valid: from here on files may change.
     await rm(adapter.tmp, { force: true })
+    await rm(journalTmp(journalPath), { force: true })
+    if (replay.exists) {
+      journal = await open(journalPath, 'a+', 0o600)
+      if (replay.found > replay.size) {
+        log.warn('job journal ends with a torn record (crash during an append); cutting it off', {
+          file: journalPath,
+          bytes: replay.found - replay.size,
+        })
+        await journal.truncate(replay.size)
+        await journal.datasync()
+      }
+    }
     const archivePath = join(dirname(file), ARCHIVE_NAME)
     const archive = await loadArchive(archivePath, log)
-    log.info('job store open', { file, jobs: Object.keys(db.data.jobs).length, archived: archive.index.size })
-    return new Store(file, archivePath, db, adapter, lock, archive.index, archive.size, log)
+    log.info('job store open', {
+      file,
+      jobs: Object.keys(db.data.jobs).length,
+      journalRecords: replay.records,
+      archived: archive.index.size,
+    })
+    return new Store(file, journalPath, archivePath, db, adapter, lock, journal ?? null, replay, archive.index, archive.size, options, log)
   } catch (err) {
+    await journal?.close().catch(() => {})
     await lock.release()
     throw err
   }
 }
 
+const journalTmp = (journal: string) => join(dirname(journal), `.${basename(journal)}.tmp`)
+
+/** What a compaction snapshot captured: the journal's durable state at `offset`. */
+interface Cut {
+  generation: number
+  offset: number
+  records: number
+}
+
 class Store implements JobStore {
   readonly stats: StoreStats
+  /** The flush not started yet (updates join it). */
   #queued: Promise<void> | null = null
+  /** The end of the write chain: flushes and journal cuts run one at a time. */
   #tail: Promise<void> = Promise.resolve()
   #archiving: Promise<unknown> = Promise.resolve()
+  /** A compaction's snapshot being written (full snapshots wait for it: they share the temp file). */
+  #compacting: Promise<void> | null = null
+  /** A compaction is under way (its snapshot, then its journal cut in the chain). */
+  #compaction = false
+  #compactAfter = 0
   #closed = false
   #closing: Promise<void> | null = null
 
+  /** Jobs changed since the last flush started (from `touched`). */
+  #dirty = new Set<string>()
+  /** The next flush must write a full snapshot. */
+  #full = false
+  /**
+   * Each durable job's `"<id>":<json>` as last written (journal record or snapshot): the durable
+   * state of the jobs, from which a compaction builds its snapshot without serialising anything.
+   */
+  #parts = new Map<string, string>()
+  /** Outbox (JSON) and nextSeq as last written. */
+  #durableOutbox: string
+  #durableNextSeq: number
+  /** Top-level fields this version does not know, as last written. */
+  #extras: string
+  /** Appends (O_APPEND, readable for a cut); null until the journal exists. */
+  #journal: FileHandle | null
+  /** A failed append could not be cut off: no appends until a snapshot has emptied the journal. */
+  #journalBroken = false
+  /** Bumped whenever the journal is emptied or cut, so a late cut for an older journal is skipped. */
+  #generation = 0
+  readonly #compactBytes: number
+  readonly #compactRecords: number
+
   constructor(
     readonly file: string,
+    readonly journalFile: string,
     readonly archiveFile: string,
     readonly db: Low<StoreData>,
     readonly adapter: DurableJSONFile,
     readonly lock: Lock,
+    journal: FileHandle | null,
+    replay: Replay,
     readonly index: Map<string, ArchiveEntry>,
     private archiveSize: number,
+    options: StoreOptions,
     readonly log: Logger,
   ) {
-    this.stats = { writes: 0, lastFlushMs: 0, lastBytes: 0, archived: index.size }
+    this.#journal = journal
+    this.#compactBytes = options.compactBytes ?? DEFAULT_COMPACT_BYTES
+    this.#compactRecords = options.compactRecords ?? DEFAULT_COMPACT_RECORDS
+    this.stats = {
+      writes: 0,
+      lastFlushMs: 0,
+      lastBytes: 0,
+      archived: index.size,
+      journalBytes: replay.size,
+      journalRecords: replay.records,
+      snapshots: 0,
+      lastSnapshotMs: 0,
+      compactions: 0,
+    }
+    const data = db.data
+    for (const [id, job] of Object.entries(data.jobs)) this.#parts.set(id, jobPart(id, job))
+    this.#durableOutbox = JSON.stringify(data.outbox)
+    this.#durableNextSeq = data.nextSeq
+    this.#extras = extrasOf(data)
+    adapter.serialize = (d) => this.#serialise(d)
   }
 
   get data(): StoreData {
     return this.db.data
   }
 
-  async update<R>(fn: (data: StoreData) => R): Promise<R> {
+  async update<R>(fn: (data: StoreData) => R, touched?: readonly string[]): Promise<R> {
     if (this.#closed) throw new Error(`job store ${this.file} is closed`)
-    return this.#commit(fn)
+    return this.#commit(fn, touched)
   }
 
-  async #commit<R>(fn: (data: StoreData) => R): Promise<R> {
-    const result = fn(this.db.data) // synchronous, before any await: the read-modify-write is atomic
+  async #commit<R>(fn: (data: StoreData) => R, touched?: readonly string[]): Promise<R> {
+    let result: R
+    try {
+      result = fn(this.db.data) // synchronous, before any await: the read-modify-write is atomic
+    } finally {
+      // On a throw too: a partial change to a listed job goes out with the next flush.
+      if (touched) for (const id of touched) this.#dirty.add(id)
+    }
+    if (!touched) this.#full = true
     await this.#flush()
     return result
   }
 
+  /** Runs `task` after everything already in the write chain. */
+  #inChain<T>(task: () => Promise<T>): Promise<T> {
+    const p = this.#tail.then(task)
+    this.#tail = p.then(
+      () => {},
+      () => {},
+    )
+    return p
+  }
+
   /**
-   * Joins the flush that has not started yet, or schedules one after the running one. The snapshot
-   * is serialised when the flush starts, synchronously, so it holds every update made until then
+   * Joins the flush that has not started yet, or schedules one after the running one. What it
+   * writes is serialised when it starts, synchronously, so it holds every update made until then
    * and never half of one.
    */
   #flush(): Promise<void> {
     if (this.#queued) return this.#queued
-    const p = this.#tail.then(async () => {
-      this.#queued = null
-      const started = performance.now()
-      const bytes = Buffer.from(JSON.stringify(this.db.data), 'utf8')
+    const p = this.#inChain(() => this.#write())
+    this.#queued = p
+    return p
+  }
+
+  async #write(): Promise<void> {
+    this.#queued = null
+    const started = performance.now()
+    const ids = this.#dirty
+    this.#dirty = new Set()
+    let full = this.#full || this.#journalBroken
+    this.#full = false
+    const jobs = this.db.data.jobs
+    // A listed job that is gone but durable was deleted: only a snapshot can say so.
+    for (const id of ids) if (!full && !Object.hasOwn(jobs, id) && this.#parts.has(id)) full = true
+    let bytes: number
+    try {
+      bytes = full ? await this.#snapshot() : await this.#appendRecord(ids)
+    } catch (err) {
+      this.#full = true // whatever this flush held goes out with the next one, whole
+      this.log.error('job store write failed', { file: this.file, error: (err as Error).message })
+      throw err
+    }
+    this.stats.writes++
+    this.stats.lastBytes = bytes
+    this.stats.lastFlushMs = performance.now() - started
+    this.#maybeCompact()
+  }
+
+  /** Appends one record with the listed jobs, outbox and nextSeq; fsyncs. Returns its size. */
+  async #appendRecord(ids: Set<string>): Promise<number> {
+    const data = this.db.data
+    const written: [string, string][] = []
+    for (const id of ids) if (Object.hasOwn(data.jobs, id)) written.push([id, jobPart(id, data.jobs[id])])
+    const outbox = JSON.stringify(data.outbox)
+    const nextSeq = data.nextSeq
+    const record = journalRecord(
+      written.map(([, part]) => part),
+      outbox,
+      nextSeq,
+    )
+    await this.#journalAppend(record)
+    for (const [id, part] of written) this.#parts.set(id, part)
+    this.#durableOutbox = outbox
+    this.#durableNextSeq = nextSeq
+    return record.length
+  }
+
+  /** Appends whole records to the journal and fsyncs it (creating it, and fsyncing the directory, first). */
+  async #journalAppend(record: Buffer): Promise<void> {
+    if (!this.#journal) {
+      this.#journal = await open(this.journalFile, 'a+', 0o600)
+      await fsyncDir(dirname(this.journalFile))
+    }
+    const fh = this.#journal
+    try {
+      await writeAll(fh, record)
+      await fh.datasync()
+    } catch (err) {
+      // Cut off what may have landed, so the journal stays whole records (a torn one followed by
+      // later records would read as corruption).
       try {
-        await this.adapter.writeBytes(bytes)
+        await fh.truncate(this.stats.journalBytes)
+      } catch {
+        this.#journalBroken = true
+      }
+      throw err
+    }
+    this.stats.journalBytes += record.length
+    this.stats.journalRecords++
+  }
+
+  /** State a full snapshot serialised, applied once it is durable. */
+  #serialised: { parts: Map<string, string>; outbox: string; nextSeq: number; extras: string } | null = null
+
+  /**
+   * The adapter's serialiser for full snapshots (called by `Low.write()`, synchronously). When the
+   * journal holds records, the snapshot is preceded by one more record with every job whose JSON
+   * differs from what the journal last says, so that replaying the journal over the new snapshot
+   * (after a crash before the journal is emptied) ends in exactly the snapshot.
+   */
+  #serialise(data: StoreData): Serialised {
+    const parts = new Map<string, string>()
+    for (const [id, job] of Object.entries(data.jobs)) parts.set(id, jobPart(id, job))
+    const outbox = JSON.stringify(data.outbox)
+    const nextSeq = data.nextSeq
+    const extras = extrasOf(data)
+    this.#serialised = { parts, outbox, nextSeq, extras }
+    // The job parts are the serialisation (done now); the bytes are built ~1 MiB at a time while writing.
+    const bytes = snapshotChunks([...parts.values()], outbox, nextSeq, extras)
+    if (this.stats.journalBytes === 0 || this.#journalBroken) return { bytes }
+    const changed: string[] = []
+    for (const [id, part] of parts) if (this.#parts.get(id) !== part) changed.push(part)
+    const record = journalRecord(changed, outbox, nextSeq)
+    return { bytes, beforeRename: () => this.#journalAppend(record) }
+  }
+
+  /** Writes the whole data as the new snapshot (through lowdb), then empties the journal. Returns its size. */
+  async #snapshot(): Promise<number> {
+    await this.#compacting // one snapshot writer at a time (they share the temp file)
+    const started = performance.now()
+    await this.db.write()
+    const s = this.#serialised!
+    this.#serialised = null
+    if (this.#journal && (this.stats.journalBytes > 0 || this.#journalBroken)) {
+      await this.#journal.truncate(0)
+      await this.#journal.datasync()
+    }
+    this.#generation++
+    this.#journalBroken = false
+    this.stats.journalBytes = 0
+    this.stats.journalRecords = 0
+    this.#parts = s.parts
+    this.#durableOutbox = s.outbox
+    this.#durableNextSeq = s.nextSeq
+    this.#extras = s.extras
+    this.stats.snapshots++
+    this.stats.lastSnapshotMs = performance.now() - started
+    return this.adapter.lastSize
+  }
+
+  #maybeCompact(): void {
+    if (this.#compaction || this.#closed || this.#journalBroken) return
+    if (this.stats.journalBytes <= this.#compactBytes && this.stats.journalRecords <= this.#compactRecords) return
+    if (Date.now() < this.#compactAfter) return
+    this.#compaction = true
+    this.#compacting = this.#compactSnapshot().then(
+      (cut) => {
+        this.#compacting = null
+        this.#inChain(() => this.#cutJournal(cut))
+          .catch((err: unknown) => {
+            this.#compactAfter = Date.now() + COMPACT_RETRY_MS
+            this.log.error('job journal cut failed; it keeps its records', { file: this.journalFile, error: (err as Error).message })
+          })
+          .finally(() => (this.#compaction = false))
+      },
+      (err: unknown) => {
+        this.#compacting = null
+        this.#compaction = false
+        this.#compactAfter = Date.now() + COMPACT_RETRY_MS
+        this.log.error('job store compaction failed; will retry', { file: this.file, error: (err as Error).message })
+      },
+    )
+  }
+
+  /**
+   * Writes the durable state at the journal's current end as the new snapshot, from the per-job
+   * JSON (no serialisation, ~1 MiB per tick), while flushes go on appending.
+   */
+  async #compactSnapshot(): Promise<Cut> {
+    const started = performance.now()
+    const cut: Cut = { generation: this.#generation, offset: this.stats.journalBytes, records: this.stats.journalRecords }
+    const parts = [...this.#parts.values()]
+    await this.adapter.writeChunks(snapshotChunks(parts, this.#durableOutbox, this.#durableNextSeq, this.#extras))
+    this.stats.snapshots++
+    this.stats.lastSnapshotMs = performance.now() - started
+    return cut
+  }
+
+  /**
+   * In the write chain: drops the journal's records up to the compaction's offset (all in the
+   * snapshot now). With nothing after them the journal is truncated; otherwise the records appended
+   * since are written to a new journal that replaces it (temp + fsync + rename + fsync dir).
+   */
+  async #cutJournal(cut: Cut): Promise<void> {
+    if (cut.generation !== this.#generation) return // emptied by a full snapshot meanwhile
+    const fh = (this.#journal ??= await open(this.journalFile, 'a+', 0o600))
+    const rest = this.stats.journalBytes - cut.offset
+    if (rest === 0) {
+      await fh.truncate(0)
+      await fh.datasync()
+    } else {
+      const tail = Buffer.allocUnsafe(rest)
+      for (let got = 0; got < rest; ) {
+        const { bytesRead } = await fh.read(tail, got, rest - got, cut.offset + got)
+        if (bytesRead === 0) throw new Error(`journal ${this.journalFile} is shorter than expected`)
+        got += bytesRead
+      }
+      const tmp = journalTmp(this.journalFile)
+      const out = await open(tmp, 'w', 0o600)
+      try {
+        await writeAll(out, tail)
+        await out.sync()
+      } finally {
+        await out.close()
+      }
+      await rename(tmp, this.journalFile)
+      // From here the new file is the journal, whatever fails next.
+      this.#journal = null
+      void fh.close().catch(() => {})
+      this.#cutDone(cut, rest)
+      try {
+        await fsyncDir(dirname(this.journalFile))
       } catch (err) {
-        this.log.error('job store write failed', { file: this.file, error: (err as Error).message })
+        this.#full = true // the next flush writes a snapshot, whose directory fsync covers the rename
         throw err
       }
-      this.stats.writes++
-      this.stats.lastBytes = bytes.length
-      this.stats.lastFlushMs = performance.now() - started
-    })
-    this.#queued = p
-    this.#tail = p.catch(() => {})
-    return p
+      return
+    }
+    this.#cutDone(cut, 0)
+  }
+
+  #cutDone(cut: Cut, rest: number): void {
+    this.#generation++
+    this.stats.journalBytes = rest
+    this.stats.journalRecords -= cut.records
+    this.stats.compactions++
   }
 
   archive(olderThan: Date): Promise<number> {
@@ -481,6 +949,10 @@ class Store implements JobStore {
     this.#closing ??= (async () => {
       await this.#archiving
       await this.#tail
+      await this.#compacting // then its journal cut is in the chain
+      await this.#tail
+      await this.#journal?.close().catch(() => {})
+      this.#journal = null
       await this.lock.release()
     })()
     return this.#closing

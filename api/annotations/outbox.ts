@@ -22,8 +22,8 @@ import { GrafanaApiError, type AnnotationSink, type FoundAnnotation } from './gr
 /** The part of the job store (api/store.ts `JobStore`) the outbox uses. */
 export interface OutboxStore {
   readonly data: StoreData
-  /** runs `fn` synchronously on the data, resolves once a write containing the change is on disk */
-  update<R>(fn: (data: StoreData) => R): Promise<R>
+  /** runs `fn` synchronously on the data, resolves once a write containing the change is on disk; `touched`: the job ids changed */
+  update<R>(fn: (data: StoreData) => R, touched?: readonly string[]): Promise<R>
 }
 
 /** Delivery status for `/healthz`. */
@@ -330,7 +330,7 @@ export function startOutbox(deps: OutboxDeps): Outbox {
         const prior = task.attempts
         task.attempts = prior + 1
         return { task: { ...task }, job: structuredClone(job), prior }
-      })
+      }, [jobId])
     } catch (err) {
       storeFailed(err)
       return
@@ -375,7 +375,7 @@ export function startOutbox(deps: OutboxDeps): Outbox {
             a.state = 'synced'
             delete a.lastError
           }
-        })
+        }, [jobId])
         log.debug('annotation delivered', { ...fields, id: done.id, note: done.note })
         return
       }
@@ -398,7 +398,7 @@ export function startOutbox(deps: OutboxDeps): Outbox {
             job.annotation.state = 'failing'
             job.annotation.lastError = msg
           }
-        })
+        }, [jobId])
         const level = configError || !(error instanceof GrafanaApiError) ? 'error' : 'warn'
         log[level]('annotation delivery failed; will retry', { ...fields, error: msg, retryInMs: delay })
       } else {
@@ -414,7 +414,7 @@ export function startOutbox(deps: OutboxDeps): Outbox {
             job.annotation.state = 'failing'
             job.annotation.lastError = what
           }
-        })
+        }, [jobId])
         log.warn('annotation task dropped', { ...fields, error: what })
       }
     } catch (err) {

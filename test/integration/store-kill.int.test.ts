@@ -33,7 +33,7 @@ async function runAndKill(file: string, round: number, ms: number): Promise<stri
   return out.slice(0, out.lastIndexOf('\n')).split('\n').slice(1)
 }
 
-it('keeps every acknowledged update across kill -9 during concurrent writes and archiving', async () => {
+it('keeps every acknowledged update across kill -9 during journal appends, compactions, snapshots and archiving', async () => {
   const file = join(tempDir('qactivity-store-kill-'), 'jobs.json')
   // Some ballast so a write takes a while and kills land inside writes, not only between them.
   const ballast: StoreData = { version: 1, jobs: {}, outbox: [], nextSeq: 1 }
@@ -49,18 +49,26 @@ it('keeps every acknowledged update across kill -9 during concurrent writes and 
 
   const comments = new Map<string, string[]>() // job → acknowledged comment texts, all rounds
   const completed: string[] = []
+  let compactions = 0
+  let replayed = 0 // rounds whose kill left records in the journal
   for (let round = 0; round < 5; round++) {
     const lines = await runAndKill(file, round, 300 + Math.floor(Math.random() * 500))
+    let counters = [0, 0, 0]
     for (const line of lines) {
       const [kind, id, text] = line.split(' ')
       if (kind === 'c') comments.set(id, [...(comments.get(id) ?? []), text])
       else if (kind === 'd') completed.push(id)
+      else if (kind === 's') counters = line.split(' ').slice(1).map(Number)
       else throw new Error(`unexpected line ${line}`)
     }
-    expect(lines.filter((l) => l.startsWith('c ')).length).toBeGreaterThan(20)
+    compactions += counters[1]
+    // Both paths ran: journal appends (shared jobs) and full snapshots (the `-s` job, archiving).
+    expect(lines.filter((l) => /^c r\d+-j/.test(l)).length).toBeGreaterThan(20)
+    expect(lines.filter((l) => /^c r\d+-s /.test(l)).length).toBeGreaterThan(2)
 
-    // The file parses (openJobStore validates it) and holds every acknowledged update, once.
+    // The files parse (openJobStore validates them) and hold every acknowledged update, once.
     const store = await openJobStore(file, silentLogger)
+    if (store.stats.journalRecords > 0) replayed++
     try {
       for (const [id, texts] of comments) {
         const have = store.data.jobs[id]?.comments.map((c) => c.text) ?? []
@@ -85,4 +93,6 @@ it('keeps every acknowledged update across kill -9 during concurrent writes and 
     }
   }
   expect(completed.length).toBeGreaterThan(5)
-}, 20_000)
+  expect(compactions, 'compactions while killed').toBeGreaterThan(0)
+  expect(replayed, 'rounds that ended with records in the journal').toBeGreaterThan(0)
+}, 30_000)

@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { ARCHIVE_NAME, openJobStore, StoreCorruptError, type JobStore } from '../../../api/store.ts'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
+import { ARCHIVE_NAME, JOURNAL_NAME, openJobStore, StoreCorruptError, type JobStore } from '../../../api/store.ts'
 import type { Job, StoreData } from '../../../api/types.ts'
 import { LockedError } from '../../../lib/lockfile.ts'
 import { silentLogger } from '../../../lib/log.ts'
@@ -320,5 +321,324 @@ describe('job store: archive', () => {
     expect(await store.archive(cutoff)).toBe(1)
     expect((await store.findArchived('a'))?.comments).toHaveLength(1)
     await store.close()
+  })
+})
+
+describe('job store: journal', () => {
+  const journalOf = (file: string) => join(file, '..', JOURNAL_NAME)
+  type Rec = Pick<StoreData, 'jobs' | 'outbox' | 'nextSeq'>
+  const records = (file: string): Rec[] => {
+    if (!existsSync(journalOf(file))) return []
+    const text = readFileSync(journalOf(file), 'utf8')
+    if (text === '') return []
+    expect(text.endsWith('\n')).toBe(true)
+    return text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as Rec)
+  }
+  const comment = (text: string) => ({ at: iso(T0), author: 't', text })
+  const texts = (store: JobStore, id: string) => store.data.jobs[id].comments.map((c) => c.text)
+
+  /** Makes the next `FileHandle#<method>` call (any file) fail with EIO. */
+  async function failNext(method: 'truncate' | 'datasync'): Promise<void> {
+    const fh = await open(new URL(import.meta.url), 'r')
+    const proto = Object.getPrototypeOf(fh) as Record<typeof method, () => Promise<void>>
+    await fh.close()
+    const spy = vi.spyOn(proto, method).mockRejectedValueOnce(Object.assign(new Error(`EIO: injected ${method} failure`), { code: 'EIO' }))
+    onTestFinished(() => spy.mockRestore())
+  }
+
+  it('appends one record per flush for updates that name their jobs, and replays it at open', async () => {
+    const file = storeFile()
+    const store = await seeded(file, [job('a'), job('b')])
+    const snapshot = readFileSync(file)
+    expect(store.stats).toMatchObject({ snapshots: 1, journalBytes: 0, journalRecords: 0 })
+
+    await store.update((d) => {
+      d.jobs.a.comments.push(comment('one'))
+      d.outbox.push({ kind: 'comment', jobId: 'a', seq: d.nextSeq++, attempts: 0, commentIndex: 0 })
+    }, ['a'])
+    // Acknowledged means in the journal: the job whole, with outbox and nextSeq; the snapshot as it was.
+    expect(records(file)).toEqual([{ jobs: { a: store.data.jobs.a }, outbox: store.data.outbox, nextSeq: 2 }])
+    expect(readFileSync(file).equals(snapshot)).toBe(true)
+
+    // Concurrent updates coalesce into one record per flush, holding only the jobs they named.
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        i % 2 ? store.update((d) => void d.jobs.a.comments.push(comment(`a${i}`)), ['a']) : store.update((d) => void d.jobs.b.comments.push(comment(`b${i}`)), ['b']),
+      ),
+    )
+    const recs = records(file)
+    expect(recs.length).toBeLessThanOrEqual(3)
+    for (const r of recs.slice(1)) expect(Object.keys(r.jobs).sort()).toEqual(['a', 'b'])
+    // A new job, and an update that changes no job (outbox only): `touched` may be empty.
+    await store.update((d) => void (d.jobs.c = job('c')), ['c'])
+    await store.update((d) => void d.outbox.splice(0), [])
+    expect(records(file).at(-1)).toEqual({ jobs: {}, outbox: [], nextSeq: 2 })
+    expect(readFileSync(file).equals(snapshot)).toBe(true)
+    expect(store.stats.snapshots).toBe(1)
+    expect(store.stats.journalRecords).toBe(records(file).length)
+    expect(store.stats.journalBytes).toBe(statSync(journalOf(file)).size)
+    const before = structuredClone(store.data)
+    await store.close()
+    expect(readdirSync(join(file, '..')).sort()).toEqual([JOURNAL_NAME, 'jobs.json'].sort())
+
+    const again = await openJobStore(file, silentLogger)
+    expect(again.data).toEqual(before)
+    expect(again.stats.journalRecords).toBe(records(file).length)
+    await again.close()
+  })
+
+  it('writes a full snapshot and empties the journal for an update without `touched` or one that deletes a job', async () => {
+    const file = storeFile()
+    const store = await seeded(file, [job('a'), job('b')])
+    await store.update((d) => void d.jobs.a.comments.push(comment('journalled')), ['a'])
+    expect(store.stats.journalRecords).toBe(1)
+
+    await store.update((d) => void d.jobs.b.comments.push(comment('snapshot')))
+    expect(store.stats).toMatchObject({ snapshots: 2, journalBytes: 0, journalRecords: 0 })
+    expect(readFileSync(journalOf(file)).length).toBe(0)
+    expect(readJson(file)).toEqual(store.data)
+
+    // A listed job that is gone: only a snapshot can record the deletion.
+    await store.update((d) => void d.jobs.a.comments.push(comment('again')), ['a'])
+    await store.update((d) => void delete d.jobs.b, ['b'])
+    expect(store.stats.snapshots).toBe(3)
+    expect(Object.keys(readJson(file).jobs)).toEqual(['a'])
+    expect(records(file)).toEqual([])
+
+    // …but an id that never existed (an update that threw: "no such job") costs no snapshot.
+    await expect(
+      store.update((d) => {
+        if (!d.jobs.zz) throw new Error('no such job')
+      }, ['zz']),
+    ).rejects.toThrow('no such job')
+    await store.update((d) => void d.jobs.a.comments.push(comment('after')), ['a'])
+    expect(store.stats.snapshots).toBe(3)
+    expect(Object.keys(records(file)[0].jobs)).toEqual(['a'])
+    const before = structuredClone(store.data)
+    await store.close()
+    const again = await openJobStore(file, silentLogger)
+    expect(again.data).toEqual(before)
+    await again.close()
+  })
+
+  it('writes a snapshot after a failed append, so the change kept in memory is not lost', async () => {
+    const file = storeFile()
+    const store = await seeded(file, [job('a')])
+    await store.update((d) => void d.jobs.a.comments.push(comment('ok')), ['a'])
+    await failNext('datasync')
+    await expect(store.update((d) => void d.jobs.a.comments.push(comment('failed')), ['a'])).rejects.toThrow(/EIO/)
+    expect(store.stats.journalRecords).toBe(1) // cut back to whole records
+    expect(statSync(journalOf(file)).size).toBe(store.stats.journalBytes)
+    await store.update((d) => void (d.jobs.b = job('b')), ['b'])
+    expect(store.stats.snapshots).toBe(2)
+    expect(readJson(file).jobs.a.comments.map((c) => c.text)).toEqual(['ok', 'failed'])
+    await store.close()
+    const again = await openJobStore(file, silentLogger)
+    expect(texts(again, 'a')).toEqual(['ok', 'failed'])
+    expect(Object.keys(again.data.jobs).sort()).toEqual(['a', 'b'])
+    await again.close()
+  })
+
+  /** A store with job a, whose journal holds two records (comments one, two); returns the state. */
+  async function twoRecords(file: string): Promise<StoreData> {
+    const store = await seeded(file, [job('a')])
+    await store.update((d) => void d.jobs.a.comments.push(comment('one')), ['a'])
+    await store.update((d) => {
+      d.jobs.a.comments.push(comment('two'))
+      d.nextSeq = 5
+    }, ['a'])
+    const data = structuredClone(store.data)
+    await store.close()
+    return data
+  }
+
+  it.each([
+    ['a record cut short', (rec: string) => rec.slice(0, 60)],
+    ['a whole record without its newline', (rec: string) => rec.slice(0, -1)],
+    ['zeros', () => '\0'.repeat(300)],
+    ['an unparsable last line', () => 'garbage\n'],
+    ['a last line that is not a record', () => '{"jobs":{},"outbox":[],"nextSeq":"x"}\n'],
+  ])('ignores a torn or unparsable last record (%s) and cuts it off', async (_, torn) => {
+    const file = storeFile()
+    const expected = await twoRecords(file)
+    const good = readFileSync(journalOf(file))
+    const rec = JSON.stringify({ jobs: { a: { ...expected.jobs.a, comments: [] } }, outbox: [], nextSeq: 9 }) + '\n'
+    appendFileSync(journalOf(file), torn(rec))
+
+    const store = await openJobStore(file, silentLogger)
+    expect(store.data).toEqual(expected)
+    expect(readFileSync(journalOf(file)).equals(good)).toBe(true)
+    expect(store.stats).toMatchObject({ journalRecords: 2, journalBytes: good.length })
+    // Appends go on after the cut, and the next open reads them.
+    await store.update((d) => void d.jobs.a.comments.push(comment('three')), ['a'])
+    await store.close()
+    const again = await openJobStore(file, silentLogger)
+    expect(texts(again, 'a')).toEqual(['one', 'two', 'three'])
+    expect(again.data.nextSeq).toBe(5)
+    await again.close()
+  })
+
+  it.each([
+    ['not JSON', Buffer.from('garbage\n'), /line 2 is not valid JSON/],
+    ['not a record', Buffer.from('{"jobs":{"a":{"id":"a"}},"outbox":[],"nextSeq":1}\n'), /line 2 is not a journal record \(jobs\.a\.name: /],
+    ['a job under another id', Buffer.from(`{"jobs":{"b":${JSON.stringify(job('a'))}},"outbox":[],"nextSeq":1}\n`), /\(jobs\.b\.id: id "a" differs from its key\)/],
+    ['not UTF-8', Buffer.from([0x7b, 0xff, 0x7d, 0x0a]), /line 2 is not valid UTF-8/],
+  ])('refuses a bad record before the last (%s), touching nothing', async (_, bad, message) => {
+    const file = storeFile()
+    await twoRecords(file)
+    const [first, second] = readFileSync(journalOf(file), 'utf8').split(/(?<=\n)/)
+    writeFileSync(journalOf(file), Buffer.concat([Buffer.from(first), bad, Buffer.from(second)]))
+    const journal = readFileSync(journalOf(file))
+    const snapshot = readFileSync(file)
+    const tmp = join(file, '..', '.jobs.json.tmp')
+    writeFileSync(tmp, 'older temp')
+
+    const err = await failure(openJobStore(file, silentLogger))
+    expect(err).toBeInstanceOf(StoreCorruptError)
+    expect((err as StoreCorruptError).file).toBe(journalOf(file))
+    expect((err as Error).message).toMatch(new RegExp(`^job store ${journalOf(file)} has a bad record at line 2, byte ${first.length}, `))
+    expect((err as Error).message).toMatch(message)
+    expect((err as Error).message).toMatch(/; it was left untouched — fix or move it away$/)
+    expect(readFileSync(journalOf(file)).equals(journal)).toBe(true)
+    expect(readFileSync(file).equals(snapshot)).toBe(true)
+    expect(readFileSync(tmp, 'utf8')).toBe('older temp')
+    expect(existsSync(`${file}.lock`)).toBe(false)
+  })
+
+  it('compacts a long journal: snapshot of the journalled state, journal truncated, data kept', async () => {
+    const file = storeFile()
+    await (await seeded(file, Array.from({ length: 50 }, (_, i) => job(`j${i}`)))).close()
+    const store = await openJobStore(file, silentLogger, { compactRecords: 5 })
+    for (let i = 0; i < 6; i++) await store.update((d) => void d.jobs[`j${i}`].comments.push(comment(`c${i}`)), [`j${i}`])
+    // The 6th record passed the limit: the compaction runs in the background; nothing else appends.
+    await vi.waitFor(() => expect(store.stats.compactions).toBe(1))
+    expect(store.stats).toMatchObject({ snapshots: 1, journalRecords: 0, journalBytes: 0 })
+    expect(readFileSync(journalOf(file)).length).toBe(0)
+    expect(readJson(file)).toEqual(store.data)
+
+    // Appends while a compaction writes its snapshot survive the cut (the journal keeps them).
+    for (let i = 6; store.stats.compactions < 2; i++) {
+      await Promise.all([0, 1, 2].map((k) => store.update((d) => void d.jobs[`j${(i + k * 17) % 50}`].comments.push(comment(`c${i}.${k}`)), [`j${(i + k * 17) % 50}`])))
+      expect(i).toBeLessThan(10_000)
+    }
+    const kept = store.stats.journalRecords
+    expect(records(file)).toHaveLength(kept)
+    expect(kept).toBeGreaterThan(0) // appended during the second compaction's snapshot
+    const before = structuredClone(store.data)
+    await store.close()
+    const again = await openJobStore(file, silentLogger)
+    expect(again.data).toEqual(before)
+    expect(again.stats.journalRecords).toBe(kept)
+    await again.close()
+  })
+
+  it('lets a full snapshot made during a compaction supersede its journal cut', async () => {
+    const file = storeFile()
+    // Enough jobs that the compaction's snapshot takes a while to write.
+    await (await seeded(file, Array.from({ length: 3000 }, (_, i) => job(`j${i}`)))).close()
+    const store = await openJobStore(file, silentLogger, { compactRecords: 5 })
+    for (let i = 0; i < 6; i++) await store.update((d) => void d.jobs.j0.comments.push(comment(`c${i}`)), ['j0'])
+    // The compaction is writing its snapshot; a full snapshot waits for it, then empties the
+    // journal, and a big record follows — all before the compaction's cut runs, whose offset no
+    // longer means anything.
+    const full = store.update((d) => void d.jobs.j1.comments.push(comment('full')))
+    await new Promise((r) => setImmediate(r)) // that flush has started (and waits)
+    expect(store.stats.snapshots).toBe(0) // the compaction's snapshot is still being written
+    const after = Array.from({ length: 50 }, (_, i) => store.update((d) => void d.jobs[`j${i}`].comments.push(comment('after')), [`j${i}`]))
+    await Promise.all([full, ...after])
+    const before = structuredClone(store.data)
+    await store.close()
+    expect(store.stats.snapshots).toBe(2)
+    expect(store.stats.compactions).toBe(0) // its cut was skipped
+    expect(records(file)).toHaveLength(1)
+    const again = await openJobStore(file, silentLogger)
+    expect(again.data).toEqual(before)
+    await again.close()
+  })
+
+  it('keeps every job once after a crash between a compaction snapshot and the journal cut', async () => {
+    const file = storeFile()
+    await (await seeded(file, [job('a'), job('b')])).close()
+    const store = await openJobStore(file, silentLogger, { compactRecords: 5 })
+    for (let i = 0; i < 6; i++) {
+      await store.update((d) => {
+        d.jobs.a.comments.push(comment(`a${i}`))
+        if (i === 2) d.jobs.b.comments.push(comment('b'))
+        d.nextSeq++
+      }, i === 2 ? ['a', 'b'] : ['a'])
+    }
+    await failNext('truncate') // the cut fails: on disk as after a crash right after the snapshot's rename
+    const before = structuredClone(store.data)
+    await store.close()
+    expect(store.stats).toMatchObject({ snapshots: 1, compactions: 0 })
+    expect(readJson(file)).toEqual(before) // the snapshot holds everything…
+    expect(records(file)).toHaveLength(6) // …and the journal still all of it
+
+    const again = await openJobStore(file, silentLogger)
+    expect(again.data).toEqual(before)
+    expect(texts(again, 'a')).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5'])
+    expect(again.stats.journalRecords).toBe(6)
+    await again.close()
+  })
+
+  it('keeps every job once after a crash between a full snapshot and the journal truncation', async () => {
+    const file = storeFile()
+    const store = await seeded(file, [job('a'), job('b'), job('c')])
+    await store.update((d) => void d.jobs.a.comments.push(comment('a1')), ['a'])
+    await store.update((d) => void d.jobs.b.comments.push(comment('b1')), ['b'])
+    await failNext('truncate')
+    // An update without `touched` changes a (journalled before) and adds n with an outbox task.
+    const err = await failure(
+      store.update((d) => {
+        d.jobs.a.comments.push(comment('a2'))
+        d.jobs.n = job('n')
+        d.outbox.push({ kind: 'start', jobId: 'n', seq: d.nextSeq++, attempts: 0 })
+      }),
+    )
+    expect((err as Error).message).toMatch(/EIO/)
+    const state = structuredClone(store.data)
+    await store.close()
+    // The new snapshot is in place, and before it the journal got one record of what it changed.
+    expect(readJson(file)).toEqual(state)
+    const recs = records(file)
+    expect(recs).toHaveLength(3)
+    expect(Object.keys(recs[2].jobs).sort()).toEqual(['a', 'n'])
+    expect(recs[2]).toMatchObject({ outbox: state.outbox, nextSeq: state.nextSeq })
+
+    // Replaying the journal over the new snapshot changes nothing: no comment lost, none doubled,
+    // the outbox task is there.
+    const again = await openJobStore(file, silentLogger)
+    expect(again.data).toEqual(state)
+    expect(texts(again, 'a')).toEqual(['a1', 'a2'])
+    await again.close()
+  })
+
+  it('replays full job states idempotently over a snapshot that already holds them (built by hand)', async () => {
+    const file = storeFile()
+    const a1 = job('a', { comments: [comment('c1')] })
+    const a2 = job('a', { comments: [comment('c1'), comment('c2')] })
+    const b = job('b')
+    const task = { kind: 'start' as const, jobId: 'b', seq: 3, attempts: 0 }
+    writeFileSync(file, JSON.stringify({ version: 1, jobs: { a: a2 }, outbox: [], nextSeq: 3 }))
+    const line = (r: Rec) => JSON.stringify(r) + '\n'
+    writeFileSync(
+      journalOf(file),
+      line({ jobs: { a: a1 }, outbox: [], nextSeq: 2 }) + line({ jobs: { a: a2 }, outbox: [], nextSeq: 3 }) + line({ jobs: { b }, outbox: [task], nextSeq: 4 }),
+    )
+    const store = await openJobStore(file, silentLogger)
+    expect(store.data).toEqual({ version: 1, jobs: { a: a2, b }, outbox: [task], nextSeq: 4 })
+    expect(store.stats.journalRecords).toBe(3)
+    await store.close()
+  })
+
+  it('replays a journal without a snapshot (a fresh store whose updates all named their jobs)', async () => {
+    const file = storeFile()
+    const store = await openJobStore(file, silentLogger)
+    await store.update((d) => void (d.jobs.a = job('a')), ['a'])
+    expect(existsSync(file)).toBe(false)
+    await store.close()
+    const again = await openJobStore(file, silentLogger)
+    expect(again.data.jobs).toEqual({ a: job('a') })
+    await again.close()
   })
 })
