@@ -62,9 +62,18 @@ const iso = (ms: number) => new Date(ms).toISOString()
 export class JobService {
   private readonly now: () => number
   private lastEventMs = 0
+  /** Ids of running jobs: listing them and the collector's watched paths must not scan every job. */
+  private readonly running = new Set<string>()
 
   constructor(private readonly deps: JobServiceDeps) {
     this.now = deps.now ?? Date.now
+    for (const j of Object.values(deps.store.data.jobs)) if (j.status === 'running') this.running.add(j.id)
+  }
+
+  private jobsWithStatus(status?: JobStatus): Job[] {
+    const jobs = this.deps.store.data.jobs
+    if (status !== 'running') return Object.values(jobs)
+    return [...this.running].map((id) => jobs[id]).filter((j) => j?.status === 'running')
   }
 
   get(id: string): Job {
@@ -106,6 +115,7 @@ export class JobService {
     await this.deps.store.update((d) => {
       if (d.jobs[id]) throw new ApiError(409, 'conflict', `job "${id}" was created concurrently; retry`)
       d.jobs[id] = job
+      this.running.add(id)
       this.deps.annotations?.start(d, id)
       if (job.comments.length) this.deps.annotations?.comment(d, id, 0)
     }, [id])
@@ -176,6 +186,7 @@ export class JobService {
       const j = d.jobs[id]
       if (j.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is already ${j.status}`)
       j.status = status
+      this.running.delete(id)
       j.endedAt = iso(end)
       j.updatedAt = iso(now)
       this.deps.annotations?.complete(d, id)
@@ -189,7 +200,7 @@ export class JobService {
   list(q: ListInput): { jobs: Job[]; nextCursor: string | null } {
     const after = q.cursor ? decodeCursor(q.cursor) : undefined
     const labels = (q.label ?? []).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)])
-    const matches = Object.values(this.deps.store.data.jobs).filter(
+    const matches = this.jobsWithStatus(q.status).filter(
       (j) =>
         (!q.status || j.status === q.status) &&
         (!q.name || j.name === q.name) &&
@@ -206,7 +217,7 @@ export class JobService {
 
   /** Paths of running jobs (the collector's watched paths). */
   runningPaths(): string[] {
-    return [...new Set(Object.values(this.deps.store.data.jobs).filter((j) => j.status === 'running').flatMap((j) => j.paths))]
+    return [...new Set(this.jobsWithStatus('running').flatMap((j) => j.paths))]
   }
 
   /** Event point (durable before it is acknowledged by the writer) and annotation wake-up. */
