@@ -8,7 +8,9 @@ COPY cli cli
 COPY lib lib
 COPY qumulo qumulo
 COPY collector collector
+COPY api api
 COPY simulator simulator
 ENV QACTIVITY_DATA_DIR=/data
 VOLUME /data
+EXPOSE 8750
 ENTRYPOINT ["node", "bin/qactivity.mjs"]

@@ -11,7 +11,7 @@ function config(args: string[], env: Record<string, string>) {
 }
 
 describe('docker-compose.yml', () => {
-  const secrets = { INFLUX_TOKEN: 'test-token', INFLUX_ADMIN_PASSWORD: 'test-password' }
+  const secrets = { INFLUX_TOKEN: 'test-token', INFLUX_ADMIN_PASSWORD: 'test-password', QACTIVITY_API_TOKENS: 'ci:0123456789abcdef' }
 
   it('validates, with and without the demo profile', () => {
     const plain = config([], secrets)
@@ -28,6 +28,6 @@ describe('docker-compose.yml', () => {
   it('refuses to render without the secrets, naming them', () => {
     const r = config([], {})
     expect(r.status).not.toBe(0)
-    expect(r.stderr).toMatch(/INFLUX_(TOKEN|ADMIN_PASSWORD)/)
+    expect(r.stderr).toMatch(/INFLUX_(TOKEN|ADMIN_PASSWORD)|QACTIVITY_API_TOKENS/)
   })
 })

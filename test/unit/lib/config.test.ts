@@ -40,3 +40,31 @@ describe('redact', () => {
     ['token access-v1:abcd==', 'token access-v1:***'],
   ])('%s', (input, out) => expect(redact(input)).toBe(out))
 })
+
+describe('API configuration', () => {
+  const need = ['api'] as const
+  it('refuses to start the API without tokens unless authentication is explicitly off', () => {
+    expect(() => loadConfig({}, [...need])).toThrow(/QACTIVITY_API_TOKENS is required \(or set QACTIVITY_AUTH=off/)
+    expect(loadConfig({ QACTIVITY_AUTH: 'off' }, [...need]).api.auth).toBe(false)
+  })
+
+  it('parses name:token[:role], writer by default, and refuses short tokens and unknown roles without echoing them', () => {
+    const c = loadConfig({ QACTIVITY_API_TOKENS: 'ci:0123456789abcdef, viewer:fedcba9876543210:reader' }, [...need])
+    expect(c.api.tokens).toEqual([
+      { name: 'ci', token: '0123456789abcdef', role: 'writer' },
+      { name: 'viewer', token: 'fedcba9876543210', role: 'reader' },
+    ])
+    try {
+      loadConfig({ QACTIVITY_API_TOKENS: 'a:short,b:0123456789abcdef:root' }, [...need])
+      expect.unreachable()
+    } catch (err) {
+      expect((err as Error).message).toContain('QACTIVITY_API_TOKENS')
+      expect((err as Error).message).not.toContain('short')
+      expect((err as Error).message).not.toContain('0123456789abcdef')
+    }
+  })
+
+  it('needs GRAFANA_TOKEN with GRAFANA_URL', () => {
+    expect(() => loadConfig({ GRAFANA_URL: 'http://grafana:3000' })).toThrow(/GRAFANA_TOKEN is required/)
+  })
+})
