@@ -4,6 +4,7 @@ import { Low, type Adapter } from 'lowdb'
 import { z } from 'zod'
 import { acquireLock, type Lock } from '../lib/lockfile.ts'
 import type { Logger } from '../lib/log.ts'
+import { JobSchema } from './schemas.ts'
 import type { Job, StoreData } from './types.ts'
 
 /**
@@ -133,30 +134,6 @@ const COMPACT_RETRY_MS = 10_000
 // Schema of the working file (validation only: the parsed object itself is kept, unknown fields
 // included, so a newer field is never stripped by an older schema).
 
-const Reading = z.object({ at: z.string(), usedBytes: z.string(), files: z.string(), directories: z.string() })
-const JobSchema = z.object({
-  id: z.string().min(1),
-  name: z.string(),
-  status: z.enum(['running', 'succeeded', 'failed']),
-  startedAt: z.string(),
-  endedAt: z.string().nullable(),
-  paths: z.array(z.string()),
-  clients: z.array(z.string()),
-  labels: z.record(z.string(), z.string()),
-  comments: z.array(z.object({ at: z.string(), author: z.string(), text: z.string() })),
-  notify: z.array(z.string()),
-  annotation: z.object({
-    state: z.enum(['off', 'pending', 'synced', 'failing']),
-    id: z.number().optional(),
-    comments: z.number(),
-    lastError: z.string().optional(),
-  }),
-  capacity: z.array(
-    z.object({ path: z.string(), start: Reading.optional(), end: Reading.optional(), error: z.string().optional() }),
-  ),
-  createdBy: z.string(),
-  updatedAt: z.string(),
-})
 const task = { jobId: z.string(), seq: z.number(), attempts: z.number(), notBefore: z.string().optional() }
 const TaskSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('start'), ...task }),

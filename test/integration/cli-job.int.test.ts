@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
 import { parseScenario } from '../../simulator/scenario.ts'
-import { startInfluxd, type Influxd } from '../support/influxd.ts'
+import { freePort, startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
 
 /**
@@ -22,17 +21,6 @@ let api: ChildProcess
 let apiUrl: string
 let apiStderr = ''
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 /** Starts `qactivity api`; resolves with its URL once it logs `msg="API listening" url=…`. */
 function startApi(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
