@@ -240,9 +240,12 @@ export class JobService {
     if (!read || !paths.length) return
     void Promise.all(
       paths.map(async (path) => {
-        const at = this.now()
+        const sent = this.now()
+        let at = sent
         try {
           const a = await read(path)
+          // Qumulo answered somewhere between sending and receiving: the midpoint is the best estimate.
+          at = Math.round((sent + this.now()) / 2)
           await this.recordCapacity(id, path, which, { at: iso(at), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) })
           this.write([capacityLine(this.deps.cluster, path, a, Math.floor(at / 1000))])
         } catch (err) {

@@ -89,7 +89,8 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
     // Growth is measured, not interpolated: both readings are what Qumulo served at those moments.
     const seconds = (Date.parse(end.at) - Date.parse(start.at)) / 1000
     const delta = Number(BigInt(end.usedBytes) - BigInt(start.usedBytes))
-    expect(Math.abs(delta - GROWTH * seconds)).toBeLessThan(GROWTH * 0.1)
+    // The reading times are request/response midpoints: allow for round-trip jitter on a busy machine.
+    expect(Math.abs(delta - GROWTH * seconds)).toBeLessThan(GROWTH * 0.3)
     expect(Number(end.files) - Number(start.files)).toBeGreaterThanOrEqual(10)
 
     await writer.flush()
