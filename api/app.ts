@@ -8,6 +8,8 @@ import { authenticate, requireRole, roleFor, type AuthEnv } from './auth.ts'
 import { ApiError, errorBody, onError, validationHook } from './errors.ts'
 import type { JobService } from './jobs.ts'
 import { jobRoutes } from './routes/jobs.ts'
+import { statsRoutes } from './routes/stats.ts'
+import type { StatsService } from '../stats/service.ts'
 import { canonicalAddress } from './schemas.ts'
 
 /** Largest request body (interface.md §5). */
@@ -19,6 +21,8 @@ export type HealthReport = Record<string, unknown> & { status: 'ok' | 'degraded'
 /** Everything the HTTP layer needs; no socket, so tests drive it with `app.request()`. */
 export interface AppDeps {
   service: JobService
+  /** per-job aggregates; stats routes answer 503 without it */
+  stats?: StatsService
   config: Pick<ApiConfig, 'auth' | 'tokens' | 'trustProxy'>
   log: Logger
   health?: () => Promise<HealthReport>
@@ -72,6 +76,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   app.use('/api/*', async (c, next) => requireRole(roleFor(c.req.method, c.req.path))(c, next))
 
   app.route('/api/v1', jobRoutes(deps.service, callerAddress(deps.config.trustProxy)))
+  app.route('/api/v1', statsRoutes(deps.service, deps.stats))
   app.post('/api/v1/admin/archive', async (c) => c.json({ archived: deps.archive ? await deps.archive() : 0 }, 200))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' })

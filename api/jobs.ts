@@ -215,6 +215,13 @@ export class JobService {
     return { jobs, nextCursor: matches.length > q.limit && last ? encodeCursor(last) : null }
   }
 
+  /** Earlier jobs of `name` started before `before`, newest first (for "the previous runs"). */
+  previousRuns(name: string, before: string, excludeId: string): Job[] {
+    return Object.values(this.deps.store.data.jobs)
+      .filter((j) => j.name === name && j.id !== excludeId && j.startedAt < before)
+      .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))
+  }
+
   /** Paths of running jobs (the collector's watched paths). */
   runningPaths(): string[] {
     return [...new Set(this.jobsWithStatus('running').flatMap((j) => j.paths))]

@@ -1,6 +1,8 @@
 import { z } from '@hono/zod-openapi'
-import ipaddr from 'ipaddr.js'
 import { normalizePath } from '../lib/paths.ts'
+import { canonicalClient } from '../lib/addresses.ts'
+
+export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
 /**
  * Request and response schemas of interface.md §5: the one source for validation and the OpenAPI
@@ -38,49 +40,6 @@ export const ClusterPath = z
     return z.NEVER
   })
   .openapi({ type: 'string', example: '/render/shots/sq010' })
-
-/** Canonical form of an IP address or CIDR, or undefined when it is neither. */
-export function canonicalClient(s: string): string | undefined {
-  if (s.length > 64 || s.includes('%')) return undefined
-  const [addrPart, bits, extra] = s.split('/')
-  if (extra !== undefined) return undefined
-  let addr = parseAddress(addrPart)
-  if (!addr) return undefined
-  if (bits === undefined) return canonicalAddress(addrPart)
-  if (!/^\d{1,3}$/.test(bits)) return undefined
-  let n = Number(bits)
-  // ::ffff:a.b.c.d/120 is the IPv4 network a.b.c.d/24
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
-    if (n < 96) return undefined
-    addr = (addr as ipaddr.IPv6).toIPv4Address()
-    n -= 96
-  }
-  if (n > (addr.kind() === 'ipv4' ? 32 : 128)) return undefined
-  return `${networkOf(addr, n)}/${n}`
-}
-
-/** Dotted-quad IPv4 only (no `10.1` shorthands) or IPv6; IPv4-mapped IPv6 stays IPv6 here. */
-function parseAddress(s: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s)
-  if (s.includes(':') && ipaddr.IPv6.isValid(s)) return ipaddr.IPv6.parse(s)
-  return undefined
-}
-
-/** Canonical single address: IPv4-mapped IPv6 becomes IPv4. */
-export function canonicalAddress(s: string): string | undefined {
-  const a = parseAddress(s)
-  if (!a) return undefined
-  return a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address().toString() : a.toString()
-}
-
-function networkOf(addr: ipaddr.IPv4 | ipaddr.IPv6, bits: number): string {
-  const bytes = addr.toByteArray()
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.max(0, Math.min(8, bits - i * 8))
-    bytes[i] &= (0xff << (8 - keep)) & 0xff
-  }
-  return ipaddr.fromByteArray(bytes).toString()
-}
 
 /** An IPv4/IPv6 address or CIDR, canonicalised (`10.0.0.7/24` → `10.0.0.0/24`, `::ffff:1.2.3.4` → `1.2.3.4`). */
 export const Client = z
@@ -207,3 +166,41 @@ export const JobListSchema = z.object({ jobs: z.array(JobSchema), nextCursor: z.
 export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) })
   .openapi('Error')
+
+const Agg = z.object({ total: z.number(), mean: z.number(), peak: z.number() })
+const Growth = z.object({ start: z.number().nullable(), end: z.number().nullable(), delta: z.number().nullable() })
+const Share = { ops: z.number(), bytes: z.number() }
+const ACTIVITY = ['iops_read', 'iops_write', 'metadata_iops_read', 'metadata_iops_write', 'throughput_read', 'throughput_write'] as const
+
+export const StatsSchema = z
+  .object({
+    job: z.string(),
+    name: z.string(),
+    status: z.enum(['running', 'succeeded', 'failed']),
+    window: z.object({ start: z.string(), end: z.string(), seconds: z.number() }),
+    activity: z.object(Object.fromEntries(ACTIVITY.map((f) => [f, Agg])) as Record<(typeof ACTIVITY)[number], typeof Agg>),
+    capacity: z.array(z.object({ path: z.string(), usedBytes: Growth, files: Growth, directories: Growth, error: z.string().optional() })),
+    topClients: z.array(z.object({ client: z.string(), ...Share })),
+    topPaths: z.array(z.object({ path: z.string(), ...Share })),
+    intervalSeconds: z.number(),
+    polls: z.number(),
+    live: z.boolean(),
+    previousRuns: z.array(z.object({ id: z.string(), startedAt: z.string(), status: z.string() })),
+  })
+  .openapi('JobStats', { description: 'interface.md §6: totals in ops or bytes, mean and peak in ops/s or bytes/s' })
+
+const Delta = z.object({ abs: z.number(), pct: z.number().nullable() })
+const FieldDelta = z.object({ total: Delta, mean: Delta, peak: Delta })
+export const ComparisonSchema = z
+  .object({
+    jobs: z.array(StatsSchema),
+    deltas: z.array(z.object({ job: z.string(), activity: z.object(Object.fromEntries(ACTIVITY.map((f) => [f, FieldDelta])) as Record<(typeof ACTIVITY)[number], typeof FieldDelta>) })),
+  })
+  .openapi('Comparison')
+
+export const CompareQuery = z.strictObject({
+  jobs: z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(JobId).min(2, 'jobs: give at least 2 job ids, comma-separated').max(10, 'jobs: at most 10 job ids')),
+})

@@ -11,6 +11,8 @@ import { startOutbox, type Outbox } from './annotations/outbox.ts'
 import { createApp, type HealthReport } from './app.ts'
 import { JobService } from './jobs.ts'
 import { openJobStore, type JobStore } from './store.ts'
+import { StatsService } from '../stats/service.ts'
+import { createInfluxQLSource } from '../stats/influxql.ts'
 
 /** A running API: the HTTP server and everything behind it. */
 export interface RunningApi {
@@ -73,7 +75,13 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     return { status: ok ? 'ok' : 'degraded', influx, qumulo, grafana, store: { jobs: Object.keys(store.data.jobs).length, archived: store.stats.archived } }
   }
 
-  const app = createApp({ service, config: config.api, log: log.child({ component: 'api' }), health, archive })
+  const stats = new StatsService({
+    source: createInfluxQLSource(config.influx),
+    intervalSeconds: config.collector.pollSeconds,
+    previousRuns: (name, before, id) => service.previousRuns(name, before, id),
+    aggregates: o.qumulo ? (path) => o.qumulo!.aggregates(path) : undefined,
+  })
+  const app = createApp({ service, stats, config: config.api, log: log.child({ component: 'api' }), health, archive })
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s))
   })

@@ -1,0 +1,166 @@
+import ipaddr from 'ipaddr.js'
+import type { ActivityField } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS } from '../lib/schema.ts'
+import type { Job, JobStatus, PathCapacity } from '../api/types.ts'
+import type { DirAggregates } from '../qumulo/types.ts'
+import { canonicalAddress } from '../lib/addresses.ts'
+import { aggregateActivity, type ActivityAggregates, type FieldAggregate } from './compute.ts'
+import { activityQuery, type ActivitySelector } from './model.ts'
+import type { ActivitySource } from './influxql.ts'
+
+/** start, end and end − start of a capacity figure; null where a reading is missing. */
+export interface Growth {
+  start: number | null
+  end: number | null
+  delta: number | null
+}
+
+/** The answer of `GET /api/v1/jobs/{id}/stats` (interface.md §6; extra keys may be added). */
+export interface JobStats extends Omit<ActivityAggregates, 'polls'> {
+  job: string
+  name: string
+  status: JobStatus
+  window: { start: string; end: string; seconds: number }
+  capacity: Array<{ path: string; usedBytes: Growth; files: Growth; directories: Growth; error?: string }>
+  /** poll interval the window edges were weighted with, seconds */
+  intervalSeconds: number
+  /** poll times that contributed */
+  polls: number
+  /** true while the job runs: the window ends now and capacity `end` is read live */
+  live: boolean
+  /** earlier runs of the same job name, newest first */
+  previousRuns: Array<{ id: string; startedAt: string; status: JobStatus }>
+}
+
+/** `abs` = later − first; `pct` = abs / first × 100, null when the first is 0. */
+export interface Delta {
+  abs: number
+  pct: number | null
+}
+
+export interface Comparison {
+  jobs: JobStats[]
+  deltas: Array<{ job: string; activity: Record<ActivityField, Record<keyof FieldAggregate, Delta>> }>
+}
+
+/** What the stats need from the rest of the system. */
+export interface StatsDeps {
+  source: ActivitySource
+  /** poll interval of the collector (`QACTIVITY_POLL_SECONDS`) */
+  intervalSeconds: number
+  /** earlier jobs of a name, started before `before`, newest first */
+  previousRuns: (name: string, before: string, excludeId: string) => Job[]
+  /** live aggregates for a running job's capacity `end` */
+  aggregates?: (path: string) => Promise<DirAggregates>
+  now?: () => number
+}
+
+function cidrMatcher(clients: string[]): (value: string) => boolean {
+  const exact = new Set(clients.filter((c) => !c.includes('/')))
+  const nets = clients.filter((c) => c.includes('/')).map((c) => ipaddr.parseCIDR(c))
+  return (value) => {
+    const c = canonicalAddress(value)
+    if (!c) return false
+    if (exact.has(c)) return true
+    const addr = ipaddr.parse(c)
+    return nets.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net, bits))
+  }
+}
+
+const num = (s: string | undefined) => (s === undefined ? null : Number(s))
+function growth(start: string | undefined, end: string | undefined): Growth {
+  const a = num(start)
+  const b = num(end)
+  return { start: a, end: b, delta: a !== null && b !== null ? Number(BigInt(end!) - BigInt(start!)) : null }
+}
+
+export class StatsService {
+  private readonly now: () => number
+
+  constructor(private readonly deps: StatsDeps) {
+    this.now = deps.now ?? Date.now
+  }
+
+  /**
+   * The job's clients as stored `client_ip` values: exact IPs, plus every stored value inside one of
+   * its CIDRs or equal to one of its IPs in another spelling (IPv6 formatting is not fixed).
+   */
+  private async clientValues(job: Job): Promise<string[]> {
+    if (!job.clients.length) return []
+    const matches = cidrMatcher(job.clients)
+    const stored = await this.deps.source.clientValues()
+    return [...new Set([...job.clients.filter((c) => !c.includes('/')), ...stored.filter(matches)])]
+  }
+
+  async stats(job: Job): Promise<JobStats> {
+    const live = job.status === 'running'
+    const startMs = Date.parse(job.startedAt)
+    const endMs = live ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
+    const selector: ActivitySelector = { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths }
+    const [rows, capacity] = await Promise.all([this.deps.source.rows(activityQuery(selector)), this.capacity(job, live)])
+    const agg = aggregateActivity(rows, selector)
+    return {
+      job: job.id,
+      name: job.name,
+      status: job.status,
+      window: { start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString(), seconds: (endMs - startMs) / 1000 },
+      activity: agg.activity,
+      capacity,
+      topClients: agg.topClients,
+      topPaths: agg.topPaths,
+      intervalSeconds: this.deps.intervalSeconds,
+      polls: agg.polls,
+      live,
+      previousRuns: this.deps.previousRuns(job.name, job.startedAt, job.id).slice(0, 5).map((j) => ({ id: j.id, startedAt: j.startedAt, status: j.status })),
+    }
+  }
+
+  private async capacity(job: Job, live: boolean): Promise<JobStats['capacity']> {
+    const byPath = new Map<string, PathCapacity>(job.capacity.map((c) => [c.path, c]))
+    return Promise.all(
+      job.paths.map(async (path) => {
+        const c = byPath.get(path) ?? { path }
+        let end = c.end
+        let error = c.error
+        if (live && this.deps.aggregates) {
+          try {
+            const a = await this.deps.aggregates(path)
+            end = { at: new Date(this.now()).toISOString(), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) }
+          } catch (err) {
+            error = `live reading: ${(err as Error).message}`
+          }
+        }
+        return {
+          path,
+          usedBytes: growth(c.start?.usedBytes, end?.usedBytes),
+          files: growth(c.start?.files, end?.files),
+          directories: growth(c.start?.directories, end?.directories),
+          ...(error ? { error } : {}),
+        }
+      }),
+    )
+  }
+
+  /** Stats side by side, with absolute and % deltas of every later job against the first. */
+  async compare(jobs: Job[]): Promise<Comparison> {
+    const stats = await Promise.all(jobs.map((j) => this.stats(j)))
+    const [first, ...rest] = stats
+    const delta = (a: number, b: number): Delta => ({ abs: b - a, pct: a === 0 ? null : ((b - a) / a) * 100 })
+    return {
+      jobs: stats,
+      deltas: rest.map((s) => ({
+        job: s.job,
+        activity: Object.fromEntries(
+          ACTIVITY_FIELDS.map((f) => [
+            f,
+            {
+              total: delta(first.activity[f].total, s.activity[f].total),
+              mean: delta(first.activity[f].mean, s.activity[f].mean),
+              peak: delta(first.activity[f].peak, s.activity[f].peak),
+            },
+          ]),
+        ) as Comparison['deltas'][number]['activity'],
+      })),
+    }
+  }
+}

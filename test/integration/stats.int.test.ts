@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { loadConfig, type Config } from '../../lib/config.ts'
+import { silentLogger } from '../../lib/log.ts'
+import { createDurableWriter, type DurableWriter } from '../../lib/influx/writer.ts'
+import { ACTIVITY_FIELDS, type ActivityField, type ActivityType } from '../../lib/schema.ts'
+import { createQumuloClient } from '../../qumulo/client.ts'
+import { createCollector, type Collector } from '../../collector/index.ts'
+import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
+import { parseScenario } from '../../simulator/scenario.ts'
+import { StatsService } from '../../stats/service.ts'
+import { createInfluxQLSource } from '../../stats/influxql.ts'
+import type { Job } from '../../api/types.ts'
+import { startInfluxd, type Influxd } from '../support/influxd.ts'
+import { tempDir } from '../support/tmp.ts'
+
+const ODD = `/adv/q'uo"te\\s (x)+[y]{2}.*$^|?ü`
+const workloads = [
+  { name: 'A', clients: ['10.1.0.1', '10.1.0.2'], path: '/proj/a/x', files: 2, ops: { 'file-iops-read': 60, 'file-throughput-write': 30 } },
+  { name: 'B', clients: ['10.1.0.3'], path: '/proj/b/x', files: 1, ops: { 'file-iops-write': 120 } },
+  { name: 'C', clients: ['10.2.0.5'], path: '/proj/a/sub', files: 1, ops: { 'metadata-iops-read': 30 } },
+  { name: 'D', clients: ['10.1.0.1'], path: '/other/d/x', files: 1, ops: { 'file-iops-read': 6 } },
+  { name: 'AB', clients: ['10.4.0.1'], path: '/adv/a/b', files: 1, ops: { 'file-iops-read': 600 } },
+  { name: 'ABC', clients: ['10.4.0.2'], path: '/adv/a/bc', files: 1, ops: { 'file-iops-read': 6000 } },
+  { name: 'ODD', clients: ['10.4.0.3'], path: ODD, files: 1, ops: { 'metadata-iops-write': 90 } },
+] as const
+type W = (typeof workloads)[number]
+
+const I = 60
+const t0 = Math.floor(Date.now() / 1000 / I) * I - 24 * 3600
+let influxd: Influxd
+let sim: RunningSimulator
+let config: Config
+let writer: DurableWriter
+let collector: Collector
+let stats: StatsService
+
+beforeAll(async () => {
+  ;[influxd, sim] = await Promise.all([startInfluxd(), startSimulator({ scenario: parseScenario({ workloads }) })])
+  config = loadConfig(
+    { QUMULO_URL: sim.url, QUMULO_USERNAME: 'admin', QUMULO_PASSWORD: 'admin', QUMULO_CLUSTER: 'sim', INFLUX_URL: influxd.url, INFLUX_BUCKET: 'stats_it', QACTIVITY_PATH_DEPTH: '3', QACTIVITY_DATA_DIR: tempDir() },
+    ['qumulo', 'influx'],
+  )
+  writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 1e9, log: silentLogger, retryMinMs: 50, retryMaxMs: 200 })
+  collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log: silentLogger })
+  // Polls at t0, t0+60, … t0+600; influxd is down for the polls at t0+240 … t0+360 (spooled, replayed).
+  for (let k = 0; k <= 10; k++) {
+    if (k === 4) await influxd.stop()
+    await collector.runOnce(t0 + k * I)
+    if (k === 6) await influxd.start()
+  }
+  await writer.flush()
+  stats = new StatsService({ source: createInfluxQLSource(config.influx), intervalSeconds: I, previousRuns: () => [] })
+}, 120_000)
+afterAll(async () => {
+  await writer?.close()
+  await sim?.close()
+  await influxd?.stop()
+})
+
+function job(over: Partial<Job> & { startS: number; endS: number }): Job {
+  const { startS, endS, ...rest } = over
+  return {
+    id: 'j', name: 'n', status: 'succeeded', startedAt: new Date(startS * 1000).toISOString(), endedAt: new Date(endS * 1000).toISOString(),
+    paths: [], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '', ...rest,
+  }
+}
+
+/** Ground truth from the scenario numbers alone: Σ files × k/60 (× 4096 for throughput) × seconds. */
+function truth(selected: W[], perClient: (w: W) => readonly string[], seconds: number): Record<ActivityField, number> {
+  const out = Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, 0])) as Record<ActivityField, number>
+  const field = (t: ActivityType) => ACTIVITY_FIELDS[['file-iops-read', 'file-iops-write', 'metadata-iops-read', 'metadata-iops-write', 'file-throughput-read', 'file-throughput-write'].indexOf(t)]
+  for (const w of selected) {
+    for (const _c of perClient(w)) {
+      for (const [t, k] of Object.entries(w.ops) as Array<[ActivityType, number]>) out[field(t)] += ((w.files * k * (t.includes('throughput') ? 4096 : 1)) / 60) * seconds
+    }
+  }
+  return out
+}
+const W_ = (...names: string[]) => workloads.filter((w) => names.includes(w.name))
+
+function expectTotals(actual: Record<ActivityField, { total: number }>, expected: Record<ActivityField, number>) {
+  for (const f of ACTIVITY_FIELDS) expect(actual[f].total, f).toBeCloseTo(expected[f], 6)
+}
+
+const S = t0 + 30
+const E = t0 + 570 // 9 minutes; the outage (polls t0+240…t0+360) lies inside
+
+describe('per-job aggregates against the scenario ground truth (real influxd, InfluxQL)', () => {
+  it('by client only: every path the client touched, nothing of other clients', async () => {
+    const s = await stats.stats(job({ startS: S, endS: E, clients: ['10.1.0.1'] }))
+    expectTotals(s.activity, truth([...W_('A', 'D')], () => ['10.1.0.1'], E - S))
+    expect(s.activity.iops_read.mean).toBeCloseTo((2 + 0.1) * 1, 9)
+    expect(s.activity.iops_read.peak).toBeCloseTo(2.1, 9)
+    expect(s.topClients.map((c) => c.client)).toEqual(['10.1.0.1'])
+  })
+
+  it('by path only, including paths under it but never a sibling prefix', async () => {
+    const s = await stats.stats(job({ startS: S, endS: E, paths: ['/proj/a'] }))
+    expectTotals(s.activity, truth(W_('A', 'C'), (w) => w.clients, E - S))
+    const ab = await stats.stats(job({ startS: S, endS: E, paths: ['/adv/a/b'] }))
+    expectTotals(ab.activity, truth(W_('AB'), (w) => w.clients, E - S))
+  })
+
+  it('by client and path with overlap: each point counted once', async () => {
+    const s = await stats.stats(job({ startS: S, endS: E, clients: ['10.1.0.1'], paths: ['/proj/a'] }))
+    expectTotals(s.activity, truth(W_('A', 'C', 'D'), (w) => w.clients, E - S))
+    expect(s.topPaths.map((p) => p.path).sort()).toEqual(['/other/d/x', '/proj/a/sub', '/proj/a/x'])
+  })
+
+  it('CIDR clients and nested job paths', async () => {
+    const cidr = await stats.stats(job({ startS: S, endS: E, clients: ['10.1.0.0/30'] }))
+    expectTotals(cidr.activity, truth(W_('A', 'B', 'D'), (w) => w.clients, E - S))
+    const nested = await stats.stats(job({ startS: S, endS: E, paths: ['/proj/a', '/proj/a/sub'] }))
+    expectTotals(nested.activity, truth(W_('A', 'C'), (w) => w.clients, E - S))
+  })
+
+  it('two concurrent jobs sharing a client each see all of that client', async () => {
+    const [x, y] = await Promise.all([
+      stats.stats(job({ id: 'x', startS: S, endS: E, clients: ['10.1.0.1'] })),
+      stats.stats(job({ id: 'y', startS: S + 60, endS: E, clients: ['10.1.0.1'], paths: ['/proj/b'] })),
+    ])
+    expectTotals(x.activity, truth(W_('A', 'D'), () => ['10.1.0.1'], E - S))
+    const yTruth = truth(W_('A', 'D'), () => ['10.1.0.1'], E - S - 60)
+    const b = truth(W_('B'), (w) => w.clients, E - S - 60)
+    expectTotals(y.activity, Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, yTruth[f] + b[f]])) as Record<ActivityField, number>)
+  })
+
+  it('a job shorter than one poll interval gets its share of the overlapping point', async () => {
+    const s = await stats.stats(job({ startS: t0 + 70, endS: t0 + 100, clients: ['10.1.0.3'] }))
+    expectTotals(s.activity, truth(W_('B'), (w) => w.clients, 30))
+    expect(s.polls).toBe(1)
+  })
+
+  it('adversarial paths: quotes, backslashes, regex metacharacters and Unicode give exact numbers', async () => {
+    const s = await stats.stats(job({ startS: S, endS: E, paths: [ODD] }))
+    expectTotals(s.activity, truth(W_('ODD'), (w) => w.clients, E - S))
+    expect(s.topPaths.map((p) => p.path)).toEqual([ODD])
+  })
+
+  it('compares runs: absolute and % deltas against the first, pct null when the first is 0', async () => {
+    const a = job({ id: 'a', startS: S, endS: E, clients: ['10.1.0.3'] })
+    const b = job({ id: 'b', startS: S, endS: E, clients: ['10.1.0.3', '10.1.0.1'] })
+    const c = await stats.compare([a, b])
+    expect(c.jobs.map((j) => j.job)).toEqual(['a', 'b'])
+    const d = c.deltas[0].activity
+    expect(d.iops_write.total.abs).toBeCloseTo(0, 6)
+    expect(d.iops_write.total.pct).toBeCloseTo(0, 6)
+    expect(d.iops_read.total.pct).toBeNull()
+    expect(d.iops_read.total.abs).toBeCloseTo(2.1 * (E - S), 6)
+  })
+})
