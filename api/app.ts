@@ -10,6 +10,7 @@ import type { JobService } from './jobs.ts'
 import { jobRoutes } from './routes/jobs.ts'
 import { statsRoutes } from './routes/stats.ts'
 import type { StatsService } from '../stats/service.ts'
+import type { Summaries } from '../stats/summary.ts'
 import { canonicalAddress } from './schemas.ts'
 
 /** Largest request body (interface.md §5). */
@@ -23,6 +24,8 @@ export interface AppDeps {
   service: JobService
   /** per-job aggregates; stats routes answer 503 without it */
   stats?: StatsService
+  /** recomputes a completed job's summary on `POST /api/v1/admin/jobs/{id}/summary` */
+  summaries?: Summaries
   config: Pick<ApiConfig, 'auth' | 'tokens' | 'trustProxy'>
   log: Logger
   health?: () => Promise<HealthReport>
@@ -77,6 +80,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
 
   app.route('/api/v1', jobRoutes(deps.service, callerAddress(deps.config.trustProxy)))
   app.route('/api/v1', statsRoutes(deps.service, deps.stats))
+  app.post('/api/v1/admin/jobs/:id/summary', async (c) => {
+    const job = await deps.service.find(c.req.param('id'))
+    if (job.status === 'running') throw new ApiError(409, 'conflict', `job "${job.id}" is still running`)
+    const stats = await deps.summaries?.compute(job.id)
+    if (!stats) throw new ApiError(503, 'influx_unavailable', 'summary not computed; see the job’s summary.lastError')
+    return c.json(stats, 200)
+  })
   app.post('/api/v1/admin/archive', async (c) => c.json({ archived: deps.archive ? await deps.archive() : 0 }, 200))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' })

@@ -28,6 +28,8 @@ export interface JobServiceDeps {
   /** `cluster` tag of capacity points */
   cluster: string
   annotations?: AnnotationQueue
+  /** called after a job completed (schedules its summary) */
+  onComplete?: (id: string) => void
   log: Logger
   /** epoch ms @defaultValue Date.now */
   now?: () => number
@@ -193,6 +195,7 @@ export class JobService {
     }, [id])
     this.afterChange(this.get(id), 'complete', end, [])
     this.snapshot(id, job.paths, 'end')
+    this.deps.onComplete?.(id)
     return this.get(id)
   }
 

@@ -156,6 +156,9 @@ export const JobSchema = z
       lastError: z.string().optional(),
     }),
     capacity: z.array(z.object({ path: z.string(), start: Reading.optional(), end: Reading.optional(), error: z.string().optional() })),
+    summary: z
+      .object({ state: z.enum(['pending', 'done']), computedAt: z.string().optional(), lastError: z.string().optional(), stats: z.record(z.string(), z.unknown()).optional() })
+      .optional(),
     createdBy: z.string(),
     updatedAt: z.string(),
   })

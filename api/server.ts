@@ -13,6 +13,7 @@ import { JobService } from './jobs.ts'
 import { openJobStore, type JobStore } from './store.ts'
 import { StatsService } from '../stats/service.ts'
 import { createInfluxQLSource } from '../stats/influxql.ts'
+import { startSummaries, type Summaries } from '../stats/summary.ts'
 
 /** A running API: the HTTP server and everything behind it. */
 export interface RunningApi {
@@ -20,6 +21,7 @@ export interface RunningApi {
   service: JobService
   store: JobStore
   outbox: Outbox
+  summaries: Summaries
   /** Stops accepting requests, stops deliveries, flushes and closes the store (the writer is the caller's). */
   close(): Promise<void>
 }
@@ -57,6 +59,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     aggregates: o.qumulo ? (path) => o.qumulo!.aggregates(path) : undefined,
     cluster: config.qumulo.cluster,
     annotations: outbox,
+    onComplete: (id) => summaries.schedule(id),
     log: log.child({ component: 'jobs' }),
   })
   const retentionMs = config.api.retentionDays * 24 * HOUR
@@ -81,7 +84,9 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     previousRuns: (name, before, id) => service.previousRuns(name, before, id),
     aggregates: o.qumulo ? (path) => o.qumulo!.aggregates(path) : undefined,
   })
-  const app = createApp({ service, stats, config: config.api, log: log.child({ component: 'api' }), health, archive })
+  // The service's onComplete above calls this; it is only ever called once startApi has returned.
+  const summaries: Summaries = startSummaries({ store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds })
+  const app = createApp({ service, stats, summaries, config: config.api, log: log.child({ component: 'api' }), health, archive })
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s))
   })
@@ -94,8 +99,10 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     service,
     store,
     outbox,
+    summaries,
     async close() {
       clearInterval(archiveTimer)
+      summaries.stop()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await outbox.stop()
       await store.close()

@@ -63,10 +63,24 @@ export interface Job {
   notify: string[]
   annotation: AnnotationSync
   capacity: PathCapacity[]
+  /** The §6 aggregates computed once after completion (stats/summary.ts); absent while running. */
+  summary?: JobSummary
   /** name of the token that created the job */
   createdBy: string
   /** ISO time of the last change (for list ordering and retention) */
   updatedAt: string
+}
+
+/** A completed job's aggregates, computed once the last overlapping poll is in InfluxDB. */
+export interface JobSummary {
+  /** `pending` until computed (InfluxDB may be down: retried), then `done` */
+  state: 'pending' | 'done'
+  /** ISO time it was computed */
+  computedAt?: string
+  /** last failure, one line */
+  lastError?: string
+  /** the stats as served by `GET /api/v1/jobs/{id}/stats` (previous runs excluded) */
+  stats?: Record<string, unknown>
 }
 
 /** A Grafana annotation still to deliver (the durable outbox). */

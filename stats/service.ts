@@ -93,6 +93,9 @@ export class StatsService {
   }
 
   async stats(job: Job): Promise<JobStats> {
+    const previousRuns = this.deps.previousRuns(job.name, job.startedAt, job.id).slice(0, 5).map((j) => ({ id: j.id, startedAt: j.startedAt, status: j.status }))
+    // A completed job's aggregates were computed once after the fact (stats/summary.ts): no re-scan.
+    if (job.status !== 'running' && job.summary?.state === 'done' && job.summary.stats) return { ...(job.summary.stats as unknown as JobStats), previousRuns }
     const live = job.status === 'running'
     const startMs = Date.parse(job.startedAt)
     const endMs = live ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
@@ -111,7 +114,7 @@ export class StatsService {
       intervalSeconds: this.deps.intervalSeconds,
       polls: agg.polls,
       live,
-      previousRuns: this.deps.previousRuns(job.name, job.startedAt, job.id).slice(0, 5).map((j) => ({ id: j.id, startedAt: j.startedAt, status: j.status })),
+      previousRuns,
     }
   }
 

@@ -150,3 +150,41 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
     expect(d.iops_read.total.abs).toBeCloseTo(2.1 * (E - S), 6)
   })
 })
+
+describe('summaries', () => {
+  it('are computed once after completion, stored and written; completed stats then need no query; InfluxDB down → pending, retried', async () => {
+    const { openJobStore } = await import('../../api/store.ts')
+    const { startSummaries } = await import('../../stats/summary.ts')
+    const { createInfluxQL } = await import('../../lib/influx/influxql.ts')
+    const store = await openJobStore(join(tempDir(), 'jobs.json'), silentLogger)
+    const done = job({ id: 'sum-1', name: "render \"q\"\nnewline", startS: S, endS: E, clients: ['10.1.0.3'] })
+    await store.update((d) => void (d.jobs[done.id] = done), [done.id])
+    const summaries = startSummaries({ store, stats, writer, log: silentLogger, intervalSeconds: I, graceMs: 0, retryMs: 100 })
+    try {
+      await influxd.stop()
+      expect(await summaries.compute(done.id)).toBeUndefined()
+      expect(store.data.jobs[done.id].summary).toMatchObject({ state: 'pending', lastError: expect.any(String) })
+      await influxd.start()
+      for (let i = 0; i < 100 && store.data.jobs[done.id].summary?.state !== 'done'; i++) await new Promise((r) => setTimeout(r, 50))
+      const summary = store.data.jobs[done.id].summary!
+      expect(summary.state).toBe('done')
+      await writer.flush()
+      const [r] = await createInfluxQL(config.influx).query(`SELECT "iops_write_total", "window_seconds" FROM "qactivity_job_summary" WHERE "job_id" = 'sum-1'`)
+      expect(r.series[0].values).toHaveLength(1)
+      expect(r.series[0].values[0][1]).toBeCloseTo(truth(W_('B'), (w) => w.clients, E - S).iops_write, 6)
+      // Recomputing is idempotent: the same point, not a second one.
+      await summaries.compute(done.id)
+      await writer.flush()
+      const [again] = await createInfluxQL(config.influx).query(`SELECT count("iops_write_total") FROM "qactivity_job_summary" WHERE "job_id" = 'sum-1'`)
+      expect(again.series[0].values[0][1]).toBe(1)
+      // Completed-job stats come from the summary: they work with InfluxDB down.
+      await influxd.stop()
+      const s = await stats.stats(store.data.jobs[done.id])
+      expectTotals(s.activity, truth(W_('B'), (w) => w.clients, E - S))
+    } finally {
+      summaries.stop()
+      await influxd.start().catch(() => {})
+      await store.close()
+    }
+  })
+})

@@ -1,0 +1,119 @@
+import type { Logger } from '../lib/log.ts'
+import { messageOf } from '../lib/errors.ts'
+import { MEASUREMENT, ACTIVITY_FIELDS } from '../lib/schema.ts'
+import { toLine, type FieldValue } from '../lib/influx/line-protocol.ts'
+import type { DurableWriter } from '../lib/influx/writer.ts'
+import type { Job, StoreData } from '../api/types.ts'
+import type { JobStats, StatsService } from './service.ts'
+
+/** The store calls a summariser needs (a subset of api/store.ts `JobStore`). */
+export interface SummaryStore {
+  readonly data: StoreData
+  update<R>(fn: (data: StoreData) => R, touched?: readonly string[]): Promise<R>
+}
+
+/** Options of {@link startSummaries}. */
+export interface SummaryOptions {
+  store: SummaryStore
+  stats: StatsService
+  writer?: Pick<DurableWriter, 'write'>
+  log: Logger
+  /** poll interval, seconds: the last point overlapping a job lands up to one interval after its end */
+  intervalSeconds: number
+  /** extra wait after end + interval for the collector's write to arrive, ms @defaultValue 15000 */
+  graceMs?: number
+  /** first retry delay when InfluxDB fails, ms @defaultValue 30000; doubles up to 10 min */
+  retryMs?: number
+  now?: () => number
+}
+
+/** Schedules and computes completed jobs' summaries. */
+export interface Summaries {
+  /** Schedules the summary of a just-completed job (no-op for running ones). */
+  schedule(jobId: string): void
+  /** Computes now, whatever the schedule (tests, an admin recompute); idempotent. */
+  compute(jobId: string): Promise<JobStats | undefined>
+  stop(): void
+}
+
+/** The `qactivity_job_summary` point: the §6 aggregates, stamped at the job's end. */
+export function summaryLine(job: Job, s: JobStats): string {
+  const fields: Record<string, FieldValue> = { status: job.status, window_seconds: s.window.seconds, polls: BigInt(s.polls) }
+  for (const f of ACTIVITY_FIELDS) {
+    fields[`${f}_total`] = s.activity[f].total
+    fields[`${f}_mean`] = s.activity[f].mean
+    fields[`${f}_peak`] = s.activity[f].peak
+  }
+  const sum = (k: 'usedBytes' | 'files' | 'directories') => s.capacity.reduce((a, c) => a + (c[k].delta ?? 0), 0)
+  fields.used_bytes_delta = sum('usedBytes')
+  fields.files_delta = sum('files')
+  fields.directories_delta = sum('directories')
+  return toLine({ measurement: MEASUREMENT.jobSummary, tags: { job_id: job.id, job_name: job.name }, fields, time: Date.parse(job.endedAt!) / 1000 })
+}
+
+/**
+ * Computes each completed job's aggregates once, after `end + interval + grace` (when the last poll
+ * overlapping the job is in InfluxDB), stores them on the job and writes `qactivity_job_summary`.
+ * While InfluxDB fails the summary stays `pending` with the error and is retried; at start every
+ * completed job without a finished summary is scheduled again. Recomputing writes the same point.
+ */
+export function startSummaries(o: SummaryOptions): Summaries {
+  const now = o.now ?? Date.now
+  const timers = new Map<string, NodeJS.Timeout>()
+  const attempts = new Map<string, number>()
+  let stopped = false
+
+  const at = (jobId: string, whenMs: number) => {
+    clearTimeout(timers.get(jobId))
+    if (stopped) return
+    timers.set(jobId, setTimeout(() => void compute(jobId), Math.max(0, whenMs - now())).unref())
+  }
+
+  const compute = async (jobId: string): Promise<JobStats | undefined> => {
+    timers.delete(jobId)
+    const job = o.store.data.jobs[jobId]
+    if (!job || job.status === 'running') return undefined
+    try {
+      const stats = await o.stats.stats({ ...job, summary: undefined })
+      const { previousRuns: _previous, ...kept } = stats
+      await o.store.update((d) => {
+        const j = d.jobs[jobId]
+        if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown> }
+      }, [jobId])
+      attempts.delete(jobId)
+      await o.writer?.write([summaryLine(job, stats)])
+      return stats
+    } catch (err) {
+      const n = (attempts.get(jobId) ?? 0) + 1
+      attempts.set(jobId, n)
+      const delay = Math.min((o.retryMs ?? 30_000) * 2 ** (n - 1), 600_000)
+      o.log.warn('Job summary not computed; will retry', { job: jobId, attempt: n, retryInMs: delay, error: messageOf(err) })
+      await o.store
+        .update((d) => {
+          const j = d.jobs[jobId]
+          if (j) j.summary = { state: 'pending', lastError: messageOf(err) }
+        }, [jobId])
+        .catch(() => {})
+      at(jobId, now() + delay)
+      return undefined
+    }
+  }
+
+  const schedule = (jobId: string) => {
+    const job = o.store.data.jobs[jobId]
+    if (!job?.endedAt) return
+    at(jobId, Date.parse(job.endedAt) + o.intervalSeconds * 1000 + (o.graceMs ?? 15_000))
+  }
+
+  for (const job of Object.values(o.store.data.jobs)) if (job.status !== 'running' && job.summary?.state !== 'done') schedule(job.id)
+
+  return {
+    schedule,
+    compute,
+    stop() {
+      stopped = true
+      for (const t of timers.values()) clearTimeout(t)
+      timers.clear()
+    },
+  }
+}
