@@ -1,8 +1,9 @@
 import type { Job, PathCapacity } from '../api/types.ts'
+import { ACTIVITY_FIELDS, FIELD_UNIT, type ActivityField } from '../lib/schema.ts'
 
 /**
- * Human output of `qactivity job show|list`: pure functions of the API's JSON (and `now`, for the
- * duration of running jobs). Everything a user sent is passed through {@link safe} so a job name or
+ * Human output of `qactivity job show|list|stats|compare`: pure functions of the API's JSON (and
+ * `now`, for the duration of running jobs). Everything a user sent is passed through {@link safe} so a job name or
  * comment cannot inject terminal escape sequences.
  */
 
@@ -48,36 +49,52 @@ export function jobDuration(job: Pick<Job, 'startedAt' | 'endedAt'>, now: number
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB']
 
+/** A number (bytes, counts) as an exact integer; `undefined` for null, NaN and ±Infinity. */
+function toBigInt(value: string | bigint | number | null | undefined): bigint | undefined {
+  if (value === null || value === undefined) return undefined
+  if (typeof value === 'bigint') return value
+  if (typeof value === 'number') return Number.isFinite(value) ? BigInt(Math.round(value)) : undefined
+  return BigInt(value) // throws on a non-integer string
+}
+
 /**
- * A byte count (a decimal string from Qumulo, exact beyond 2^53) in binary units with one decimal:
- * `1536` → `1.5 KiB`. `signed` prefixes `+` to positive values (deltas).
+ * A byte count in binary units with one decimal: `1536` → `1.5 KiB`, `1023` → `1023 B`. Decimal
+ * strings (Qumulo's) are exact beyond 2^53; numbers are rounded to whole bytes; null, NaN and ±Infinity
+ * are `-`. `signed` prefixes `+` to positive values (deltas).
  */
-export function formatBytes(value: string | bigint, signed = false): string {
-  let n: bigint
+export function formatBytes(value: string | bigint | number | null | undefined, signed = false): string {
+  let n: bigint | undefined
   try {
-    n = typeof value === 'bigint' ? value : BigInt(value)
+    n = toBigInt(value)
   } catch {
     return safe(String(value))
   }
+  if (n === undefined) return '-'
   const sign = n < 0n ? '-' : signed && n > 0n ? '+' : ''
   const abs = n < 0n ? -n : n
   let unit = 0
   while (unit < UNITS.length - 1 && abs >= 1024n ** BigInt(unit + 1)) unit++
   if (unit === 0) return `${sign}${abs} B`
-  // tenths, rounded half up, in integer arithmetic
-  const div = 1024n ** BigInt(unit)
-  const tenths = (abs * 10n + div / 2n) / div
+  // tenths, rounded half up, in integer arithmetic; 1023.96 KiB rounds up to the next unit
+  let div = 1024n ** BigInt(unit)
+  let tenths = (abs * 10n + div / 2n) / div
+  if (tenths >= 10240n && unit < UNITS.length - 1) {
+    unit++
+    div *= 1024n
+    tenths = (abs * 10n + div / 2n) / div
+  }
   return `${sign}${tenths / 10n}.${tenths % 10n} ${UNITS[unit]}`
 }
 
-/** An integer count (decimal string) with thousands separators; `signed` adds `+` to positive values. */
-export function formatCount(value: string | bigint, signed = false): string {
-  let n: bigint
+/** An integer count with thousands separators (numbers are rounded; null/NaN → `-`); `signed` adds `+` to positive values. */
+export function formatCount(value: string | bigint | number | null | undefined, signed = false): string {
+  let n: bigint | undefined
   try {
-    n = typeof value === 'bigint' ? value : BigInt(value)
+    n = toBigInt(value)
   } catch {
     return safe(String(value))
   }
+  if (n === undefined) return '-'
   const sign = n < 0n ? '-' : signed && n > 0n ? '+' : ''
   const digits = (n < 0n ? -n : n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',')
   return sign + digits
@@ -201,4 +218,194 @@ export function formatJobTable(jobs: Job[], now: number): string {
     firstAndMore(j.clients),
   ])
   return table([LIST_COLUMNS, ...rows]) + '\n'
+}
+
+// ---------------------------------------------------------------------------------------------
+// `job stats` and `job compare` (interface.md §6)
+// ---------------------------------------------------------------------------------------------
+
+/** start/end/delta of a capacity figure as the API sends it; null where a reading is missing. */
+export interface GrowthView {
+  start: number | null
+  end: number | null
+  delta: number | null
+}
+
+/** One activity field's aggregates: ops or bytes (`total`), ops/s or bytes/s (`mean`, `peak`). */
+export interface FieldView {
+  total: number
+  mean: number
+  peak: number
+}
+
+/**
+ * The JSON of `GET /api/v1/jobs/{id}/stats` as the CLI reads it. Only what the human output uses;
+ * everything is read defensively (a missing value prints `-`), since it comes over the network.
+ */
+export interface StatsView {
+  job: string
+  name: string
+  status: string
+  window: { start: string; end: string | null; seconds: number }
+  activity: Partial<Record<ActivityField, FieldView>>
+  capacity?: Array<{ path: string; usedBytes?: GrowthView; files?: GrowthView; directories?: GrowthView; error?: string }>
+  topClients?: Array<{ client: string; ops: number; bytes: number }>
+  topPaths?: Array<{ path: string; ops: number; bytes: number }>
+  /** true while the job runs (the window ends now) */
+  live?: boolean
+  /** poll times that contributed, and the poll interval in seconds */
+  polls?: number
+  intervalSeconds?: number
+  previousRuns?: Array<{ id: string; startedAt: string; status: string }>
+}
+
+/** `abs` = later − first; `pct` = abs / first × 100, null when the first is 0. */
+export interface DeltaView {
+  abs: number
+  pct: number | null
+}
+
+/** The JSON of `GET /api/v1/compare?jobs=…`. */
+export interface ComparisonView {
+  jobs: StatsView[]
+  deltas: Array<{ job: string; activity: Partial<Record<ActivityField, Partial<Record<keyof FieldView, DeltaView>>>> }>
+}
+
+/** Said once above every stats/compare table, so no reader has to guess MB vs MiB. */
+export const UNITS_NOTE = 'ops, ops/s: k = 10^3, M = 10^6; byte totals: KiB = 2^10, GiB = 2^30 bytes; byte rates: MB/s = 10^6 bytes/s'
+
+const isNum = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n)
+
+/**
+ * `value` with three significant digits (two decimals below 1), e.g. `12.3`, `1.50`, `0.35`, `999`;
+ * `trim` drops trailing zeros (`1.5`, `100`). Non-zero values that would round to 0 are `<0.01`.
+ */
+function threeDigits(abs: number, trim: boolean): string {
+  if (abs === 0) return '0'
+  if (abs < 0.005) return '<0.01'
+  let d = abs >= 100 ? 0 : abs >= 10 ? 1 : 2
+  let s = abs.toFixed(d)
+  // 9.996 → "10.00" has four digits: one decimal fewer
+  if (d > 0 && Number(s) >= 10 ** (3 - d)) s = abs.toFixed(--d)
+  return trim && s.includes('.') ? s.replace(/\.?0+$/, '') : s
+}
+
+function withSign(n: number, text: string): string {
+  if (n >= 0 || text === '0') return text
+  return text.startsWith('<') ? `>-${text.slice(1)}` : `-${text}`
+}
+
+const SI = ['', 'k', 'M', 'G', 'T', 'P', 'E']
+
+/**
+ * An operation count or rate with SI prefixes and three significant digits: `999 ops`,
+ * `1.00 k ops`, `1.23 M ops`, `12.5 ops/s`. null, NaN and ±Infinity are `-`.
+ */
+export function formatOps(n: number | null | undefined, unit = 'ops'): string {
+  if (!isNum(n)) return '-'
+  let abs = Math.abs(n)
+  let i = 0
+  // promote when rounding to three digits reaches 1000 (999.6 → 1.00 k)
+  while (i < SI.length - 1 && abs > 0 && Number(abs.toPrecision(3)) >= 1000) {
+    abs /= 1000
+    i++
+  }
+  const text = withSign(n, threeDigits(abs, i === 0))
+  return i === 0 ? `${text} ${unit}` : `${text} ${SI[i]} ${unit}`
+}
+
+/** A byte rate in decimal megabytes per second (10^6 bytes/s), one fixed unit for every value: `12.3 MB/s`, `1,234 MB/s`. */
+export function formatMBps(bytesPerSecond: number | null | undefined): string {
+  if (!isNum(bytesPerSecond)) return '-'
+  const v = bytesPerSecond / 1e6
+  const abs = Math.abs(v)
+  const text = abs >= 999.5 ? Math.round(abs).toString() : threeDigits(abs, true)
+  return `${withSign(v, text.replace(/\B(?=(\d{3})+(?!\d))/g, ','))} MB/s`
+}
+
+/** A percentage change with one decimal and its sign: `+12.3 %`, `-5.0 %`, `0.0 %`; null (first job was 0) or NaN → `n/a`. */
+export function formatPct(pct: number | null | undefined): string {
+  if (!isNum(pct)) return 'n/a'
+  const text = Math.abs(pct).toFixed(1).replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+  if (text === '0.0') return '0.0 %'
+  return `${pct < 0 ? '-' : '+'}${text} %`
+}
+
+/** One aggregate of an activity field in its unit: ops totals in ops, rates in ops/s; byte totals binary, rates in MB/s. */
+export function formatAggregate(field: ActivityField, kind: keyof FieldView, value: number | null | undefined): string {
+  const ops = FIELD_UNIT[field] === 'ops/s'
+  if (kind === 'total') return ops ? formatOps(value) : formatBytes(value)
+  return ops ? formatOps(value, 'ops/s') : formatMBps(value)
+}
+
+/** `start → end (duration)`; a running job's end is `running`. */
+export function formatWindow(s: Pick<StatsView, 'window' | 'status' | 'live'>): string {
+  const w = s.window ?? ({} as StatsView['window'])
+  const running = s.live === true || s.status === 'running'
+  const duration = isNum(w.seconds) ? formatDuration(w.seconds * 1000) : '-'
+  return `${formatTime(w.start)} → ${running ? 'running' : formatTime(w.end)}  (${duration}${running ? ' so far' : ''})`
+}
+
+/** A titled table, or nothing for no rows. */
+function section(header: string[], rows: string[][]): string[] {
+  return rows.length ? ['', table([header, ...rows])] : []
+}
+
+/** `qactivity job stats`: header block, then activity, capacity growth, top clients and paths, previous runs. */
+export function formatStats(s: StatsView): string {
+  const polls = isNum(s.polls) ? `${s.polls}${isNum(s.intervalSeconds) ? ` (every ${s.intervalSeconds} s)` : ''}` : undefined
+  const lines = block([
+    ['job', `${safe(String(s.job))}  ${safe(String(s.name ?? ''))}`.trimEnd()],
+    ['status', safe(String(s.status))],
+    ['window', formatWindow(s)],
+    ...((polls !== undefined ? [['polls', polls]] : []) as Array<[string, string]>),
+    ['units', UNITS_NOTE],
+  ])
+  const activity = ACTIVITY_FIELDS.map((f) => {
+    const a = s.activity?.[f]
+    return [f, formatAggregate(f, 'total', a?.total), formatAggregate(f, 'mean', a?.mean), formatAggregate(f, 'peak', a?.peak)]
+  })
+  lines.push(...section(['ACTIVITY', 'TOTAL', 'MEAN', 'PEAK'], activity))
+  const capacity = (s.capacity ?? []).map((c) => [
+    safe(String(c.path)),
+    formatBytes(c.usedBytes?.delta, true),
+    formatCount(c.files?.delta, true),
+    formatCount(c.directories?.delta, true),
+    c.error ? `error: ${safe(String(c.error))}` : '',
+  ])
+  lines.push(...section(['CAPACITY GROWTH', 'USED', 'FILES', 'DIRECTORIES', ''], capacity))
+  const share = (key: string, x: { ops: number; bytes: number }) => [safe(String(key)), formatOps(x.ops), formatBytes(x.bytes)]
+  lines.push(...section(['TOP CLIENTS', 'OPS', 'BYTES'], (s.topClients ?? []).slice(0, 5).map((c) => share(c.client, c))))
+  lines.push(...section(['TOP PATHS', 'OPS', 'BYTES'], (s.topPaths ?? []).slice(0, 5).map((p) => share(p.path, p))))
+  const runs = (s.previousRuns ?? []).map((r) => [safe(String(r.id)), formatTime(r.startedAt), safe(String(r.status))])
+  lines.push(...section(['PREVIOUS RUNS', 'STARTED', 'STATUS'], runs))
+  return lines.join('\n') + '\n'
+}
+
+/**
+ * `qactivity job compare`: one column per job (the first is the baseline), one row per activity
+ * total; later jobs show their change against the first as `+12.3 %` (`n/a` when the first is 0).
+ */
+export function formatComparison(c: ComparisonView): string {
+  const jobs = c.jobs ?? []
+  const deltas = c.deltas ?? []
+  // deltas[i - 1] belongs to jobs[i]; fall back to a lookup by ID should the API reorder them
+  const deltaOf = (i: number) => (deltas[i - 1]?.job === jobs[i].job ? deltas[i - 1] : deltas.find((d) => d.job === jobs[i].job))
+  const rows: string[][] = [
+    ['JOB', ...jobs.map((j, i) => safe(String(j.job)) + (i === 0 ? ' (baseline)' : ''))],
+    ['name', ...jobs.map((j) => truncate(safe(String(j.name ?? '')), 30))],
+    ['started', ...jobs.map((j) => formatTime(j.window?.start))],
+    ['status', ...jobs.map((j) => safe(String(j.status)))],
+    ['duration', ...jobs.map((j) => (isNum(j.window?.seconds) ? formatDuration(j.window.seconds * 1000) : '-') + (j.live === true || j.status === 'running' ? ' so far' : ''))],
+  ]
+  for (const f of ACTIVITY_FIELDS) {
+    rows.push([
+      `${f} total`,
+      ...jobs.map((j, i) => {
+        const value = formatAggregate(f, 'total', j.activity?.[f]?.total)
+        return i === 0 ? value : `${value} (${formatPct(deltaOf(i)?.activity?.[f]?.total?.pct)})`
+      }),
+    ])
+  }
+  return [`units  ${UNITS_NOTE}`, `delta  change of each job's total against the first job (${safe(String(jobs[0]?.job ?? '-'))})`, '', table(rows)].join('\n') + '\n'
 }

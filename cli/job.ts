@@ -3,16 +3,16 @@ import type { Job, JobComment } from '../api/types.ts'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
 import { ApiError, createApiClient, type ApiClient } from './api-client.ts'
-import { formatJob, formatJobTable } from './format.ts'
+import { formatComparison, formatJob, formatJobTable, formatStats, type ComparisonView, type StatsView } from './format.ts'
 
 /**
- * `qactivity job start|add-path|add-client|comment|complete|show|list` (interface.md §2): a thin
+ * `qactivity job start|add-path|add-client|comment|complete|show|list|stats|compare` (interface.md §2): a thin
  * client of the job API. stdout carries only the result (the new ID for `start`, tables, or the API's
  * JSON with `--json`); mutations are silent on success; errors are one line on stderr via cli/main.ts.
  * Exit codes: 0 success, 1 operational failure, 2 usage error (including the API's 400/413).
  */
 
-export const SUBCOMMANDS = ['start', 'add-path', 'add-client', 'comment', 'complete', 'show', 'list'] as const
+export const SUBCOMMANDS = ['start', 'add-path', 'add-client', 'comment', 'complete', 'show', 'list', 'stats', 'compare'] as const
 export type Subcommand = (typeof SUBCOMMANDS)[number]
 
 export const JOB_USAGE = `usage: qactivity job <subcommand> [options]
@@ -28,6 +28,10 @@ subcommands:
   show [ID]             the job's attributes and comments
   list [--status S] [--name N] [--label k:v]… [--since TIME] [--until TIME] [--limit N] [--all]
                         jobs, newest first (--all follows every page)
+  stats [ID]            activity totals, mean and peak rates, capacity growth per path, top clients
+                        and paths, previous runs of the same name (live while the job runs)
+  compare ID ID…        activity totals side by side, each later job's change against the first in %
+                        (--job ID counts as the first ID)
 
 options:
   --job ID              the job to act on (default: $QACTIVITY_JOB)
@@ -35,6 +39,8 @@ options:
   -h, --help            this help
 
 TIME is ISO-8601 (2026-11-23T10:00:00Z); without a zone it is local time.
+units of stats and compare: ops and ops/s with k = 10^3, M = 10^6; byte totals binary (KiB = 2^10,
+GiB = 2^30 bytes); byte rates in MB/s (10^6 bytes/s); --json gives the raw ops, bytes and per-second values.
 environment: QACTIVITY_URL (default http://127.0.0.1:8750), QACTIVITY_TOKEN, QACTIVITY_JOB
 exit codes: 0 success, 1 operational failure (API unreachable, 401/403/404/409, 5xx), 2 usage error
 `
@@ -57,6 +63,8 @@ const SPECS: Record<Subcommand, { options: Options; positionals: boolean }> = {
   complete: { options: { ...withJob, failed: flag, at: str }, positionals: false },
   show: { options: withJob, positionals: true },
   list: { options: { ...common, status: str, name: str, label: many, since: str, until: str, limit: str, cursor: str, all: flag }, positionals: false },
+  stats: { options: withJob, positionals: true },
+  compare: { options: withJob, positionals: true },
 }
 
 /** What the command line asks for, before the job ID is resolved against the environment. */
@@ -65,8 +73,10 @@ export type Invocation =
   | {
       sub: Subcommand
       json: boolean
-      /** `--job` (or `show ID`) */
+      /** `--job` (or `show ID`, `stats ID`) */
       job?: string
+      /** `compare`: the job IDs, the first being the baseline */
+      jobs?: string[]
       /** JSON body of a POST */
       body?: Record<string, unknown>
       /** query of `list` */
@@ -174,10 +184,19 @@ export function parseJobArgs(argv: string[]): Invocation {
       if (s('at') !== undefined) body.at = parseTime('--at', s('at')!)
       return { ...inv, body }
     }
-    case 'show': {
-      if (pos.length > 1) throw new UsageError('job show: at most one job ID')
-      if (pos.length && inv.job !== undefined && pos[0] !== inv.job) throw new UsageError('job show: give the job ID either as argument or with --job, not both')
+    case 'show':
+    case 'stats': {
+      if (pos.length > 1) throw new UsageError(`job ${sub}: at most one job ID`)
+      if (pos.length && inv.job !== undefined && pos[0] !== inv.job) throw new UsageError(`job ${sub}: give the job ID either as argument or with --job, not both`)
       return { ...inv, job: pos[0] ?? inv.job }
+    }
+    case 'compare': {
+      const jobs = [...(inv.job !== undefined ? [inv.job] : []), ...pos]
+      if (jobs.length < 2) throw new UsageError('job compare: give at least two job IDs (the first is the baseline)')
+      for (const id of jobs) {
+        if (!JOB_ID_RE.test(id)) throw new UsageError(`job compare: "${id.slice(0, 80)}" is not a job ID ([A-Za-z0-9][A-Za-z0-9._-]{0,63})`)
+      }
+      return { ...inv, job: undefined, jobs }
     }
     case 'list': {
       const query = new URLSearchParams()
@@ -212,10 +231,14 @@ export function resolveJob(flagValue: string | undefined, envJob: string | undef
 export function planRequest(inv: Exclude<Invocation, { sub: 'help' }>, envJob: string | undefined): PlannedRequest {
   if (inv.sub === 'start') return { method: 'POST', path: '/jobs', body: inv.body }
   if (inv.sub === 'list') return { method: 'GET', path: '/jobs', query: inv.query }
+  // IDs are checked against the ID pattern when parsed; URLSearchParams encodes them (and the commas)
+  if (inv.sub === 'compare') return { method: 'GET', path: '/compare', query: new URLSearchParams({ jobs: (inv.jobs ?? []).join(',') }) }
   const base = `/jobs/${encodeURIComponent(resolveJob(inv.job, envJob))}`
   switch (inv.sub) {
     case 'show':
       return { method: 'GET', path: base }
+    case 'stats':
+      return { method: 'GET', path: `${base}/stats` }
     case 'add-path':
       return { method: 'POST', path: `${base}/paths`, body: inv.body }
     case 'add-client':
@@ -278,8 +301,24 @@ export function renderResult(sub: Subcommand, json: boolean, result: unknown, no
       return formatJob(result as Job, now)
     case 'list':
       return (result as JobPage).jobs.length ? formatJobTable((result as JobPage).jobs, now) : undefined
+    case 'stats':
+      return formatStats(result as StatsView)
+    case 'compare':
+      return formatComparison(result as ComparisonView)
     default:
       return undefined // mutations are quiet on success
+  }
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
+const isStats = (x: unknown) => isObject(x) && isObject(x.activity) && isObject(x.window)
+
+/** Human output needs the §6 shape; anything else is the API's fault (exit 1), not a crash in a formatter. */
+function checkShape(sub: Subcommand, result: unknown): void {
+  if (sub === 'stats' && !isStats(result)) throw new ApiError(0, 'bad_response', 'the API answered the stats request without activity and window')
+  if (sub === 'compare') {
+    const ok = isObject(result) && Array.isArray(result.jobs) && result.jobs.length > 0 && result.jobs.every(isStats) && (result.deltas === undefined || Array.isArray(result.deltas))
+    if (!ok) throw new ApiError(0, 'bad_response', 'the API answered the compare request without a list of job stats')
   }
 }
 
@@ -295,7 +334,8 @@ export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
   const api = createApiClient({ url: client.url, token: client.token, fetch: io.fetch, timeoutMs: io.timeoutMs })
   let result: unknown
   try {
-    result = inv.sub === 'list' ? await listJobs(api, req, inv.all === true) : await api.request<Job | JobComment>(req.method, req.path, { body: req.body })
+    result =
+      inv.sub === 'list' ? await listJobs(api, req, inv.all === true) : await api.request<Job | JobComment>(req.method, req.path, { body: req.body, query: req.query })
   } catch (err) {
     // A 400 (validation) or 413 (too large) is about what the user typed: a usage error, exit 2.
     if (err instanceof ApiError && err.isUserInput) throw new UsageError(err.message)
@@ -304,6 +344,7 @@ export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
   if (inv.sub === 'start' && !inv.json && typeof (result as Job | undefined)?.id !== 'string') {
     throw new ApiError(0, 'bad_response', 'the API created the job but its answer has no id')
   }
+  if (!inv.json) checkShape(inv.sub, result)
   const now = (io.now ?? Date.now)()
   const out = renderResult(inv.sub, inv.json, result, now)
   if (out !== undefined) io.stdout(out)

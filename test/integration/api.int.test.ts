@@ -110,6 +110,20 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
     expect(comments.map((a) => [a.time, a.text])).toEqual([[Date.parse(job().comments[0].at), 'anonymous: enabled Maya 64-bit shaders']])
     expect(grafana.violations).toEqual([])
     expect(job().annotation).toMatchObject({ state: 'synced', comments: 1 })
+
+    // §6 over HTTP: the stats route and a comparison with a second run of the same name.
+    const st = await call<Record<string, any>>('GET', `/api/v1/jobs/${id}/stats`)
+    expect(st.status).toBe(200)
+    expect(Object.keys(st.body)).toEqual(expect.arrayContaining(['job', 'name', 'status', 'window', 'activity', 'capacity', 'topClients', 'topPaths']))
+    expect(st.body.capacity[0].usedBytes.delta).toBe(delta)
+    const second = (await call('POST', '/api/v1/jobs', { name: 'render', clients: ['10.0.1.1'] })).body.id
+    await call('POST', `/api/v1/jobs/${second}/complete`, {})
+    const cmp = await call<Record<string, any>>('GET', `/api/v1/compare?jobs=${id},${second}`)
+    expect(cmp.status).toBe(200)
+    expect(cmp.body.jobs.map((j: { job: string }) => j.job)).toEqual([id, second])
+    expect(cmp.body.deltas[0].job).toBe(second)
+    expect((await call<Record<string, any>>('GET', `/api/v1/jobs/${second}/stats`)).body.previousRuns[0].id).toBe(id)
+    expect((await call('GET', `/api/v1/compare?jobs=${id}`)).status).toBe(400)
   })
 
   it('never delays or fails a job call while Grafana is down, and delivers everything once it is back', async () => {

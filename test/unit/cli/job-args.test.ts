@@ -66,6 +66,38 @@ describe('parseJobArgs', () => {
     usage(() => parse('show', 'a', '--job', 'b'), /not both/)
   })
 
+  it('stats: GET /jobs/{id}/stats; the ID from an argument, --job or QACTIVITY_JOB', () => {
+    expect(planRequest(parse('stats'), 'env-job')).toEqual({ method: 'GET', path: '/jobs/env-job/stats' })
+    expect(planRequest(parse('stats', 'j1', '--json'), 'env-job')).toEqual({ method: 'GET', path: '/jobs/j1/stats' })
+    expect(parse('stats', '--json').json).toBe(true)
+    expect(planRequest(parse('stats', '--job', 'slurm-1.0_a'), undefined).path).toBe('/jobs/slurm-1.0_a/stats')
+    usage(() => parse('stats', 'a', 'b'), /job stats: at most one job ID/)
+    usage(() => parse('stats', 'a', '--job', 'b'), /not both/)
+    usage(() => planRequest(parse('stats'), undefined), /no job: pass --job ID or set QACTIVITY_JOB/)
+    usage(() => planRequest(parse('stats', '../x'), undefined), /is not a job ID/)
+    usage(() => parse('stats', '--since', 'x'), /Unknown option '--since'/)
+  })
+
+  it('compare: at least two IDs, --job is the first, one encoded jobs= parameter', () => {
+    const inv = parse('compare', 'a', 'b.2', 'c_3-x')
+    expect(inv.jobs).toEqual(['a', 'b.2', 'c_3-x'])
+    const req = planRequest(inv, 'ignored-env-job')
+    expect(req).toMatchObject({ method: 'GET', path: '/compare' })
+    expect(req.query!.toString()).toBe('jobs=a%2Cb.2%2Cc_3-x')
+    expect(req.query!.get('jobs')).toBe('a,b.2,c_3-x')
+    expect(parse('compare', '--job', 'first', 'second', '--json')).toMatchObject({ json: true, jobs: ['first', 'second'], job: undefined })
+    expect(parse('compare', 'x', '--job', 'first').jobs).toEqual(['first', 'x'])
+  })
+
+  it('compare: fewer than two IDs or a malformed one is a usage error', () => {
+    usage(() => parse('compare'), /job compare: give at least two job IDs/)
+    usage(() => parse('compare', 'a'), /at least two/)
+    usage(() => parse('compare', '--job', 'a'), /at least two/)
+    for (const bad of ['a,b', '../x', 'a b', '-x', '', 'x'.repeat(65), 'é', 'a&jobs=b']) {
+      usage(() => parse('compare', 'ok', '--', bad), /job compare: ".*" is not a job ID/)
+    }
+  })
+
   it('list: filters into the query string', () => {
     const inv = parse('list', '--status', 'running', '--name', 'render', '--label', 'show:abc', '--label', 'seq=010',
       '--since', '2026-11-23T00:00:00Z', '--until', '2026-11-24T00:00:00Z', '--limit', '20', '--all')
@@ -95,7 +127,7 @@ describe('parseJobArgs', () => {
     expect(parseJobArgs(['start', '--help'])).toEqual({ sub: 'help' })
     expect(parseJobArgs(['list', '-h'])).toEqual({ sub: 'help' })
     usage(() => parseJobArgs([]), /missing subcommand: start, add-path/)
-    usage(() => parseJobArgs(['stats']), /unknown job subcommand "stats"/)
+    usage(() => parseJobArgs(['report']), /unknown job subcommand "report"/)
     usage(() => parseJobArgs(['--json', 'show']), /unknown job subcommand "--json"/)
   })
 })

@@ -148,7 +148,10 @@ describe('runJobCommand', () => {
     const t = io(fakeFetch(() => ({ body: JOB })).fetch)
     expect(await runJobCommand(['--help'], { QACTIVITY_URL: 'ftp://x' }, t.io)).toBe(0)
     expect(t.out.stdout).toMatch(/^usage: qactivity job <subcommand>/)
-    expect(t.out.stdout).not.toMatch(/\bstats\b|\bcompare\b|\breport\b/)
+    expect(t.out.stdout).toMatch(/^ {2}stats \[ID\] /m)
+    expect(t.out.stdout).toMatch(/^ {2}compare ID ID… /m)
+    expect(t.out.stdout).toContain('MB/s (10^6 bytes/s)')
+    expect(t.out.stdout).not.toMatch(/\breport\b/)
   })
 
   it('list: table; a next page is mentioned on stderr; --all follows cursors and --json merges them', async () => {
@@ -178,5 +181,95 @@ describe('runJobCommand', () => {
     const empty = io(fakeFetch(() => ({ body: { jobs: [], nextCursor: null } })).fetch)
     expect(await runJobCommand(['list'], ENV, empty.io)).toBe(0)
     expect(empty.out).toEqual({ stdout: '', stderr: 'no jobs found\n' })
+  })
+
+  describe('stats and compare', () => {
+    const activity = Object.fromEntries(
+      ['iops_read', 'iops_write', 'metadata_iops_read', 'metadata_iops_write', 'throughput_read', 'throughput_write'].map((f) => [f, { total: 2_500_000, mean: 1000, peak: 2000 }]),
+    )
+    const stats = (job: string) => ({
+      job, name: 'render', status: 'succeeded', live: false, activity, capacity: [], topClients: [], topPaths: [], previousRuns: [],
+      window: { start: '2026-11-23T10:00:00.000Z', end: '2026-11-23T11:00:00.000Z', seconds: 3600 },
+    })
+    const delta = { abs: 250_000, pct: 10 }
+    const comparison = {
+      jobs: [stats('a'), stats('b')],
+      deltas: [{ job: 'b', activity: Object.fromEntries(Object.keys(activity).map((f) => [f, { total: delta, mean: delta, peak: delta }])) }],
+    }
+
+    it('stats: GET /api/v1/jobs/{id}/stats, a human table; --json prints the API answer unchanged', async () => {
+      const f = fakeFetch(() => ({ body: stats('j1') }))
+      const t = io(f.fetch)
+      expect(await runJobCommand(['stats'], { ...ENV, QACTIVITY_JOB: 'j1' }, t.io)).toBe(0)
+      expect(f.calls[0]).toMatchObject({ url: 'http://api.test:8750/api/v1/jobs/j1/stats', method: 'GET', body: undefined })
+      expect(f.calls[0].headers.authorization).toBe('Bearer secret-token-0123456789')
+      expect(t.out.stderr).toBe('')
+      expect(t.out.stdout).toMatch(/^job {5}j1 {2}render$/m)
+      expect(t.out.stdout).toMatch(/^iops_read\s+2\.50 M ops\s+1\.00 k ops\/s\s+2\.00 k ops\/s$/m)
+      expect(t.out.stdout).toMatch(/^throughput_write\s+2\.4 MiB\s+<0\.01 MB\/s\s+<0\.01 MB\/s$/m)
+
+      const j = io(fakeFetch(() => ({ body: stats('j1') })).fetch)
+      expect(await runJobCommand(['stats', '--job', 'j1', '--json'], ENV, j.io)).toBe(0)
+      expect(JSON.parse(j.out.stdout)).toEqual(stats('j1'))
+    })
+
+    it('compare: GET /api/v1/compare?jobs=a,b (encoded); a side-by-side table with % deltas', async () => {
+      const f = fakeFetch(() => ({ body: comparison }))
+      const t = io(f.fetch)
+      expect(await runJobCommand(['compare', '--job', 'a', 'b'], ENV, t.io)).toBe(0)
+      expect(f.calls).toHaveLength(1)
+      expect(f.calls[0].url).toBe('http://api.test:8750/api/v1/compare?jobs=a%2Cb')
+      expect(new URL(f.calls[0].url).searchParams.get('jobs')).toBe('a,b')
+      expect(t.out.stdout).toMatch(/^JOB\s+a \(baseline\)\s+b$/m)
+      expect(t.out.stdout).toMatch(/^iops_read total\s+2\.50 M ops\s+2\.50 M ops \(\+10\.0 %\)$/m)
+
+      const j = io(fakeFetch(() => ({ body: comparison })).fetch)
+      await runJobCommand(['compare', 'a', 'b', '--json'], ENV, j.io)
+      expect(JSON.parse(j.out.stdout)).toEqual(comparison)
+    })
+
+    it('usage errors (exit 2) before any request: one ID, a malformed ID', async () => {
+      const f = fakeFetch(() => ({ body: comparison }))
+      await expect(runJobCommand(['compare', 'a'], ENV, io(f.fetch).io)).rejects.toThrow(UsageError)
+      await expect(runJobCommand(['compare', 'a', 'b/c'], ENV, io(f.fetch).io)).rejects.toThrow(/"b\/c" is not a job ID/)
+      await expect(runJobCommand(['stats'], ENV, io(f.fetch).io)).rejects.toThrow(/no job/)
+      expect(f.calls).toHaveLength(0)
+    })
+
+    it('API errors: 400 → UsageError (exit 2), 404/5xx → ApiError (exit 1), nothing on stdout', async () => {
+      const cases: Array<[string[], number, string, typeof ApiError | typeof UsageError]> = [
+        [['compare', 'a', 'b'], 400, 'jobs: at most 10 jobs', UsageError],
+        [['compare', 'a', 'b'], 404, 'no job "b"', ApiError],
+        [['stats', '--job', 'j1'], 404, 'no job "j1"', ApiError],
+        [['stats', '--job', 'j1'], 503, 'InfluxDB unreachable', ApiError],
+      ]
+      for (const [argv, status, message, type] of cases) {
+        const t = io(fakeFetch(() => ({ status, body: { error: { code: 'x', message } } })).fetch)
+        const err = await runJobCommand(argv, ENV, t.io).then(() => undefined, (e: Error) => e)
+        expect(err).toBeInstanceOf(type)
+        if (type === ApiError) expect(err).not.toBeInstanceOf(UsageError)
+        expect(err!.message).toBe(`${message} (${status})`)
+        expect(t.out).toEqual({ stdout: '', stderr: '' })
+      }
+    })
+
+    it('an answer without the stats shape is an operational failure, not a formatter crash; --json passes it through', async () => {
+      for (const [argv, body] of [
+        [['stats', '--job', 'j1'], { job: 'j1' }],
+        [['stats', '--job', 'j1'], [1, 2]],
+        [['compare', 'a', 'b'], { jobs: [] }],
+        [['compare', 'a', 'b'], { jobs: [stats('a'), { job: 'b' }] }],
+        [['compare', 'a', 'b'], { jobs: [stats('a')], deltas: 'x' }],
+      ] as Array<[string[], unknown]>) {
+        const t = io(fakeFetch(() => ({ body })).fetch)
+        const err = await runJobCommand(argv, ENV, t.io).then(() => undefined, (e: Error) => e)
+        expect(err).toBeInstanceOf(ApiError)
+        expect(err!.message).toMatch(/^the API answered the (stats|compare) request without/)
+        expect(t.out.stdout).toBe('')
+        const j = io(fakeFetch(() => ({ body })).fetch)
+        expect(await runJobCommand([...argv, '--json'], ENV, j.io)).toBe(0)
+        expect(JSON.parse(j.out.stdout)).toEqual(body)
+      }
+    })
   })
 })
