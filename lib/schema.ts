@@ -74,6 +74,18 @@ export const SCHEMA = {
     tags: ['job_id', 'job_name'],
     fields: ['event', 'status', 'status_code', 'started_at', 'ended_at', 'paths', 'clients', 'comment'],
   },
+  [MEASUREMENT.jobSummary]: {
+    tags: ['job_id', 'job_name'],
+    fields: [
+      'status',
+      'window_seconds',
+      'polls',
+      ...ACTIVITY_FIELDS.flatMap((f) => [`${f}_total`, `${f}_mean`, `${f}_peak`]),
+      'used_bytes_delta',
+      'files_delta',
+      'directories_delta',
+    ],
+  },
   [MEASUREMENT.collector]: {
     tags: ['cluster'],
     fields: [
