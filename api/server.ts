@@ -13,6 +13,7 @@ import { JobService } from './jobs.ts'
 import { openJobStore, type JobStore } from './store.ts'
 import { StatsService } from '../stats/service.ts'
 import { createInfluxQLSource } from '../stats/influxql.ts'
+import { createFluxRunner } from '../stats/flux.ts'
 import { startSummaries, type Summaries } from '../stats/summary.ts'
 
 /** A running API: the HTTP server and everything behind it. */
@@ -79,7 +80,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   }
 
   const stats = new StatsService({
-    source: createInfluxQLSource(config.influx),
+    source: config.influx.queryLanguage === 'flux' ? createFluxRunner(config.influx) : createInfluxQLSource(config.influx),
     intervalSeconds: config.collector.pollSeconds,
     previousRuns: (name, before, id) => service.previousRuns(name, before, id),
     aggregates: o.qumulo ? (path) => o.qumulo!.aggregates(path) : undefined,

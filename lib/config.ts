@@ -286,6 +286,7 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
     },
     logLevel: r.oneOf('QACTIVITY_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   }
+  if (config.influx.queryLanguage === 'flux' && !config.influx.org) r.problems.push('INFLUX_ORG is required with INFLUX_QUERY_LANGUAGE=flux')
   if (config.grafana.url && !config.grafana.token) r.problems.push('GRAFANA_TOKEN is required when GRAFANA_URL is set')
   if (r.problems.length) throw new ConfigError(r.problems)
   return config
