@@ -163,6 +163,27 @@ describe('qactivity job against the real API', () => {
     expectFailure(await qa(['complete'], env), 1, /\(409\)$/)
   })
 
+  it('stats and compare: human tables with units, --json with the §6 shape', async () => {
+    const ids: string[] = []
+    for (const name of ['render', 'render']) {
+      const id = (await qa(['start', '--name', name, '--client', '10.0.1.7'])).stdout.trim()
+      expect((await qa(['complete', '--job', id])).code).toBe(0)
+      ids.push(id)
+    }
+    const json = await qa(['stats', '--job', ids[1], '--json'])
+    expect(json.code, json.stderr).toBe(0)
+    const stats = JSON.parse(json.stdout)
+    expect(Object.keys(stats)).toEqual(expect.arrayContaining(['job', 'window', 'activity', 'capacity', 'topClients', 'topPaths', 'previousRuns']))
+    expect(stats.previousRuns[0].id).toBe(ids[0])
+    const human = await qa(['stats', '--job', ids[1]])
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toMatch(/ACTIVITY/)
+    const cmp = await qa(['compare', ...ids])
+    expect(cmp.code, cmp.stderr).toBe(0)
+    expect(cmp.stdout).toContain(ids[0])
+    expectFailure(await qa(['compare', ids[0]]), 2, /two|2|least/i)
+  })
+
   it('start --json, complete --at, and the comment answer with --json', async () => {
     const start = await qa(['start', '--name', 'json-run', '--client', '10.0.0.5', '--comment', 'first', '--json'])
     expect(start.code).toBe(0)
