@@ -18,6 +18,7 @@ import { newJobId } from '../api/ids.ts'
 import type { Job } from '../api/types.ts'
 import { startInfluxd } from '../test/support/influxd.ts'
 import { tempDir } from '../test/support/tmp.ts'
+import { printTable, row } from './table.ts'
 
 const SELF = fileURLToPath(import.meta.url)
 const RUN_TS = fileURLToPath(new URL('../bin/run-ts.mjs', import.meta.url))
@@ -210,8 +211,6 @@ function arg(name: string, def: number): number {
   return v
 }
 
-const rows: Array<[string, string, string, string]> = []
-const row = (what: string, figure: string, goal: string, ok: boolean | undefined) => rows.push([what, figure, goal, ok === undefined ? '—' : ok ? 'yes' : 'NO'])
 const int = (n: number) => Math.round(n).toLocaleString('en-US')
 const failures: string[] = []
 
@@ -264,11 +263,7 @@ async function main(): Promise<void> {
   } finally {
     await influxd.stop()
   }
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...[['benchmark', 'figure', 'goal', 'met'], ...rows].map((r) => r[i].length)))
-  const fmt = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |'
-  console.log(fmt(['benchmark', 'figure', 'goal', 'met']))
-  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
-  for (const r of rows) console.log(fmt(r))
+  printTable()
   if (failures.length) {
     console.error(`\nFAILED: requests that did not succeed (the figures above are not valid):\n${failures.join('\n')}`)
     process.exit(1)

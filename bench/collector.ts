@@ -10,11 +10,10 @@ import { createQumuloClient } from '../qumulo/client.ts'
 import { createCollector } from '../collector/index.ts'
 import { startInfluxd } from '../test/support/influxd.ts'
 import { tempDir } from '../test/support/tmp.ts'
+import { printTable, row } from './table.ts'
 
 const BIN = new URL('../bin/qactivity.mjs', import.meta.url).pathname
 const RUN_TS = new URL('../bin/run-ts.mjs', import.meta.url).pathname
-const rows: Array<[string, string, string, string]> = []
-const row = (what: string, figure: string, goal: string, ok: boolean) => rows.push([what, figure, goal, ok ? 'yes' : 'NO'])
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 /** The simulator in its own process, so it does not share the collector's event loop. */
@@ -158,9 +157,5 @@ try {
 } finally {
   await influxd.stop()
 }
-const widths = [0, 1, 2, 3].map((i) => Math.max(...[['benchmark', 'figure', 'goal', 'met'], ...rows].map((r) => r[i].length)))
-const fmt = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |'
-console.log(fmt(['benchmark', 'figure', 'goal', 'met']))
-console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
-for (const r of rows) console.log(fmt(r))
+printTable()
 process.exit(0)

@@ -27,13 +27,12 @@ import { startSummaries, type SummaryStore } from '../stats/summary.ts'
 import type { Job, StoreData } from '../api/types.ts'
 import { startInfluxd } from '../test/support/influxd.ts'
 import { tempDir } from '../test/support/tmp.ts'
+import { printTable, row } from './table.ts'
 
 const I = 60 // default QACTIVITY_POLL_SECONDS
 const POLLS = 62
 const JOB_PATHS = ['/render/sq010', '/scratch/bench']
 
-const rows: Array<[string, string, string, string]> = []
-const row = (what: string, figure: string, goal: string, ok: boolean | undefined) => rows.push([what, figure, goal, ok === undefined ? '—' : ok ? 'yes' : 'NO'])
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const ms = (x: number) => `${x.toFixed(x < 1 ? 2 : x < 10 ? 1 : 0)} ms`
 const sleep = (msec: number) => new Promise((r) => setTimeout(r, msec))
@@ -317,9 +316,5 @@ try {
 } finally {
   await influxd.stop()
 }
-const widths = [0, 1, 2, 3].map((i) => Math.max(...[['benchmark', 'figure', 'goal', 'met'], ...rows].map((r) => r[i].length)))
-const fmt = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |'
-console.log(fmt(['benchmark', 'figure', 'goal', 'met']))
-console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
-for (const r of rows) console.log(fmt(r))
+printTable()
 process.exit(0)
