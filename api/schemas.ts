@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { normalizePath } from '../lib/paths.ts'
 import { canonicalClient } from '../lib/addresses.ts'
+import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
 
 export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
@@ -173,7 +174,6 @@ export const ErrorSchema = z
 const Agg = z.object({ total: z.number(), mean: z.number(), peak: z.number() })
 const Growth = z.object({ start: z.number().nullable(), end: z.number().nullable(), delta: z.number().nullable() })
 const Share = { ops: z.number(), bytes: z.number() }
-const ACTIVITY = ['iops_read', 'iops_write', 'metadata_iops_read', 'metadata_iops_write', 'throughput_read', 'throughput_write'] as const
 
 export const StatsSchema = z
   .object({
@@ -181,7 +181,7 @@ export const StatsSchema = z
     name: z.string(),
     status: z.enum(['running', 'succeeded', 'failed']),
     window: z.object({ start: z.string(), end: z.string(), seconds: z.number() }),
-    activity: z.object(Object.fromEntries(ACTIVITY.map((f) => [f, Agg])) as Record<(typeof ACTIVITY)[number], typeof Agg>),
+    activity: z.object(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, Agg])) as Record<ActivityField, typeof Agg>),
     capacity: z.array(z.object({ path: z.string(), usedBytes: Growth, files: Growth, directories: Growth, error: z.string().optional() })),
     topClients: z.array(z.object({ client: z.string(), ...Share })),
     topPaths: z.array(z.object({ path: z.string(), ...Share })),
@@ -197,7 +197,7 @@ const FieldDelta = z.object({ total: Delta, mean: Delta, peak: Delta })
 export const ComparisonSchema = z
   .object({
     jobs: z.array(StatsSchema),
-    deltas: z.array(z.object({ job: z.string(), activity: z.object(Object.fromEntries(ACTIVITY.map((f) => [f, FieldDelta])) as Record<(typeof ACTIVITY)[number], typeof FieldDelta>) })),
+    deltas: z.array(z.object({ job: z.string(), activity: z.object(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, FieldDelta])) as Record<ActivityField, typeof FieldDelta>) })),
   })
   .openapi('Comparison')
 

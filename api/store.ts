@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rename, rm, stat, truncate, type FileHandle } fr
 import { basename, dirname, join } from 'node:path'
 import { Low, type Adapter } from 'lowdb'
 import { z } from 'zod'
+import { fsyncDir } from '../lib/fsync.ts'
 import { acquireLock, type Lock } from '../lib/lockfile.ts'
 import type { Logger } from '../lib/log.ts'
 import { JobSchema } from './schemas.ts'
@@ -174,15 +175,6 @@ function firstIssue(error: z.ZodError): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
 
 async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
   for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten

@@ -10,6 +10,7 @@ import { createCollector } from '../collector/index.ts'
 import { openWriter, startApi } from '../api/server.ts'
 import { startSimulator } from '../simulator/server.ts'
 import { loadScenario } from '../simulator/scenario.ts'
+import { table } from './format.ts'
 
 const DEMO_SCENARIO = new URL('../simulator/scenarios/demo.json', import.meta.url).pathname
 
@@ -19,12 +20,6 @@ function parse(argv: string[]) {
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
-}
-
-function table(columns: string[], rows: Array<Array<string | number>>): string {
-  const cells = [columns, ...rows.map((r) => r.map((v) => (typeof v === 'number' ? v.toFixed(2) : v)))]
-  const widths = columns.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)))
-  return cells.map((r) => r.map((v, i) => String(v).padEnd(widths[i])).join('  ')).join('\n')
 }
 
 /**
@@ -98,7 +93,7 @@ export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
   out(`$ influx -database ${config.influx.bucket} -execute '${query}'`)
   const [result] = await createInfluxQL(config.influx).query(query)
   const rows = (result.series ?? []).map((s) => [s.tags.client_ip, s.tags.path, ...ACTIVITY_FIELDS.map((f) => s.values[0][s.columns.indexOf(f)] as number)])
-  out(table(['client_ip', 'path', ...ACTIVITY_FIELDS], rows))
+  out(table([['client_ip', 'path', ...ACTIVITY_FIELDS], ...rows.map((r) => r.map((v) => (typeof v === 'number' ? v.toFixed(2) : v)))]))
   out('(ops/s for iops fields, bytes/s for throughput fields; means over the cycles just collected)')
   out()
   out(`$ curl ${api.url}/api/v1/jobs/${job.id}`)

@@ -18,6 +18,7 @@ import { messageOf } from '../../lib/errors.ts'
 import type { Logger } from '../../lib/log.ts'
 import type { AnnotationSync, AnnotationTask, Job, JobComment, StoreData } from '../types.ts'
 import { GrafanaApiError, type AnnotationSink, type FoundAnnotation } from './grafana.ts'
+import { retryDelay } from '../../lib/backoff.ts'
 
 /** The part of the job store (api/store.ts `JobStore`) the outbox uses. */
 export interface OutboxStore {
@@ -195,11 +196,7 @@ export function startOutbox(deps: OutboxDeps): Outbox {
   const abort = new AbortController()
   const waiters = new Set<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
 
-  const backoff = (n: number, hint = 0): number => {
-    const base = Math.min(retryMax, retryMin * 2 ** Math.min(Math.max(n, 1) - 1, 30))
-    const jittered = base / 2 + (Math.random() * base) / 2
-    return Math.round(Math.min(retryMax, Math.max(jittered, hint)))
-  }
+  const backoff = (n: number, hint = 0): number => Math.round(retryDelay(Math.max(n, 1), retryMin, retryMax, hint))
 
   const notify = () => {
     if (store.data.outbox.length > 0) return

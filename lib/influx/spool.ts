@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fsyncDir } from '../fsync.ts'
 import { acquireLock, LockedError, type Lock } from '../lockfile.ts'
 
 /**
@@ -53,15 +54,6 @@ const TEMP_SUFFIX = '.tmp'
 const LOCK = '.lock'
 
 const segmentName = (seq: number, lines: number) => `${String(seq).padStart(16, '0')}-${lines}.lp`
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
 
 async function listSegments(dir: string): Promise<{ segments: Segment[]; maxSeq: number }> {
   const segments: Segment[] = []

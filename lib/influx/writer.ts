@@ -5,6 +5,7 @@ import { InfluxError, isDatabaseNotFound } from './http.ts'
 import { detectServer } from './server.ts'
 import { openSpool, type Segment, type Spool } from './spool.ts'
 import { createTransport, type Transport } from './transport.ts'
+import { retryDelay } from '../backoff.ts'
 
 export { SpoolLockedError } from './spool.ts'
 
@@ -107,15 +108,6 @@ export function failureVerdict(err: unknown, lines: number): FailureVerdict {
   if (status === 400 || status === 422) return 'reject'
   if (status === 413) return lines > 1 ? 'split' : 'reject'
   return 'retry'
-}
-
-/**
- * Jittered exponential backoff: attempt 1 waits about `minMs`, doubling up to `maxMs`; a server's
- * `Retry-After` (`askedMs`) is honoured up to `maxMs`.
- */
-export function retryDelay(attempt: number, minMs: number, maxMs: number, askedMs = 0): number {
-  const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 30))
-  return Math.min(maxMs, Math.max(askedMs, base / 2 + (Math.random() * base) / 2))
 }
 
 /** The result of sending one batch. */
