@@ -225,9 +225,14 @@ export class JobService {
       .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))
   }
 
+  /** Running jobs, from the index (no scan of every job). */
+  runningJobs(): Job[] {
+    return this.jobsWithStatus('running')
+  }
+
   /** Paths of running jobs (the collector's watched paths). */
   runningPaths(): string[] {
-    return [...new Set(this.jobsWithStatus('running').flatMap((j) => j.paths))]
+    return [...new Set(this.runningJobs().flatMap((j) => j.paths))]
   }
 
   /** Event point (durable before it is acknowledged by the writer) and annotation wake-up. */

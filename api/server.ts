@@ -15,6 +15,7 @@ import { StatsService } from '../stats/service.ts'
 import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
 import { startSummaries, type Summaries } from '../stats/summary.ts'
+import { startLiveWarmer } from '../stats/warm.ts'
 
 /** A running API: the HTTP server and everything behind it. */
 export interface RunningApi {
@@ -87,6 +88,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   })
   // The service's onComplete above calls this; it is only ever called once startApi has returned.
   const summaries: Summaries = startSummaries({ store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds })
+  const warmer = startLiveWarmer({ stats, runningJobs: () => service.runningJobs(), intervalSeconds: config.collector.pollSeconds, log: log.child({ component: 'stats' }) })
   const app = createApp({ service, stats, summaries, config: config.api, log: log.child({ component: 'api' }), health, archive })
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s))
@@ -104,6 +106,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     async close() {
       clearInterval(archiveTimer)
       summaries.stop()
+      warmer.stop()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       await outbox.stop()
       await store.close()

@@ -22,7 +22,8 @@ import { createCollector } from '../collector/index.ts'
 import { startSimulator } from '../simulator/server.ts'
 import { parseScenario } from '../simulator/scenario.ts'
 import { StatsService, type JobStats } from '../stats/service.ts'
-import { createInfluxQLSource, type ActivitySource } from '../stats/influxql.ts'
+import { createInfluxQLSource } from '../stats/influxql.ts'
+import type { ActivitySource } from '../stats/model.ts'
 import { startSummaries, type SummaryStore } from '../stats/summary.ts'
 import type { Job, StoreData } from '../api/types.ts'
 import { startInfluxd } from '../test/support/influxd.ts'
@@ -130,7 +131,7 @@ async function queryBenches(influxUrl: string): Promise<void> {
   // Counts the activity queries, to show that a summarised job is served without one.
   const influx = createInfluxQLSource(config.influx)
   let rawQueries = 0
-  let phase = { rows: 0, tagValues: 0, rowCount: 0 }
+  let phase = { rows: 0, count: 0, tagValues: 0, rowCount: 0 }
   const source: ActivitySource = {
     async rows(q) {
       rawQueries++
@@ -139,40 +140,57 @@ async function queryBenches(influxUrl: string): Promise<void> {
       phase.rowCount += t.value.length
       return t.value
     },
+    async count(q) {
+      const t = await timed(() => influx.count(q))
+      phase.count += t.ms
+      return t.value
+    },
     async clientValues() {
       const t = await timed(() => influx.clientValues())
       phase.tagValues += t.ms
       return t.value
     },
   }
-  const stats = new StatsService({ source, intervalSeconds: I, previousRuns: () => [] })
+  // The service's clock: the live part moves it one poll at a time, as a user's repeated calls would see.
+  let nowMs = (last + 5) * 1000
+  const stats = new StatsService({ source, intervalSeconds: I, previousRuns: () => [], now: () => nowMs })
 
   // 1. A running job, started an hour ago: window [now − 1 h, now]. Its last partial interval
   // (after the latest poll) holds no point yet, so the truth covers [start, latest poll].
-  const startS = Date.now() / 1000 - 3600
+  // The first call reads the whole hour (cold: API just started); the API then keeps running jobs
+  // up to date after every poll (StatsService.warm), so a user's call reads the polls since.
+  const startS = nowMs / 1000 - 3600
   const running = job('bench-running', { startedAt: iso(startS), clients: [...EXACT, ...CIDRS], paths: JOB_PATHS })
-  const live: number[] = []
-  const phases: Array<typeof phase> = []
-  let liveStats: JobStats | undefined
-  for (let r = 0; r < 5; r++) {
-    phase = { rows: 0, tagValues: 0, rowCount: 0 }
+  const measure = async () => {
+    phase = { rows: 0, count: 0, tagValues: 0, rowCount: 0 }
     const t = await timed(() => stats.stats(running))
-    live.push(t.ms)
-    phases.push(phase)
-    liveStats = t.value
+    const check = matches(t.value, expected(series, running, startS, Math.min(nowMs / 1000, lastPoll)))
+    return { ms: t.ms, phase, check, polls: t.value.polls, clients: t.value.topClients.length }
   }
-  const liveEnd = Math.min(last, Date.parse(liveStats!.window.end) / 1000)
-  const liveCheck = matches(liveStats!, expected(series, running, startS, liveEnd))
-  const liveClients = liveStats!.topClients.length
+  let lastPoll = last
+  const cold = await measure()
+  const warm: Awaited<ReturnType<typeof measure>>[] = []
+  for (let k = 1; k <= 5; k++) {
+    lastPoll = last + k * I
+    await writer.write(lines(series, lastPoll))
+    await writer.flush()
+    nowMs = (lastPoll + 5) * 1000
+    warm.push(await measure())
+  }
+  const liveCheck = [cold, ...warm].map((m) => m.check).find((c) => c !== undefined)
+  const w = median(warm.map((m) => m.ms))
   row(
-    `live stats, running 1-hour job, 500 clients (250 IPs + 5 CIDRs) + 2 paths, I = ${I} s, ${(series.length * POLLS) / 1000}k points stored (median of 5)`,
-    `${ms(median(live))} (min ${ms(Math.min(...live))}, max ${ms(Math.max(...live))}); ${liveStats!.polls} polls, totals ${liveCheck ? `MISMATCH ${liveCheck}` : 'OK'}`,
+    `live stats, running 1-hour job, 500 clients (250 IPs + 5 CIDRs) + 2 paths, I = ${I} s, ${(series.length * POLLS) / 1000}k points stored: a call one poll after the previous one (median of 5 polls)`,
+    `${ms(w)} (min ${ms(Math.min(...warm.map((m) => m.ms)))}, max ${ms(Math.max(...warm.map((m) => m.ms)))}); ${warm.at(-1)!.polls} polls, totals ${liveCheck ? `MISMATCH ${liveCheck}` : 'OK'}`,
     '< 1 s',
-    median(live) < 1000 && !liveCheck && liveClients > 0,
+    w < 1000 && !liveCheck && warm.every((m) => m.clients > 0),
   )
+  const where = (m: typeof cold) =>
+    `points read ${ms(m.phase.rows)} (${m.phase.rowCount.toLocaleString('en-US')} points), count check ${ms(m.phase.count)}, client tag values ${ms(m.phase.tagValues)}, aggregation ${ms(m.ms - m.phase.rows - m.phase.count - m.phase.tagValues)}`
+  row('  same: where the time goes (median call)', where(warm[2]), '—', undefined)
   row(
-    '  same: where the time goes (medians of the 5 runs)',
-    `activity query + parse ${ms(median(phases.map((p) => p.rows)))} (${phases[0].rowCount.toLocaleString('en-US')} points returned), client tag values ${ms(median(phases.map((p) => p.tagValues)))}, aggregation ${ms(median(phases.map((p, i) => live[i] - p.rows - p.tagValues)))}`,
+    '  same job, first call after the API starts (reads the whole hour; the API does this in the background after each poll)',
+    `${ms(cold.ms)}: ${where(cold)}`,
     '—',
     undefined,
   )

@@ -42,32 +42,61 @@ function top<K extends string>(map: Map<string, Share>, key: K, n: number): Arra
 }
 
 /**
- * Integrates the matching points over the window (see stats/model.ts for the edge rule). Every row
- * is one (time, client, path) point and counts once, whichever of client or path matched it.
+ * Integrates matching points over the window (see stats/model.ts for the edge rule), fed in any
+ * number of batches. Every row is one (time, client, path) point and counts once, whichever of
+ * client or path matched it. A row's weight depends on the window end only when its interval
+ * reaches past it, so while a job runs (end = now, every stored t ≤ now) what has been added stays
+ * right as the window grows: stats/live.ts keeps one per running job.
  */
-export function aggregateActivity(rows: readonly ActivityRow[], s: ActivitySelector, topN = 10): ActivityAggregates {
-  const perTime = new Map<number, number[]>()
-  const clients = new Map<string, Share>()
-  const paths = new Map<string, Share>()
-  const totals = ACTIVITY_FIELDS.map(() => 0)
-  for (const r of rows) {
-    const weight = overlapSeconds(r.time, s)
-    if (weight <= 0) continue
-    const sums = perTime.get(r.time) ?? ACTIVITY_FIELDS.map(() => 0)
-    r.values.forEach((v, i) => {
-      sums[i] += v
-      totals[i] += v * weight
-    })
-    perTime.set(r.time, sums)
-    addShare(clients, r.client, r.values, weight)
-    addShare(paths, r.path, r.values, weight)
+export class ActivityAccumulator {
+  private perTime = new Map<number, number[]>()
+  private clients = new Map<string, Share>()
+  private paths = new Map<string, Share>()
+  private totals = ACTIVITY_FIELDS.map(() => 0)
+  /** stored points added (see {@link ActivityRow.points}) */
+  points = 0
+
+  add(rows: readonly ActivityRow[], s: ActivitySelector): this {
+    for (const r of rows) {
+      this.points += r.points
+      const weight = overlapSeconds(r.time, s)
+      if (weight <= 0) continue
+      let sums = this.perTime.get(r.time)
+      if (!sums) this.perTime.set(r.time, (sums = ACTIVITY_FIELDS.map(() => 0)))
+      for (let i = 0; i < r.values.length; i++) {
+        sums[i] += r.values[i]
+        this.totals[i] += r.values[i] * weight
+      }
+      addShare(this.clients, r.client, r.values, weight)
+      addShare(this.paths, r.path, r.values, weight)
+    }
+    return this
   }
-  const seconds = Math.max(0, (s.endMs - s.startMs) / 1000)
-  const activity = Object.fromEntries(
-    ACTIVITY_FIELDS.map((f, i) => [
-      f,
-      { total: totals[i], mean: seconds > 0 ? totals[i] / seconds : 0, peak: Math.max(0, ...[...perTime.values()].map((v) => v[i])) },
-    ]),
-  ) as Record<ActivityField, FieldAggregate>
-  return { activity, topClients: top(clients, 'client', topN), topPaths: top(paths, 'path', topN), polls: perTime.size }
+
+  /** An independent copy: add the unsettled tail to it, keep this one. */
+  clone(): ActivityAccumulator {
+    const c = new ActivityAccumulator()
+    c.perTime = new Map([...this.perTime].map(([t, v]) => [t, [...v]]))
+    c.clients = new Map([...this.clients].map(([k, v]) => [k, { ...v }]))
+    c.paths = new Map([...this.paths].map(([k, v]) => [k, { ...v }]))
+    c.totals = [...this.totals]
+    c.points = this.points
+    return c
+  }
+
+  result(s: ActivitySelector, topN = 10): ActivityAggregates {
+    const seconds = Math.max(0, (s.endMs - s.startMs) / 1000)
+    const activity = Object.fromEntries(
+      ACTIVITY_FIELDS.map((f, i) => [
+        f,
+        { total: this.totals[i], mean: seconds > 0 ? this.totals[i] / seconds : 0, peak: Math.max(0, ...[...this.perTime.values()].map((v) => v[i])) },
+      ]),
+    ) as Record<ActivityField, FieldAggregate>
+    return { activity, topClients: top(this.clients, 'client', topN), topPaths: top(this.paths, 'path', topN), polls: this.perTime.size }
+  }
+}
+
+/** The §6 activity aggregates of a job's points over its window. */
+export function aggregateActivity(rows: readonly ActivityRow[], s: ActivitySelector, topN = 10): ActivityAggregates {
+  return new ActivityAccumulator().add(rows, s).result(s, topN)
 }

@@ -4,7 +4,7 @@ import type { InfluxConfig } from '../lib/config.ts'
 import { ConfigError } from '../lib/errors.ts'
 import { endpoint, InfluxError, isRetriableStatus } from '../lib/influx/http.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
-import { queryRange, type ActivityQuery, type ActivityRow } from './model.ts'
+import { anyOf, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
 
 /**
  * Flux rendering and execution of the activity query (InfluxDB 2.x, `INFLUX_QUERY_LANGUAGE=flux`).
@@ -40,14 +40,6 @@ export function fluxTime(ms: number): string {
   return iso
 }
 
-/** `a or b or …` as a balanced tree: a flat chain of ~200 `or` already fails Flux's semantic check. */
-function anyOf(terms: string[]): string {
-  if (terms.length === 0) return 'false'
-  if (terms.length === 1) return terms[0]
-  const mid = terms.length >> 1
-  return `(${anyOf(terms.slice(0, mid))} or ${anyOf(terms.slice(mid))})`
-}
-
 /** The path or anything under it (`/a` matches `/a`, `/a/b`, never `/ab`); `/` matches every path starting with `/`. */
 function pathTerms(path: string): string[] {
   if (path === '/') return ['strings.hasPrefix(v: r.path, prefix: "/")']
@@ -56,29 +48,35 @@ function pathTerms(path: string): string[] {
 
 /**
  * The Flux of an {@link ActivityQuery}: every matching point as rows of (`_time`, `_field`,
- * `_value`, `client_ip`, `path`). Points qualify when start < t < end + I ({@link queryRange}):
- * `range()` is start-inclusive and stop-exclusive, so it starts 1 ms after the window start (points
+ * `_value`, `client_ip`, `path`). Points qualify when from < t < to (the query's range, by default
+ * start < t < end + I): `range()` is start-inclusive and stop-exclusive, so it starts 1 ms after the window start (points
  * carry millisecond timestamps). A point matches when its client is one of `clients` OR its path is
  * at or under one of `paths`; with neither, the query returns nothing. No user value ever becomes a
  * regex: tags are compared with `==` and `strings.hasPrefix`.
  */
 export function renderFlux(q: ActivityQuery, bucket: string): string {
+  return [...selectPoints(q, q.fields, bucket), '  |> keep(columns: ["_time", "_field", "_value", "client_ip", "path"])'].join('\n') + '\n'
+}
+
+/** Flux counting the matching points of a query by {@link COUNTED_FIELD}: one `_value` (no table when there are none). */
+export function renderFluxCount(q: ActivityQuery, bucket: string): string {
+  return [...selectPoints(q, [COUNTED_FIELD], bucket), '  |> group()', '  |> count()'].join('\n') + '\n'
+}
+
+/** `from |> range |> filter`: the query's range, measurement, fields and (a client OR a path matches). */
+function selectPoints(q: ActivityQuery, fields: readonly string[], bucket: string): string[] {
   const s = q.selector
-  const { fromMs, toMs } = queryRange(s)
   const clients = [...new Set(s.clients)]
   const paths = [...new Set(s.paths)]
-  const fields = [...new Set(q.fields)]
-  const match = anyOf([...clients.map((c) => `r.client_ip == ${fluxString(c)}`), ...paths.flatMap(pathTerms)])
-  const lines = [
+  const match = anyOf([...clients.map((c) => `r.client_ip == ${fluxString(c)}`), ...paths.flatMap(pathTerms)], 'or', 'false')
+  return [
     ...(paths.length ? ['import "strings"', ''] : []),
     `from(bucket: ${fluxString(bucket)})`,
-    `  |> range(start: ${fluxTime(fromMs + 1)}, stop: ${fluxTime(toMs)})`,
+    `  |> range(start: ${fluxTime(q.range.fromMs + 1)}, stop: ${fluxTime(q.range.toMs)})`,
     `  |> filter(fn: (r) => r._measurement == ${fluxString(q.measurement)})`,
-    `  |> filter(fn: (r) => ${anyOf(fields.map((f) => `r._field == ${fluxString(f)}`))})`,
+    `  |> filter(fn: (r) => ${anyOf([...new Set(fields)].map((f) => `r._field == ${fluxString(f)}`), 'or', 'false')})`,
     `  |> filter(fn: (r) => ${match})`,
-    '  |> keep(columns: ["_time", "_field", "_value", "client_ip", "path"])',
   ]
-  return lines.join('\n') + '\n'
 }
 
 /** Flux listing every stored `client_ip` tag value of `qumulo_activity` (for CIDR expansion), as `_value`. */
@@ -143,13 +141,11 @@ export function validateFlux(script: string): string[] {
   return valid ? [] : ['semantic check failed: unknown identifier or package, or wrong function arguments or types']
 }
 
-/** Runs the activity query in Flux on InfluxDB 2.x (`POST /api/v2/query`) through the official client. */
-export interface FluxRunner {
-  /** Every matching point, one row per (time, client, path), sorted by time, client, path. */
-  rows(q: ActivityQuery): Promise<ActivityRow[]>
-  /** Every stored `client_ip` tag value (to expand CIDRs), sorted. */
-  clientValues(): Promise<string[]>
-}
+/**
+ * Runs the activity queries in Flux on InfluxDB 2.x (`POST /api/v2/query`) through the official
+ * client: rows one per (time, client, path), sorted by time, client, path; client values sorted.
+ */
+export type FluxRunner = ActivitySource
 
 export interface FluxRunnerOptions {
   /** Socket timeout of a query in milliseconds @defaultValue 30000 */
@@ -234,11 +230,19 @@ export function createFluxRunner(cfg: InfluxConfig, opts: FluxRunnerOptions = {}
         const path = String(col('path').get(values) ?? '')
         const key = JSON.stringify([time, client, path])
         let row = merged.get(key)
-        if (!row) merged.set(key, (row = { time, client, path, values: ACTIVITY_FIELDS.map(() => 0) }))
+        if (!row) merged.set(key, (row = { time, client, path, values: ACTIVITY_FIELDS.map(() => 0), points: 0 }))
         // Same (time, client, path, field) twice only with several clusters: their rates add up.
         row.values[i] += value
+        if (field === COUNTED_FIELD && raw !== null && raw !== undefined) row.points++
       }
       return [...merged.values()].sort((a, b) => a.time - b.time || cmp(a.client, b.client) || cmp(a.path, b.path))
+    },
+    async count(q) {
+      const s = q.selector
+      if (s.clients.length === 0 && s.paths.length === 0) return 0
+      let n = 0
+      for await (const { values, meta } of run(renderFluxCount(q, cfg.bucket))) n += Number(meta.column('_value', false).get(values) ?? 0)
+      return n
     },
     async clientValues() {
       const out = new Set<string>()

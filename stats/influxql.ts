@@ -1,7 +1,7 @@
 import type { InfluxConfig } from '../lib/config.ts'
 import { createInfluxQL, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
 import { ACTIVITY_FIELDS } from '../lib/schema.ts'
-import { queryRange, type ActivityQuery, type ActivityRow } from './model.ts'
+import { anyOf, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
 
 /** Escapes text for an InfluxQL regex literal `/…/` (RE2): every metacharacter and the delimiter. */
 export function regexLiteral(text: string): string {
@@ -14,25 +14,28 @@ function pathCondition(path: string): string {
   return `(${quoteIdent('path')} = ${quoteString(path)} OR ${quoteIdent('path')} =~ /^${regexLiteral(path + '/')}/)`
 }
 
+/** `WHERE` of a query: its time range and (a client OR a path matches); undefined when nothing can match. */
+function where(q: ActivityQuery): string | undefined {
+  const s = q.selector
+  const conditions = [...s.clients.map((c) => `${quoteIdent('client_ip')} = ${quoteString(c)}`), ...s.paths.map(pathCondition)]
+  if (!conditions.length) return undefined
+  const time = (ms: number) => quoteString(new Date(ms).toISOString())
+  return `time > ${time(q.range.fromMs)} AND time < ${time(q.range.toMs)} AND ${anyOf(conditions, 'OR', 'false')}`
+}
+
 /**
  * The InfluxQL of an {@link ActivityQuery}: every matching point, grouped by client and path.
  * Returns undefined when nothing can match (no clients and no paths). Every user value is quoted.
  */
 export function renderInfluxQL(q: ActivityQuery): string | undefined {
-  const s = q.selector
-  const conditions = [...s.clients.map((c) => `${quoteIdent('client_ip')} = ${quoteString(c)}`), ...s.paths.map(pathCondition)]
-  if (!conditions.length) return undefined
-  const { fromMs, toMs } = queryRange(s)
-  const fields = q.fields.map(quoteIdent).join(', ')
-  const time = (ms: number) => quoteString(new Date(ms).toISOString())
-  return `SELECT ${fields} FROM ${quoteIdent(q.measurement)} WHERE time > ${time(fromMs)} AND time < ${time(toMs)} AND (${conditions.join(' OR ')}) GROUP BY ${quoteIdent('client_ip')}, ${quoteIdent('path')}`
+  const w = where(q)
+  return w && `SELECT ${q.fields.map(quoteIdent).join(', ')} FROM ${quoteIdent(q.measurement)} WHERE ${w} GROUP BY ${quoteIdent('client_ip')}, ${quoteIdent('path')}`
 }
 
-/** Runs activity queries and tag-value lookups over InfluxQL (`/query`). */
-export interface ActivitySource {
-  rows(q: ActivityQuery): Promise<ActivityRow[]>
-  /** every stored `client_ip` tag value (to expand CIDRs and match non-canonical forms) */
-  clientValues(): Promise<string[]>
+/** The InfluxQL counting the matching points of a query (by {@link COUNTED_FIELD}); undefined when nothing can match. */
+export function renderInfluxQLCount(q: ActivityQuery): string | undefined {
+  const w = where(q)
+  return w && `SELECT count(${quoteIdent(COUNTED_FIELD)}) FROM ${quoteIdent(q.measurement)} WHERE ${w}`
 }
 
 export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
@@ -45,11 +48,25 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
       const out: ActivityRow[] = []
       for (const series of result?.series ?? []) {
         const idx = ACTIVITY_FIELDS.map((f) => series.columns.indexOf(f))
+        const counted = series.columns.indexOf(COUNTED_FIELD)
         for (const v of series.values) {
-          out.push({ time: v[0] as number, client: series.tags.client_ip ?? '', path: series.tags.path ?? '', values: idx.map((i) => (i < 0 ? 0 : Number(v[i] ?? 0))) })
+          out.push({
+            time: v[0] as number,
+            client: series.tags.client_ip ?? '',
+            path: series.tags.path ?? '',
+            values: idx.map((i) => (i < 0 ? 0 : Number(v[i] ?? 0))),
+            points: counted >= 0 && v[counted] !== null ? 1 : 0,
+          })
         }
       }
       return out
+    },
+    async count(q) {
+      const text = renderInfluxQLCount(q)
+      if (!text) return 0
+      const [result] = await influxql.query(text)
+      const series = result?.series[0]
+      return series ? Number(series.values[0]?.[series.columns.indexOf('count')] ?? 0) : 0
     },
     async clientValues() {
       const [result] = await influxql.query(`SHOW TAG VALUES FROM ${quoteIdent('qumulo_activity')} WITH KEY = ${quoteIdent('client_ip')}`)

@@ -5,8 +5,9 @@ import type { Job, JobStatus, PathCapacity } from '../api/types.ts'
 import type { DirAggregates } from '../qumulo/types.ts'
 import { canonicalAddress } from '../lib/addresses.ts'
 import { aggregateActivity, type ActivityAggregates, type FieldAggregate } from './compute.ts'
+import { LiveAggregates, type LiveOptions } from './live.ts'
 import { activityQuery, type ActivitySelector } from './model.ts'
-import type { ActivitySource } from './influxql.ts'
+import type { ActivitySource } from './model.ts'
 
 /** start, end and end − start of a capacity figure; null where a reading is missing. */
 export interface Growth {
@@ -53,6 +54,8 @@ export interface StatsDeps {
   /** live aggregates for a running job's capacity `end` */
   aggregates?: (path: string) => Promise<DirAggregates>
   now?: () => number
+  /** how running jobs' aggregates are kept between calls (stats/live.ts) */
+  live?: LiveOptions
 }
 
 function cidrMatcher(clients: string[]): (value: string) => boolean {
@@ -76,9 +79,11 @@ function growth(start: string | undefined, end: string | undefined): Growth {
 
 export class StatsService {
   private readonly now: () => number
+  private readonly live: LiveAggregates
 
   constructor(private readonly deps: StatsDeps) {
     this.now = deps.now ?? Date.now
+    this.live = new LiveAggregates(deps.source, deps.live)
   }
 
   /**
@@ -97,11 +102,8 @@ export class StatsService {
     // A completed job's aggregates were computed once after the fact (stats/summary.ts): no re-scan.
     if (job.status !== 'running' && job.summary?.state === 'done' && job.summary.stats) return { ...(job.summary.stats as unknown as JobStats), previousRuns }
     const live = job.status === 'running'
-    const startMs = Date.parse(job.startedAt)
-    const endMs = live ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
-    const selector: ActivitySelector = { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths }
-    const [rows, capacity] = await Promise.all([this.deps.source.rows(activityQuery(selector)), this.capacity(job, live)])
-    const agg = aggregateActivity(rows, selector)
+    const [agg, capacity] = await Promise.all([this.activity(job), this.capacity(job, live)])
+    const { startMs, endMs } = agg.selector
     return {
       job: job.id,
       name: job.name,
@@ -116,6 +118,25 @@ export class StatsService {
       live,
       previousRuns,
     }
+  }
+
+  /**
+   * Brings a running job's live aggregates up to date without answering (no capacity reading), so
+   * that the next stats call only reads the polls since: the API calls it after every poll.
+   */
+  async warm(job: Job): Promise<void> {
+    if (job.status === 'running') await this.activity(job)
+  }
+
+  /** The activity aggregates: kept incrementally while the job runs, read once in full after. */
+  private async activity(job: Job): Promise<ActivityAggregates & { selector: ActivitySelector }> {
+    const running = job.status === 'running'
+    const startMs = Date.parse(job.startedAt)
+    const endMs = running ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
+    const selector: ActivitySelector = { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths }
+    if (running) return { ...(await this.live.aggregates(job.id, selector)), selector }
+    this.live.forget(job.id)
+    return { ...aggregateActivity(await this.deps.source.rows(activityQuery(selector)), selector), selector }
   }
 
   private async capacity(job: Job, live: boolean): Promise<JobStats['capacity']> {

@@ -3,13 +3,15 @@ import { join } from 'node:path'
 import { loadConfig, type Config } from '../../lib/config.ts'
 import { silentLogger } from '../../lib/log.ts'
 import { createDurableWriter, type DurableWriter } from '../../lib/influx/writer.ts'
-import { ACTIVITY_FIELDS, type ActivityField, type ActivityType } from '../../lib/schema.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, type ActivityField, type ActivityType } from '../../lib/schema.ts'
 import { createQumuloClient } from '../../qumulo/client.ts'
 import { createCollector, type Collector } from '../../collector/index.ts'
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
 import { parseScenario } from '../../simulator/scenario.ts'
 import { StatsService } from '../../stats/service.ts'
 import { createInfluxQLSource } from '../../stats/influxql.ts'
+import type { ActivitySource } from '../../stats/model.ts'
+import { toLine } from '../../lib/influx/line-protocol.ts'
 import type { Job } from '../../api/types.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
@@ -148,6 +150,50 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
     expect(d.iops_write.total.pct).toBeCloseTo(0, 6)
     expect(d.iops_read.total.pct).toBeNull()
     expect(d.iops_read.total.abs).toBeCloseTo(2.1 * (E - S), 6)
+  })
+})
+
+describe('live stats of a running job (kept incrementally, stats/live.ts)', () => {
+  it('read only the polls since the previous call, equal a full read, and count a point delivered late', async () => {
+    const influx = createInfluxQLSource(config.influx)
+    let rowsRead = 0
+    const source: ActivitySource = { ...influx, rows: async (q) => { const r = await influx.rows(q); rowsRead += r.length; return r } }
+    let nowS = t0 + 305
+    const live = new StatsService({ source, intervalSeconds: I, previousRuns: () => [], now: () => nowS * 1000 })
+    const fresh = () => new StatsService({ source: influx, intervalSeconds: I, previousRuns: () => [], now: () => nowS * 1000 })
+    const running = job({ id: 'live-1', status: 'running', startS: S, endS: 0, endedAt: null, clients: ['10.1.0.1'], paths: ['/proj/b'] })
+    const want = (seconds: number) => {
+      const [a, b] = [truth(W_('A', 'D'), () => ['10.1.0.1'], seconds), truth(W_('B'), (w) => w.clients, seconds)]
+      return Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, a[f] + b[f]])) as Record<ActivityField, number>
+    }
+
+    const first = await live.stats(running)
+    expectTotals(first.activity, want(nowS - S))
+    const full = rowsRead
+    expect(full).toBeGreaterThan(0)
+
+    nowS = t0 + 425
+    rowsRead = 0
+    const second = await live.stats(running)
+    expectTotals(second.activity, want(nowS - S))
+    expect(rowsRead).toBeLessThan(full) // only the polls after the settled time
+    expect(second).toEqual(await fresh().stats(running))
+
+    // A point of the job's client stamped inside the settled range arrives now (spool replay).
+    await writer.write([toLine({ measurement: MEASUREMENT.activity, tags: { cluster: 'sim', client_ip: '10.1.0.1', path: '/late/p' }, fields: Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, f === 'iops_read' ? 1000 : 0])), time: t0 + 120 })])
+    await writer.flush()
+    nowS = t0 + 545
+    const third = await live.stats(running)
+    const w = want(nowS - S)
+    expectTotals(third.activity, { ...w, iops_read: w.iops_read + 1000 * I })
+    expect(third).toEqual(await fresh().stats(running))
+    expect(third.topPaths.map((p) => p.path)).toContain('/late/p')
+
+    // Another attached client starts over from the job's start.
+    rowsRead = 0
+    const more = await live.stats({ ...running, clients: ['10.1.0.1', '10.2.0.5'] })
+    expect(more).toEqual(await fresh().stats({ ...running, clients: ['10.1.0.1', '10.2.0.5'] }))
+    expect(more.activity.metadata_iops_read.total).toBeCloseTo(truth(W_('C'), (w) => w.clients, nowS - S).metadata_iops_read, 6)
   })
 })
 

@@ -13,7 +13,8 @@ import { validateFlux } from '../../stats/flux.ts'
  * a blank line and new annotations whenever the table schema changes, CRLF line ends, Go's CSV
  * quoting, RFC3339Nano times and `strconv.FormatFloat(v, 'f', -1, 64)` numbers.
  *
- * Supported Flux: `from(bucket)` |> `range(start, stop)` |> `filter(fn)` … |> `keep(columns)`, and
+ * Supported Flux: `from(bucket)` |> `range(start, stop)` |> `filter(fn)` … |> `keep(columns)` or
+ * |> `group()` |> `count()`, and
  * `schema.tagValues(bucket, tag, predicate, start)`; predicates of `==`, `!=`, `and`, `or`, `not`,
  * `true`/`false`, `r.col`/`r["col"]`, string literals and `strings.hasPrefix(v:, prefix:)`.
  * Anything else is answered 400, so a query the fake cannot judge never passes silently.
@@ -334,6 +335,8 @@ function evaluate(query: string, fake: FakeFlux): Table[] {
   let range: { start: number; stop: number } | undefined
   const filters: Array<(r: Rec) => boolean> = []
   let keep: string[] | undefined
+  let grouped = false
+  let counted = false
   for (const call of calls) {
     const name = calleeName(call)
     const a = args(call)
@@ -344,7 +347,13 @@ function evaluate(query: string, fake: FakeFlux): Table[] {
       if (!range) throw new Unsupported('filter() before range()')
       if (keep) throw new Unsupported('filter() after keep()')
       filters.push(predicate(a.get('fn')))
-    } else if (name === 'keep') {
+    } else if (name === 'group' && !counted && !keep) {
+      if (a.size) throw new Unsupported('group() with arguments')
+      grouped = true
+    } else if (name === 'count' && grouped && !counted) {
+      if (a.size) throw new Unsupported('count() with arguments')
+      counted = true
+    } else if (name === 'keep' && !grouped) {
       const cols = a.get('columns') && literal(a.get('columns') as Node)
       if (!Array.isArray(cols)) throw new Unsupported('keep(columns:) must be an array of strings')
       keep = cols
@@ -353,6 +362,7 @@ function evaluate(query: string, fake: FakeFlux): Table[] {
     }
   }
   if (!range) throw new Unsupported('from() without range()')
+  if (grouped && !counted) throw new Unsupported('group() without count()')
   const r = range
 
   // One table per series (measurement, tags, field), as the storage engine returns them.
@@ -366,6 +376,12 @@ function evaluate(query: string, fake: FakeFlux): Table[] {
     const s = series.get(key) ?? { tags, points: [], type: typeOf(p) }
     s.points.push(rec)
     series.set(key, s)
+  }
+  if (counted) {
+    // group() merges every table into one with an empty group key; count() keeps only `_value`.
+    // An empty input stream has no table, so no count row either.
+    const n = [...series.values()].reduce((sum, s) => sum + s.points.length, 0)
+    return n ? [{ columns: [{ label: '_value', type: 'long', group: false }], rows: [{ _value: n }] }] : []
   }
   return [...series.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -5,7 +5,7 @@ import { ConfigError } from '../../../lib/errors.ts'
 import { InfluxError } from '../../../lib/influx/http.ts'
 import { isAtOrUnder } from '../../../lib/paths.ts'
 import { ACTIVITY_FIELDS } from '../../../lib/schema.ts'
-import { createFluxRunner, fluxString, fluxTime, parseFluxTime, renderFlux, renderFluxClientValues, validateFlux } from '../../../stats/flux.ts'
+import { createFluxRunner, fluxString, fluxTime, parseFluxTime, renderFlux, renderFluxClientValues, renderFluxCount, validateFlux } from '../../../stats/flux.ts'
 import { activityQuery, type ActivityRow, type ActivitySelector } from '../../../stats/model.ts'
 import { encodeTables, goFloat, rfc3339Nano, startFakeFlux, type FakeFlux, type FluxPoint } from '../../support/fake-flux.ts'
 
@@ -168,6 +168,7 @@ describe('renderFlux', () => {
   ]
   it.each(selectors)('validates with flux-lsp-node: %s', (_, over, bucket = 'qactivity') => {
     expect(validateFlux(renderFlux(activityQuery(sel(over)), bucket))).toEqual([])
+    expect(validateFlux(renderFluxCount(activityQuery(sel(over)), bucket))).toEqual([])
   })
 
   it('validates the client-values query', () => {
@@ -211,8 +212,9 @@ function groundTruth(points: FluxPoint[], s: ActivitySelector): ActivityRow[] {
     const { client_ip: client, path } = p.tags
     if (!s.clients.includes(client) && !s.paths.some((base) => isAtOrUnder(path, base))) continue
     const key = JSON.stringify([p.time, client, path])
-    const row = out.get(key) ?? { time: p.time / 1000, client, path, values: ACTIVITY_FIELDS.map(() => 0) }
+    const row = out.get(key) ?? { time: p.time / 1000, client, path, values: ACTIVITY_FIELDS.map(() => 0), points: 0 }
     row.values[i] += Number(p.value)
+    if (i === 0) row.points++
     out.set(key, row)
   }
   return [...out.values()].sort((a, b) => a.time - b.time || (a.client < b.client ? -1 : a.client > b.client ? 1 : 0) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
@@ -294,10 +296,10 @@ describe('createFluxRunner', () => {
     ]
     const rows = await createFluxRunner(cfg).rows(activityQuery(sel({ clients: ['10.0.0.1', '10.0.0.2'] })))
     expect(rows).toEqual([
-      { time: T0 / 1000 + 60, client: '10.0.0.1', path: '/a', values: [10, 0, 0, 0, 0, 1048576.5] },
-      { time: T0 / 1000 + 60, client: '10.0.0.1', path: '/b', values: [0, 1.25e-7, 0, 0, 0, 0] },
-      { time: T0 / 1000 + 60, client: '10.0.0.2', path: '/a', values: [0, 0, 0, 3, 0, 0] },
-      { time: T0 / 1000 + 120, client: '10.0.0.1', path: '/a', values: [25, 0, 0, 0, 0, 0] },
+      { time: T0 / 1000 + 60, client: '10.0.0.1', path: '/a', values: [10, 0, 0, 0, 0, 1048576.5], points: 1 },
+      { time: T0 / 1000 + 60, client: '10.0.0.1', path: '/b', values: [0, 1.25e-7, 0, 0, 0, 0], points: 0 },
+      { time: T0 / 1000 + 60, client: '10.0.0.2', path: '/a', values: [0, 0, 0, 3, 0, 0], points: 0 },
+      { time: T0 / 1000 + 120, client: '10.0.0.1', path: '/a', values: [25, 0, 0, 0, 0, 0], points: 2 },
     ])
   })
 
@@ -316,8 +318,8 @@ describe('createFluxRunner', () => {
     expect(raw).toContain(',result,table,_time,_value,_field,client_ip,path\r\n')
     expect(raw).toMatch(/^,,2,/m) // table ids continue across blocks
     expect(await createFluxRunner(cfg).rows(q)).toEqual([
-      { time: T0 / 1000 + 60, client: 'c1', path: '/a', values: [1, 2, 0, 0, 0, 0] },
-      { time: T0 / 1000 + 60, client: 'c2', path: '/a', values: [4, 0, 0, 0, 0, 0] },
+      { time: T0 / 1000 + 60, client: 'c1', path: '/a', values: [1, 2, 0, 0, 0, 0], points: 1 },
+      { time: T0 / 1000 + 60, client: 'c2', path: '/a', values: [4, 0, 0, 0, 0, 0], points: 1 },
     ])
   })
 
@@ -343,6 +345,19 @@ describe('createFluxRunner', () => {
     expect(rows).toEqual(groundTruth(fake.points, s))
     expect(new Set(rows.map((r) => r.time - T0 / 1000))).toEqual(new Set([1, 60, 3600, 3659]))
     expect(rows.some((r) => r.path === '/a/bc' || r.path === '/xy' || r.path === '/a')).toBe(false)
+  })
+
+  it('counts the matching points of a range by iops_read, 0 when there are none', async () => {
+    const s = sel({ clients: ['10.0.0.1'], paths: ['/x'] })
+    for (const off of [0, 60, 120, 180]) {
+      fake.points.push(point('10.0.0.1', '/a', off, 'iops_read', 1), point('10.0.0.1', '/a', off, 'iops_write', 1))
+      fake.points.push(point('10.0.0.2', '/x/y', off, 'iops_read', 1), point('10.0.0.3', '/xy', off, 'iops_read', 1))
+    }
+    const runner = createFluxRunner(cfg)
+    expect(await runner.count(activityQuery(s))).toBe(6) // 60, 120, 180 × two matching series
+    expect(await runner.count(activityQuery(s, { fromMs: T0 + 60_000, toMs: T0 + 120_001 }))).toBe(2)
+    expect(await runner.count(activityQuery(s, { fromMs: T0 + 500_000, toMs: T0 + 600_000 }))).toBe(0)
+    expect(await runner.count(activityQuery(sel({})))).toBe(0)
   })
 
   it('matches every path under the root, and nothing with empty lists', async () => {
