@@ -16,6 +16,7 @@ import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
 import { startSummaries, type Summaries } from '../stats/summary.ts'
 import { startLiveWarmer } from '../stats/warm.ts'
+import { jobActivityLines } from '../stats/job-activity.ts'
 
 /** A running API: the HTTP server and everything behind it. */
 export interface RunningApi {
@@ -85,6 +86,10 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     intervalSeconds: config.collector.pollSeconds,
     previousRuns: (name, before, id) => service.previousRuns(name, before, id),
     aggregates: o.qumulo ? (path) => o.qumulo!.aggregates(path) : undefined,
+    emit: (job, selector, rows) => {
+      const lines = jobActivityLines(job, selector, rows)
+      if (lines.length) o.writer.write(lines).catch((err: unknown) => log.error('Job activity not written', { job: job.id, error: messageOf(err) }))
+    },
   })
   // The service's onComplete above calls this; it is only ever called once startApi has returned.
   const summaries: Summaries = startSummaries({ store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds })

@@ -10,6 +10,7 @@ export const MEASUREMENT = {
   cluster: 'qumulo_cluster',
   job: 'qactivity_job',
   jobSummary: 'qactivity_job_summary',
+  jobActivity: 'qactivity_job_activity',
   collector: 'qactivity_collector',
 } as const
 
@@ -85,6 +86,10 @@ export const SCHEMA = {
       'files_delta',
       'directories_delta',
     ],
+  },
+  [MEASUREMENT.jobActivity]: {
+    tags: ['job_id', 'job_name', 'client_ip', 'path'],
+    fields: [...ACTIVITY_FIELDS, 'seconds', 'elapsed_seconds'],
   },
   [MEASUREMENT.collector]: {
     tags: ['cluster'],

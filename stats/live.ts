@@ -1,5 +1,5 @@
 import { ActivityAccumulator, type ActivityAggregates } from './compute.ts'
-import { activityQuery, type ActivitySelector, type ActivitySource } from './model.ts'
+import { activityQuery, type ActivityRow, type ActivitySelector, type ActivitySource } from './model.ts'
 
 /**
  * Live aggregates of running jobs, kept incrementally so that a stats call reads only the polls
@@ -53,8 +53,11 @@ export class LiveAggregates {
     this.maxJobs = opts.maxJobs ?? 1000
   }
 
-  /** The aggregates of a running job's window [start, end = now]. */
-  async aggregates(jobId: string, s: ActivitySelector): Promise<ActivityAggregates & LiveInfo> {
+  /**
+   * The aggregates of a running job's window [start, end = now]. `emit` sees the rows this call
+   * read: those folded for good (`final`, each once per fold) and the unsettled rest.
+   */
+  async aggregates(jobId: string, s: ActivitySelector, emit?: (rows: ActivityRow[], final: boolean) => void): Promise<ActivityAggregates & LiveInfo> {
     const key = JSON.stringify([s.startMs, s.intervalSeconds, [...s.clients].sort(), [...s.paths].sort()])
     let entry = this.entries.get(jobId)
     if (!entry || entry.key !== key) entry = { key, acc: new ActivityAccumulator(), settledMs: s.startMs, queue: Promise.resolve() }
@@ -62,7 +65,7 @@ export class LiveAggregates {
     this.entries.set(jobId, entry)
     this.evict()
     const e = entry
-    const run = e.queue.then(() => this.refresh(e, s))
+    const run = e.queue.then(() => this.refresh(e, s, emit))
     e.queue = run.catch(() => undefined)
     return run
   }
@@ -77,7 +80,7 @@ export class LiveAggregates {
     return this.entries.size
   }
 
-  private async refresh(e: Entry, s: ActivitySelector): Promise<ActivityAggregates & LiveInfo> {
+  private async refresh(e: Entry, s: ActivitySelector, emit?: (rows: ActivityRow[], final: boolean) => void): Promise<ActivityAggregates & LiveInfo> {
     let full = e.settledMs <= s.startMs
     if (!full) {
       const stored = await this.source.count(activityQuery(s, { fromMs: s.startMs, toMs: e.settledMs + 1 }))
@@ -90,9 +93,12 @@ export class LiveAggregates {
     const rows = await this.source.rows(activityQuery(s, { fromMs: e.settledMs, toMs: s.endMs + s.intervalSeconds * 1000 }))
     const settle = Math.max(e.settledMs, s.endMs - s.intervalSeconds * 1000 - this.settleMs)
     const settled = rows.filter((r) => r.time * 1000 <= settle)
+    const tail = rows.filter((r) => r.time * 1000 > settle)
     e.acc.add(settled, s)
     e.settledMs = settle
-    const answer = settled.length === rows.length ? e.acc : e.acc.clone().add(rows.filter((r) => r.time * 1000 > settle), s)
+    if (settled.length) emit?.(settled, true)
+    if (tail.length) emit?.(tail, false)
+    const answer = tail.length ? e.acc.clone().add(tail, s) : e.acc
     return { ...answer.result(s), full, rowsRead: rows.length }
   }
 

@@ -6,7 +6,7 @@ import type { DirAggregates } from '../qumulo/types.ts'
 import { canonicalAddress } from '../lib/addresses.ts'
 import { aggregateActivity, type ActivityAggregates, type FieldAggregate } from './compute.ts'
 import { LiveAggregates, type LiveOptions } from './live.ts'
-import { activityQuery, type ActivitySelector } from './model.ts'
+import { activityQuery, type ActivityRow, type ActivitySelector } from './model.ts'
 import type { ActivitySource } from './model.ts'
 
 /** start, end and end − start of a capacity figure; null where a reading is missing. */
@@ -56,6 +56,12 @@ export interface StatsDeps {
   now?: () => number
   /** how running jobs' aggregates are kept between calls (stats/live.ts) */
   live?: LiveOptions
+  /**
+   * Sees the job's points as they are read, to write them as `qactivity_job_activity`
+   * (stats/job-activity.ts): a running job's points once folded (and its newest ones on warm-up),
+   * a completed job's all at once.
+   */
+  emit?: (job: Job, selector: ActivitySelector, rows: ActivityRow[]) => void
 }
 
 function cidrMatcher(clients: string[]): (value: string) => boolean {
@@ -125,18 +131,25 @@ export class StatsService {
    * that the next stats call only reads the polls since: the API calls it after every poll.
    */
   async warm(job: Job): Promise<void> {
-    if (job.status === 'running') await this.activity(job)
+    if (job.status === 'running') await this.activity(job, true)
   }
 
   /** The activity aggregates: kept incrementally while the job runs, read once in full after. */
-  private async activity(job: Job): Promise<ActivityAggregates & { selector: ActivitySelector }> {
+  private async activity(job: Job, warming = false): Promise<ActivityAggregates & { selector: ActivitySelector }> {
     const running = job.status === 'running'
     const startMs = Date.parse(job.startedAt)
     const endMs = running ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
     const selector: ActivitySelector = { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths }
-    if (running) return { ...(await this.live.aggregates(job.id, selector)), selector }
+    const emit = this.deps.emit
+    if (running) {
+      // The newest rows are written on warm-up only (once per poll), not on every user call.
+      const seen = emit && ((rows: ActivityRow[], final: boolean) => (final || warming) && emit(job, selector, rows))
+      return { ...(await this.live.aggregates(job.id, selector, seen)), selector }
+    }
     this.live.forget(job.id)
-    return { ...aggregateActivity(await this.deps.source.rows(activityQuery(selector)), selector), selector }
+    const rows = await this.deps.source.rows(activityQuery(selector))
+    emit?.(job, selector, rows)
+    return { ...aggregateActivity(rows, selector), selector }
   }
 
   private async capacity(job: Job, live: boolean): Promise<JobStats['capacity']> {

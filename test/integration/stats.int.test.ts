@@ -11,6 +11,8 @@ import { parseScenario } from '../../simulator/scenario.ts'
 import { StatsService } from '../../stats/service.ts'
 import { createInfluxQLSource } from '../../stats/influxql.ts'
 import type { ActivitySource } from '../../stats/model.ts'
+import { jobActivityLines } from '../../stats/job-activity.ts'
+import { createInfluxQL } from '../../lib/influx/influxql.ts'
 import { toLine } from '../../lib/influx/line-protocol.ts'
 import type { Job } from '../../api/types.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
@@ -194,6 +196,43 @@ describe('live stats of a running job (kept incrementally, stats/live.ts)', () =
     const more = await live.stats({ ...running, clients: ['10.1.0.1', '10.2.0.5'] })
     expect(more).toEqual(await fresh().stats({ ...running, clients: ['10.1.0.1', '10.2.0.5'] }))
     expect(more.activity.metadata_iops_read.total).toBeCloseTo(truth(W_('C'), (w) => w.clients, nowS - S).metadata_iops_read, 6)
+  })
+})
+
+describe('qactivity_job_activity: the job\'s points copied with its id, for Grafana', () => {
+  it('Σ rate × seconds of the copy equals the job\'s totals, running and completed; a later attachment is backfilled', async () => {
+    const influx = createInfluxQLSource(config.influx)
+    const ql = createInfluxQL(config.influx)
+    let nowS = t0 + 305
+    const svc = new StatsService({
+      source: influx, intervalSeconds: I, previousRuns: () => [], now: () => nowS * 1000,
+      emit: (j, sel, rows) => void writer.write(jobActivityLines(j, sel, rows)),
+    })
+    const running = job({ id: 'copy-1', name: 'copy "n"', status: 'running', startS: S, endS: 0, endedAt: null, clients: ['10.1.0.3'] })
+    const copied = async (field: string) => {
+      await writer.flush()
+      const [r] = await ql.query(`SELECT sum("x") FROM (SELECT "${field}" * "seconds" AS "x" FROM "qactivity_job_activity" WHERE "job_id" = 'copy-1')`)
+      return Number(r.series[0]?.values[0][1] ?? 0)
+    }
+    await svc.warm(running)
+    const live = await svc.stats(running)
+    expect(await copied('iops_write')).toBeCloseTo(live.activity.iops_write.total, 6)
+
+    // Attaching a path later: the next warm-up reads the job again and copies the new points too.
+    nowS = t0 + 425
+    const wider = { ...running, paths: ['/proj/a'] }
+    await svc.warm(wider)
+    const widerStats = await svc.stats(wider)
+    expect(await copied('iops_read')).toBeCloseTo(widerStats.activity.iops_read.total, 6)
+    expect(await copied('iops_write')).toBeCloseTo(widerStats.activity.iops_write.total, 6)
+
+    const done = { ...wider, status: 'succeeded' as const, endedAt: new Date(E * 1000).toISOString() }
+    const final = await svc.stats(done)
+    for (const f of ACTIVITY_FIELDS) expect(await copied(f), f).toBeCloseTo(final.activity[f].total, 6)
+    const [el] = await ql.query(`SELECT max("elapsed_seconds") FROM "qactivity_job_activity" WHERE "job_id" = 'copy-1'`)
+    expect(el.series[0].values[0][1]).toBeGreaterThan(E - S - I)
+    const [tags] = await ql.query(`SHOW TAG VALUES FROM "qactivity_job_activity" WITH KEY = "job_name" WHERE "job_id" = 'copy-1'`)
+    expect(tags.series[0].values.map((v) => v[1])).toEqual(['copy "n"'])
   })
 })
 
