@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   serve: { summary: 'job API + collector in one process (the default deployment)', load: async () => (await import('./api.ts')).runServeCommand },
   simulate: { summary: 'serve a Qumulo REST API simulator', load: async () => (await import('../simulator/cli.ts')).runSimulateCommand },
   job: { summary: 'jobs: start, add-path, add-client, comment, complete, show, list, stats, compare (qactivity job --help)', load: async () => (await import('./job.ts')).runJobCommand },
+  dashboards: { summary: 'write the Grafana dashboards (InfluxQL and Flux) to --out DIR (default provisioning/dashboards)', load: async () => (await import('./dashboards.ts')).runDashboardsCommand },
   demo: { summary: 'simulator + collector into InfluxDB, then query the result', load: async () => (await import('./demo.ts')).runDemoCommand },
 }
 

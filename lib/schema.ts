@@ -85,6 +85,8 @@ export const SCHEMA = {
       'used_bytes_delta',
       'files_delta',
       'directories_delta',
+      'previous_job_id',
+      ...ACTIVITY_FIELDS.map((f) => `${f}_total_change_pct`),
     ],
   },
   [MEASUREMENT.jobActivity]: {

@@ -36,8 +36,11 @@ export interface Summaries {
   stop(): void
 }
 
-/** The `qactivity_job_summary` point: the §6 aggregates, stamped at the job's end. */
-export function summaryLine(job: Job, s: JobStats): string {
+/**
+ * The `qactivity_job_summary` point: the §6 aggregates, stamped at the job's end; with the previous
+ * completed run of the same name, its id and each total's % change against it (none when its total is 0).
+ */
+export function summaryLine(job: Job, s: JobStats, previous?: { id: string; stats: Pick<JobStats, 'activity'> }): string {
   const fields: Record<string, FieldValue> = { status: job.status, window_seconds: s.window.seconds, polls: BigInt(s.polls) }
   for (const f of ACTIVITY_FIELDS) {
     fields[`${f}_total`] = s.activity[f].total
@@ -48,6 +51,13 @@ export function summaryLine(job: Job, s: JobStats): string {
   fields.used_bytes_delta = sum('usedBytes')
   fields.files_delta = sum('files')
   fields.directories_delta = sum('directories')
+  if (previous) {
+    fields.previous_job_id = previous.id
+    for (const f of ACTIVITY_FIELDS) {
+      const before = previous.stats.activity[f]?.total
+      if (typeof before === 'number' && before !== 0) fields[`${f}_total_change_pct`] = ((s.activity[f].total - before) / before) * 100
+    }
+  }
   return toLine({ measurement: MEASUREMENT.jobSummary, tags: { job_id: job.id, job_name: job.name }, fields, time: Date.parse(job.endedAt!) / 1000 })
 }
 
@@ -81,7 +91,8 @@ export function startSummaries(o: SummaryOptions): Summaries {
         if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown> }
       }, [jobId])
       attempts.delete(jobId)
-      await o.writer?.write([summaryLine(job, stats)])
+      const prev = stats.previousRuns.map((r) => o.store.data.jobs[r.id]).find((j) => j?.summary?.state === 'done' && j.summary.stats)
+      await o.writer?.write([summaryLine(job, stats, prev && { id: prev.id, stats: prev.summary!.stats as unknown as JobStats })])
       return stats
     } catch (err) {
       const n = (attempts.get(jobId) ?? 0) + 1

@@ -1,0 +1,19 @@
+import { parseArgs } from 'node:util'
+import { loadConfig } from '../lib/config.ts'
+import { UsageError } from '../lib/errors.ts'
+import { writeDashboards } from '../dashboards/index.ts'
+
+/** `qactivity dashboards [--out DIR]`: the Grafana dashboards, both flavours, with this configuration's poll interval and bucket. */
+export async function runDashboardsCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let out: string
+  try {
+    out = parseArgs({ args: argv, options: { out: { type: 'string', default: 'provisioning/dashboards' } }, strict: true }).values.out!
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const config = loadConfig(env, [])
+  const { written, unchanged } = writeDashboards(out, { pollSeconds: config.collector.pollSeconds, bucket: config.influx.bucket })
+  for (const p of written) process.stdout.write(`wrote ${p}\n`)
+  if (unchanged.length) process.stdout.write(`${unchanged.length} unchanged\n`)
+  return 0
+}
