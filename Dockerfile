@@ -9,7 +9,11 @@ COPY lib lib
 COPY qumulo qumulo
 COPY collector collector
 COPY api api
+COPY stats stats
+COPY dashboards dashboards
 COPY simulator simulator
+# the one-shot Grafana setup of docker-compose.yml (service grafana-init)
+COPY scripts/grafana-init.ts scripts/grafana-init.ts
 ENV QACTIVITY_DATA_DIR=/data
 VOLUME /data
 EXPOSE 8750

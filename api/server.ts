@@ -1,12 +1,13 @@
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
-import type { Config } from '../lib/config.ts'
+import type { Config, GrafanaConfig } from '../lib/config.ts'
 import type { Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import { createDurableWriter, type DurableWriter } from '../lib/influx/writer.ts'
 import { detectServer } from '../lib/influx/server.ts'
 import { createQumuloClient, type QumuloClient } from '../qumulo/client.ts'
-import { createGrafanaSink } from './annotations/grafana.ts'
+import { createGrafanaSink, GrafanaApiError, type AnnotationSink } from './annotations/grafana.ts'
 import { startOutbox, type Outbox } from './annotations/outbox.ts'
 import { createApp, type HealthReport } from './app.ts'
 import { JobService } from './jobs.ts'
@@ -41,6 +42,37 @@ export interface StartApiOptions {
 
 const HOUR = 3_600_000
 
+/**
+ * The annotation sink for `GRAFANA_TOKEN`, or else `GRAFANA_TOKEN_FILE`; none without `GRAFANA_URL`.
+ * The file is read at every call (it is tiny, calls are few): it may appear after the start (written by
+ * docker-compose's grafana-init service) and a rewritten token is used at once. A missing or empty file
+ * is a retriable configuration error, so annotations wait in the outbox and `/healthz` says why.
+ */
+export function grafanaSinkFor(g: GrafanaConfig): AnnotationSink | undefined {
+  const { url, token, tokenFile } = g
+  if (!url) return undefined
+  if (token) return createGrafanaSink({ url, token })
+  if (!tokenFile) return undefined
+  let current: { token: string; sink: AnnotationSink } | undefined
+  const sink = async (): Promise<AnnotationSink> => {
+    const unusable = (why: string) => new GrafanaApiError(`GRAFANA_TOKEN_FILE: "${tokenFile}" ${why}`, { retriable: true, configError: true })
+    let text: string
+    try {
+      text = (await readFile(tokenFile, 'utf8')).trim()
+    } catch (err) {
+      throw unusable(`cannot be read (${(err as NodeJS.ErrnoException).code ?? messageOf(err)})`)
+    }
+    if (!text) throw unusable('is empty')
+    if (current?.token !== text) current = { token: text, sink: createGrafanaSink({ url, token: text }) }
+    return current.sink
+  }
+  return {
+    create: async (a, signal) => (await sink()).create(a, signal),
+    patch: async (id, p, signal) => (await sink()).patch(id, p, signal),
+    find: async (q, signal) => (await sink()).find(q, signal),
+  }
+}
+
 async function probe(f: () => Promise<unknown>): Promise<Record<string, unknown>> {
   try {
     const detail = await Promise.race([f(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2000))])
@@ -54,7 +86,7 @@ async function probe(f: () => Promise<unknown>): Promise<Record<string, unknown>
 export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   const { config, log } = o
   const store = await openJobStore(join(config.storage.dataDir, 'jobs.json'), log.child({ component: 'store' }))
-  const sink = config.grafana.url && config.grafana.token ? createGrafanaSink({ url: config.grafana.url, token: config.grafana.token }) : undefined
+  const sink = grafanaSinkFor(config.grafana)
   const outbox = startOutbox({ store, sink, log })
   const service = new JobService({
     store,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ConfigError } from './errors.ts'
 import { normalizePath } from './paths.ts'
@@ -94,6 +94,13 @@ export interface GrafanaConfig {
   url?: string
   /** `GRAFANA_TOKEN`: a service-account token (`glsa_…`) */
   token?: string
+  /**
+   * `GRAFANA_TOKEN_FILE`: absolute path of a file holding the token, used when `GRAFANA_TOKEN` is empty.
+   * Read again on every delivery, so it may appear after the start (docker-compose's init service
+   * writes it) and a rewritten token is picked up without a restart; until it is readable, annotations
+   * wait in the outbox.
+   */
+  tokenFile?: string
 }
 
 /** The CLI client and workers. */
@@ -253,6 +260,18 @@ function readInflux(r: Reader, needed: boolean): InfluxConfig {
   }
 }
 
+function readGrafana(r: Reader): GrafanaConfig {
+  const token = r.str('GRAFANA_TOKEN')
+  const file = token ? undefined : r.str('GRAFANA_TOKEN_FILE')
+  // The file may not exist yet (it is read at each delivery); a directory is a mistake now.
+  if (file && existsSync(file) && statSync(file).isDirectory()) r.problems.push(`GRAFANA_TOKEN_FILE: "${file}" is a directory`)
+  return {
+    url: r.url('GRAFANA_URL', r.str('GRAFANA_URL'), ['http:', 'https:']),
+    token,
+    tokenFile: file ? resolve(file) : undefined,
+  }
+}
+
 /**
  * Reads and validates the whole configuration. Variables of the sections in `need` are required;
  * every problem is collected and thrown as one {@link ConfigError}.
@@ -274,10 +293,7 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
       spoolMaxBytes: r.int('QACTIVITY_SPOOL_MAX_MB', 512, 1, 1024 * 1024) * 2 ** 20,
     },
     api: readApi(r, need.includes('api')),
-    grafana: {
-      url: r.url('GRAFANA_URL', r.str('GRAFANA_URL'), ['http:', 'https:']),
-      token: r.str('GRAFANA_TOKEN'),
-    },
+    grafana: readGrafana(r),
     client: {
       url: r.url('QACTIVITY_URL', r.str('QACTIVITY_URL') ?? 'http://127.0.0.1:8750', ['http:', 'https:']) ?? '',
       token: r.str('QACTIVITY_TOKEN'),
@@ -287,7 +303,9 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
     logLevel: r.oneOf('QACTIVITY_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   }
   if (config.influx.queryLanguage === 'flux' && !config.influx.org) r.problems.push('INFLUX_ORG is required with INFLUX_QUERY_LANGUAGE=flux')
-  if (config.grafana.url && !config.grafana.token) r.problems.push('GRAFANA_TOKEN is required when GRAFANA_URL is set')
+  if (config.grafana.url && !config.grafana.token && !config.grafana.tokenFile) {
+    r.problems.push('GRAFANA_TOKEN (or GRAFANA_TOKEN_FILE) is required when GRAFANA_URL is set')
+  }
   if (r.problems.length) throw new ConfigError(r.problems)
   return config
 }

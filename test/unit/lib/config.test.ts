@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { loadConfig } from '../../../lib/config.ts'
 import { ConfigError, redact } from '../../../lib/errors.ts'
 
@@ -64,7 +66,24 @@ describe('API configuration', () => {
     }
   })
 
-  it('needs GRAFANA_TOKEN with GRAFANA_URL', () => {
-    expect(() => loadConfig({ GRAFANA_URL: 'http://grafana:3000' })).toThrow(/GRAFANA_TOKEN is required/)
+  it('needs GRAFANA_TOKEN (or GRAFANA_TOKEN_FILE) with GRAFANA_URL', () => {
+    expect(() => loadConfig({ GRAFANA_URL: 'http://grafana:3000' })).toThrow(/GRAFANA_TOKEN \(or GRAFANA_TOKEN_FILE\) is required/)
+  })
+
+  it('takes GRAFANA_TOKEN_FILE when GRAFANA_TOKEN is empty; the file may appear later', () => {
+    const missing = join(tmpdir(), `qactivity-no-token-${process.pid}`, 'token')
+    const c = loadConfig({ GRAFANA_URL: 'http://grafana:3000', GRAFANA_TOKEN: '', GRAFANA_TOKEN_FILE: missing })
+    expect(c.grafana).toEqual({ url: 'http://grafana:3000', token: undefined, tokenFile: missing })
+    // relative paths are resolved against the working directory
+    expect(loadConfig({ GRAFANA_URL: 'http://g:3000', GRAFANA_TOKEN_FILE: 'secrets/token' }).grafana.tokenFile).toBe(resolve('secrets/token'))
+  })
+
+  it('prefers GRAFANA_TOKEN over GRAFANA_TOKEN_FILE', () => {
+    const c = loadConfig({ GRAFANA_URL: 'http://grafana:3000', GRAFANA_TOKEN: 'glsa_x', GRAFANA_TOKEN_FILE: '/nowhere/token' })
+    expect(c.grafana).toEqual({ url: 'http://grafana:3000', token: 'glsa_x', tokenFile: undefined })
+  })
+
+  it('refuses a GRAFANA_TOKEN_FILE that is a directory, naming the variable', () => {
+    expect(() => loadConfig({ GRAFANA_URL: 'http://grafana:3000', GRAFANA_TOKEN_FILE: tmpdir() })).toThrow(/GRAFANA_TOKEN_FILE: ".*" is a directory/)
   })
 })
