@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { buildDashboards, dashboardJson } from '../../../dashboards/index.ts'
 import { DATASOURCE } from '../../../dashboards/target.ts'
 import { SCHEMA } from '../../../lib/schema.ts'
@@ -23,6 +24,16 @@ describe('generated dashboards', () => {
   it('are the three dashboards in both flavours, with unique uids', () => {
     expect(files.map((f) => f.file).sort()).toEqual(['flux/cluster.json', 'flux/compare.json', 'flux/job.json', 'influxql/cluster.json', 'influxql/compare.json', 'influxql/job.json'])
     expect(new Set(files.map((f) => f.dashboard.uid)).size).toBe(6)
+  })
+
+  it("name datasources provisioned by provisioning/datasources/influxdb.yaml, with the flavour's query language", () => {
+    const provisioned = (parse(readFileSync(join(ROOT, 'provisioning/datasources/influxdb.yaml'), 'utf8')) as { datasources: Array<{ uid: string; type: string; jsonData: { version: string } }> }).datasources
+    for (const [flavour, ref] of Object.entries(DATASOURCE)) {
+      const ds = provisioned.find((d) => d.uid === ref.uid)
+      expect(ds, ref.uid).toBeDefined()
+      expect(ds!.type).toBe(ref.type)
+      expect(ds!.jsonData.version).toBe(flavour === 'flux' ? 'Flux' : 'InfluxQL')
+    }
   })
 
   it('are committed as generated (run `qactivity dashboards` after changing dashboards/)', () => {
