@@ -9,6 +9,9 @@ import { ApiError, errorBody, onError, validationHook } from './errors.ts'
 import type { JobService } from './jobs.ts'
 import { jobRoutes } from './routes/jobs.ts'
 import { statsRoutes } from './routes/stats.ts'
+import { reportRoutes } from './routes/reports.ts'
+import type { ReportSources } from '../reports/build.ts'
+import type { Reports } from '../reports/service.ts'
 import type { StatsService } from '../stats/service.ts'
 import type { Summaries } from '../stats/summary.ts'
 import { canonicalAddress } from './schemas.ts'
@@ -26,6 +29,12 @@ export interface AppDeps {
   stats?: StatsService
   /** recomputes a completed job's summary on `POST /api/v1/admin/jobs/{id}/summary` */
   summaries?: Summaries
+  /** what job reports are made from; the report route answers 503 without it */
+  reportSources?: ReportSources
+  /** e-mailed reports; off (409) without SMTP_URL */
+  reports?: Reports
+  /** `QACTIVITY_REPORT_TO` @defaultValue [] */
+  reportTo?: string[]
   config: Pick<ApiConfig, 'auth' | 'tokens' | 'trustProxy'>
   log: Logger
   health?: () => Promise<HealthReport>
@@ -80,6 +89,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
 
   app.route('/api/v1', jobRoutes(deps.service, callerAddress(deps.config.trustProxy)))
   app.route('/api/v1', statsRoutes(deps.service, deps.stats))
+  app.route('/api/v1', reportRoutes(deps.service, deps.reportSources, deps.reports, deps.reportTo ?? []))
   app.post('/api/v1/admin/jobs/:id/summary', async (c) => {
     const job = await deps.service.find(c.req.param('id'))
     if (job.status === 'running') throw new ApiError(409, 'conflict', `job "${job.id}" is still running`)

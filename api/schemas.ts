@@ -160,10 +160,19 @@ export const JobSchema = z
     summary: z
       .object({ state: z.enum(['pending', 'done']), computedAt: z.string().optional(), lastError: z.string().optional(), stats: z.record(z.string(), z.unknown()).optional() })
       .optional(),
+    report: z
+      .object({ state: z.enum(['pending', 'sent', 'failing']), to: z.array(z.string()), attempts: z.number(), lastError: z.string().optional(), sentAt: z.string().optional(), completion: z.boolean().optional() })
+      .optional(),
     createdBy: z.string(),
     updatedAt: z.string(),
   })
   .openapi('Job')
+
+/** `GET /jobs/{id}/report?format=html|pdf` */
+export const ReportQuery = z.object({ format: z.enum(['html', 'pdf']).default('html') })
+
+/** `POST /jobs/{id}/report/email`: recipients (default: the job's notify and QACTIVITY_REPORT_TO) */
+export const ReportEmailBody = z.strictObject({ to: oneOrMany(Email, 20, 'report addresses').optional() })
 
 export const JobListSchema = z.object({ jobs: z.array(JobSchema), nextCursor: z.string().nullable() }).openapi('JobList')
 

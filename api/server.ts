@@ -18,6 +18,8 @@ import { createFluxRunner } from '../stats/flux.ts'
 import { startSummaries, type Summaries } from '../stats/summary.ts'
 import { startLiveWarmer } from '../stats/warm.ts'
 import { jobActivityLines } from '../stats/job-activity.ts'
+import type { ReportSources } from '../reports/build.ts'
+import { startReports, type Reports, type ReportsOptions } from '../reports/service.ts'
 
 /** A running API: the HTTP server and everything behind it. */
 export interface RunningApi {
@@ -26,6 +28,8 @@ export interface RunningApi {
   store: JobStore
   outbox: Outbox
   summaries: Summaries
+  /** e-mailed reports, when SMTP_URL is set */
+  reports?: Reports
   /** Stops accepting requests, stops deliveries, flushes and closes the store (the writer is the caller's). */
   close(): Promise<void>
 }
@@ -38,6 +42,8 @@ export interface StartApiOptions {
   writer: DurableWriter
   /** Qumulo client for capacity snapshots; off when undefined */
   qumulo?: QumuloClient
+  /** retry timing of the mail queue (tests shorten it) */
+  reportRetry?: Pick<ReportsOptions, 'retryMinMs' | 'retryMaxMs'>
 }
 
 const HOUR = 3_600_000
@@ -109,8 +115,9 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
       o.qumulo ? probe(async () => ({ version: (await o.qumulo!.version()).revisionId })) : Promise.resolve({ ok: false, error: 'QUMULO_URL not set' }),
     ])
     const grafana = outbox.health()
-    const ok = influx.ok && (!o.qumulo || qumulo.ok) && !grafana.failing
-    return { status: ok ? 'ok' : 'degraded', influx, qumulo, grafana, store: { jobs: Object.keys(store.data.jobs).length, archived: store.stats.archived } }
+    const mail = reports ? reports.health() : { off: 'SMTP_URL not set' }
+    const ok = influx.ok && (!o.qumulo || qumulo.ok) && !grafana.failing && !('failing' in mail && mail.failing)
+    return { status: ok ? 'ok' : 'degraded', influx, qumulo, grafana, reports: mail, store: { jobs: Object.keys(store.data.jobs).length, archived: store.stats.archived } }
   }
 
   const stats = new StatsService({
@@ -124,9 +131,25 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     },
   })
   // The service's onComplete above calls this; it is only ever called once startApi has returned.
-  const summaries: Summaries = startSummaries({ store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds })
+  // Set once the mail queue is open; completions before that are found by its recovery scan.
+  let reports: Reports | undefined
+  const summaries: Summaries = startSummaries({
+    store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds,
+    onDone: (id) => void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
+  })
+  const reportSources: ReportSources = {
+    stats,
+    previousRuns: (name, before, id) => service.previousRuns(name, before, id),
+    grafanaUrl: config.grafana.url,
+    flavour: config.influx.queryLanguage,
+    thresholdPct: config.report.thresholdPct,
+  }
+  const smtpUrl = config.report.smtpUrl
+  reports = smtpUrl
+    ? await startReports({ config: { ...config.report, smtpUrl }, store, sources: reportSources, dataDir: config.storage.dataDir, log: log.child({ component: 'reports' }), ...o.reportRetry })
+    : undefined
   const warmer = startLiveWarmer({ stats, runningJobs: () => service.runningJobs(), intervalSeconds: config.collector.pollSeconds, log: log.child({ component: 'stats' }) })
-  const app = createApp({ service, stats, summaries, config: config.api, log: log.child({ component: 'api' }), health, archive })
+  const app = createApp({ service, stats, summaries, reportSources, reports, reportTo: config.report.to, config: config.api, log: log.child({ component: 'api' }), health, archive })
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s))
   })
@@ -140,11 +163,13 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     store,
     outbox,
     summaries,
+    reports,
     async close() {
       clearInterval(archiveTimer)
       summaries.stop()
       warmer.stop()
       await new Promise<void>((resolve) => server.close(() => resolve()))
+      await reports?.close()
       await outbox.stop()
       await store.close()
     },

@@ -65,6 +65,8 @@ export interface Job {
   capacity: PathCapacity[]
   /** The §6 aggregates computed once after completion (stats/summary.ts); absent while running. */
   summary?: JobSummary
+  /** Delivery of the job's latest e-mailed report (reports/service.ts); absent when none was sent. */
+  report?: ReportDelivery
   /** name of the token that created the job */
   createdBy: string
   /** ISO time of the last change (for list ordering and retention) */
@@ -81,6 +83,20 @@ export interface JobSummary {
   lastError?: string
   /** the stats as served by `GET /api/v1/jobs/{id}/stats` (previous runs excluded) */
   stats?: Record<string, unknown>
+}
+
+/** Delivery state of a job's e-mailed report, shown on the job. */
+export interface ReportDelivery {
+  /** `pending` until the SMTP server accepts it; `failing` while retries fail */
+  state: 'pending' | 'sent' | 'failing'
+  to: string[]
+  attempts: number
+  /** last SMTP or rendering error, one line */
+  lastError?: string
+  /** ISO time the SMTP server accepted it */
+  sentAt?: string
+  /** the completion report was queued (it is sent once per job) */
+  completion?: boolean
 }
 
 /** A Grafana annotation still to deliver (the durable outbox). */

@@ -50,6 +50,8 @@ export interface RequestOptions {
 export interface ApiClient {
   /** The decoded JSON answer of a 2xx response (`undefined` for an empty body). */
   request<T = unknown>(method: 'GET' | 'POST', path: string, opts?: RequestOptions): Promise<T>
+  /** The raw bytes of a 2xx GET (reports: HTML, PDF) and their content type. */
+  download(path: string, query?: URLSearchParams): Promise<{ contentType: string; body: Buffer }>
 }
 
 /** Collapses whitespace and drops control characters so a server message stays on one line. */
@@ -86,30 +88,34 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
   const base = o.url.replace(/\/+$/, '')
   const timeoutMs = o.timeoutMs ?? 10_000
   const doFetch = o.fetch ?? globalThis.fetch
+  /** One call; a network failure or timeout is an {@link ApiError} naming the API. */
+  async function exchange(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: unknown) {
+    try {
+      // One signal for the whole exchange: a server that sends headers and then stalls still times out.
+      const res = await doFetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) })
+      return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) }
+    } catch (err) {
+      throw new ApiError(0, 'unreachable', networkMessage(err, base, timeoutMs))
+    }
+  }
+  const auth = (headers: Record<string, string>) => (o.token ? { ...headers, authorization: `Bearer ${o.token}` } : headers)
+
   return {
+    async download(path, query) {
+      const qs = query?.toString()
+      const res = await exchange('GET', `${base}${API_PREFIX}${path}${qs ? `?${qs}` : ''}`, auth({ 'user-agent': 'qactivity-cli' }), undefined)
+      if (res.status < 200 || res.status > 299) throw errorFromResponse(res.status, res.statusText, res.body.toString('utf8'))
+      return { contentType: res.contentType, body: res.body }
+    },
     async request<T>(method: 'GET' | 'POST', path: string, opts: RequestOptions = {}): Promise<T> {
       const qs = opts.query?.toString()
       const url = `${base}${API_PREFIX}${path}${qs ? `?${qs}` : ''}`
       const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'qactivity-cli' }
       if (o.token) headers.authorization = `Bearer ${o.token}`
       if (opts.body !== undefined) headers['content-type'] = 'application/json'
-      let status = 0
-      let statusText = ''
-      let text: string
-      try {
-        // One signal for the whole exchange: a server that sends headers and then stalls still times out.
-        const res = await doFetch(url, {
-          method,
-          headers,
-          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-          signal: AbortSignal.timeout(timeoutMs),
-        })
-        status = res.status
-        statusText = res.statusText
-        text = await res.text()
-      } catch (err) {
-        throw new ApiError(status, 'unreachable', networkMessage(err, base, timeoutMs))
-      }
+      const res = await exchange(method, url, headers, opts.body)
+      const { status, statusText } = res
+      const text = res.body.toString('utf8')
       if (status < 200 || status > 299) throw errorFromResponse(status, statusText, text)
       if (text === '') return undefined as T
       try {

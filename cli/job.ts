@@ -1,3 +1,4 @@
+import { rename, writeFile } from 'node:fs/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import type { Job, JobComment } from '../api/types.ts'
 import { loadConfig } from '../lib/config.ts'
@@ -12,7 +13,7 @@ import { formatComparison, formatJob, formatJobTable, formatStats, type Comparis
  * Exit codes: 0 success, 1 operational failure, 2 usage error (including the API's 400/413).
  */
 
-export const SUBCOMMANDS = ['start', 'add-path', 'add-client', 'comment', 'complete', 'show', 'list', 'stats', 'compare'] as const
+export const SUBCOMMANDS = ['start', 'add-path', 'add-client', 'comment', 'complete', 'show', 'list', 'stats', 'compare', 'report'] as const
 export type Subcommand = (typeof SUBCOMMANDS)[number]
 
 export const JOB_USAGE = `usage: qactivity job <subcommand> [options]
@@ -32,6 +33,10 @@ subcommands:
                         and paths, previous runs of the same name (live while the job runs)
   compare ID ID…        activity totals side by side, each later job's change against the first in %
                         (--job ID counts as the first ID)
+  report [ID] [--pdf FILE] [--email ADDR]…
+                        the job's report: HTML on stdout; --pdf writes the PDF to FILE (- = stdout);
+                        --email queues it by e-mail (no ADDR: the job's notify and QACTIVITY_REPORT_TO
+                        with --email '')
 
 options:
   --job ID              the job to act on (default: $QACTIVITY_JOB)
@@ -65,6 +70,7 @@ const SPECS: Record<Subcommand, { options: Options; positionals: boolean }> = {
   list: { options: { ...common, status: str, name: str, label: many, since: str, until: str, limit: str, cursor: str, all: flag }, positionals: false },
   stats: { options: withJob, positionals: true },
   compare: { options: withJob, positionals: true },
+  report: { options: { ...withJob, pdf: str, email: many }, positionals: true },
 }
 
 /** What the command line asks for, before the job ID is resolved against the environment. */
@@ -83,6 +89,10 @@ export type Invocation =
       query?: URLSearchParams
       /** `list --all`: follow `nextCursor` */
       all?: boolean
+      /** `report --pdf FILE` */
+      pdf?: string
+      /** `report --email ADDR…` ([] = the default recipients) */
+      email?: string[]
     }
 
 /** One HTTP call: method and path under `/api/v1`. */
@@ -184,6 +194,13 @@ export function parseJobArgs(argv: string[]): Invocation {
       if (s('at') !== undefined) body.at = parseTime('--at', s('at')!)
       return { ...inv, body }
     }
+    case 'report': {
+      if (pos.length > 1) throw new UsageError('job report: at most one job ID')
+      if (pos.length && inv.job !== undefined && pos[0] !== inv.job) throw new UsageError('job report: give the job ID either as argument or with --job, not both')
+      const email = v.email === undefined ? undefined : list('email').filter((a) => a.trim() !== '')
+      if (email !== undefined && s('pdf') !== undefined) throw new UsageError('job report: --pdf and --email do not go together')
+      return { ...inv, job: pos[0] ?? inv.job, pdf: s('pdf'), email }
+    }
     case 'show':
     case 'stats': {
       if (pos.length > 1) throw new UsageError(`job ${sub}: at most one job ID`)
@@ -239,6 +256,9 @@ export function planRequest(inv: Exclude<Invocation, { sub: 'help' }>, envJob: s
       return { method: 'GET', path: base }
     case 'stats':
       return { method: 'GET', path: `${base}/stats` }
+    case 'report':
+      if (inv.email !== undefined) return { method: 'POST', path: `${base}/report/email`, body: inv.email.length ? { to: inv.email } : {} }
+      return { method: 'GET', path: `${base}/report`, query: new URLSearchParams({ format: inv.pdf !== undefined ? 'pdf' : 'html' }) }
     case 'add-path':
       return { method: 'POST', path: `${base}/paths`, body: inv.body }
     case 'add-client':
@@ -276,7 +296,7 @@ async function listJobs(api: ApiClient, req: PlannedRequest, all: boolean): Prom
 
 /** Where output goes; injectable for tests. */
 export interface JobIo {
-  stdout(text: string): void
+  stdout(text: string | Buffer): void
   stderr(text: string): void
   /** @defaultValue globalThis.fetch */
   fetch?: typeof fetch
@@ -305,6 +325,10 @@ export function renderResult(sub: Subcommand, json: boolean, result: unknown, no
       return formatStats(result as StatsView)
     case 'compare':
       return formatComparison(result as ComparisonView)
+    case 'report': {
+      const r = result as { task?: string; to?: string[] } | undefined
+      return `report queued for ${(r?.to ?? []).join(', ')}${r?.task ? ` (${r.task})` : ''}\n`
+    }
     default:
       return undefined // mutations are quiet on success
   }
@@ -322,6 +346,25 @@ function checkShape(sub: Subcommand, result: unknown): void {
   }
 }
 
+/** `job report` as HTML on stdout or a PDF file (`-` = stdout); a file is written only when the whole report arrived. */
+async function downloadReport(api: ApiClient, req: PlannedRequest, pdf: string | undefined, io: JobIo): Promise<number> {
+  let doc: { contentType: string; body: Buffer }
+  try {
+    doc = await api.download(req.path, req.query)
+  } catch (err) {
+    if (err instanceof ApiError && err.isUserInput) throw new UsageError(err.message)
+    throw err
+  }
+  const want = pdf !== undefined ? 'application/pdf' : 'text/html'
+  if (!doc.contentType.startsWith(want)) throw new ApiError(0, 'bad_response', `the API answered the report request with ${doc.contentType || 'no content type'}, not ${want}`)
+  if (pdf === undefined || pdf === '-') io.stdout(pdf === undefined ? doc.body.toString('utf8') : doc.body)
+  else {
+    await writeFile(`${pdf}.part`, doc.body)
+    await rename(`${pdf}.part`, pdf)
+  }
+  return 0
+}
+
 /** `qactivity job …`: resolves to the exit code; throws UsageError (exit 2) or another error (exit 1). */
 export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: JobIo = processIo): Promise<number> {
   const inv = parseJobArgs(argv)
@@ -331,7 +374,8 @@ export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
   }
   const client = loadConfig(env).client
   const req = planRequest(inv, client.job)
-  const api = createApiClient({ url: client.url, token: client.token, fetch: io.fetch, timeoutMs: io.timeoutMs })
+  const api = createApiClient({ url: client.url, token: client.token, fetch: io.fetch, timeoutMs: io.timeoutMs ?? (inv.sub === 'report' ? 120_000 : undefined) })
+  if (inv.sub === 'report' && req.method === 'GET') return downloadReport(api, req, inv.pdf, io)
   let result: unknown
   try {
     result =

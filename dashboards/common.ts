@@ -14,17 +14,12 @@ import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/sta
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table'
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries'
 import { TableSortByFieldStateBuilder, LegendDisplayMode, LegendPlacement, VizOrientation, BigValueGraphMode, ReduceDataOptionsBuilder, VizLegendOptionsBuilder } from '@grafana/grafana-foundation-sdk/common'
-import { DATASOURCE, InfluxTargetBuilder, TagsTargetBuilder, type Flavour, type PanelQuery } from './target.ts'
+import { DATASOURCE, InfluxTargetBuilder, TagsTargetBuilder, UID, type Flavour, type PanelQuery } from './target.ts'
+
+export { UID }
 
 /** Grafana units used by the dashboards. */
 export const UNIT = { iops: 'iops', bytesPerSecond: 'Bps', bytes: 'bytes', ops: 'short', seconds: 's', count: 'short' } as const
-
-/** Dashboard UIDs (links between dashboards and the README use them). */
-export const UID = {
-  cluster: (f: Flavour) => `qactivity-cluster-${f}`,
-  job: (f: Flavour) => `qactivity-job-${f}`,
-  compare: (f: Flavour) => `qactivity-compare-${f}`,
-}
 
 export const FLAVOUR_TITLE: Record<Flavour, string> = { influxql: 'InfluxQL', flux: 'Flux' }
 

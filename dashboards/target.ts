@@ -11,6 +11,13 @@ export const DATASOURCE: Record<Flavour, DataSourceRef> = {
   flux: { type: 'influxdb', uid: 'qactivity-flux' },
 }
 
+/** Dashboard UIDs (links between dashboards, from reports, and in the README). */
+export const UID = {
+  cluster: (f: Flavour) => `qactivity-cluster-${f}`,
+  job: (f: Flavour) => `qactivity-job-${f}`,
+  compare: (f: Flavour) => `qactivity-compare-${f}`,
+}
+
 /** A query in both languages; `format` is how Grafana's InfluxQL mode returns it. */
 export interface PanelQuery {
   influxql: string

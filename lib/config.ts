@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { Cron } from 'croner'
 import { ConfigError } from './errors.ts'
 import { normalizePath } from './paths.ts'
 import type { LogLevel } from './log.ts'
@@ -103,6 +104,20 @@ export interface GrafanaConfig {
   tokenFile?: string
 }
 
+/** Job reports by e-mail (issue #6); off when `smtpUrl` is unset. */
+export interface ReportConfig {
+  /** `SMTP_URL`: `smtp://[user:pass@]host[:port]` (STARTTLS when offered) or `smtps://` (TLS) */
+  smtpUrl?: string
+  /** `QACTIVITY_REPORT_FROM`: sender address @defaultValue 'qactivity@localhost' */
+  from: string
+  /** `QACTIVITY_REPORT_TO`: comma-separated addresses that get every completion report and the digests */
+  to: string[]
+  /** `QACTIVITY_REPORT_SCHEDULE`: cron expression (5 or 6 fields, server time zone) of the digests; off when unset */
+  schedule?: string
+  /** `QACTIVITY_REPORT_THRESHOLD_PCT`: changes against the previous run at or beyond this are highlighted @defaultValue 20 */
+  thresholdPct: number
+}
+
 /** The CLI client and workers. */
 export interface ClientConfig {
   /** `QACTIVITY_URL` @defaultValue 'http://127.0.0.1:8750' */
@@ -123,6 +138,7 @@ export interface Config {
   storage: StorageConfig
   api: ApiConfig
   grafana: GrafanaConfig
+  report: ReportConfig
   client: ClientConfig
   /** `QACTIVITY_LOG_LEVEL` @defaultValue 'info' */
   logLevel: LogLevel
@@ -272,6 +288,34 @@ function readGrafana(r: Reader): GrafanaConfig {
   }
 }
 
+/** A plain address check (the SMTP server has the last word): local@domain, no spaces or angle brackets, ≤ 254 characters. */
+export const EMAIL_RE = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/
+
+function readReport(r: Reader): ReportConfig {
+  const smtpUrl = r.url('SMTP_URL', r.str('SMTP_URL'), ['smtp:', 'smtps:'])
+  const addresses = (name: string): string[] => {
+    const out: string[] = []
+    for (const a of (r.str(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+      if (a.length <= 254 && EMAIL_RE.test(a)) out.push(a)
+      else r.problems.push(`${name}: "${a}" is not an e-mail address`)
+    }
+    return [...new Set(out)]
+  }
+  const to = addresses('QACTIVITY_REPORT_TO')
+  const from = addresses('QACTIVITY_REPORT_FROM')[0] ?? 'qactivity@localhost'
+  const schedule = r.str('QACTIVITY_REPORT_SCHEDULE')
+  if (schedule) {
+    try {
+      new Cron(schedule, { paused: true }).stop()
+    } catch (err) {
+      r.problems.push(`QACTIVITY_REPORT_SCHEDULE: "${schedule}" is not a cron expression (${(err as Error).message})`)
+    }
+    if (!to.length) r.problems.push('QACTIVITY_REPORT_TO is required when QACTIVITY_REPORT_SCHEDULE is set (the digests go there)')
+    if (!smtpUrl) r.problems.push('SMTP_URL is required when QACTIVITY_REPORT_SCHEDULE is set')
+  }
+  return { smtpUrl, from, to, schedule, thresholdPct: r.int('QACTIVITY_REPORT_THRESHOLD_PCT', 20, 1, 1000) }
+}
+
 /**
  * Reads and validates the whole configuration. Variables of the sections in `need` are required;
  * every problem is collected and thrown as one {@link ConfigError}.
@@ -294,6 +338,7 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
     },
     api: readApi(r, need.includes('api')),
     grafana: readGrafana(r),
+    report: readReport(r),
     client: {
       url: r.url('QACTIVITY_URL', r.str('QACTIVITY_URL') ?? 'http://127.0.0.1:8750', ['http:', 'https:']) ?? '',
       token: r.str('QACTIVITY_TOKEN'),

@@ -4,7 +4,7 @@
 # Fast no-op when everything is present. Leaves no influxd service running.
 set -euo pipefail
 
-PACKAGES=(influxdb poppler-utils docker-compose fonts-dejavu-core)
+PACKAGES=(influxdb poppler-utils docker-compose fonts-dejavu-core fonts-droid-fallback)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]

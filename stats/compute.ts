@@ -73,6 +73,11 @@ export class ActivityAccumulator {
     return this
   }
 
+  /** The summed rates per poll time, oldest first: the job's time series. */
+  timeline(): Array<{ time: number; values: number[] }> {
+    return [...this.perTime].sort(([a], [b]) => a - b).map(([time, values]) => ({ time, values: [...values] }))
+  }
+
   /** An independent copy: add the unsettled tail to it, keep this one. */
   clone(): ActivityAccumulator {
     const c = new ActivityAccumulator()

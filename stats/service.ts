@@ -4,7 +4,7 @@ import { ACTIVITY_FIELDS } from '../lib/schema.ts'
 import type { Job, JobStatus, PathCapacity } from '../api/types.ts'
 import type { DirAggregates } from '../qumulo/types.ts'
 import { canonicalAddress } from '../lib/addresses.ts'
-import { aggregateActivity, type ActivityAggregates, type FieldAggregate } from './compute.ts'
+import { ActivityAccumulator, aggregateActivity, type ActivityAggregates, type FieldAggregate } from './compute.ts'
 import { LiveAggregates, type LiveOptions } from './live.ts'
 import { activityQuery, type ActivityRow, type ActivitySelector } from './model.ts'
 import type { ActivitySource } from './model.ts'
@@ -134,12 +134,26 @@ export class StatsService {
     if (job.status === 'running') await this.activity(job, true)
   }
 
+  /**
+   * The job's summed rates per poll inside its window, oldest first (report charts): one read of its
+   * points, never cached (a report is made once).
+   */
+  async timeline(job: Job): Promise<Array<{ time: number; values: number[] }>> {
+    const selector = await this.selector(job)
+    return new ActivityAccumulator().add(await this.deps.source.rows(activityQuery(selector)), selector).timeline()
+  }
+
   /** The activity aggregates: kept incrementally while the job runs, read once in full after. */
+  /** The job's window (ending now while it runs) and what belongs to it. */
+  private async selector(job: Job): Promise<ActivitySelector> {
+    const startMs = Date.parse(job.startedAt)
+    const endMs = job.status === 'running' ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
+    return { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths }
+  }
+
   private async activity(job: Job, warming = false): Promise<ActivityAggregates & { selector: ActivitySelector }> {
     const running = job.status === 'running'
-    const startMs = Date.parse(job.startedAt)
-    const endMs = running ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
-    const selector: ActivitySelector = { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths }
+    const selector = await this.selector(job)
     const emit = this.deps.emit
     if (running) {
       // The newest rows are written on warm-up only (once per poll), not on every user call.

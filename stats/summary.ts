@@ -25,6 +25,8 @@ export interface SummaryOptions {
   /** first retry delay when InfluxDB fails, ms @defaultValue 30000; doubles up to 10 min */
   retryMs?: number
   now?: () => number
+  /** called after a job's summary is stored (the completion report waits for it) */
+  onDone?: (jobId: string) => void
 }
 
 /** Schedules and computes completed jobs' summaries. */
@@ -91,6 +93,7 @@ export function startSummaries(o: SummaryOptions): Summaries {
         if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown> }
       }, [jobId])
       attempts.delete(jobId)
+      o.onDone?.(jobId)
       const prev = stats.previousRuns.map((r) => o.store.data.jobs[r.id]).find((j) => j?.summary?.state === 'done' && j.summary.stats)
       await o.writer?.write([summaryLine(job, stats, prev && { id: prev.id, stats: prev.summary!.stats as unknown as JobStats })])
       return stats

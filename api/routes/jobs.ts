@@ -31,7 +31,7 @@ const ERROR_TEXT: Record<number, string> = {
   415: 'unsupported content type',
 }
 /** JSON, or form bodies for curl users; both validated by the same schema. */
-const body = <T extends z.ZodType>(schema: T) => ({
+export const body = <T extends z.ZodType>(schema: T) => ({
   content: { 'application/json': { schema }, 'application/x-www-form-urlencoded': { schema } },
 })
 function jobResponse<const S extends number>(status: S, description: string): { [K in S]: JsonResponse<typeof JobSchema> } {
@@ -39,7 +39,7 @@ function jobResponse<const S extends number>(status: S, description: string): { 
 }
 
 /** The validated body, whichever of the two content types it came in. */
-function bodyOf<T>(c: Context): T {
+export function bodyOf<T>(c: Context): T {
   const form = /^application\/x-www-form-urlencoded/i.test(c.req.header('content-type') ?? '')
   return (c.req.valid as (t: string) => T)(form ? 'form' : 'json')
 }

@@ -102,7 +102,7 @@ describe('job routes', () => {
     const { call } = await makeApp()
     const doc = await json<{ openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>; components: { securitySchemes: unknown; schemas: Record<string, { additionalProperties?: boolean }> } }>(await call('GET', '/api/v1/openapi.json'))
     expect(doc.openapi).toBe('3.1.0')
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/compare', '/api/v1/jobs', '/api/v1/jobs/{id}', '/api/v1/jobs/{id}/clients', '/api/v1/jobs/{id}/comments', '/api/v1/jobs/{id}/complete', '/api/v1/jobs/{id}/paths', '/api/v1/jobs/{id}/stats'])
+    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/compare', '/api/v1/jobs', '/api/v1/jobs/{id}', '/api/v1/jobs/{id}/clients', '/api/v1/jobs/{id}/comments', '/api/v1/jobs/{id}/complete', '/api/v1/jobs/{id}/paths', '/api/v1/jobs/{id}/report', '/api/v1/jobs/{id}/report/email', '/api/v1/jobs/{id}/stats'])
     expect(Object.keys(doc.paths['/api/v1/jobs'].post.requestBody!.content)).toEqual(['application/json', 'application/x-www-form-urlencoded'])
     expect(doc.components.schemas.CreateJob.additionalProperties).toBe(false)
     expect(doc.components.securitySchemes).toEqual({ bearerAuth: { type: 'http', scheme: 'bearer' } })

@@ -127,8 +127,19 @@ describe('parseJobArgs', () => {
     expect(parseJobArgs(['start', '--help'])).toEqual({ sub: 'help' })
     expect(parseJobArgs(['list', '-h'])).toEqual({ sub: 'help' })
     usage(() => parseJobArgs([]), /missing subcommand: start, add-path/)
-    usage(() => parseJobArgs(['report']), /unknown job subcommand "report"/)
+    usage(() => parseJobArgs(['reports']), /unknown job subcommand "reports"/)
     usage(() => parseJobArgs(['--json', 'show']), /unknown job subcommand "--json"/)
+  })
+})
+
+describe('report', () => {
+  it('downloads HTML by default, the PDF with --pdf, and e-mails with --email', () => {
+    expect(planRequest(parseJobArgs(['report', 'j1']) as never, undefined)).toEqual({ method: 'GET', path: '/jobs/j1/report', query: new URLSearchParams({ format: 'html' }) })
+    expect(planRequest(parseJobArgs(['report', '--pdf', 'out.pdf']) as never, 'j2')).toEqual({ method: 'GET', path: '/jobs/j2/report', query: new URLSearchParams({ format: 'pdf' }) })
+    expect(planRequest(parseJobArgs(['report', '--email', 'a@x.org', '--email', 'b@x.org']) as never, 'j2')).toEqual({ method: 'POST', path: '/jobs/j2/report/email', body: { to: ['a@x.org', 'b@x.org'] } })
+    expect(planRequest(parseJobArgs(['report', '--email', '']) as never, 'j2')).toEqual({ method: 'POST', path: '/jobs/j2/report/email', body: {} })
+    usage(() => parseJobArgs(['report', '--pdf', 'x', '--email', 'a@x.org']), /--pdf and --email/)
+    usage(() => parseJobArgs(['report', 'a', 'b']), /at most one job ID/)
   })
 })
 

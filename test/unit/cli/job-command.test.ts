@@ -151,7 +151,7 @@ describe('runJobCommand', () => {
     expect(t.out.stdout).toMatch(/^ {2}stats \[ID\] /m)
     expect(t.out.stdout).toMatch(/^ {2}compare ID ID… /m)
     expect(t.out.stdout).toContain('MB/s (10^6 bytes/s)')
-    expect(t.out.stdout).not.toMatch(/\breport\b/)
+    expect(t.out.stdout).toMatch(/^ {2}report \[ID\] /m)
   })
 
   it('list: table; a next page is mentioned on stderr; --all follows cursors and --json merges them', async () => {

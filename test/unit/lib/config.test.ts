@@ -87,3 +87,29 @@ describe('API configuration', () => {
     expect(() => loadConfig({ GRAFANA_URL: 'http://grafana:3000', GRAFANA_TOKEN_FILE: tmpdir() })).toThrow(/GRAFANA_TOKEN_FILE: ".*" is a directory/)
   })
 })
+
+describe('report configuration', () => {
+  it('reads SMTP, addresses, schedule and threshold with defaults', () => {
+    expect(loadConfig({}).report).toEqual({ smtpUrl: undefined, from: 'qactivity@localhost', to: [], schedule: undefined, thresholdPct: 20 })
+    const c = loadConfig({ SMTP_URL: 'smtp://u:p%40ss@mail:587', QACTIVITY_REPORT_FROM: 'q@example.com', QACTIVITY_REPORT_TO: 'a@example.com, b@example.com,a@example.com', QACTIVITY_REPORT_SCHEDULE: '0 8 * * 1-5', QACTIVITY_REPORT_THRESHOLD_PCT: '10' })
+    expect(c.report).toEqual({ smtpUrl: 'smtp://u:p%40ss@mail:587', from: 'q@example.com', to: ['a@example.com', 'b@example.com'], schedule: '0 8 * * 1-5', thresholdPct: 10 })
+  })
+
+  it('names every bad report variable in one error', () => {
+    const err = (() => {
+      try {
+        loadConfig({ SMTP_URL: 'http://mail', QACTIVITY_REPORT_TO: 'x, ok@example.com, a@b', QACTIVITY_REPORT_FROM: 'me', QACTIVITY_REPORT_SCHEDULE: '61 * * * *', QACTIVITY_REPORT_THRESHOLD_PCT: '0' })
+      } catch (e) {
+        return e as ConfigError
+      }
+    })()!
+    expect(err).toBeInstanceOf(ConfigError)
+    expect(err.message).toMatch(/SMTP_URL must be an smtp: or smtps: URL/)
+    expect(err.message).toMatch(/QACTIVITY_REPORT_TO: "x" is not an e-mail address/)
+    expect(err.message).toMatch(/QACTIVITY_REPORT_TO: "a@b" is not an e-mail address/)
+    expect(err.message).toMatch(/QACTIVITY_REPORT_FROM: "me"/)
+    expect(err.message).toMatch(/QACTIVITY_REPORT_SCHEDULE: "61 \* \* \* \*" is not a cron expression/)
+    expect(err.message).toMatch(/QACTIVITY_REPORT_THRESHOLD_PCT must be an integer from 1/)
+    expect(() => loadConfig({ QACTIVITY_REPORT_SCHEDULE: '0 8 * * *' })).toThrow(/QACTIVITY_REPORT_TO is required.*\n?.*SMTP_URL is required|SMTP_URL is required/)
+  })
+})

@@ -1,0 +1,46 @@
+import type { Job } from '../api/types.ts'
+import { UID, type Flavour } from '../dashboards/target.ts'
+import type { StatsService } from '../stats/service.ts'
+import type { ReportInput } from './model.ts'
+
+/** What a report is assembled from. */
+export interface ReportSources {
+  stats: StatsService
+  /** earlier jobs of a name, started before `before`, newest first */
+  previousRuns: (name: string, before: string, excludeId: string) => Job[]
+  /** `GRAFANA_URL`: the report links to the job dashboard when set */
+  grafanaUrl?: string
+  /** which provisioned dashboards to link (INFLUX_QUERY_LANGUAGE) */
+  flavour: Flavour
+  thresholdPct: number
+  now?: () => number
+}
+
+/** The Grafana job dashboard over the job's window (to now while it runs). */
+export function grafanaJobUrl(base: string, flavour: Flavour, job: Pick<Job, 'id' | 'startedAt' | 'endedAt'>): string {
+  const q = new URLSearchParams({ 'var-job': job.id, from: String(Date.parse(job.startedAt)), to: job.endedAt ? String(Date.parse(job.endedAt)) : 'now' })
+  return `${base}/d/${UID.job(flavour)}?${q}`
+}
+
+/**
+ * A job's report: its stats (the summary once completed), its per-poll timeline for the charts and,
+ * when the same job name ran before and completed, that run with the deltas against it. `timeline:
+ * false` skips the timeline's read of raw points (digests show no charts).
+ */
+export async function buildReport(job: Job, src: ReportSources, opts: { timeline?: boolean } = {}): Promise<ReportInput> {
+  const previousJob = src.previousRuns(job.name, job.startedAt, job.id).find((j) => j.status !== 'running')
+  const [comparison, stats, timeline] = await Promise.all([
+    previousJob ? src.stats.compare([previousJob, job]) : undefined,
+    previousJob ? undefined : src.stats.stats(job),
+    opts.timeline === false ? [] : src.stats.timeline(job),
+  ])
+  return {
+    job,
+    stats: comparison ? comparison.jobs[1] : stats!,
+    timeline,
+    previous: comparison && previousJob ? { job: previousJob, stats: comparison.jobs[0], deltas: comparison.deltas[0].activity } : undefined,
+    grafanaUrl: src.grafanaUrl ? grafanaJobUrl(src.grafanaUrl, src.flavour, job) : undefined,
+    thresholdPct: src.thresholdPct,
+    generatedAt: new Date((src.now ?? Date.now)()),
+  }
+}

@@ -1,0 +1,344 @@
+import type { JobComment, JobStatus } from '../api/types.ts'
+import { ACTIVITY_FIELDS, FIELD_UNIT, type ActivityField } from '../lib/schema.ts'
+import { formatAggregate, formatBytes, formatCount, formatDuration, formatMBps, formatOps, formatPct, formatTime, UNITS_NOTE, type AggregateKind } from '../lib/units.ts'
+import type { JobStats } from '../stats/service.ts'
+import type { DigestInput, ReportInput } from './model.ts'
+import { headerLine } from './escape.ts'
+
+/**
+ * What a report says, as plain strings in sections, before any markup: the HTML, the text and the
+ * PDF renderers all draw this one model, so the three cannot drift apart. Nothing here is escaped;
+ * each renderer escapes for its medium.
+ */
+
+/** A highlighted change: `up` = more than the previous run (more load, red), `down` = less (green). */
+export type Tone = 'up' | 'down'
+
+/** A table cell: its text and, for a change against the previous run, its highlight. */
+export interface Cell {
+  text: string
+  tone?: Tone
+}
+
+/** A table column. */
+export interface Column {
+  label: string
+  align: 'left' | 'right'
+  /** the column that takes the remaining width and wraps (paths, names) */
+  wide?: boolean
+}
+
+/** A titled table (activity, comparison, capacity, top clients/paths, the digest summary). */
+export interface TableSection {
+  kind: 'table'
+  title: string
+  /** a line above the table (e.g. which run it is compared with) */
+  intro?: string
+  columns: Column[]
+  rows: Cell[][]
+  /** set when cells carry tones: the threshold the legend states, percent */
+  thresholdPct?: number
+}
+
+/** Where the two charts go (their images are the renderer's). */
+export interface ChartsSection {
+  kind: 'charts'
+  title: string
+}
+
+/** The job's comments: the fossil record. */
+export interface CommentsSection {
+  kind: 'comments'
+  title: string
+  /** oldest first */
+  comments: JobComment[]
+}
+
+/** One part of a report, drawn in order. */
+export type Section = TableSection | ChartsSection | CommentsSection
+
+/** A job report's content. */
+export interface ReportContent {
+  name: string
+  id: string
+  status: JobStatus
+  /** label → value lines under the title (ID, window, duration, labels…) */
+  facts: Array<[string, string]>
+  /** only http(s) URLs survive */
+  grafanaUrl?: string
+  sections: Section[]
+  /** generated-at and units line */
+  footer: string
+}
+
+/** Human names of the activity fields. */
+export const FIELD_LABELS: Record<ActivityField, string> = {
+  iops_read: 'IOPS read',
+  iops_write: 'IOPS write',
+  metadata_iops_read: 'Metadata IOPS read',
+  metadata_iops_write: 'Metadata IOPS write',
+  throughput_read: 'Throughput read',
+  throughput_write: 'Throughput write',
+}
+
+const OPS_FIELDS = ACTIVITY_FIELDS.filter((f) => FIELD_UNIT[f] === 'ops/s')
+const BYTE_FIELDS = ACTIVITY_FIELDS.filter((f) => FIELD_UNIT[f] === 'bytes/s')
+const KINDS: AggregateKind[] = ['total', 'mean', 'peak']
+
+/** The legend of highlighted changes, in words (renderers colour "red" and "green"). */
+export function legendText(thresholdPct: number): { before: string; red: string; middle: string; green: string; after: string } {
+  return {
+    before: `Δ % at or beyond ±${thresholdPct} % is highlighted: `,
+    red: 'red',
+    middle: ' = more than the previous run (more load on the cluster), ',
+    green: 'green',
+    after: ' = less.',
+  }
+}
+
+/** Δ % of `abs` against the previous value: toned when |pct| ≥ threshold; an increase from 0 is `new` and toned up. */
+export function deltaCell(abs: number, pct: number | null, thresholdPct: number): Cell {
+  if (pct === null || !Number.isFinite(pct)) return abs > 0 ? { text: 'new', tone: 'up' } : { text: formatPct(null) }
+  // judged on the value as shown (one decimal), so `+20.0 %` is highlighted at a 20 % threshold even when the float is 19.99999…
+  const shown = Math.round(Math.abs(pct) * 10) / 10
+  const tone: Tone | undefined = shown !== 0 && shown >= thresholdPct ? (pct > 0 ? 'up' : 'down') : undefined
+  return tone ? { text: formatPct(pct), tone } : { text: formatPct(pct) }
+}
+
+const plus = (n: number, text: string) => (n > 0 && !text.startsWith('+') ? `+${text}` : text)
+
+/** A signed difference of an aggregate in the field's unit. */
+function formatDelta(field: ActivityField, kind: AggregateKind, abs: number): string {
+  if (FIELD_UNIT[field] === 'bytes/s') return kind === 'total' ? formatBytes(abs, true) : plus(abs, formatMBps(abs))
+  return plus(abs, formatOps(abs, kind === 'total' ? 'ops' : 'ops/s'))
+}
+
+/** Sum of the ops totals and of the byte totals of a job's stats. */
+export function totals(stats: Pick<JobStats, 'activity'>): { ops: number; bytes: number } {
+  const sum = (fields: ActivityField[]) => fields.reduce((s, f) => s + (stats.activity[f]?.total ?? 0), 0)
+  return { ops: sum(OPS_FIELDS), bytes: sum(BYTE_FIELDS) }
+}
+
+/** `(b − a) / a × 100`, null when a is 0 (as the API's deltas). */
+export function pctChange(now: number, before: number): number | null {
+  return before === 0 ? null : ((now - before) / before) * 100
+}
+
+/** `a, b, c and 497 more`. */
+function listed(items: string[], max: number): string {
+  if (!items.length) return '—'
+  const shown = items.slice(0, max).map((s) => headerLine(s, 300))
+  return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ')
+}
+
+/** Comments oldest first; equal or unparseable times keep their stored order. */
+export function sortedComments(comments: JobComment[]): JobComment[] {
+  return comments
+    .map((c, i) => ({ c, i, t: Date.parse(c.at) }))
+    .sort((a, b) => (a.t === b.t || Number.isNaN(a.t) || Number.isNaN(b.t) ? a.i - b.i : a.t - b.t))
+    .map((x) => x.c)
+}
+
+function facts(input: ReportInput): Array<[string, string]> {
+  const { job, stats } = input
+  const running = stats.live || job.status === 'running'
+  const labels = Object.entries(job.labels ?? {}).map(([k, v]) => `${k}=${v}`)
+  const out: Array<[string, string]> = [
+    ['Job ID', job.id],
+    ['Status', running ? `${job.status} (figures so far)` : job.status],
+    ['Started', formatTime(stats.window.start)],
+    ['Ended', running ? 'running' : formatTime(stats.window.end)],
+    ['Duration', formatDuration(stats.window.seconds * 1000) + (running ? ' so far' : '')],
+    ['Labels', labels.length ? labels.join(', ') : '—'],
+    ['Paths', listed(job.paths ?? [], 10)],
+    ['Clients', (job.clients?.length ? `${job.clients.length}: ` : '') + listed(job.clients ?? [], 5)],
+    ['Polls', `${formatCount(stats.polls)} (every ${stats.intervalSeconds} s)`],
+  ]
+  if (input.previous) {
+    const p = input.previous.job
+    out.push(['Previous run', `${p.id}, started ${formatTime(p.startedAt)} (${p.status})`])
+  }
+  return out
+}
+
+function activityTable(stats: JobStats): TableSection {
+  return {
+    kind: 'table',
+    title: 'Activity',
+    columns: [{ label: 'Field', align: 'left', wide: true }, ...['Total', 'Mean', 'Peak'].map((label) => ({ label, align: 'right' as const }))],
+    rows: ACTIVITY_FIELDS.map((f) => [{ text: FIELD_LABELS[f] }, ...KINDS.map((k) => ({ text: formatAggregate(f, k, stats.activity[f]?.[k]) }))]),
+  }
+}
+
+function comparisonTable(input: ReportInput, compact: boolean): TableSection | undefined {
+  const prev = input.previous
+  if (!prev) return undefined
+  const t = input.thresholdPct
+  const seconds = input.stats.window.seconds
+  const prevSeconds = prev.stats.window.seconds
+  const rows: Cell[][] = [
+    [
+      { text: 'Duration' },
+      { text: formatDuration(seconds * 1000) },
+      { text: formatDuration(prevSeconds * 1000) },
+      { text: (seconds === prevSeconds ? '' : seconds < prevSeconds ? '-' : '+') + formatDuration(Math.abs(seconds - prevSeconds) * 1000) },
+      deltaCell(seconds - prevSeconds, pctChange(seconds, prevSeconds), t),
+    ],
+  ]
+  // means are total / duration, already compared through those two rows
+  for (const kind of compact ? (['total'] as AggregateKind[]) : (['total', 'peak'] as AggregateKind[])) {
+    for (const f of ACTIVITY_FIELDS) {
+      const d = prev.deltas[f]?.[kind] ?? { abs: NaN, pct: null }
+      rows.push([
+        { text: compact ? FIELD_LABELS[f] : `${FIELD_LABELS[f]}, ${kind}` },
+        { text: formatAggregate(f, kind, input.stats.activity[f]?.[kind]) },
+        { text: formatAggregate(f, kind, prev.stats.activity[f]?.[kind]) },
+        { text: Number.isFinite(d.abs) ? formatDelta(f, kind, d.abs) : '-' },
+        deltaCell(d.abs, d.pct, t),
+      ])
+    }
+  }
+  return {
+    kind: 'table',
+    title: 'Compared with the previous run',
+    intro: `Previous run: ${prev.job.id}, started ${formatTime(prev.job.startedAt)} (${prev.job.status}).`,
+    columns: [{ label: '', align: 'left', wide: true }, ...['This run', 'Previous', 'Δ', 'Δ %'].map((label) => ({ label, align: 'right' as const }))],
+    rows,
+    thresholdPct: t,
+  }
+}
+
+function capacityTable(stats: JobStats): TableSection | undefined {
+  if (!stats.capacity?.length) return undefined
+  return {
+    kind: 'table',
+    title: 'Capacity growth',
+    columns: [
+      { label: 'Path', align: 'left', wide: true },
+      { label: 'Used Δ', align: 'right' },
+      { label: 'Used (start → end)', align: 'right' },
+      { label: 'Files Δ', align: 'right' },
+      { label: 'Dirs Δ', align: 'right' },
+    ],
+    rows: stats.capacity.map((c) => [
+      { text: c.error ? `${c.path} (${headerLine(c.error, 200)})` : c.path },
+      { text: formatBytes(c.usedBytes?.delta, true) },
+      { text: `${formatBytes(c.usedBytes?.start)} → ${formatBytes(c.usedBytes?.end)}` },
+      { text: formatCount(c.files?.delta, true) },
+      { text: formatCount(c.directories?.delta, true) },
+    ]),
+  }
+}
+
+function shareTable(title: string, key: string, items: Array<{ name: string; ops: number; bytes: number }>): TableSection | undefined {
+  if (!items.length) return undefined
+  return {
+    kind: 'table',
+    title,
+    columns: [{ label: key, align: 'left', wide: true }, { label: 'Operations', align: 'right' }, { label: 'Bytes', align: 'right' }],
+    rows: items.map((x) => [{ text: x.name }, { text: formatOps(x.ops) }, { text: formatBytes(x.bytes) }]),
+  }
+}
+
+/**
+ * The content of one job's report; the comparison shows totals and peaks. `compact` (digests): no
+ * charts, the comparison of totals only,
+ * five top clients and paths instead of ten.
+ */
+export function reportContent(input: ReportInput, opts: { compact?: boolean } = {}): ReportContent {
+  const { job, stats } = input
+  const top = opts.compact ? 5 : 10
+  const sections: Array<Section | undefined> = [
+    activityTable(stats),
+    comparisonTable(input, opts.compact ?? false),
+    opts.compact ? undefined : { kind: 'charts', title: 'Activity over time' },
+    capacityTable(stats),
+    shareTable('Top clients', 'Client', (stats.topClients ?? []).slice(0, top).map((c) => ({ name: c.client, ...c }))),
+    shareTable('Top paths', 'Path', (stats.topPaths ?? []).slice(0, top).map((p) => ({ name: p.path, ...p }))),
+    job.comments?.length ? { kind: 'comments', title: `Comments (${job.comments.length})`, comments: sortedComments(job.comments) } : undefined,
+  ]
+  return {
+    name: job.name,
+    id: job.id,
+    status: job.status,
+    facts: facts(input),
+    grafanaUrl: input.grafanaUrl && /^https?:\/\//i.test(input.grafanaUrl) ? input.grafanaUrl : undefined,
+    sections: sections.filter((s): s is Section => s !== undefined),
+    footer: `Generated by qactivity at ${formatTime(input.generatedAt.toISOString())}. Units: ${UNITS_NOTE}.`,
+  }
+}
+
+/** `(ops +12.0 %, bytes -3.1 % vs previous run)`, or '' without a previous run. */
+function changeNote(input: ReportInput): string {
+  if (!input.previous) return ''
+  const now = totals(input.stats)
+  const before = totals(input.previous.stats)
+  const pct = (a: number, b: number) => deltaCell(a - b, pctChange(a, b), 0).text
+  return ` (ops ${pct(now.ops, before.ops)}, bytes ${pct(now.bytes, before.bytes)} vs previous run)`
+}
+
+/** `qactivity: render-sq010 succeeded — 1.23 M ops, 45.0 GiB (ops +12.0 %, bytes -3.1 % vs previous run)`: one line, no CR/LF. */
+export function reportSubject(input: ReportInput): string {
+  const t = totals(input.stats)
+  return headerLine(`qactivity: ${headerLine(input.job.name, 80)} ${input.job.status} — ${formatOps(t.ops)}, ${formatBytes(t.bytes)}${changeNote(input)}`, 250)
+}
+
+/** A digest's content: a summary table of its jobs (oldest first), then each job's compact content. */
+export interface DigestContent {
+  title: string
+  intro: string
+  summary: TableSection
+  jobs: ReportContent[]
+  grafanaUrl?: string
+  footer: string
+}
+
+/** The content of a digest of several jobs. */
+export function digestContent(input: DigestInput): DigestContent {
+  const threshold = input.reports[0]?.thresholdPct ?? 20
+  const rows = input.reports.map((r): Cell[] => {
+    const now = totals(r.stats)
+    const before = r.previous ? totals(r.previous.stats) : undefined
+    const delta = (a: number, b: number | undefined) => (b === undefined ? { text: '—' } : deltaCell(a - b, pctChange(a, b), r.thresholdPct))
+    return [
+      { text: `${r.job.name} (${r.job.id})` },
+      { text: r.job.status },
+      { text: formatTime(r.stats.window.start) },
+      { text: formatDuration(r.stats.window.seconds * 1000) },
+      { text: formatOps(now.ops) },
+      { text: formatBytes(now.bytes) },
+      delta(now.ops, before?.ops),
+      delta(now.bytes, before?.bytes),
+    ]
+  })
+  const span = `${formatTime(input.since.toISOString())} → ${formatTime(input.until.toISOString())}`
+  return {
+    title: `qactivity digest: ${input.reports.length} job${input.reports.length === 1 ? '' : 's'} completed`,
+    intro: `Jobs completed ${span}. Δ % compares each job's totals with the previous run of the same job name.`,
+    summary: {
+      kind: 'table',
+      title: 'Summary',
+      columns: [
+        { label: 'Job', align: 'left', wide: true },
+        { label: 'Status', align: 'left' },
+        { label: 'Started', align: 'left' },
+        { label: 'Duration', align: 'right' },
+        { label: 'Ops', align: 'right' },
+        { label: 'Bytes', align: 'right' },
+        { label: 'Ops Δ %', align: 'right' },
+        { label: 'Bytes Δ %', align: 'right' },
+      ],
+      rows,
+      thresholdPct: threshold,
+    },
+    jobs: input.reports.map((r) => reportContent(r, { compact: true })),
+    grafanaUrl: input.grafanaUrl && /^https?:\/\//i.test(input.grafanaUrl) ? input.grafanaUrl : undefined,
+    footer: `Generated by qactivity at ${formatTime(input.generatedAt.toISOString())}. Units: ${UNITS_NOTE}.`,
+  }
+}
+
+/** `qactivity digest: 3 jobs completed 2026-11-23 00:00:00Z → 2026-11-24 00:00:00Z`: one line. */
+export function digestSubject(input: DigestInput): string {
+  const n = input.reports.length
+  return headerLine(`qactivity digest: ${n} job${n === 1 ? '' : 's'} completed ${formatTime(input.since.toISOString())} → ${formatTime(input.until.toISOString())}`)
+}

@@ -1,0 +1,254 @@
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer'
+import { Cron } from 'croner'
+import type { Job, ReportDelivery } from '../api/types.ts'
+import type { ReportConfig } from '../lib/config.ts'
+import { messageOf } from '../lib/errors.ts'
+import type { Logger } from '../lib/log.ts'
+import { retryDelay } from '../lib/backoff.ts'
+import type { SummaryStore } from '../stats/summary.ts'
+import { buildReport, type ReportSources } from './build.ts'
+import { renderDigest, renderReport } from './html.ts'
+import { renderPdf } from './pdf.ts'
+import { ReportStateFile, type MailTask } from './state.ts'
+
+/** Options of {@link startReports}. */
+export interface ReportsOptions {
+  config: ReportConfig & { smtpUrl: string }
+  /** the job store: jobs are read from it and each job's `report` delivery state is written to it */
+  store: SummaryStore
+  sources: ReportSources
+  /** `QACTIVITY_DATA_DIR`: the queue lives in `reports.json` there */
+  dataDir: string
+  log: Logger
+  /** first retry delay, ms @defaultValue 5000; doubles (with jitter) up to `retryMaxMs` */
+  retryMinMs?: number
+  /** @defaultValue 600000 */
+  retryMaxMs?: number
+  /** the clock of the digest schedule and of the times stored (retries wait in real time) @defaultValue Date.now */
+  now?: () => number
+}
+
+/** Mail delivery as shown by `/healthz`. */
+export interface ReportsHealth {
+  /** e-mails waiting (or retrying) */
+  queued: number
+  failing: boolean
+  lastError?: string
+  /** ISO end of the last digest queued; null before the first */
+  lastDigestUntil: string | null
+  /** ISO time of the next digest, when scheduled */
+  nextDigest?: string
+}
+
+/** The e-mailed reports of a running API. */
+export interface Reports {
+  /** Queues a job's report to `to` (default: the job's `notify` and `QACTIVITY_REPORT_TO`). */
+  send(job: Job, to?: string[]): Promise<MailTask>
+  /** A job's summary is done: queues its completion report, once per job. */
+  completed(jobId: string): Promise<void>
+  /** Queues the digest due at `until` (the schedule calls it; tests too). */
+  digest(until: Date): Promise<MailTask | undefined>
+  health(): ReportsHealth
+  close(): Promise<void>
+}
+
+/** nodemailer's SMTP options from `SMTP_URL` (credentials percent-decoded), with bounded timeouts. */
+export function smtpOptions(url: string) {
+  const u = new URL(url)
+  const secure = u.protocol === 'smtps:'
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : secure ? 465 : 587,
+    secure,
+    ...(u.username ? { auth: { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } } : {}),
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 60_000,
+  }
+}
+
+/** The addresses a job's report goes to by default. */
+export function recipients(job: Job, config: Pick<ReportConfig, 'to'>): string[] {
+  return [...new Set([...job.notify, ...config.to])]
+}
+
+/**
+ * E-mailed job reports (interface.md §2, §5; issue #6): a durable queue (`reports.json`, written
+ * before a call is answered) drained in order by one sender with exponential backoff, so an SMTP
+ * server that is down delays mail but never fails or slows a job call, and a restart resumes the
+ * queue. Each job's delivery state is mirrored on the job (`report`). Completion reports are queued
+ * once the job's summary is done (the numbers are final then); digests are queued at each tick of
+ * `QACTIVITY_REPORT_SCHEDULE` together with the schedule's new position in one durable write, and a
+ * tick missed while the process was down is caught up at start: no digest lost or queued twice.
+ * Delivery is at least once: if the process dies between the SMTP server's acceptance and the
+ * queue's update, the mail is sent again with the same Message-ID (mail clients fold such copies).
+ */
+export async function startReports(o: ReportsOptions): Promise<Reports> {
+  const now = o.now ?? Date.now
+  const state = await ReportStateFile.open(join(o.dataDir, 'reports.json'), new Date(now()))
+  const transport: Transporter = nodemailer.createTransport(smtpOptions(o.config.smtpUrl))
+  const domain = hostname().replace(/[^A-Za-z0-9.-]/g, '') || 'localhost'
+  const instance = Date.parse(state.data.enabledAt).toString(36)
+  let timer: NodeJS.Timeout | undefined
+  let pumping: Promise<void> | undefined
+  let closed = false
+  let lastError: string | undefined
+
+  const mirror = (jobId: string, change: (r: ReportDelivery | undefined) => ReportDelivery) =>
+    o.store
+      .update((d) => {
+        const j = d.jobs[jobId]
+        if (j) j.report = change(j.report)
+      }, [jobId])
+      .catch((err: unknown) => o.log.error('Report state not stored on the job', { job: jobId, error: messageOf(err) }))
+
+  const enqueue = async (task: Omit<MailTask, 'id' | 'createdAt' | 'attempts'>): Promise<MailTask> => {
+    const queued = await state.update((s) => {
+      const t: MailTask = { id: `${task.kind}-${s.nextId++}`, createdAt: new Date(now()).toISOString(), attempts: 0, ...task }
+      s.tasks.push(t)
+      return t
+    })
+    kick()
+    return queued
+  }
+
+  /** The message of a task; undefined when there is nothing to send (a digest without jobs, a job gone). */
+  async function message(task: MailTask): Promise<SendMailOptions | undefined> {
+    const base = { from: o.config.from, to: task.to, messageId: `<qactivity.${task.id}.${instance}@${domain}>` }
+    if (task.kind === 'job') {
+      const job = o.store.data.jobs[task.jobId!]
+      if (!job) return undefined
+      const input = await buildReport(job, o.sources)
+      const r = renderReport(input, { images: 'cid' })
+      const pdf = await renderPdf(input, r.images)
+      return {
+        ...base,
+        subject: r.subject,
+        html: r.html,
+        text: r.text,
+        headers: { 'X-Qactivity-Job': job.id },
+        attachments: [
+          ...r.images.map((i) => ({ cid: i.cid, filename: i.filename, contentType: i.contentType, content: i.content })),
+          { filename: `qactivity-${job.id}.pdf`, contentType: 'application/pdf', content: pdf },
+        ],
+      }
+    }
+    const since = Date.parse(task.since!)
+    const until = Date.parse(task.until!)
+    const jobs = Object.values(o.store.data.jobs)
+      .filter((j) => j.status !== 'running' && j.endedAt && Date.parse(j.endedAt) > since && Date.parse(j.endedAt) <= until)
+      .sort((a, b) => Date.parse(a.endedAt!) - Date.parse(b.endedAt!))
+    if (!jobs.length) return undefined
+    const reports = await Promise.all(jobs.map((j) => buildReport(j, o.sources, { timeline: false })))
+    const r = renderDigest({ since: new Date(since), until: new Date(until), reports, grafanaUrl: o.sources.grafanaUrl, generatedAt: new Date(now()) }, { images: 'cid' })
+    return { ...base, subject: r.subject, html: r.html, text: r.text, headers: { 'X-Qactivity-Digest': `${task.since}/${task.until}` }, attachments: r.images.map((i) => ({ cid: i.cid, filename: i.filename, contentType: i.contentType, content: i.content })) }
+  }
+
+  async function deliver(task: MailTask): Promise<void> {
+    try {
+      const msg = await message(task)
+      if (msg) await transport.sendMail(msg)
+      else o.log.info(task.kind === 'digest' ? 'No job completed in the digest window; nothing sent' : 'Job gone; report dropped', { task: task.id, job: task.jobId })
+      await state.update((s) => void (s.tasks = s.tasks.filter((t) => t.id !== task.id)))
+      lastError = undefined
+      if (msg) o.log.info('Report e-mailed', { task: task.id, job: task.jobId, to: task.to.join(',') })
+      if (msg && task.jobId) await mirror(task.jobId, (r) => ({ ...r, state: 'sent', to: task.to, attempts: task.attempts + 1, sentAt: new Date(now()).toISOString(), lastError: undefined }))
+    } catch (err) {
+      const error = messageOf(err)
+      lastError = error
+      const attempts = task.attempts + 1
+      const delay = retryDelay(attempts, o.retryMinMs ?? 5000, o.retryMaxMs ?? 600_000)
+      o.log.warn('Report not sent; will retry', { task: task.id, job: task.jobId, attempt: attempts, retryInMs: delay, error })
+      await state.update((s) => {
+        const t = s.tasks.find((x) => x.id === task.id)
+        if (t) Object.assign(t, { attempts, lastError: error, notBefore: new Date(Date.now() + delay).toISOString() })
+      })
+      if (task.jobId) await mirror(task.jobId, (r) => ({ ...r, state: 'failing', to: task.to, attempts, lastError: error }))
+    }
+  }
+
+  /** Sends every task that is due, in order; then sleeps until the next one is. */
+  function kick(): void {
+    if (closed || pumping) return
+    clearTimeout(timer)
+    pumping = (async () => {
+      for (;;) {
+        if (closed) return
+        const due = state.data.tasks.find((t) => !t.notBefore || Date.parse(t.notBefore) <= Date.now())
+        if (!due) break
+        await deliver(due)
+      }
+    })().finally(() => {
+      pumping = undefined
+      const next = Math.min(...state.data.tasks.map((t) => (t.notBefore ? Date.parse(t.notBefore) : Date.now())))
+      if (!closed && Number.isFinite(next)) timer = setTimeout(kick, Math.max(0, next - Date.now())).unref()
+    })
+  }
+
+  async function send(job: Job, to = recipients(job, o.config)): Promise<MailTask> {
+    const task = await enqueue({ kind: 'job', jobId: job.id, to })
+    await mirror(job.id, (r) => ({ ...r, state: 'pending', to, attempts: 0, lastError: undefined }))
+    return task
+  }
+
+  async function completed(jobId: string): Promise<void> {
+    const job = o.store.data.jobs[jobId]
+    if (!job || job.status === 'running' || job.report?.completion) return
+    const to = recipients(job, o.config)
+    if (!to.length) return
+    const task = await enqueue({ kind: 'job', jobId, to })
+    await mirror(jobId, (r) => ({ ...r, completion: true, state: 'pending', to, attempts: 0, lastError: undefined }))
+    o.log.debug('Completion report queued', { job: jobId, task: task.id })
+  }
+
+  async function digest(until: Date): Promise<MailTask | undefined> {
+    const queued = await state.update((s) => {
+      if (s.lastDigestUntil !== null && until.getTime() <= Date.parse(s.lastDigestUntil)) return undefined
+      const t: MailTask = { id: `digest-${s.nextId++}`, kind: 'digest', since: s.lastDigestUntil ?? s.enabledAt, until: until.toISOString(), to: o.config.to, createdAt: new Date(now()).toISOString(), attempts: 0 }
+      s.tasks.push(t)
+      s.lastDigestUntil = t.until!
+      return t
+    })
+    kick()
+    return queued
+  }
+
+  // Completion reports whose queueing a crash may have cut short: done summaries since reports were
+  // enabled, never queued.
+  for (const job of Object.values(o.store.data.jobs)) {
+    const computed = job.summary?.state === 'done' && job.summary.computedAt && job.summary.computedAt >= state.data.enabledAt
+    if (computed && !job.report?.completion && !state.data.tasks.some((t) => t.jobId === job.id)) await completed(job.id)
+  }
+
+  let cron: Cron | undefined
+  if (o.config.schedule) {
+    cron = new Cron(o.config.schedule, { protect: true }, () => void digest(new Date(Math.floor(now() / 1000) * 1000)))
+    // A tick missed while the process was down is queued now; the first start only sets the position.
+    const missed = cron.previousRuns(1, new Date(now()))[0]
+    if (state.data.lastDigestUntil === null) await state.update((s) => void (s.lastDigestUntil = new Date(now()).toISOString()))
+    else if (missed && missed.getTime() > Date.parse(state.data.lastDigestUntil)) await digest(missed)
+  }
+  kick()
+
+  return {
+    send,
+    completed,
+    digest,
+    health: () => ({
+      queued: state.data.tasks.length,
+      failing: state.data.tasks.some((t) => t.attempts > 0),
+      ...(lastError ? { lastError } : {}),
+      lastDigestUntil: state.data.lastDigestUntil,
+      ...(cron?.nextRun() ? { nextDigest: cron.nextRun()!.toISOString() } : {}),
+    }),
+    async close() {
+      closed = true
+      cron?.stop()
+      clearTimeout(timer)
+      await pumping
+      transport.close()
+    },
+  }
+}
