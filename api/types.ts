@@ -83,6 +83,8 @@ export interface JobSummary {
   lastError?: string
   /** the stats as served by `GET /api/v1/jobs/{id}/stats` (previous runs excluded) */
   stats?: Record<string, unknown>
+  /** the report charts' series: `[time (epoch s), …the six summed rates]`, at most 240 points */
+  timeline?: number[][]
 }
 
 /** Delivery state of a job's e-mailed report, shown on the job. */

@@ -1,6 +1,6 @@
 import type { Job } from '../api/types.ts'
 import { UID, type Flavour } from '../dashboards/target.ts'
-import type { StatsService } from '../stats/service.ts'
+import { deltas, type StatsService } from '../stats/service.ts'
 import type { ReportInput } from './model.ts'
 
 /** What a report is assembled from. */
@@ -24,21 +24,20 @@ export function grafanaJobUrl(base: string, flavour: Flavour, job: Pick<Job, 'id
 
 /**
  * A job's report: its stats (the summary once completed), its per-poll timeline for the charts and,
- * when the same job name ran before and completed, that run with the deltas against it. `timeline:
- * false` skips the timeline's read of raw points (digests show no charts).
+ * when the same job name ran before and completed, that run with the deltas against it. A completed
+ * job's summary holds all of it (no query). `timeline: false` leaves the series out (digests).
  */
 export async function buildReport(job: Job, src: ReportSources, opts: { timeline?: boolean } = {}): Promise<ReportInput> {
   const previousJob = src.previousRuns(job.name, job.startedAt, job.id).find((j) => j.status !== 'running')
-  const [comparison, stats, timeline] = await Promise.all([
-    previousJob ? src.stats.compare([previousJob, job]) : undefined,
-    previousJob ? undefined : src.stats.stats(job),
-    opts.timeline === false ? [] : src.stats.timeline(job),
+  const [current, previousStats] = await Promise.all([
+    opts.timeline === false ? src.stats.stats(job).then((stats) => ({ stats, timeline: [] })) : src.stats.statsAndTimeline(job),
+    previousJob && src.stats.stats(previousJob),
   ])
   return {
     job,
-    stats: comparison ? comparison.jobs[1] : stats!,
-    timeline,
-    previous: comparison && previousJob ? { job: previousJob, stats: comparison.jobs[0], deltas: comparison.deltas[0].activity } : undefined,
+    stats: current.stats,
+    timeline: current.timeline,
+    previous: previousJob && previousStats ? { job: previousJob, stats: previousStats, deltas: deltas(previousStats, current.stats) } : undefined,
     grafanaUrl: src.grafanaUrl ? grafanaJobUrl(src.grafanaUrl, src.flavour, job) : undefined,
     thresholdPct: src.thresholdPct,
     generatedAt: new Date((src.now ?? Date.now)()),

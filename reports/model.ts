@@ -3,13 +3,8 @@ import type { ActivityField } from '../lib/schema.ts'
 import type { Delta, JobStats } from '../stats/service.ts'
 import type { FieldAggregate } from '../stats/compute.ts'
 
-/** One poll of a job: the summed rates of its points at that poll time. */
-export interface TimelinePoint {
-  /** poll time, epoch seconds */
-  time: number
-  /** rates in ACTIVITY_FIELDS order: ops/s for the four IOPS fields, bytes/s for the two throughput fields */
-  values: number[]
-}
+export type { TimelinePoint } from '../stats/compute.ts'
+import type { TimelinePoint } from '../stats/compute.ts'
 
 /** Everything a job report shows; assembled by reports/build.ts, rendered by reports/html.ts and reports/pdf.ts. */
 export interface ReportInput {

@@ -11,6 +11,14 @@ export interface FieldAggregate {
   peak: number
 }
 
+/** The summed rates of a job's points at one poll time (or the mean over a few consecutive polls). */
+export interface TimelinePoint {
+  /** poll time, epoch seconds */
+  time: number
+  /** rates in ACTIVITY_FIELDS order: ops/s, bytes/s */
+  values: number[]
+}
+
 /** A client's or path's share of the job: total operations and bytes. */
 export interface Share {
   ops: number
@@ -24,7 +32,12 @@ export interface ActivityAggregates {
   topPaths: Array<{ path: string } & Share>
   /** distinct poll times that contributed */
   polls: number
+  /** summed rates per poll, at most {@link TIMELINE_POINTS} points (report charts) */
+  timeline: TimelinePoint[]
 }
+
+/** Points kept of a job's time series (a chart's width; a summary's size). */
+export const TIMELINE_POINTS = 240
 
 const OPS = ACTIVITY_FIELDS.map((f) => FIELD_UNIT[f] === 'ops/s')
 
@@ -73,9 +86,21 @@ export class ActivityAccumulator {
     return this
   }
 
-  /** The summed rates per poll time, oldest first: the job's time series. */
-  timeline(): Array<{ time: number; values: number[] }> {
-    return [...this.perTime].sort(([a], [b]) => a - b).map(([time, values]) => ({ time, values: [...values] }))
+  /**
+   * The summed rates per poll time, oldest first: the job's time series. Beyond `maxPoints` polls,
+   * consecutive polls are averaged in equal groups stamped with their last time (a chart a few hundred
+   * pixels wide shows no more; a summary keeps it small).
+   */
+  timeline(maxPoints = Infinity): TimelinePoint[] {
+    const polls = [...this.perTime].sort(([a], [b]) => a - b)
+    const k = Math.ceil(polls.length / maxPoints)
+    if (k <= 1) return polls.map(([time, values]) => ({ time, values: [...values] }))
+    const out: TimelinePoint[] = []
+    for (let i = 0; i < polls.length; i += k) {
+      const group = polls.slice(i, i + k)
+      out.push({ time: group[group.length - 1][0], values: ACTIVITY_FIELDS.map((_, f) => group.reduce((sum, [, v]) => sum + v[f], 0) / group.length) })
+    }
+    return out
   }
 
   /** An independent copy: add the unsettled tail to it, keep this one. */
@@ -97,7 +122,7 @@ export class ActivityAccumulator {
         { total: this.totals[i], mean: seconds > 0 ? this.totals[i] / seconds : 0, peak: Math.max(0, ...[...this.perTime.values()].map((v) => v[i])) },
       ]),
     ) as Record<ActivityField, FieldAggregate>
-    return { activity, topClients: top(this.clients, 'client', topN), topPaths: top(this.paths, 'path', topN), polls: this.perTime.size }
+    return { activity, topClients: top(this.clients, 'client', topN), topPaths: top(this.paths, 'path', topN), polls: this.perTime.size, timeline: this.timeline(TIMELINE_POINTS) }
   }
 }
 

@@ -4,7 +4,7 @@ import { ACTIVITY_FIELDS } from '../lib/schema.ts'
 import type { Job, JobStatus, PathCapacity } from '../api/types.ts'
 import type { DirAggregates } from '../qumulo/types.ts'
 import { canonicalAddress } from '../lib/addresses.ts'
-import { ActivityAccumulator, aggregateActivity, type ActivityAggregates, type FieldAggregate } from './compute.ts'
+import { aggregateActivity, type ActivityAggregates, type TimelinePoint, type FieldAggregate } from './compute.ts'
 import { LiveAggregates, type LiveOptions } from './live.ts'
 import { activityQuery, type ActivityRow, type ActivitySelector } from './model.ts'
 import type { ActivitySource } from './model.ts'
@@ -17,7 +17,7 @@ export interface Growth {
 }
 
 /** The answer of `GET /api/v1/jobs/{id}/stats` (interface.md §6; extra keys may be added). */
-export interface JobStats extends Omit<ActivityAggregates, 'polls'> {
+export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline'> {
   job: string
   name: string
   status: JobStatus
@@ -83,6 +83,13 @@ function growth(start: string | undefined, end: string | undefined): Growth {
   return { start: a, end: b, delta: a !== null && b !== null ? Number(BigInt(end!) - BigInt(start!)) : null }
 }
 
+/** `later` against `first`, per field and aggregate: abs = later − first, pct = abs / first × 100 (null when first is 0). */
+export function deltas(first: Pick<JobStats, 'activity'>, later: Pick<JobStats, 'activity'>): Comparison['deltas'][number]['activity'] {
+  const delta = (a: number, b: number): Delta => ({ abs: b - a, pct: a === 0 ? null : ((b - a) / a) * 100 })
+  const of = (f: ActivityField) => ({ total: delta(first.activity[f].total, later.activity[f].total), mean: delta(first.activity[f].mean, later.activity[f].mean), peak: delta(first.activity[f].peak, later.activity[f].peak) })
+  return Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, of(f)])) as Comparison['deltas'][number]['activity']
+}
+
 export class StatsService {
   private readonly now: () => number
   private readonly live: LiveAggregates
@@ -104,13 +111,23 @@ export class StatsService {
   }
 
   async stats(job: Job): Promise<JobStats> {
+    return (await this.statsAndTimeline(job)).stats
+  }
+
+  /**
+   * The stats and the per-poll series (≤ 240 points) from one read of the job's points; a completed
+   * job with a summary is answered from it without a query.
+   */
+  async statsAndTimeline(job: Job): Promise<{ stats: JobStats; timeline: TimelinePoint[] }> {
     const previousRuns = this.deps.previousRuns(job.name, job.startedAt, job.id).slice(0, 5).map((j) => ({ id: j.id, startedAt: j.startedAt, status: j.status }))
     // A completed job's aggregates were computed once after the fact (stats/summary.ts): no re-scan.
-    if (job.status !== 'running' && job.summary?.state === 'done' && job.summary.stats) return { ...(job.summary.stats as unknown as JobStats), previousRuns }
+    if (job.status !== 'running' && job.summary?.state === 'done' && job.summary.stats) {
+      return { stats: { ...(job.summary.stats as unknown as JobStats), previousRuns }, timeline: (job.summary.timeline ?? []).map(([time, ...values]) => ({ time, values })) }
+    }
     const live = job.status === 'running'
     const [agg, capacity] = await Promise.all([this.activity(job), this.capacity(job, live)])
     const { startMs, endMs } = agg.selector
-    return {
+    const stats: JobStats = {
       job: job.id,
       name: job.name,
       status: job.status,
@@ -124,6 +141,7 @@ export class StatsService {
       live,
       previousRuns,
     }
+    return { stats, timeline: agg.timeline }
   }
 
   /**
@@ -134,16 +152,6 @@ export class StatsService {
     if (job.status === 'running') await this.activity(job, true)
   }
 
-  /**
-   * The job's summed rates per poll inside its window, oldest first (report charts): one read of its
-   * points, never cached (a report is made once).
-   */
-  async timeline(job: Job): Promise<Array<{ time: number; values: number[] }>> {
-    const selector = await this.selector(job)
-    return new ActivityAccumulator().add(await this.deps.source.rows(activityQuery(selector)), selector).timeline()
-  }
-
-  /** The activity aggregates: kept incrementally while the job runs, read once in full after. */
   /** The job's window (ending now while it runs) and what belongs to it. */
   private async selector(job: Job): Promise<ActivitySelector> {
     const startMs = Date.parse(job.startedAt)
@@ -151,6 +159,7 @@ export class StatsService {
     return { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths }
   }
 
+  /** The activity aggregates: kept incrementally while the job runs, read once in full after. */
   private async activity(job: Job, warming = false): Promise<ActivityAggregates & { selector: ActivitySelector }> {
     const running = job.status === 'running'
     const selector = await this.selector(job)
@@ -196,22 +205,7 @@ export class StatsService {
   async compare(jobs: Job[]): Promise<Comparison> {
     const stats = await Promise.all(jobs.map((j) => this.stats(j)))
     const [first, ...rest] = stats
-    const delta = (a: number, b: number): Delta => ({ abs: b - a, pct: a === 0 ? null : ((b - a) / a) * 100 })
-    return {
-      jobs: stats,
-      deltas: rest.map((s) => ({
-        job: s.job,
-        activity: Object.fromEntries(
-          ACTIVITY_FIELDS.map((f) => [
-            f,
-            {
-              total: delta(first.activity[f].total, s.activity[f].total),
-              mean: delta(first.activity[f].mean, s.activity[f].mean),
-              peak: delta(first.activity[f].peak, s.activity[f].peak),
-            },
-          ]),
-        ) as Comparison['deltas'][number]['activity'],
-      })),
-    }
+    return { jobs: stats, deltas: rest.map((s) => ({ job: s.job, activity: deltas(first, s) })) }
   }
+
 }

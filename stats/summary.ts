@@ -86,11 +86,11 @@ export function startSummaries(o: SummaryOptions): Summaries {
     const job = o.store.data.jobs[jobId]
     if (!job || job.status === 'running') return undefined
     try {
-      const stats = await o.stats.stats({ ...job, summary: undefined })
+      const { stats, timeline } = await o.stats.statsAndTimeline({ ...job, summary: undefined })
       const { previousRuns: _previous, ...kept } = stats
       await o.store.update((d) => {
         const j = d.jobs[jobId]
-        if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown> }
+        if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown>, timeline: timeline.map((p) => [p.time, ...p.values]) }
       }, [jobId])
       attempts.delete(jobId)
       o.onDone?.(jobId)
