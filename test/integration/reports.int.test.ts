@@ -11,7 +11,7 @@ import { startSimulator, type RunningSimulator } from '../../simulator/server.ts
 import { parseScenario } from '../../simulator/scenario.ts'
 import { openWriter, startApi, type RunningApi } from '../../api/server.ts'
 import type { Job } from '../../api/types.ts'
-import { formatOps } from '../../lib/units.ts'
+import { formatOps, formatPct } from '../../lib/units.ts'
 import { runJobCommand } from '../../cli/job.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { startSmtp, type TestSmtp } from '../support/smtp.ts'
@@ -130,7 +130,18 @@ describe('completion reports by e-mail (real influxd, real SMTP)', () => {
     const html = String(mail.html)
     expect(html).toContain(second.id) // the previous run is named
     expect(html).toMatch(/previous/i)
+    // The change of the total against the previous run, from the two summaries: twice the clients, about twice the reads.
+    const total = (j: Job) => (api.store.data.jobs[j.id].summary!.stats as { activity: Record<string, { total: number }> }).activity.iops_read.total
+    const pct = ((total(third) - total(second)) / total(second)) * 100
+    expect(pct).toBeGreaterThan(30)
+    expect(html).toContain(formatPct(pct))
 
+    const attached = mail.attachments.find((a) => a.contentType === 'application/pdf')!
+    const pdfFile = join(tempDir(), 'third.pdf')
+    writeFileSync(pdfFile, attached.content)
+    const pdfText = execFileSync('pdftotext', ['-layout', pdfFile, '-'], { encoding: 'utf8' })
+    expect(pdfText).toContain(second.id)
+    expect(pdfText).toMatch(/previous run/i)
     const page = await call<string>('GET', `/api/v1/jobs/${third.id}/report?format=html`)
     expect(page.status).toBe(200)
     expect(page.body).toContain('data:image/png;base64,')
