@@ -158,10 +158,10 @@ export const JobSchema = z
     }),
     capacity: z.array(z.object({ path: z.string(), start: Reading.optional(), end: Reading.optional(), error: z.string().optional() })),
     summary: z
-      .object({ state: z.enum(['pending', 'done']), computedAt: z.string().optional(), lastError: z.string().optional(), stats: z.record(z.string(), z.unknown()).optional(), timeline: z.array(z.array(z.number())).optional() })
+      .object({ state: z.enum(['pending', 'done']), computedAt: z.string().optional(), lastError: z.string().optional(), stats: z.record(z.string(), z.unknown()).optional() })
       .optional(),
     report: z
-      .object({ state: z.enum(['pending', 'sent', 'failing']), to: z.array(z.string()), attempts: z.number(), lastError: z.string().optional(), sentAt: z.string().optional(), completion: z.boolean().optional() })
+      .object({ state: z.enum(['pending', 'sent', 'failing', 'failed']), to: z.array(z.string()), attempts: z.number(), lastError: z.string().optional(), sentAt: z.string().optional(), completion: z.boolean().optional() })
       .optional(),
     createdBy: z.string(),
     updatedAt: z.string(),

@@ -130,13 +130,6 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
       if (lines.length) o.writer.write(lines).catch((err: unknown) => log.error('Job activity not written', { job: job.id, error: messageOf(err) }))
     },
   })
-  // The service's onComplete above calls this; it is only ever called once startApi has returned.
-  // Set once the mail queue is open; completions before that are found by its recovery scan.
-  let reports: Reports | undefined
-  const summaries: Summaries = startSummaries({
-    store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds,
-    onDone: (id) => void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
-  })
   const reportSources: ReportSources = {
     stats,
     previousRuns: (name, before, id) => service.previousRuns(name, before, id),
@@ -144,10 +137,16 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     flavour: config.influx.queryLanguage,
     thresholdPct: config.report.thresholdPct,
   }
+  // Opened before the summaries start, so that no summary finishes while there is no mail queue.
   const smtpUrl = config.report.smtpUrl
-  reports = smtpUrl
+  const reports: Reports | undefined = smtpUrl
     ? await startReports({ config: { ...config.report, smtpUrl }, store, sources: reportSources, dataDir: config.storage.dataDir, log: log.child({ component: 'reports' }), ...o.reportRetry })
     : undefined
+  // The service's onComplete above calls this; it is only ever called once startApi has returned.
+  const summaries: Summaries = startSummaries({
+    store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds,
+    onDone: (id) => void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
+  })
   const warmer = startLiveWarmer({ stats, runningJobs: () => service.runningJobs(), intervalSeconds: config.collector.pollSeconds, log: log.child({ component: 'stats' }) })
   const app = createApp({ service, stats, summaries, reportSources, reports, reportTo: config.report.to, config: config.api, log: log.child({ component: 'api' }), health, archive })
   const server = await new Promise<ServerType>((resolve) => {

@@ -83,14 +83,12 @@ export interface JobSummary {
   lastError?: string
   /** the stats as served by `GET /api/v1/jobs/{id}/stats` (previous runs excluded) */
   stats?: Record<string, unknown>
-  /** the report charts' series: `[time (epoch s), …the six summed rates]`, at most 240 points */
-  timeline?: number[][]
 }
 
 /** Delivery state of a job's e-mailed report, shown on the job. */
 export interface ReportDelivery {
-  /** `pending` until the SMTP server accepts it; `failing` while retries fail */
-  state: 'pending' | 'sent' | 'failing'
+  /** `pending` until the SMTP server accepts it; `failing` while retries fail; `failed` when it refused it for good (5xx) */
+  state: 'pending' | 'sent' | 'failing' | 'failed'
   to: string[]
   attempts: number
   /** last SMTP or rendering error, one line */

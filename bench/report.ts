@@ -9,6 +9,7 @@ import { renderCharts } from '../reports/chart.ts'
 import { buildReport, type ReportSources } from '../reports/build.ts'
 import { StatsService } from '../stats/service.ts'
 import { TIMELINE_POINTS } from '../stats/compute.ts'
+import type { ActivitySource } from '../stats/model.ts'
 import { renderReport } from '../reports/html.ts'
 import { renderPdf } from '../reports/pdf.ts'
 import { reportInput } from '../test/support/report-input.ts'
@@ -48,14 +49,16 @@ const total = median(runs.map((r) => r.total))
 // End to end as the API makes it for a completed job: the input assembled from the job's summary
 // (stats and the stored 240-point series; the previous run's summary for the comparison), then
 // rendered. Any query of raw points would be counted.
+// The stored series (`qactivity_job_timeline`, ≤ 240 points) is one small query: served here from memory.
 let queries = 0
-const counting = { rows: async () => (queries++, []), count: async () => (queries++, 0), clientValues: async () => (queries++, []) }
-const summarised = (j: typeof input.job, stats: typeof input.stats, timeline: typeof input.timeline): typeof input.job => ({
+const stored = input.timeline.slice(-TIMELINE_POINTS)
+const counting: ActivitySource = { rows: async () => (queries++, []), count: async () => (queries++, 0), clientValues: async () => (queries++, []), timeline: async () => stored }
+const summarised = (j: typeof input.job, stats: typeof input.stats): typeof input.job => ({
   ...j,
-  summary: { state: 'done', computedAt: j.endedAt!, stats: { ...stats, previousRuns: undefined } as unknown as Record<string, unknown>, timeline: timeline.slice(-TIMELINE_POINTS).map((p) => [p.time, ...p.values]) },
+  summary: { state: 'done', computedAt: j.endedAt!, stats: { ...stats, previousRuns: undefined } as unknown as Record<string, unknown> },
 })
-const current = summarised(input.job, input.stats, input.timeline)
-const previous = summarised(input.previous!.job, input.previous!.stats, [])
+const current = summarised(input.job, input.stats)
+const previous = summarised(input.previous!.job, input.previous!.stats)
 const sources: ReportSources = {
   stats: new StatsService({ source: counting, intervalSeconds: 60, previousRuns: (_name, _before, id) => (id === current.id ? [previous] : []) }),
   previousRuns: (_name, _before, id) => (id === current.id ? [previous] : []),
@@ -83,7 +86,7 @@ row(`report (HTML + 2 charts + PDF), 1,440 polls, 500 clients, 50 comments (medi
 row('  HTML, text and the two chart PNGs', ms(median(runs.map((r) => r.html))), '—', undefined)
 row('  the two charts alone (SVG → PNG with resvg), most of the line above', ms(median(runs.map((r) => r.charts))), '—', undefined)
 row('  PDF (pdfkit, fonts embedded)', ms(median(runs.map((r) => r.pdf))), '—', undefined)
-row(`  end to end for a completed job: input from its summary, HTML + charts + PDF (median of ${RUNS}); raw-point queries: ${queries}`, ms(median(e2e)), `< ${GOAL_MS / 1000} s`, median(e2e) < GOAL_MS && queries === 0)
+row(`  end to end for a completed job: input from its summary and stored series, HTML + charts + PDF (median of ${RUNS}); raw-point queries: ${queries}`, ms(median(e2e)), `< ${GOAL_MS / 1000} s`, median(e2e) < GOAL_MS && queries === 0)
 row('first report in a fresh process (fonts and modules cold)', ms(cold.total), '—', undefined)
 row('output', `HTML ${kib(Buffer.byteLength(cold.out.html))}, PDF ${kib(cold.out.pdf.length)} (${pages} pages)`, '—', undefined)
 printTable()

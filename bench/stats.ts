@@ -145,6 +145,7 @@ async function queryBenches(influxUrl: string): Promise<void> {
       phase.count += t.ms
       return t.value
     },
+    timeline: (jobId, range) => influx.timeline(jobId, range),
     async clientValues() {
       const t = await timed(() => influx.clientValues())
       phase.tagValues += t.ms

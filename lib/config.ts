@@ -291,8 +291,34 @@ function readGrafana(r: Reader): GrafanaConfig {
 /** A plain address check (the SMTP server has the last word): local@domain, no spaces or angle brackets, ≤ 254 characters. */
 export const EMAIL_RE = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/
 
+/** `SMTP_URL`, checked without ever echoing its credentials; user and password must percent-decode. */
+function readSmtpUrl(r: Reader): string | undefined {
+  const raw = r.str('SMTP_URL')
+  if (raw === undefined) return undefined
+  let u: URL
+  try {
+    u = new URL(raw)
+  } catch {
+    r.problems.push('SMTP_URL must be an smtp:// or smtps:// URL (smtp://[user:password@]host[:port]; percent-encode @ : / % in the password)')
+    return undefined
+  }
+  const shown = `${u.protocol}//${u.username ? '***@' : ''}${u.host}`
+  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') {
+    r.problems.push(`SMTP_URL must be an smtp:// or smtps:// URL, got ${shown}`)
+    return undefined
+  }
+  try {
+    decodeURIComponent(u.username)
+    decodeURIComponent(u.password)
+  } catch {
+    r.problems.push(`SMTP_URL: the user or password of ${shown} is not valid percent-encoding (write % as %25)`)
+    return undefined
+  }
+  return u.href.replace(/\/+$/, '')
+}
+
 function readReport(r: Reader): ReportConfig {
-  const smtpUrl = r.url('SMTP_URL', r.str('SMTP_URL'), ['smtp:', 'smtps:'])
+  const smtpUrl = readSmtpUrl(r)
   const addresses = (name: string): string[] => {
     const out: string[] = []
     for (const a of (r.str(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {

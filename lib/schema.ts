@@ -11,6 +11,7 @@ export const MEASUREMENT = {
   job: 'qactivity_job',
   jobSummary: 'qactivity_job_summary',
   jobActivity: 'qactivity_job_activity',
+  jobTimeline: 'qactivity_job_timeline',
   collector: 'qactivity_collector',
 } as const
 
@@ -93,6 +94,7 @@ export const SCHEMA = {
     tags: ['job_id', 'job_name', 'client_ip', 'path'],
     fields: [...ACTIVITY_FIELDS, 'seconds', 'elapsed_seconds'],
   },
+  [MEASUREMENT.jobTimeline]: { tags: ['job_id', 'job_name'], fields: [...ACTIVITY_FIELDS] },
   [MEASUREMENT.collector]: {
     tags: ['cluster'],
     fields: [

@@ -62,7 +62,8 @@ export function smtpOptions(url: string) {
     host: u.hostname.replace(/^\[|\]$/g, ''),
     port: u.port ? Number(u.port) : secure ? 465 : 587,
     secure,
-    ...(u.username ? { auth: { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } } : {}),
+    // Credentials never go out in clear: without smtps, STARTTLS is then required.
+    ...(u.username ? { auth: { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) }, requireTLS: !secure } : {}),
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 60_000,
@@ -96,13 +97,16 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
   let closed = false
   let lastError: string | undefined
 
-  const mirror = (jobId: string, change: (r: ReportDelivery | undefined) => ReportDelivery) =>
+  const mirror = (jobId: string, change: (r: ReportDelivery | undefined) => ReportDelivery): Promise<void> =>
     o.store
       .update((d) => {
         const j = d.jobs[jobId]
         if (j) j.report = change(j.report)
       }, [jobId])
-      .catch((err: unknown) => o.log.error('Report state not stored on the job', { job: jobId, error: messageOf(err) }))
+      .then(
+        () => undefined,
+        (err: unknown) => o.log.error('Report state not stored on the job', { job: jobId, error: messageOf(err) }),
+      )
 
   const enqueue = async (task: Omit<MailTask, 'id' | 'createdAt' | 'attempts'>): Promise<MailTask> => {
     const queued = await state.update((s) => {
@@ -110,7 +114,6 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
       s.tasks.push(t)
       return t
     })
-    kick()
     return queued
   }
 
@@ -141,31 +144,61 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
       .filter((j) => j.status !== 'running' && j.endedAt && Date.parse(j.endedAt) > since && Date.parse(j.endedAt) <= until)
       .sort((a, b) => Date.parse(a.endedAt!) - Date.parse(b.endedAt!))
     if (!jobs.length) return undefined
+    // Final numbers only: a job that ended just before the tick waits for its summary (one poll + 15 s).
+    const waiting = jobs.filter((j) => j.summary?.state !== 'done')
+    if (waiting.length) throw new Error(`waiting for the summaries of ${waiting.length} job(s), e.g. ${waiting[0].id}`)
     const reports = await Promise.all(jobs.map((j) => buildReport(j, o.sources, { timeline: false })))
     const r = renderDigest({ since: new Date(since), until: new Date(until), reports, grafanaUrl: o.sources.grafanaUrl, generatedAt: new Date(now()) }, { images: 'cid' })
     return { ...base, subject: r.subject, html: r.html, text: r.text, headers: { 'X-Qactivity-Digest': `${task.since}/${task.until}` }, attachments: r.images.map((i) => ({ cid: i.cid, filename: i.filename, contentType: i.contentType, content: i.content })) }
   }
 
+  /** SMTP's verdict that retrying cannot change: a 5xx reply (every recipient refused, message refused). */
+  const permanent = (err: unknown) => {
+    const code = (err as { responseCode?: unknown }).responseCode
+    return typeof code === 'number' && code >= 500 && code < 600
+  }
+
+  /** Sends one task; every outcome (sent, retry later, given up) is recorded; never rejects. */
   async function deliver(task: MailTask): Promise<void> {
     try {
       const msg = await message(task)
-      if (msg) await transport.sendMail(msg)
-      else o.log.info(task.kind === 'digest' ? 'No job completed in the digest window; nothing sent' : 'Job gone; report dropped', { task: task.id, job: task.jobId })
+      const info = msg ? ((await transport.sendMail(msg)) as { rejected?: unknown[] }) : undefined
+      if (!msg) o.log.info(task.kind === 'digest' ? 'No job completed in the digest window; nothing sent' : 'Job gone; report dropped', { task: task.id, job: task.jobId })
+      const refused = (info?.rejected ?? []).map(String)
+      // The job says `sent` (and `completion`) before the task leaves the queue, so that no moment
+      // exists where neither shows the completion report (completed() would queue it again).
+      if (msg && task.jobId) {
+        const error = refused.length ? `refused by the SMTP server: ${refused.join(', ')}` : undefined
+        await mirror(task.jobId, (r) => ({ ...r, ...(task.completion ? { completion: true } : {}), state: 'sent', to: task.to, attempts: task.attempts + 1, sentAt: new Date(now()).toISOString(), lastError: error }))
+      }
       await state.update((s) => void (s.tasks = s.tasks.filter((t) => t.id !== task.id)))
       lastError = undefined
-      if (msg) o.log.info('Report e-mailed', { task: task.id, job: task.jobId, to: task.to.join(',') })
-      if (msg && task.jobId) await mirror(task.jobId, (r) => ({ ...r, state: 'sent', to: task.to, attempts: task.attempts + 1, sentAt: new Date(now()).toISOString(), lastError: undefined }))
+      if (msg) o.log.info('Report e-mailed', { task: task.id, job: task.jobId, to: task.to.join(','), ...(refused.length ? { refused: refused.join(',') } : {}) })
     } catch (err) {
       const error = messageOf(err)
       lastError = error
       const attempts = task.attempts + 1
-      const delay = retryDelay(attempts, o.retryMinMs ?? 5000, o.retryMaxMs ?? 600_000)
-      o.log.warn('Report not sent; will retry', { task: task.id, job: task.jobId, attempt: attempts, retryInMs: delay, error })
-      await state.update((s) => {
-        const t = s.tasks.find((x) => x.id === task.id)
-        if (t) Object.assign(t, { attempts, lastError: error, notBefore: new Date(Date.now() + delay).toISOString() })
-      })
-      if (task.jobId) await mirror(task.jobId, (r) => ({ ...r, state: 'failing', to: task.to, attempts, lastError: error }))
+      try {
+        if (permanent(err)) {
+          // Retrying a refusal only repeats it: drop the task, keep the reason on the job.
+          o.log.error('Report refused by the SMTP server; not retried', { task: task.id, job: task.jobId, error })
+          await state.update((s) => void (s.tasks = s.tasks.filter((t) => t.id !== task.id)))
+          if (task.jobId) await mirror(task.jobId, (r) => ({ ...r, ...(task.completion ? { completion: true } : {}), state: 'failed', to: task.to, attempts, lastError: error }))
+          return
+        }
+        const delay = retryDelay(attempts, o.retryMinMs ?? 5000, o.retryMaxMs ?? 600_000)
+        o.log.warn('Report not sent; will retry', { task: task.id, job: task.jobId, attempt: attempts, retryInMs: delay, error })
+        await state.update((s) => {
+          const t = s.tasks.find((x) => x.id === task.id)
+          if (t) Object.assign(t, { attempts, lastError: error, notBefore: new Date(Date.now() + delay).toISOString() })
+        })
+        if (task.jobId) await mirror(task.jobId, (r) => ({ ...r, state: 'failing', to: task.to, attempts, lastError: error }))
+      } catch (stateErr) {
+        // reports.json cannot be written (disk full, data dir gone): the sender tries again later.
+        lastError = `reports.json: ${messageOf(stateErr)}`
+        o.log.error('Mail queue not updated; will retry', { task: task.id, error: lastError })
+        task.notBefore = new Date(Date.now() + (o.retryMaxMs ?? 600_000)).toISOString()
+      }
     }
   }
 
@@ -180,26 +213,40 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
         if (!due) break
         await deliver(due)
       }
-    })().finally(() => {
+    })()
+      .catch((err: unknown) => o.log.error('Mail sender failed', { error: messageOf(err) }))
+      .finally(() => {
       pumping = undefined
       const next = Math.min(...state.data.tasks.map((t) => (t.notBefore ? Date.parse(t.notBefore) : Date.now())))
       if (!closed && Number.isFinite(next)) timer = setTimeout(kick, Math.max(0, next - Date.now())).unref()
     })
   }
 
+  // The job's mirror says `pending` before the sender can say `sent`.
   async function send(job: Job, to = recipients(job, o.config)): Promise<MailTask> {
     const task = await enqueue({ kind: 'job', jobId: job.id, to })
     await mirror(job.id, (r) => ({ ...r, state: 'pending', to, attempts: 0, lastError: undefined }))
+    kick()
     return task
   }
 
+  // Once per job: the task carries `completion`, and the job's mirror records it when sent (a crash
+  // in between leaves the task in the queue, which the start-up scan sees).
   async function completed(jobId: string): Promise<void> {
     const job = o.store.data.jobs[jobId]
-    if (!job || job.status === 'running' || job.report?.completion) return
+    if (!job || job.status === 'running') return
     const to = recipients(job, o.config)
     if (!to.length) return
-    const task = await enqueue({ kind: 'job', jobId, to })
-    await mirror(jobId, (r) => ({ ...r, completion: true, state: 'pending', to, attempts: 0, lastError: undefined }))
+    // Checked inside the queue's serialised update: two calls at once queue one report.
+    const task = await state.update((s) => {
+      if (o.store.data.jobs[jobId]?.report?.completion || s.tasks.some((t) => t.completion && t.jobId === jobId)) return undefined
+      const t: MailTask = { id: `job-${s.nextId++}`, kind: 'job', jobId, to, completion: true, createdAt: new Date(now()).toISOString(), attempts: 0 }
+      s.tasks.push(t)
+      return t
+    })
+    if (!task) return
+    await mirror(jobId, (r) => ({ ...r, state: 'pending', to, attempts: 0, lastError: undefined }))
+    kick()
     o.log.debug('Completion report queued', { job: jobId, task: task.id })
   }
 
@@ -224,7 +271,9 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
 
   let cron: Cron | undefined
   if (o.config.schedule) {
-    cron = new Cron(o.config.schedule, { protect: true }, () => void digest(new Date(Math.floor(now() / 1000) * 1000)))
+    cron = new Cron(o.config.schedule, { protect: true }, () => {
+      digest(new Date(Math.floor(now() / 1000) * 1000)).catch((err: unknown) => o.log.error('Digest not queued (reports.json not written); the next tick catches up', { error: messageOf(err) }))
+    })
     // A tick missed while the process was down is queued now; the first start only sets the position.
     const missed = cron.previousRuns(1, new Date(now()))[0]
     if (state.data.lastDigestUntil === null) await state.update((s) => void (s.lastDigestUntil = new Date(now()).toISOString()))

@@ -10,6 +10,8 @@ export interface MailTask {
   kind: 'job' | 'digest'
   /** the job of a `job` task */
   jobId?: string
+  /** the job's completion report (sent once per job) */
+  completion?: boolean
   /** ISO window of a `digest` task */
   since?: string
   until?: string
@@ -34,19 +36,21 @@ export interface ReportState {
   nextId: number
 }
 
+const Iso = z.iso.datetime({ offset: true })
 const TaskSchema = z.object({
   id: z.string(),
   kind: z.enum(['job', 'digest']),
   jobId: z.string().optional(),
-  since: z.string().optional(),
-  until: z.string().optional(),
+  completion: z.boolean().optional(),
+  since: Iso.optional(),
+  until: Iso.optional(),
   to: z.array(z.string()),
-  createdAt: z.string(),
-  attempts: z.number(),
-  notBefore: z.string().optional(),
+  createdAt: Iso,
+  attempts: z.number().int().min(0),
+  notBefore: Iso.optional(),
   lastError: z.string().optional(),
 })
-const StateSchema = z.object({ version: z.literal(1), enabledAt: z.string(), lastDigestUntil: z.string().nullable(), tasks: z.array(TaskSchema), nextId: z.number().int() })
+const StateSchema = z.object({ version: z.literal(1), enabledAt: Iso, lastDigestUntil: Iso.nullable(), tasks: z.array(TaskSchema), nextId: z.number().int() })
 
 /** The state file is not valid; nothing was changed. */
 export class ReportStateCorruptError extends Error {

@@ -87,12 +87,18 @@ export class ActivityAccumulator {
   }
 
   /**
-   * The summed rates per poll time, oldest first: the job's time series. Beyond `maxPoints` polls,
-   * consecutive polls are averaged in equal groups stamped with their last time (a chart a few hundred
-   * pixels wide shows no more; a summary keeps it small).
+   * The summed rates per poll time, oldest first: the job's time series. Qumulo lists only active
+   * entries, so a poll without a point means no activity: polls missing between two that exist
+   * (gaps of whole intervals of `intervalSeconds`) are filled with zeros. Beyond `maxPoints`, equal
+   * groups of consecutive polls (equal spans of time) are averaged and stamped with their last time.
    */
-  timeline(maxPoints = Infinity): TimelinePoint[] {
-    const polls = [...this.perTime].sort(([a], [b]) => a - b)
+  timeline(maxPoints = Infinity, intervalSeconds?: number): TimelinePoint[] {
+    const polls: Array<[number, number[]]> = []
+    for (const [time, values] of [...this.perTime].sort(([a], [b]) => a - b)) {
+      const prev = polls.at(-1)?.[0]
+      if (prev !== undefined && intervalSeconds) for (let t = prev + intervalSeconds; t < time - intervalSeconds / 2; t += intervalSeconds) polls.push([t, ACTIVITY_FIELDS.map(() => 0)])
+      polls.push([time, values])
+    }
     const k = Math.ceil(polls.length / maxPoints)
     if (k <= 1) return polls.map(([time, values]) => ({ time, values: [...values] }))
     const out: TimelinePoint[] = []
@@ -122,7 +128,7 @@ export class ActivityAccumulator {
         { total: this.totals[i], mean: seconds > 0 ? this.totals[i] / seconds : 0, peak: Math.max(0, ...[...this.perTime.values()].map((v) => v[i])) },
       ]),
     ) as Record<ActivityField, FieldAggregate>
-    return { activity, topClients: top(this.clients, 'client', topN), topPaths: top(this.paths, 'path', topN), polls: this.perTime.size, timeline: this.timeline(TIMELINE_POINTS) }
+    return { activity, topClients: top(this.clients, 'client', topN), topPaths: top(this.paths, 'path', topN), polls: this.perTime.size, timeline: this.timeline(TIMELINE_POINTS, s.intervalSeconds) }
   }
 }
 

@@ -4,7 +4,7 @@ import type { InfluxConfig } from '../lib/config.ts'
 import { ConfigError } from '../lib/errors.ts'
 import { endpoint, InfluxError, isRetriableStatus } from '../lib/influx/http.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
-import { anyOf, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
+import { anyOf, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource, type TimeRange } from './model.ts'
 
 /**
  * Flux rendering and execution of the activity query (InfluxDB 2.x, `INFLUX_QUERY_LANGUAGE=flux`).
@@ -85,6 +85,17 @@ export function renderFluxClientValues(bucket: string): string {
     'import "influxdata/influxdb/schema"',
     '',
     `schema.tagValues(bucket: ${fluxString(bucket)}, tag: "client_ip", predicate: (r) => r._measurement == ${fluxString(MEASUREMENT.activity)}, start: 1970-01-01T00:00:00Z)`,
+  ].join('\n') + '\n'
+}
+
+/** Flux reading a completed job's stored series (`qactivity_job_timeline`) as (`_time`, `_field`, `_value`). */
+export function renderFluxTimeline(jobId: string, range: TimeRange, bucket: string): string {
+  return [
+    `from(bucket: ${fluxString(bucket)})`,
+    `  |> range(start: ${fluxTime(range.fromMs + 1)}, stop: ${fluxTime(range.toMs)})`,
+    `  |> filter(fn: (r) => r._measurement == ${fluxString(MEASUREMENT.jobTimeline)})`,
+    `  |> filter(fn: (r) => r.job_id == ${fluxString(jobId)})`,
+    '  |> keep(columns: ["_time", "_field", "_value"])',
   ].join('\n') + '\n'
 }
 
@@ -243,6 +254,20 @@ export function createFluxRunner(cfg: InfluxConfig, opts: FluxRunnerOptions = {}
       let n = 0
       for await (const { values, meta } of run(renderFluxCount(q, cfg.bucket))) n += Number(meta.column('_value', false).get(values) ?? 0)
       return n
+    },
+    async timeline(jobId, range) {
+      const fieldIndex = new Map<string, number>(ACTIVITY_FIELDS.map((f, i) => [f, i]))
+      const byTime = new Map<number, number[]>()
+      for await (const { values, meta } of run(renderFluxTimeline(jobId, range, cfg.bucket))) {
+        const i = fieldIndex.get(String(meta.column('_field', false).get(values) ?? ''))
+        if (i === undefined) continue
+        const time = parseFluxTime(values[meta.column('_time', false).index] ?? '')
+        const v = Number(meta.column('_value', false).get(values) ?? 0)
+        let row = byTime.get(time)
+        if (!row) byTime.set(time, (row = ACTIVITY_FIELDS.map(() => 0)))
+        row[i] = Number.isFinite(v) ? v : 0
+      }
+      return [...byTime].sort(([a], [b]) => a - b).map(([time, values]) => ({ time, values }))
     },
     async clientValues() {
       const out = new Set<string>()

@@ -1,6 +1,6 @@
 import type { InfluxConfig } from '../lib/config.ts'
 import { createInfluxQL, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
-import { ACTIVITY_FIELDS } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
 import { anyOf, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
 
 /** Escapes text for an InfluxQL regex literal `/…/` (RE2): every metacharacter and the delimiter. */
@@ -67,6 +67,15 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
       const [result] = await influxql.query(text)
       const series = result?.series[0]
       return series ? Number(series.values[0]?.[series.columns.indexOf('count')] ?? 0) : 0
+    },
+    async timeline(jobId, range) {
+      const time = (ms: number) => quoteString(new Date(ms).toISOString())
+      const fields = ACTIVITY_FIELDS.map(quoteIdent).join(', ')
+      const [result] = await influxql.query(`SELECT ${fields} FROM ${quoteIdent(MEASUREMENT.jobTimeline)} WHERE ${quoteIdent('job_id')} = ${quoteString(jobId)} AND time > ${time(range.fromMs)} AND time < ${time(range.toMs)}`)
+      const series = result?.series[0]
+      if (!series) return []
+      const idx = ACTIVITY_FIELDS.map((f) => series.columns.indexOf(f))
+      return series.values.map((v) => ({ time: v[0] as number, values: idx.map((i) => (i < 0 ? 0 : Number(v[i] ?? 0))) }))
     },
     async clientValues() {
       const [result] = await influxql.query(`SHOW TAG VALUES FROM ${quoteIdent('qumulo_activity')} WITH KEY = ${quoteIdent('client_ip')}`)

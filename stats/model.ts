@@ -91,6 +91,8 @@ export interface ActivitySource {
   count(q: ActivityQuery): Promise<number>
   /** every stored `client_ip` tag value (to expand CIDRs and match non-canonical forms) */
   clientValues(): Promise<string[]>
+  /** a completed job's stored series (`qactivity_job_timeline`, written with its summary), oldest first */
+  timeline(jobId: string, range: TimeRange): Promise<Array<{ time: number; values: number[] }>>
 }
 
 /** Seconds of the point's interval (t − I, t] inside [start, end]. */

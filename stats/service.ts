@@ -111,19 +111,30 @@ export class StatsService {
   }
 
   async stats(job: Job): Promise<JobStats> {
-    return (await this.statsAndTimeline(job)).stats
+    // A completed job's aggregates were computed once after the fact (stats/summary.ts): no re-scan.
+    return this.summarised(job) ?? (await this.computed(job)).stats
   }
 
   /**
-   * The stats and the per-poll series (≤ 240 points) from one read of the job's points; a completed
-   * job with a summary is answered from it without a query.
+   * The stats and the per-poll series (≤ 240 points, for report charts): a completed job's from its
+   * summary and its stored series (one small query), otherwise from one read of its points.
    */
   async statsAndTimeline(job: Job): Promise<{ stats: JobStats; timeline: TimelinePoint[] }> {
-    const previousRuns = this.deps.previousRuns(job.name, job.startedAt, job.id).slice(0, 5).map((j) => ({ id: j.id, startedAt: j.startedAt, status: j.status }))
-    // A completed job's aggregates were computed once after the fact (stats/summary.ts): no re-scan.
-    if (job.status !== 'running' && job.summary?.state === 'done' && job.summary.stats) {
-      return { stats: { ...(job.summary.stats as unknown as JobStats), previousRuns }, timeline: (job.summary.timeline ?? []).map(([time, ...values]) => ({ time, values })) }
-    }
+    const stats = this.summarised(job)
+    return stats ? { stats, timeline: await this.storedTimeline(job, stats) } : this.computed(job)
+  }
+
+  private previousRunsOf(job: Job): JobStats['previousRuns'] {
+    return this.deps.previousRuns(job.name, job.startedAt, job.id).slice(0, 5).map((j) => ({ id: j.id, startedAt: j.startedAt, status: j.status }))
+  }
+
+  private summarised(job: Job): JobStats | undefined {
+    if (job.status === 'running' || job.summary?.state !== 'done' || !job.summary.stats) return undefined
+    return { ...(job.summary.stats as unknown as JobStats), previousRuns: this.previousRunsOf(job) }
+  }
+
+  private async computed(job: Job): Promise<{ stats: JobStats; timeline: TimelinePoint[] }> {
+    const previousRuns = this.previousRunsOf(job)
     const live = job.status === 'running'
     const [agg, capacity] = await Promise.all([this.activity(job), this.capacity(job, live)])
     const { startMs, endMs } = agg.selector
@@ -150,6 +161,17 @@ export class StatsService {
    */
   async warm(job: Job): Promise<void> {
     if (job.status === 'running') await this.activity(job, true)
+  }
+
+  /**
+   * A completed job's series as its summary wrote it (≤ 240 points, one small query); a job
+   * summarised before summaries wrote it, or whose points were lost, is read from its raw points.
+   */
+  private async storedTimeline(job: Job, stats: JobStats): Promise<TimelinePoint[]> {
+    const range = { fromMs: Date.parse(job.startedAt), toMs: Date.parse(job.endedAt!) + this.deps.intervalSeconds * 1000 + 1 }
+    const stored = await this.deps.source.timeline(job.id, range)
+    if (stored.length || stats.polls === 0) return stored
+    return (await this.activity(job)).timeline
   }
 
   /** The job's window (ending now while it runs) and what belongs to it. */

@@ -63,6 +63,13 @@ export function summaryLine(job: Job, s: JobStats, previous?: { id: string; stat
   return toLine({ measurement: MEASUREMENT.jobSummary, tags: { job_id: job.id, job_name: job.name }, fields, time: Date.parse(job.endedAt!) / 1000 })
 }
 
+/** `qactivity_job_timeline`: the job's series (≤ 240 points) for its report charts, stamped at each poll (group). */
+export function timelineLines(job: Pick<Job, 'id' | 'name'>, timeline: ReadonlyArray<{ time: number; values: number[] }>): string[] {
+  return timeline.map((p) =>
+    toLine({ measurement: MEASUREMENT.jobTimeline, tags: { job_id: job.id, job_name: job.name }, fields: Object.fromEntries(ACTIVITY_FIELDS.map((f, i) => [f, p.values[i]])), time: p.time }),
+  )
+}
+
 /**
  * Computes each completed job's aggregates once, after `end + interval + grace` (when the last poll
  * overlapping the job is in InfluxDB), stores them on the job and writes `qactivity_job_summary`.
@@ -90,12 +97,12 @@ export function startSummaries(o: SummaryOptions): Summaries {
       const { previousRuns: _previous, ...kept } = stats
       await o.store.update((d) => {
         const j = d.jobs[jobId]
-        if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown>, timeline: timeline.map((p) => [p.time, ...p.values]) }
+        if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown> }
       }, [jobId])
       attempts.delete(jobId)
       o.onDone?.(jobId)
       const prev = stats.previousRuns.map((r) => o.store.data.jobs[r.id]).find((j) => j?.summary?.state === 'done' && j.summary.stats)
-      await o.writer?.write([summaryLine(job, stats, prev && { id: prev.id, stats: prev.summary!.stats as unknown as JobStats })])
+      await o.writer?.write([summaryLine(job, stats, prev && { id: prev.id, stats: prev.summary!.stats as unknown as JobStats }), ...timelineLines(job, timeline)])
       return stats
     } catch (err) {
       const n = (attempts.get(jobId) ?? 0) + 1

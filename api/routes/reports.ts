@@ -1,6 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { AuthEnv } from '../auth.ts'
 import { ApiError } from '../errors.ts'
+import { InfluxError } from '../../lib/influx/http.ts'
 import type { JobService } from '../jobs.ts'
 import { body, bodyOf } from './jobs.ts'
 import { ErrorSchema, IdParam, ReportEmailBody, ReportQuery } from '../schemas.ts'
@@ -23,8 +24,9 @@ export function reportRoutes(jobs: JobService, sources: ReportSources | undefine
     async (c) => {
       if (!sources) throw new ApiError(503, 'stats_unavailable', 'reports need InfluxDB (INFLUX_URL)')
       const job = await jobs.find(c.req.valid('param').id)
+      // InfluxDB failing is a 503; anything else is our bug, logged as a 500 by the app's error handler.
       const doc = await reportDocument(job, sources, c.req.valid('query').format).catch((e: unknown) => {
-        throw e instanceof ApiError ? e : new ApiError(503, 'influx_unavailable', `report not made: ${(e as Error).message}`)
+        throw e instanceof InfluxError ? new ApiError(503, 'influx_unavailable', `report not made: ${e.message}`) : e
       })
       const disposition = `${doc.contentType.startsWith('application/pdf') ? 'attachment' : 'inline'}; filename="${doc.filename}"`
       return c.body(typeof doc.body === 'string' ? doc.body : new Uint8Array(doc.body), 200, { 'content-type': doc.contentType, 'content-disposition': disposition }) as never

@@ -262,6 +262,16 @@ describe('summaries', () => {
       await writer.flush()
       const [again] = await createInfluxQL(config.influx).query(`SELECT count("iops_write_total") FROM "qactivity_job_summary" WHERE "job_id" = 'sum-1'`)
       expect(again.series[0].values[0][1]).toBe(1)
+      // The summary wrote the job's series; a report of the job reads it, not the raw points.
+      const [series] = await createInfluxQL(config.influx).query(`SELECT count("iops_write") FROM "qactivity_job_timeline" WHERE "job_id" = 'sum-1'`)
+      expect(series.series[0].values[0][1]).toBeGreaterThan(5)
+      let raw = 0
+      const influx = createInfluxQLSource(config.influx)
+      const counting = new StatsService({ source: { ...influx, rows: (q) => (raw++, influx.rows(q)) }, intervalSeconds: I, previousRuns: () => [] })
+      const { timeline } = await counting.statsAndTimeline(store.data.jobs[done.id])
+      expect(raw).toBe(0)
+      expect(timeline.length).toBe(series.series[0].values[0][1])
+      expect(timeline.reduce((a, p) => a + p.values[1], 0) * I).toBeCloseTo(truth(W_('B'), (w) => w.clients, timeline.length * I).iops_write, 6)
       // Completed-job stats come from the summary: they work with InfluxDB down.
       await influxd.stop()
       const s = await stats.stats(store.data.jobs[done.id])

@@ -22,6 +22,9 @@ export function memorySource() {
       calls.count++
       return matching(q).reduce((n, p) => n + p.points, 0)
     },
+    async timeline() {
+      return [] // no stored series here: the service reads raw points instead
+    },
     async clientValues() {
       return [...new Set(points.map((p) => p.client))]
     },

@@ -19,7 +19,8 @@ export interface TestSmtp {
   close(): Promise<void>
 }
 
-export async function startSmtp(opts: { up?: boolean } = {}): Promise<TestSmtp> {
+/** `refuse`: recipients answered `550` (a permanent refusal). */
+export async function startSmtp(opts: { up?: boolean; refuse?: (address: string) => boolean } = {}): Promise<TestSmtp> {
   const port = await freePort()
   const received: Received[] = []
   let server: SMTPServer | undefined
@@ -30,6 +31,13 @@ export async function startSmtp(opts: { up?: boolean } = {}): Promise<TestSmtp> 
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
       size: 50 * 2 ** 20,
+      onRcptTo(address, _session, callback) {
+        if (opts.refuse?.(address.address)) {
+          const err = Object.assign(new Error(`no such user ${address.address}`), { responseCode: 550 })
+          return callback(err)
+        }
+        callback()
+      },
       onData(stream, session, callback) {
         const chunks: Buffer[] = []
         stream.on('data', (c: Buffer) => chunks.push(c))

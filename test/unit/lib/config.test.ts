@@ -104,12 +104,23 @@ describe('report configuration', () => {
       }
     })()!
     expect(err).toBeInstanceOf(ConfigError)
-    expect(err.message).toMatch(/SMTP_URL must be an smtp: or smtps: URL/)
+    expect(err.message).toMatch(/SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL, got http:\/\/mail/)
     expect(err.message).toMatch(/QACTIVITY_REPORT_TO: "x" is not an e-mail address/)
     expect(err.message).toMatch(/QACTIVITY_REPORT_TO: "a@b" is not an e-mail address/)
     expect(err.message).toMatch(/QACTIVITY_REPORT_FROM: "me"/)
     expect(err.message).toMatch(/QACTIVITY_REPORT_SCHEDULE: "61 \* \* \* \*" is not a cron expression/)
     expect(err.message).toMatch(/QACTIVITY_REPORT_THRESHOLD_PCT must be an integer from 1/)
+    // The password never appears in an error; an undecodable one is named, not a crash at start.
+    const secret = (() => {
+      try {
+        loadConfig({ SMTP_URL: 'smtp+starttls://mailer:s3cr3t@mail:587' })
+      } catch (e) {
+        return (e as Error).message
+      }
+    })()!
+    expect(secret).toMatch(/SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL, got smtp\+starttls:\/\/\*\*\*@mail:587/)
+    expect(secret).not.toContain('s3cr3t')
+    expect(() => loadConfig({ SMTP_URL: 'smtp://mailer:50%off@mail:587' })).toThrow(/SMTP_URL: the user or password of smtp:\/\/\*\*\*@mail:587 is not valid percent-encoding/)
     expect(() => loadConfig({ QACTIVITY_REPORT_SCHEDULE: '0 8 * * *' })).toThrow(/QACTIVITY_REPORT_TO is required.*\n?.*SMTP_URL is required|SMTP_URL is required/)
   })
 })

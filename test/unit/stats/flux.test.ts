@@ -5,7 +5,7 @@ import { ConfigError } from '../../../lib/errors.ts'
 import { InfluxError } from '../../../lib/influx/http.ts'
 import { isAtOrUnder } from '../../../lib/paths.ts'
 import { ACTIVITY_FIELDS } from '../../../lib/schema.ts'
-import { createFluxRunner, fluxString, fluxTime, parseFluxTime, renderFlux, renderFluxClientValues, renderFluxCount, validateFlux } from '../../../stats/flux.ts'
+import { createFluxRunner, fluxString, fluxTime, parseFluxTime, renderFlux, renderFluxClientValues, renderFluxCount, renderFluxTimeline, validateFlux } from '../../../stats/flux.ts'
 import { activityQuery, type ActivityRow, type ActivitySelector } from '../../../stats/model.ts'
 import { encodeTables, goFloat, rfc3339Nano, startFakeFlux, type FakeFlux, type FluxPoint } from '../../support/fake-flux.ts'
 
@@ -345,6 +345,21 @@ describe('createFluxRunner', () => {
     expect(rows).toEqual(groundTruth(fake.points, s))
     expect(new Set(rows.map((r) => r.time - T0 / 1000))).toEqual(new Set([1, 60, 3600, 3659]))
     expect(rows.some((r) => r.path === '/a/bc' || r.path === '/xy' || r.path === '/a')).toBe(false)
+  })
+
+  it("reads a completed job's stored series, one row per time, and validates", async () => {
+    const range = { fromMs: T0, toMs: T0 + 3_600_000 }
+    expect(validateFlux(renderFluxTimeline(`j"1\\`, range, 'b'))).toEqual([])
+    fake.points.push(
+      { measurement: 'qactivity_job_timeline', time: T0 + 60_000, field: 'iops_read', value: 5, tags: { job_id: 'j1', job_name: 'n' } },
+      { measurement: 'qactivity_job_timeline', time: T0 + 60_000, field: 'throughput_write', value: 4096, tags: { job_id: 'j1', job_name: 'n' } },
+      { measurement: 'qactivity_job_timeline', time: T0 + 120_000, field: 'iops_read', value: 7, tags: { job_id: 'j1', job_name: 'n' } },
+      { measurement: 'qactivity_job_timeline', time: T0 + 120_000, field: 'iops_read', value: 99, tags: { job_id: 'j2', job_name: 'n' } },
+    )
+    expect(await createFluxRunner(cfg).timeline('j1', range)).toEqual([
+      { time: T0 / 1000 + 60, values: [5, 0, 0, 0, 0, 4096] },
+      { time: T0 / 1000 + 120, values: [7, 0, 0, 0, 0, 0] },
+    ])
   })
 
   it('counts the matching points of a range by iops_read, 0 when there are none', async () => {

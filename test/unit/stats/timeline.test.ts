@@ -28,3 +28,13 @@ describe('ActivityAccumulator.timeline', () => {
     expect(result.activity.iops_read.peak).toBe(1439) // the aggregates still see every poll
   })
 })
+
+describe('ActivityAccumulator.timeline with idle polls', () => {
+  it('fills the polls missing between two with zeros, so averages and charts see the idle time', () => {
+    const rows = [60, 120, 300, 360].map((time) => ({ time, client: 'c', path: '/p', values: [10, 0, 0, 0, 0, 0], points: 1 }))
+    const acc = new ActivityAccumulator().add(rows, sel(6))
+    expect(acc.timeline(Infinity, 60).map((p) => [p.time, p.values[0]])).toEqual([[60, 10], [120, 10], [180, 0], [240, 0], [300, 10], [360, 10]])
+    expect(acc.timeline(3, 60).map((p) => [p.time, p.values[0]])).toEqual([[120, 10], [240, 0], [360, 10]])
+    expect(acc.timeline()).toHaveLength(4) // without an interval nothing is filled
+  })
+})
