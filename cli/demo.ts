@@ -10,7 +10,8 @@ import { createCollector } from '../collector/index.ts'
 import { openWriter, startApi } from '../api/server.ts'
 import { startSimulator } from '../simulator/server.ts'
 import { loadScenario } from '../simulator/scenario.ts'
-import { table } from './format.ts'
+import { formatStats, table, type StatsView } from './format.ts'
+import { writeFile } from 'node:fs/promises'
 
 const DEMO_SCENARIO = new URL('../simulator/scenarios/demo.json', import.meta.url).pathname
 
@@ -98,12 +99,27 @@ export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
   out()
   out(`$ curl ${api.url}/api/v1/jobs/${job.id}`)
   out(JSON.stringify(api.store.data.jobs[job.id], null, 2))
+  // §6 and the report: the summary now (instead of one poll + 15 s later), its stats, the PDF.
+  await fetch(`${api.url}/api/v1/admin/jobs/${job.id}/summary`, { method: 'POST' })
+  out()
+  out(`$ qactivity job stats ${job.id}`)
+  out(formatStats((await (await fetch(`${api.url}/api/v1/jobs/${job.id}/stats`)).json()) as StatsView).trimEnd())
+  const pdf = await fetch(`${api.url}/api/v1/jobs/${job.id}/report?format=pdf`)
+  if (pdf.ok) {
+    const file = join(config.storage.dataDir, `report-${job.id}.pdf`)
+    await writeFile(file, Buffer.from(await pdf.arrayBuffer()))
+    out()
+    out(`$ qactivity job report ${job.id} --pdf ${file}`)
+    out(`wrote the job's report, compared with the previous demo run if there is one: ${file}`)
+  }
   out()
   out('The same story with curl against a running `qactivity serve` (add -H "Authorization: Bearer $QACTIVITY_TOKEN"):')
   out(`  JOB=$(curl -s -d name=render -d paths=/render/shots ${api.url.replace(/:\d+$/, ':8750')}/api/v1/jobs | jq -r .id)`)
   out('  curl -s -d "" http://127.0.0.1:8750/api/v1/jobs/$JOB/clients             # this machine')
   out('  curl -s --data-urlencode "text=enabled Maya 64-bit shaders" http://127.0.0.1:8750/api/v1/jobs/$JOB/comments')
   out('  curl -s -d status=succeeded http://127.0.0.1:8750/api/v1/jobs/$JOB/complete')
+  out('  curl -s http://127.0.0.1:8750/api/v1/jobs/$JOB/stats')
+  out('  curl -s -o report.pdf "http://127.0.0.1:8750/api/v1/jobs/$JOB/report?format=pdf"')
   await api.close()
   await writer.close()
   await sim.close()
