@@ -35,6 +35,8 @@ export interface AppDeps {
   reports?: Reports
   /** `QACTIVITY_REPORT_TO` @defaultValue [] */
   reportTo?: string[]
+  /** why e-mailed reports are off although SMTP_URL is set (an unreadable queue file) */
+  reportsOff?: string
   config: Pick<ApiConfig, 'auth' | 'tokens' | 'trustProxy'>
   log: Logger
   health?: () => Promise<HealthReport>
@@ -89,7 +91,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
 
   app.route('/api/v1', jobRoutes(deps.service, callerAddress(deps.config.trustProxy)))
   app.route('/api/v1', statsRoutes(deps.service, deps.stats))
-  app.route('/api/v1', reportRoutes(deps.service, deps.reportSources, deps.reports, deps.reportTo ?? []))
+  app.route('/api/v1', reportRoutes(deps.service, deps.reportSources, deps.reports, deps.reportTo ?? [], deps.reportsOff))
   app.post('/api/v1/admin/jobs/:id/summary', async (c) => {
     const job = await deps.service.find(c.req.param('id'))
     if (job.status === 'running') throw new ApiError(409, 'conflict', `job "${job.id}" is still running`)

@@ -115,7 +115,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
       o.qumulo ? probe(async () => ({ version: (await o.qumulo!.version()).revisionId })) : Promise.resolve({ ok: false, error: 'QUMULO_URL not set' }),
     ])
     const grafana = outbox.health()
-    const mail = reports ? reports.health() : { off: 'SMTP_URL not set' }
+    const mail = reports ? reports.health() : reportsError ? { failing: true, lastError: reportsError } : { off: 'SMTP_URL not set' }
     const ok = influx.ok && (!o.qumulo || qumulo.ok) && !grafana.failing && !('failing' in mail && mail.failing)
     return { status: ok ? 'ok' : 'degraded', influx, qumulo, grafana, reports: mail, store: { jobs: Object.keys(store.data.jobs).length, archived: store.stats.archived } }
   }
@@ -139,8 +139,16 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   }
   // Opened before the summaries start, so that no summary finishes while there is no mail queue.
   const smtpUrl = config.report.smtpUrl
+  // A queue file that cannot be read stops the mail, not the API and the collector: /healthz says why.
+  let reportsError: string | undefined
   const reports: Reports | undefined = smtpUrl
-    ? await startReports({ config: { ...config.report, smtpUrl }, store, sources: reportSources, dataDir: config.storage.dataDir, log: log.child({ component: 'reports' }), ...o.reportRetry })
+    ? await startReports({ config: { ...config.report, smtpUrl }, store, sources: reportSources, dataDir: config.storage.dataDir, log: log.child({ component: 'reports' }), ...o.reportRetry }).catch(
+        (err: unknown) => {
+          reportsError = `reports off: ${messageOf(err)}`
+          log.error('E-mailed reports are off', { error: reportsError })
+          return undefined
+        },
+      )
     : undefined
   // The service's onComplete above calls this; it is only ever called once startApi has returned.
   const summaries: Summaries = startSummaries({
@@ -148,7 +156,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     onDone: (id) => void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
   })
   const warmer = startLiveWarmer({ stats, runningJobs: () => service.runningJobs(), intervalSeconds: config.collector.pollSeconds, log: log.child({ component: 'stats' }) })
-  const app = createApp({ service, stats, summaries, reportSources, reports, reportTo: config.report.to, config: config.api, log: log.child({ component: 'api' }), health, archive })
+  const app = createApp({ service, stats, summaries, reportSources, reports, reportsOff: reportsError, reportTo: config.report.to, config: config.api, log: log.child({ component: 'api' }), health, archive })
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s))
   })

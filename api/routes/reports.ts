@@ -13,7 +13,7 @@ const security = [{ bearerAuth: [] }]
 const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } })
 
 /** `GET /jobs/{id}/report` and `POST /jobs/{id}/report/email` (issue #6). */
-export function reportRoutes(jobs: JobService, sources: ReportSources | undefined, reports: Reports | undefined, defaultTo: string[]) {
+export function reportRoutes(jobs: JobService, sources: ReportSources | undefined, reports: Reports | undefined, defaultTo: string[], offBecause?: string) {
   const app = new OpenAPIHono<AuthEnv>()
 
   app.openapi(
@@ -39,7 +39,7 @@ export function reportRoutes(jobs: JobService, sources: ReportSources | undefine
       responses: { 202: { description: 'queued', content: { 'application/json': { schema: z.object({ task: z.string(), to: z.array(z.string()) }) } } }, 400: err('invalid address, or no recipient'), 415: err('unsupported content type'), 401: err('no token'), 403: err('reader token'), 404: err('no such job'), 409: err('reports are off (SMTP_URL unset)') },
     }),
     async (c) => {
-      if (!reports) throw new ApiError(409, 'reports_off', 'reports are off: set SMTP_URL')
+      if (!reports) throw new ApiError(409, 'reports_off', offBecause ?? 'reports are off: set SMTP_URL')
       const job = await jobs.find(c.req.valid('param').id)
       const asked = bodyOf<z.infer<typeof ReportEmailBody>>(c).to
       const to = asked ? [...new Set(Array.isArray(asked) ? asked : [asked])] : recipients(job, { to: defaultTo })

@@ -85,6 +85,27 @@ async function run(name: string, extra: Record<string, unknown> = {}): Promise<J
   return api.store.data.jobs[id]
 }
 
+describe('an unreadable mail queue', () => {
+  it('turns reports off with the reason in /healthz and the e-mail route; jobs and collection go on', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'reports.json'), '{"version":1,"tasks":[')
+    const broken = await startApi({ config: { ...config, storage: { ...config.storage, dataDir: dir } }, log: silentLogger, writer })
+    try {
+      const health = (await (await fetch(`${broken.url}/healthz`)).json()) as { status: string; reports: { failing: boolean; lastError: string } }
+      expect(health.status).toBe('degraded')
+      expect(health.reports.lastError).toMatch(/reports\.json.*not valid JSON/)
+      const created = await fetch(`${broken.url}/api/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'still works' }) })
+      expect(created.status).toBe(201)
+      const id = ((await created.json()) as Job).id
+      const mail = await fetch(`${broken.url}/api/v1/jobs/${id}/report/email`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+      expect(mail.status).toBe(409)
+      expect(((await mail.json()) as { error: { message: string } }).error.message).toMatch(/reports\.json/)
+    } finally {
+      await broken.close()
+    }
+  })
+})
+
 describe('completion reports by e-mail (real influxd, real SMTP)', () => {
   it('are queued while SMTP is down (job calls unaffected, state visible), then delivered once with correct numbers and the PDF', async () => {
     const first = await run(`render ${HOSTILE}`)
