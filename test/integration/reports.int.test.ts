@@ -100,6 +100,10 @@ describe('an unreadable mail queue', () => {
       const mail = await fetch(`${broken.url}/api/v1/jobs/${id}/report/email`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
       expect(mail.status).toBe(409)
       expect(((await mail.json()) as { error: { message: string } }).error.message).toMatch(/reports\.json/)
+      // A running job's report comes from its live aggregates.
+      const live = await fetch(`${broken.url}/api/v1/jobs/${id}/report`)
+      expect(live.status).toBe(200)
+      expect(await live.text()).toContain('still works')
     } finally {
       await broken.close()
     }
