@@ -48,7 +48,7 @@ export function clusterDashboard(f: Flavour): Dashboard {
     )
     .withPanel(
       table(f, 'Jobs in this time range', 'Every job with an event (start, comment, completion) in the time range, from qactivity_job: its latest status and window. Click a job to open it on the job dashboard over its own time range.', UNIT.count, lastBy(MEASUREMENT.job, ['status', 'started_at', 'ended_at', 'paths', 'clients'], undefined, ['job_id', 'job_name']), 24, 8)
-        .overrideByName('job_id', [{ id: 'links', value: [{ title: 'Open the job', url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&from=\${__data.fields["started_at"]}&to=now` }] }])
+        .overrideByName('job_id', [{ id: 'links', value: [{ title: 'Open the job', url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&from=\${__data.fields["started_at"].numeric}&to=now` }] }])
         .overrideByRegexp('(started|ended)_at', [{ id: 'unit', value: 'dateTimeAsIso' }]),
     )
     .withPanel(stat(f, 'Collector cycles failing', 'qactivity_collector: cycles in the range where an endpoint failed or a point was refused (success = 0). Zero is healthy.', UNIT.count, { influxql: `SELECT count("success") - sum("success") AS "failed cycles" FROM "${MEASUREMENT.collector}" WHERE $timeFilter AND "cluster" =~ /^$cluster$/`, flux: [`from(bucket: "\${bucket}")`, '  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)', `  |> filter(fn: (r) => r._measurement == "${MEASUREMENT.collector}" and r._field == "success" and r.cluster =~ /^\${cluster:regex}$/)`, '  |> map(fn: (r) => ({r with _value: 1.0 - float(v: r._value)}))', '  |> group()', '  |> sum()'].join('\n'), format: 'table' }, 24, 4))

@@ -14,7 +14,7 @@ import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/sta
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table'
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries'
 import { TableSortByFieldStateBuilder, LegendDisplayMode, LegendPlacement, VizOrientation, BigValueGraphMode, ReduceDataOptionsBuilder, VizLegendOptionsBuilder } from '@grafana/grafana-foundation-sdk/common'
-import { DATASOURCE, InfluxTargetBuilder, TagsTargetBuilder, UID, type Flavour, type PanelQuery } from './target.ts'
+import { DATASOURCE, GRAFANA_VERSION, InfluxTargetBuilder, TagsTargetBuilder, UID, type Flavour, type PanelQuery } from './target.ts'
 
 export { UID }
 
@@ -70,7 +70,7 @@ export function annotations(name: string, tags: string[]): AnnotationQueryBuilde
     .target(new TagsTargetBuilder(tags))
 }
 
-const legend = () => new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.Table).placement(LegendPlacement.Bottom).calcs(['mean', 'max'])
+export const legend = () => new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.Table).placement(LegendPlacement.Bottom).calcs(['mean', 'max'])
 
 export function timeseries(flavour: Flavour, title: string, description: string, unit: string, query: PanelQuery, w = 12, h = 8): TimeseriesBuilder {
   return new TimeseriesBuilder()
@@ -111,9 +111,13 @@ export function table(flavour: Flavour, title: string, description: string, unit
     .height(h)
 }
 
-/** Gives every panel a unique id in order (the SDK leaves them unset). */
+/**
+ * Gives every panel a unique id in order (the SDK leaves them unset) and the Grafana version its
+ * options are written for: without `pluginVersion`, Grafana runs the panel's migrations from old
+ * formats on load (the XY chart's turns `mapping: auto` into an empty manual mapping).
+ */
 export function numbered(d: Dashboard): Dashboard {
-  ;(d.panels ?? []).forEach((p, i) => ((p as { id?: number }).id = i + 1))
+  ;(d.panels ?? []).forEach((p, i) => Object.assign(p, { id: i + 1, pluginVersion: GRAFANA_VERSION }))
   return d
 }
 

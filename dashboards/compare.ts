@@ -1,7 +1,7 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
 import { PanelBuilder as XYChartBuilder, SeriesMapping } from '@grafana/grafana-foundation-sdk/xychart'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
-import { annotations, dashboard, numbered, table, tagVariable, UID, UNIT } from './common.ts'
+import { annotations, dashboard, legend, numbered, table, tagVariable, UID, UNIT } from './common.ts'
 import { tagValues, filters, IOPS_FIELDS, lastBy, THROUGHPUT_FIELDS } from './queries.ts'
 import { DATASOURCE, InfluxTargetBuilder, type Flavour, type PanelQuery } from './target.ts'
 
@@ -30,12 +30,14 @@ function relative(fields: readonly string[], name: string): PanelQuery {
       '  |> set(key: "_field", value: "elapsed")',
       'union(tables: [elapsed, rates])',
       '  |> pivot(rowKey: ["_time", "job_id"], columnKey: ["_field"], valueColumn: "_value")',
+      // One table with job_id as a column: partitionByValues splits it into one series per job.
+      '  |> group()',
     ].join('\n'),
     format: 'table',
   }
 }
 
-function xy(f: Flavour, title: string, description: string, unit: string, q: PanelQuery): XYChartBuilder {
+function xy(f: Flavour, title: string, description: string, unit: string, yLabel: string, q: PanelQuery): XYChartBuilder {
   return new XYChartBuilder()
     .title(title)
     .description(description)
@@ -44,7 +46,13 @@ function xy(f: Flavour, title: string, description: string, unit: string, q: Pan
     .withTransformation({ id: 'partitionByValues', options: { fields: ['job_id'], keepFields: false } })
     .mapping(SeriesMapping.Auto)
     .unit(unit)
-    .axisLabel('seconds since the job started')
+    .axisLabel(yLabel)
+    // x is the first number field, `elapsed`: its own unit and label.
+    .overrideByName('elapsed', [
+      { id: 'unit', value: UNIT.seconds },
+      { id: 'custom.axisLabel', value: 'time since the job started' },
+    ])
+    .legend(legend())
     .span(24)
     .height(9)
 }
@@ -54,8 +62,8 @@ export function compareDashboard(f: Flavour): Dashboard {
   const d = dashboard(f, UID.compare(f), 'qactivity — compare jobs', 'Runs of a job side by side: pick two or more jobs and a time range that covers them.', 'now-30d')
     .withVariable(tagVariable(f, 'jobs', 'Jobs', tagValues(MEASUREMENT.job, 'job_id'), { multi: true, all: false, sortDesc: true }))
     .annotation(annotations('qactivity jobs', ['qactivity']))
-    .withPanel(xy(f, 'IOPS since each job started', 'Per poll, the summed operations per second of each job (file and metadata reads and writes) against the seconds since that job started: runs overlay even when they ran on different days.', UNIT.iops, relative(IOPS_FIELDS, 'iops')))
-    .withPanel(xy(f, 'Throughput since each job started', 'Per poll, the summed bytes per second read and written by each job against the seconds since it started.', UNIT.bytesPerSecond, relative(THROUGHPUT_FIELDS, 'throughput')))
+    .withPanel(xy(f, 'IOPS since each job started', 'Per poll, the summed operations per second of each job (file and metadata reads and writes) against the seconds since that job started: runs overlay even when they ran on different days.', UNIT.iops, 'ops/s', relative(IOPS_FIELDS, 'iops')))
+    .withPanel(xy(f, 'Throughput since each job started', 'Per poll, the summed bytes per second read and written by each job against the seconds since it started.', UNIT.bytesPerSecond, 'bytes/s', relative(THROUGHPUT_FIELDS, 'throughput')))
     .withPanel(
       table(
         f,

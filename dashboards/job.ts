@@ -1,4 +1,5 @@
 import { DashboardLinkBuilder, DashboardLinkType, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
+import { ReduceDataOptionsBuilder } from '@grafana/grafana-foundation-sdk/common'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
 import { annotations, byDesc, dashboard, numbered, stat, table, tagVariable, timeseries, UID, UNIT } from './common.ts'
 import { tagValues, filters, IOPS_FIELDS, jobPerPoll, jobTotals, lastBy, ratesOverTime, THROUGHPUT_FIELDS } from './queries.ts'
@@ -13,7 +14,7 @@ export function jobDashboard(f: Flavour): Dashboard {
   const d = dashboard(f, UID.job(f), 'qactivity — job', "One job's cost to the cluster: open it from a job link (it sets the time range to the job's window), or pick the job and set the time range yourself.", 'now-24h')
     .withVariable(tagVariable(f, 'job', 'Job', tagValues(MEASUREMENT.job, 'job_id'), { sortDesc: true }))
     .annotation(annotations('this job', ['qactivity', 'job:${job}']))
-    .link(new DashboardLinkBuilder('Compare with other runs').type(DashboardLinkType.Link).url(`/d/${UID.compare(f)}?var-jobs=\${job}`).keepTime(true).includeVars(false).asDropdown(false))
+    .link(new DashboardLinkBuilder('Compare with other runs').type(DashboardLinkType.Link).url(`/d/${UID.compare(f)}?var-jobs=\${job}`).keepTime(false).includeVars(false).asDropdown(false))
     .withPanel(
       table(f, 'Job', "The job's latest event in qactivity_job: status, start and end (epoch ms, 0 while running), paths and clients (JSON).", UNIT.count, lastBy(MEASUREMENT.job, ['status', 'started_at', 'ended_at', 'paths', 'clients'], filters.job, ['job_id', 'job_name']), 24, 4).overrideByRegexp(
         '(started|ended)_at',
@@ -43,7 +44,9 @@ export function jobDashboard(f: Flavour): Dashboard {
         .overrideByRegexp('(files|directories)_delta', [{ id: 'unit', value: UNIT.count }]),
     )
     .withPanel(
-      stat(f, 'Change against the previous run', 'Totals of this job against the previous completed run of the same job name, in % (qactivity_job_summary, written at completion).', 'percent', lastBy(MEASUREMENT.jobSummary, ['previous_job_id', ...ACTIVITY_FIELDS.map((x) => `${x}_total_change_pct`)], filters.job, ['job_id']), 12),
+      stat(f, 'Change against the previous run', 'Totals of this job against the previous completed run of the same job name, in % (qactivity_job_summary, written at completion).', 'percent', lastBy(MEASUREMENT.jobSummary, ['previous_job_id', ...ACTIVITY_FIELDS.map((x) => `${x}_total_change_pct`)], filters.job, ['job_id']), 12)
+        // every field, the previous run's ID (a string) included; a stat shows numbers only by default
+        .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false).fields('/.*/')),
     )
   return numbered(d.build())
 }

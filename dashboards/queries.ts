@@ -119,6 +119,8 @@ export function jobTotals(fields: readonly ActivityField[], filter: Filter, by?:
       `  |> map(fn: (r) => ({r with ${fields.map((f) => `${f}: r.${f} * r.seconds`).join(', ')}}))`,
       `  |> group(${by ? `columns: ["${by}"]` : ''})`,
       `  |> reduce(identity: {${fields.map((f) => `${f}: 0.0`).join(', ')}}, fn: (r, accumulator) => ({${fields.map((f) => `${f}: accumulator.${f} + r.${f}`).join(', ')}}))`,
+      // One table (the tag as a column), so the panel shows and sorts every row, not one frame per tag value.
+      ...(by ? ['  |> group()'] : []),
     ].join('\n'),
     format: 'table',
   }

@@ -5,6 +5,9 @@ import type { DataSourceRef } from '@grafana/grafana-foundation-sdk/dashboard'
 export type Flavour = 'influxql' | 'flux'
 export const FLAVOURS: readonly Flavour[] = ['influxql', 'flux']
 
+/** The Grafana release the dashboards are written for (docker-compose.yml pins the same image tag). */
+export const GRAFANA_VERSION = '12.4.12'
+
 /** Provisioned datasource UIDs (provisioning/datasources/influxdb.yaml). */
 export const DATASOURCE: Record<Flavour, DataSourceRef> = {
   influxql: { type: 'influxdb', uid: 'qactivity-influxql' },

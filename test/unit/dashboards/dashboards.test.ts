@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { buildDashboards, dashboardJson } from '../../../dashboards/index.ts'
-import { DATASOURCE } from '../../../dashboards/target.ts'
+import { DATASOURCE, GRAFANA_VERSION } from '../../../dashboards/target.ts'
 import { SCHEMA } from '../../../lib/schema.ts'
 import { validateFlux } from '../../../stats/flux.ts'
 import { panelsOf, substituteFlux } from '../../support/dashboards.ts'
@@ -34,6 +34,12 @@ describe('generated dashboards', () => {
       expect(ds!.type).toBe(ref.type)
       expect(ds!.jsonData.version).toBe(flavour === 'flux' ? 'Flux' : 'InfluxQL')
     }
+  })
+
+  it('are written for the Grafana release docker-compose.yml runs (every panel says so: no migrations on load)', () => {
+    const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: { grafana: { image: string } } }
+    expect(compose.services.grafana.image).toBe(`grafana/grafana:${GRAFANA_VERSION}`)
+    for (const f of files) for (const p of f.dashboard.panels ?? []) expect((p as { pluginVersion?: string }).pluginVersion, `${f.file} ${(p as { title?: string }).title}`).toBe(GRAFANA_VERSION)
   })
 
   it('are committed as generated (run `qactivity dashboards` after changing dashboards/)', () => {
