@@ -66,10 +66,21 @@ export class JobService {
   private lastEventMs = 0
   /** Ids of running jobs: listing them and the collector's watched paths must not scan every job. */
   private readonly running = new Set<string>()
+  /** Ids per job name (names never change): previous runs are looked up for every stats call and summary. */
+  private readonly byName = new Map<string, Set<string>>()
 
   constructor(private readonly deps: JobServiceDeps) {
     this.now = deps.now ?? Date.now
-    for (const j of Object.values(deps.store.data.jobs)) if (j.status === 'running') this.running.add(j.id)
+    for (const j of Object.values(deps.store.data.jobs)) {
+      if (j.status === 'running') this.running.add(j.id)
+      this.named(j)
+    }
+  }
+
+  private named(job: Job): void {
+    let ids = this.byName.get(job.name)
+    if (!ids) this.byName.set(job.name, (ids = new Set()))
+    ids.add(job.id)
   }
 
   private jobsWithStatus(status?: JobStatus): Job[] {
@@ -118,6 +129,7 @@ export class JobService {
       if (d.jobs[id]) throw new ApiError(409, 'conflict', `job "${id}" was created concurrently; retry`)
       d.jobs[id] = job
       this.running.add(id)
+      this.named(job)
       this.deps.annotations?.start(d, id)
       if (job.comments.length) this.deps.annotations?.comment(d, id, 0)
     }, [id])
@@ -220,9 +232,16 @@ export class JobService {
 
   /** Earlier jobs of `name` started before `before`, newest first (for "the previous runs"). */
   previousRuns(name: string, before: string, excludeId: string): Job[] {
-    return Object.values(this.deps.store.data.jobs)
-      .filter((j) => j.name === name && j.id !== excludeId && j.startedAt < before)
-      .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))
+    const jobs = this.deps.store.data.jobs
+    // Archived jobs have left the store: their ids are skipped (and forgotten).
+    const ids = this.byName.get(name) ?? new Set<string>()
+    const out: Job[] = []
+    for (const id of ids) {
+      const j = jobs[id]
+      if (!j) ids.delete(id)
+      else if (j.id !== excludeId && j.startedAt < before) out.push(j)
+    }
+    return out.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))
   }
 
   /** Running jobs, from the index (no scan of every job). */

@@ -27,6 +27,8 @@ export interface SummaryOptions {
   now?: () => number
   /** called after a job's summary is stored (the completion report waits for it) */
   onDone?: (jobId: string) => void
+  /** summaries computed at once (after a restart thousands can be due) @defaultValue 2 */
+  concurrency?: number
 }
 
 /** Schedules and computes completed jobs' summaries. */
@@ -82,10 +84,29 @@ export function startSummaries(o: SummaryOptions): Summaries {
   const attempts = new Map<string, number>()
   let stopped = false
 
+  // Due summaries wait in line: each reads a job's points, and a restart can find thousands due.
+  const due: string[] = []
+  let active = 0
+  const drain = () => {
+    while (!stopped && active < (o.concurrency ?? 2) && due.length) {
+      active++
+      void compute(due.shift()!).finally(() => {
+        active--
+        drain()
+      })
+    }
+  }
   const at = (jobId: string, whenMs: number) => {
     clearTimeout(timers.get(jobId))
     if (stopped) return
-    timers.set(jobId, setTimeout(() => void compute(jobId), Math.max(0, whenMs - now())).unref())
+    timers.set(
+      jobId,
+      setTimeout(() => {
+        timers.delete(jobId)
+        due.push(jobId)
+        drain()
+      }, Math.max(0, whenMs - now())).unref(),
+    )
   }
 
   const compute = async (jobId: string): Promise<JobStats | undefined> => {

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest'
+import type { Job, StoreData } from '../../../api/types.ts'
+import { silentLogger } from '../../../lib/log.ts'
+import { StatsService } from '../../../stats/service.ts'
+import { startSummaries } from '../../../stats/summary.ts'
+import { memorySource } from '../../support/memory-source.ts'
+
+describe('startSummaries after a restart with many jobs due', () => {
+  it('computes them all, a few at a time (no storm of queries that starves the API)', async () => {
+    const m = memorySource()
+    let now = 0
+    let peak = 0
+    const rows = m.source.rows
+    m.source.rows = async (q) => {
+      peak = Math.max(peak, ++now)
+      await new Promise((r) => setTimeout(r, 2))
+      now--
+      return rows(q)
+    }
+    const jobs: Record<string, Job> = {}
+    for (let i = 0; i < 60; i++) {
+      jobs[`j${i}`] = {
+        id: `j${i}`, name: `n${i % 3}`, status: 'succeeded', startedAt: new Date(1e12 + i * 1000).toISOString(), endedAt: new Date(1e12 + i * 1000 + 600_000).toISOString(),
+        paths: ['/p'], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
+      }
+    }
+    const data: StoreData = { version: 1, jobs, outbox: [], nextSeq: 1 }
+    const stats = new StatsService({ source: m.source, intervalSeconds: 60, previousRuns: () => [] })
+    const summaries = startSummaries({ store: { data, update: (fn) => Promise.resolve(fn(data)) }, stats, log: silentLogger, intervalSeconds: 60, concurrency: 3 })
+    for (let i = 0; i < 200 && Object.values(jobs).some((j) => j.summary?.state !== 'done'); i++) await new Promise((r) => setTimeout(r, 20))
+    summaries.stop()
+    expect(Object.values(jobs).every((j) => j.summary?.state === 'done')).toBe(true)
+    expect(peak).toBeLessThanOrEqual(3)
+    expect(peak).toBeGreaterThan(1)
+  })
+})
