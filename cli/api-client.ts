@@ -110,9 +110,7 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
     async request<T>(method: 'GET' | 'POST', path: string, opts: RequestOptions = {}): Promise<T> {
       const qs = opts.query?.toString()
       const url = `${base}${API_PREFIX}${path}${qs ? `?${qs}` : ''}`
-      const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'qactivity-cli' }
-      if (o.token) headers.authorization = `Bearer ${o.token}`
-      if (opts.body !== undefined) headers['content-type'] = 'application/json'
+      const headers = auth({ accept: 'application/json', 'user-agent': 'qactivity-cli', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}) })
       const res = await exchange(method, url, headers, opts.body)
       const { status, statusText } = res
       const text = res.body.toString('utf8')

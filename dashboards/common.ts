@@ -72,43 +72,35 @@ export function annotations(name: string, tags: string[]): AnnotationQueryBuilde
 
 export const legend = () => new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.Table).placement(LegendPlacement.Bottom).calcs(['mean', 'max'])
 
+/** The builder methods every panel type of the SDK shares. */
+interface PanelSetters<T> {
+  title(t: string): T
+  description(d: string): T
+  datasource(ds: typeof DATASOURCE.influxql): T
+  withTarget(t: InfluxTargetBuilder): T
+  unit(u: string): T
+  span(w: number): T
+  height(h: number): T
+}
+
+/** What every qactivity panel has: title, description, the flavour's datasource, one query, a unit, a size. */
+export function panel<T extends PanelSetters<T>>(builder: T, flavour: Flavour, title: string, description: string, unit: string, query: PanelQuery, w: number, h: number): T {
+  return builder.title(title).description(description).datasource(DATASOURCE[flavour]).withTarget(new InfluxTargetBuilder(flavour, query)).unit(unit).span(w).height(h)
+}
+
 export function timeseries(flavour: Flavour, title: string, description: string, unit: string, query: PanelQuery, w = 12, h = 8): TimeseriesBuilder {
-  return new TimeseriesBuilder()
-    .title(title)
-    .description(description)
-    .datasource(DATASOURCE[flavour])
-    .withTarget(new InfluxTargetBuilder(flavour, query))
-    .unit(unit)
-    .min(0)
-    .fillOpacity(10)
-    .legend(legend())
-    .span(w)
-    .height(h)
+  return panel(new TimeseriesBuilder(), flavour, title, description, unit, query, w, h).min(0).fillOpacity(10).legend(legend())
 }
 
 export function stat(flavour: Flavour, title: string, description: string, unit: string, query: PanelQuery, w = 8, h = 5): StatBuilder {
-  return new StatBuilder()
-    .title(title)
-    .description(description)
-    .datasource(DATASOURCE[flavour])
-    .withTarget(new InfluxTargetBuilder(flavour, query))
-    .unit(unit)
+  return panel(new StatBuilder(), flavour, title, description, unit, query, w, h)
     .graphMode(BigValueGraphMode.None)
     .orientation(VizOrientation.Horizontal)
     .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
-    .span(w)
-    .height(h)
 }
 
 export function table(flavour: Flavour, title: string, description: string, unit: string, query: PanelQuery, w = 12, h = 10): TableBuilder {
-  return new TableBuilder()
-    .title(title)
-    .description(description)
-    .datasource(DATASOURCE[flavour])
-    .withTarget(new InfluxTargetBuilder(flavour, query))
-    .unit(unit)
-    .span(w)
-    .height(h)
+  return panel(new TableBuilder(), flavour, title, description, unit, query, w, h)
 }
 
 /**

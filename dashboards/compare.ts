@@ -1,9 +1,9 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
 import { PanelBuilder as XYChartBuilder, SeriesMapping } from '@grafana/grafana-foundation-sdk/xychart'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
-import { annotations, dashboard, legend, numbered, table, tagVariable, UID, UNIT } from './common.ts'
+import { annotations, dashboard, legend, numbered, panel, table, tagVariable, UID, UNIT } from './common.ts'
 import { tagValues, filters, IOPS_FIELDS, lastBy, THROUGHPUT_FIELDS } from './queries.ts'
-import { DATASOURCE, InfluxTargetBuilder, type Flavour, type PanelQuery } from './target.ts'
+import type { Flavour, PanelQuery } from './target.ts'
 
 /**
  * Per poll and job: elapsed seconds since the job's start, and the job's summed IOPS or throughput.
@@ -38,14 +38,9 @@ function relative(fields: readonly string[], name: string): PanelQuery {
 }
 
 function xy(f: Flavour, title: string, description: string, unit: string, yLabel: string, q: PanelQuery): XYChartBuilder {
-  return new XYChartBuilder()
-    .title(title)
-    .description(description)
-    .datasource(DATASOURCE[f])
-    .withTarget(new InfluxTargetBuilder(f, q))
+  return panel(new XYChartBuilder(), f, title, description, unit, q, 24, 9)
     .withTransformation({ id: 'partitionByValues', options: { fields: ['job_id'], keepFields: false } })
     .mapping(SeriesMapping.Auto)
-    .unit(unit)
     .axisLabel(yLabel)
     // x is the first number field, `elapsed`: its own unit and label.
     .overrideByName('elapsed', [
@@ -53,8 +48,6 @@ function xy(f: Flavour, title: string, description: string, unit: string, yLabel
       { id: 'custom.axisLabel', value: 'time since the job started' },
     ])
     .legend(legend())
-    .span(24)
-    .height(9)
 }
 
 /** Two or more jobs side by side on a time axis relative to each job's start, and their totals. */

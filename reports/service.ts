@@ -11,7 +11,7 @@ import type { SummaryStore } from '../stats/summary.ts'
 import { buildReport, type ReportSources } from './build.ts'
 import { renderDigest, renderReport } from './html.ts'
 import { renderPdf } from './pdf.ts'
-import { ReportStateFile, type MailTask } from './state.ts'
+import { ReportStateFile, type MailTask, type ReportState } from './state.ts'
 
 /** Options of {@link startReports}. */
 export interface ReportsOptions {
@@ -108,13 +108,23 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
         (err: unknown) => o.log.error('Report state not stored on the job', { job: jobId, error: messageOf(err) }),
       )
 
-  const enqueue = async (task: Omit<MailTask, 'id' | 'createdAt' | 'attempts'>): Promise<MailTask> => {
-    const queued = await state.update((s) => {
+  /**
+   * Queues the task `plan` returns, inside the queue's serialised update, so that a check in `plan`
+   * and the queueing are one step (two calls at once cannot both pass it); undefined when `plan` declines.
+   */
+  const enqueue = (plan: (s: ReportState) => Omit<MailTask, 'id' | 'createdAt' | 'attempts'> | undefined): Promise<MailTask | undefined> =>
+    state.update((s) => {
+      const task = plan(s)
+      if (!task) return undefined
       const t: MailTask = { id: `${task.kind}-${s.nextId++}`, createdAt: new Date(now()).toISOString(), attempts: 0, ...task }
       s.tasks.push(t)
       return t
     })
-    return queued
+
+  /** A job's report is queued: the job says `pending` before the sender can say `sent`. */
+  const pendingOn = async (jobId: string, to: string[]) => {
+    await mirror(jobId, (r) => ({ ...r, state: 'pending', to, attempts: 0, lastError: undefined }))
+    kick()
   }
 
   /** The message of a task; undefined when there is nothing to send (a digest without jobs, a job gone). */
@@ -133,7 +143,7 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
         text: r.text,
         headers: { 'X-Qactivity-Job': job.id },
         attachments: [
-          ...r.images.map((i) => ({ cid: i.cid, filename: i.filename, contentType: i.contentType, content: i.content })),
+          ...r.images,
           { filename: `qactivity-${job.id}.pdf`, contentType: 'application/pdf', content: pdf },
         ],
       }
@@ -149,7 +159,7 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     if (waiting.length) throw new Error(`waiting for the summaries of ${waiting.length} job(s), e.g. ${waiting[0].id}`)
     const reports = await Promise.all(jobs.map((j) => buildReport(j, o.sources, { timeline: false })))
     const r = renderDigest({ since: new Date(since), until: new Date(until), reports, grafanaUrl: o.sources.grafanaUrl, generatedAt: new Date(now()) }, { images: 'cid' })
-    return { ...base, subject: r.subject, html: r.html, text: r.text, headers: { 'X-Qactivity-Digest': `${task.since}/${task.until}` }, attachments: r.images.map((i) => ({ cid: i.cid, filename: i.filename, contentType: i.contentType, content: i.content })) }
+    return { ...base, subject: r.subject, html: r.html, text: r.text, headers: { 'X-Qactivity-Digest': `${task.since}/${task.until}` }, attachments: r.images }
   }
 
   /** SMTP's verdict that retrying cannot change: a 5xx reply (every recipient refused, message refused). */
@@ -222,11 +232,9 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     })
   }
 
-  // The job's mirror says `pending` before the sender can say `sent`.
   async function send(job: Job, to = recipients(job, o.config)): Promise<MailTask> {
-    const task = await enqueue({ kind: 'job', jobId: job.id, to })
-    await mirror(job.id, (r) => ({ ...r, state: 'pending', to, attempts: 0, lastError: undefined }))
-    kick()
+    const task = (await enqueue(() => ({ kind: 'job', jobId: job.id, to })))!
+    await pendingOn(job.id, to)
     return task
   }
 
@@ -237,26 +245,21 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     if (!job || job.status === 'running') return
     const to = recipients(job, o.config)
     if (!to.length) return
-    // Checked inside the queue's serialised update: two calls at once queue one report.
-    const task = await state.update((s) => {
-      if (o.store.data.jobs[jobId]?.report?.completion || s.tasks.some((t) => t.completion && t.jobId === jobId)) return undefined
-      const t: MailTask = { id: `job-${s.nextId++}`, kind: 'job', jobId, to, completion: true, createdAt: new Date(now()).toISOString(), attempts: 0 }
-      s.tasks.push(t)
-      return t
-    })
+    const task = await enqueue((s) =>
+      o.store.data.jobs[jobId]?.report?.completion || s.tasks.some((t) => t.completion && t.jobId === jobId) ? undefined : { kind: 'job', jobId, to, completion: true },
+    )
     if (!task) return
-    await mirror(jobId, (r) => ({ ...r, state: 'pending', to, attempts: 0, lastError: undefined }))
-    kick()
+    await pendingOn(jobId, to)
     o.log.debug('Completion report queued', { job: jobId, task: task.id })
   }
 
   async function digest(until: Date): Promise<MailTask | undefined> {
-    const queued = await state.update((s) => {
+    // The digest and the schedule's new position are one durable write.
+    const queued = await enqueue((s) => {
       if (s.lastDigestUntil !== null && until.getTime() <= Date.parse(s.lastDigestUntil)) return undefined
-      const t: MailTask = { id: `digest-${s.nextId++}`, kind: 'digest', since: s.lastDigestUntil ?? s.enabledAt, until: until.toISOString(), to: o.config.to, createdAt: new Date(now()).toISOString(), attempts: 0 }
-      s.tasks.push(t)
-      s.lastDigestUntil = t.until!
-      return t
+      const since = s.lastDigestUntil ?? s.enabledAt
+      s.lastDigestUntil = until.toISOString()
+      return { kind: 'digest', since, until: s.lastDigestUntil, to: o.config.to }
     })
     kick()
     return queued

@@ -14,13 +14,15 @@ function pathCondition(path: string): string {
   return `(${quoteIdent('path')} = ${quoteString(path)} OR ${quoteIdent('path')} =~ /^${regexLiteral(path + '/')}/)`
 }
 
+/** An epoch-ms time as an InfluxQL time literal. */
+const timeLiteral = (ms: number) => quoteString(new Date(ms).toISOString())
+
 /** `WHERE` of a query: its time range and (a client OR a path matches); undefined when nothing can match. */
 function where(q: ActivityQuery): string | undefined {
   const s = q.selector
   const conditions = [...s.clients.map((c) => `${quoteIdent('client_ip')} = ${quoteString(c)}`), ...s.paths.map(pathCondition)]
   if (!conditions.length) return undefined
-  const time = (ms: number) => quoteString(new Date(ms).toISOString())
-  return `time > ${time(q.range.fromMs)} AND time < ${time(q.range.toMs)} AND ${anyOf(conditions, 'OR', 'false')}`
+  return `time > ${timeLiteral(q.range.fromMs)} AND time < ${timeLiteral(q.range.toMs)} AND ${anyOf(conditions, 'OR', 'false')}`
 }
 
 /**
@@ -69,9 +71,8 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
       return series ? Number(series.values[0]?.[series.columns.indexOf('count')] ?? 0) : 0
     },
     async timeline(jobId, range) {
-      const time = (ms: number) => quoteString(new Date(ms).toISOString())
-      const fields = ACTIVITY_FIELDS.map(quoteIdent).join(', ')
-      const [result] = await influxql.query(`SELECT ${fields} FROM ${quoteIdent(MEASUREMENT.jobTimeline)} WHERE ${quoteIdent('job_id')} = ${quoteString(jobId)} AND time > ${time(range.fromMs)} AND time < ${time(range.toMs)}`)
+          const fields = ACTIVITY_FIELDS.map(quoteIdent).join(', ')
+      const [result] = await influxql.query(`SELECT ${fields} FROM ${quoteIdent(MEASUREMENT.jobTimeline)} WHERE ${quoteIdent('job_id')} = ${quoteString(jobId)} AND time > ${timeLiteral(range.fromMs)} AND time < ${timeLiteral(range.toMs)}`)
       const series = result?.series[0]
       if (!series) return []
       const idx = ACTIVITY_FIELDS.map((f) => series.columns.indexOf(f))
