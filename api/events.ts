@@ -14,7 +14,7 @@ const STATUS_CODE = { running: 0, succeeded: 1, failed: 2 } as const
 export function jobEventLine(job: Job, event: JobEvent, atMs: number, comment?: string): string {
   return toLine({
     measurement: MEASUREMENT.job,
-    tags: { job_id: job.id, job_name: job.name },
+    tags: { job_id: job.id, job_name: job.name, cluster: job.cluster },
     fields: {
       event,
       status: job.status,

@@ -23,10 +23,12 @@ export interface JobServiceDeps {
   store: JobStore
   /** durable writer for `qactivity_job` and `qumulo_capacity` points */
   writer?: Pick<DurableWriter, 'write'>
-  /** reads a path's aggregates for capacity snapshots */
-  aggregates?: (path: string) => Promise<DirAggregates>
-  /** `cluster` tag of capacity points */
-  cluster: string
+  /** reads a path's aggregates on a cluster, for capacity snapshots */
+  aggregates?: (cluster: string, path: string) => Promise<DirAggregates>
+  /** names of the configured clusters (Config.clusterNames): a job's `cluster` is one of them */
+  clusters: readonly string[]
+  /** poll interval, seconds: a completed job's paths stay watched until end + one interval @defaultValue 60 */
+  intervalSeconds?: number
   annotations?: AnnotationQueue
   /** called after a job completed (schedules its summary) */
   onComplete?: (id: string) => void
@@ -39,6 +41,8 @@ export interface JobServiceDeps {
 export interface CreateJobInput {
   name: string
   id?: string
+  /** one of the configured clusters; defaults to the only one */
+  cluster?: string
   paths?: string[]
   clients?: string[]
   labels?: Record<string, string>
@@ -66,15 +70,42 @@ export class JobService {
   private lastEventMs = 0
   /** Ids of running jobs: listing them and the collector's watched paths must not scan every job. */
   private readonly running = new Set<string>()
+  /**
+   * Recently completed jobs, with their end (epoch ms): their paths stay watched until the first
+   * poll stamped at or after end + one interval; forgotten soon after, so the map stays small.
+   */
+  private readonly ended = new Map<string, number>()
   /** Ids per job name (names never change): previous runs are looked up for every stats call and summary. */
   private readonly byName = new Map<string, Set<string>>()
 
   constructor(private readonly deps: JobServiceDeps) {
     this.now = deps.now ?? Date.now
     for (const j of Object.values(deps.store.data.jobs)) {
+      this.legacyCluster(j)
       if (j.status === 'running') this.running.add(j.id)
+      else if (j.endedAt) this.ended.set(j.id, Date.parse(j.endedAt))
       this.named(j)
     }
+  }
+
+  /**
+   * Jobs stored before jobs had a cluster belong to the one configured cluster; with several, to
+   * none (`""`: they count every cluster's points, as they did). Set in memory; stored with the next write.
+   */
+  private legacyCluster(j: Job): Job {
+    if (typeof j.cluster !== 'string') j.cluster = this.deps.clusters.length === 1 ? this.deps.clusters[0] : ''
+    return j
+  }
+
+  /** The cluster of a new job: the one asked for, which must be configured, or the only one. */
+  private clusterFor(asked: string | undefined): string {
+    const known = this.deps.clusters
+    if (asked !== undefined) {
+      if (known.length && !known.includes(asked)) throw new ApiError(400, 'invalid_request', `cluster: "${asked}" is not a configured cluster (${known.join(', ')})`)
+      return asked
+    }
+    if (known.length > 1) throw new ApiError(400, 'invalid_request', `cluster: required when several clusters are configured (${known.join(', ')})`)
+    return known[0] ?? ''
   }
 
   private named(job: Job): void {
@@ -99,19 +130,21 @@ export class JobService {
   async find(id: string): Promise<Job> {
     const job = this.deps.store.data.jobs[id] ?? (await this.deps.store.findArchived(id))
     if (!job) throw new ApiError(404, 'not_found', `job "${id}" not found`)
-    return job
+    return this.legacyCluster(job)
   }
 
   /** Creates a job; replaying a create with the same id and name returns the job (attaching anything new). */
   async create(principal: Principal, input: CreateJobInput): Promise<{ job: Job; created: boolean }> {
     const at = this.now()
     const existing = input.id ? this.deps.store.data.jobs[input.id] : undefined
-    if (existing) return { job: await this.replayCreate(existing, input), created: false }
+    const cluster = this.clusterFor(input.cluster ?? existing?.cluster)
+    if (existing) return { job: await this.replayCreate(existing, { ...input, cluster }), created: false }
     if (input.id && (await this.deps.store.findArchived(input.id))) throw new ApiError(409, 'conflict', `job "${input.id}" exists in the archive`)
     const id = input.id ?? newJobId(at)
     const job: Job = {
       id,
       name: input.name,
+      cluster,
       status: 'running',
       startedAt: iso(at),
       endedAt: null,
@@ -140,6 +173,7 @@ export class JobService {
   private async replayCreate(job: Job, input: CreateJobInput): Promise<Job> {
     const conflicts = [
       job.name !== input.name && `name "${job.name}"`,
+      job.cluster !== input.cluster && `cluster "${job.cluster}"`,
       ...Object.entries(input.labels ?? {}).filter(([k, v]) => k in job.labels && job.labels[k] !== v).map(([k]) => `label ${k}`),
     ].filter(Boolean)
     if (conflicts.length) throw new ApiError(409, 'conflict', `job "${job.id}" exists with another ${conflicts.join(', ')}`, { job: job.id })
@@ -201,6 +235,7 @@ export class JobService {
       if (j.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is already ${j.status}`)
       j.status = status
       this.running.delete(id)
+      this.ended.set(id, end)
       j.endedAt = iso(end)
       j.updatedAt = iso(now)
       this.deps.annotations?.complete(d, id)
@@ -249,9 +284,26 @@ export class JobService {
     return this.jobsWithStatus('running')
   }
 
-  /** Paths of running jobs (the collector's watched paths). */
-  runningPaths(): string[] {
-    return [...new Set(this.runningJobs().flatMap((j) => j.paths))]
+  /**
+   * The paths a cluster's poll stamped `tickS` (epoch s) must watch: those of the cluster's running
+   * jobs, and of its jobs completed less than one poll interval before the tick, since that poll's
+   * interval (tick − I, tick] still overlaps their window (README, "Window edges"). Jobs without a
+   * cluster are watched on every cluster.
+   */
+  watchedPaths(cluster: string, tickS: number): string[] {
+    const graceMs = (this.deps.intervalSeconds ?? 60) * 1000
+    const jobs = this.deps.store.data.jobs
+    const out = new Set<string>()
+    const add = (j: Job | undefined) => {
+      if (j && (j.cluster === cluster || j.cluster === '')) for (const p of j.paths) out.add(p)
+    }
+    for (const j of this.runningJobs()) add(j)
+    for (const [id, endMs] of this.ended) {
+      // Kept one more interval than needed: another cluster's poll of an earlier tick may still ask.
+      if (tickS * 1000 >= endMs + 2 * graceMs) this.ended.delete(id)
+      else if (tickS * 1000 < endMs + graceMs) add(jobs[id])
+    }
+    return [...out]
   }
 
   /** Event point (durable before it is acknowledged by the writer) and annotation wake-up. */
@@ -271,17 +323,18 @@ export class JobService {
   /** Reads each path's aggregates now and records them on the job and as `qumulo_capacity` points (in the background). */
   private snapshot(id: string, paths: string[], which: 'start' | 'end'): void {
     const read = this.deps.aggregates
-    if (!read || !paths.length) return
+    const cluster = this.get(id).cluster
+    if (!read || !paths.length || !cluster) return
     void Promise.all(
       paths.map(async (path) => {
         const sent = this.now()
         let at = sent
         try {
-          const a = await read(path)
+          const a = await read(cluster, path)
           // Qumulo answered somewhere between sending and receiving: the midpoint is the best estimate.
           at = Math.round((sent + this.now()) / 2)
           await this.recordCapacity(id, path, which, { at: iso(at), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) })
-          this.write([capacityLine(this.deps.cluster, path, a, Math.floor(at / 1000))])
+          this.write([capacityLine(cluster, path, a, Math.floor(at / 1000))])
         } catch (err) {
           this.deps.log.warn('Capacity snapshot failed', { job: id, path, which, error: messageOf(err) })
           await this.recordCapacity(id, path, which, undefined, messageOf(err)).catch(() => {})

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi'
 import { normalizePath } from '../lib/paths.ts'
 import { canonicalClient } from '../lib/addresses.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
+import { CLUSTER_NAME_RE } from '../lib/clusters-file.ts'
 
 export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
@@ -30,6 +31,12 @@ const text = (max: number, what: string) =>
     .refine((s) => !CONTROL_OR_NEWLINE.test(s), `${what} must not contain control characters or newlines`)
 
 const JobName = text(200, 'name').openapi({ example: 'render-shot-042' })
+
+/** A configured cluster's name (the `cluster` tag); required on create when several are configured. */
+const ClusterName = z
+  .string()
+  .regex(CLUSTER_NAME_RE, 'cluster must be a configured cluster name (1–64 characters of A–Z a–z 0–9 . _ : -)')
+  .openapi({ example: 'qumulo-a' })
 
 /** An absolute, normalised cluster path. */
 export const ClusterPath = z
@@ -89,6 +96,7 @@ export const CreateJobBody = z
   .strictObject({
     name: JobName,
     id: JobId.optional(),
+    cluster: ClusterName.optional(),
     paths: oneOrMany(ClusterPath, 100, 'paths').optional(),
     path: ClusterPath.optional().openapi({ description: 'one path (alias of paths, for form bodies)' }),
     clients: oneOrMany(Client, 256, 'clients').optional(),
@@ -142,6 +150,7 @@ export const JobSchema = z
   .object({
     id: z.string(),
     name: z.string(),
+    cluster: z.string().default('').openapi({ description: 'the `cluster` tag its points carry; "" when the API knows no cluster' }),
     status: z.enum(['running', 'succeeded', 'failed']),
     startedAt: z.string(),
     endedAt: z.string().nullable(),
@@ -188,6 +197,7 @@ export const StatsSchema = z
   .object({
     job: z.string(),
     name: z.string(),
+    cluster: z.string().optional(),
     status: z.enum(['running', 'succeeded', 'failed']),
     window: z.object({ start: z.string(), end: z.string(), seconds: z.number() }),
     activity: z.object(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, Agg])) as Record<ActivityField, typeof Agg>),

@@ -6,7 +6,8 @@ import type { Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import { createDurableWriter, type DurableWriter } from '../lib/influx/writer.ts'
 import { detectServer } from '../lib/influx/server.ts'
-import { createQumuloClient, type QumuloClient } from '../qumulo/client.ts'
+import { qumuloClients, type QumuloClients } from '../collector/fleet.ts'
+import type { CollectorStatus } from '../collector/index.ts'
 import { createGrafanaSink, GrafanaApiError, type AnnotationSink } from './annotations/grafana.ts'
 import { startOutbox, type Outbox } from './annotations/outbox.ts'
 import { createApp, type HealthReport } from './app.ts'
@@ -40,8 +41,10 @@ export interface StartApiOptions {
   log: Logger
   /** durable writer for job events and capacity snapshots (shared with the collector in `serve`) */
   writer: DurableWriter
-  /** Qumulo client for capacity snapshots; off when undefined */
-  qumulo?: QumuloClient
+  /** Qumulo clients by cluster name, for capacity snapshots; off when empty or undefined */
+  qumulo?: QumuloClients
+  /** each polled cluster's last cycle (`serve`), shown in `/healthz` */
+  collectors?: () => Record<string, CollectorStatus>
   /** retry timing of the mail queue (tests shorten it) */
   reportRetry?: Pick<ReportsOptions, 'retryMinMs' | 'retryMaxMs'>
 }
@@ -94,11 +97,18 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   const store = await openJobStore(join(config.storage.dataDir, 'jobs.json'), log.child({ component: 'store' }))
   const sink = grafanaSinkFor(config.grafana)
   const outbox = startOutbox({ store, sink, log })
+  const aggregates = o.qumulo?.size ? (cluster: string, path: string) => clientOf(cluster).aggregates(path) : undefined
+  const clientOf = (cluster: string) => {
+    const client = o.qumulo?.get(cluster)
+    if (!client) throw new Error(`cluster "${cluster}" is not configured here: no capacity reading`)
+    return client
+  }
   const service = new JobService({
     store,
     writer: o.writer,
-    aggregates: o.qumulo ? (path) => o.qumulo!.aggregates(path) : undefined,
-    cluster: config.qumulo.cluster,
+    aggregates,
+    clusters: config.clusterNames,
+    intervalSeconds: config.collector.pollSeconds,
     annotations: outbox,
     onComplete: (id) => summaries.schedule(id),
     log: log.child({ component: 'jobs' }),
@@ -110,13 +120,21 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   const archiveTimer = setInterval(archiveSoon, HOUR).unref()
 
   const health = async (): Promise<HealthReport> => {
-    const [influx, qumulo] = await Promise.all([
+    const cycles = o.collectors?.() ?? {}
+    const [influx, ...perCluster] = await Promise.all([
       probe(async () => ({ version: (await detectServer(config.influx)).version, spoolBytes: o.writer.stats().spoolBytes })),
-      o.qumulo ? probe(async () => ({ version: (await o.qumulo!.version()).revisionId })) : Promise.resolve({ ok: false, error: 'QUMULO_URL not set' }),
+      ...[...(o.qumulo ?? new Map())].map(async ([name, client]) => {
+        const reach = await probe(async () => ({ version: (await client.version()).revisionId }))
+        const cycle = cycles[name]
+        const entry = { ...reach, ...(cycle ? { collector: cycle } : {}) }
+        return [name, { ...entry, ok: reach.ok && (cycle?.ok ?? true) }] as const
+      }),
     ])
+    const clusters = Object.fromEntries(perCluster)
+    const qumulo = perCluster.length ? { ok: perCluster.every(([, c]) => c.ok), clusters } : { ok: false, error: 'no cluster configured (QUMULO_URL or QACTIVITY_CLUSTERS_FILE)' }
     const grafana = outbox.health()
     const mail = reports ? reports.health() : reportsError ? { failing: true, lastError: reportsError } : { off: 'SMTP_URL not set' }
-    const ok = influx.ok && (!o.qumulo || qumulo.ok) && !grafana.failing && !('failing' in mail && mail.failing)
+    const ok = influx.ok && (!perCluster.length || qumulo.ok) && !grafana.failing && !('failing' in mail && mail.failing)
     return { status: ok ? 'ok' : 'degraded', influx, qumulo, grafana, reports: mail, store: { jobs: Object.keys(store.data.jobs).length, archived: store.stats.archived } }
   }
 
@@ -124,7 +142,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     source: config.influx.queryLanguage === 'flux' ? createFluxRunner(config.influx) : createInfluxQLSource(config.influx),
     intervalSeconds: config.collector.pollSeconds,
     previousRuns: (name, before, id) => service.previousRuns(name, before, id),
-    aggregates: o.qumulo ? (path) => o.qumulo!.aggregates(path) : undefined,
+    aggregates,
     emit: (job, selector, rows) => {
       const lines = jobActivityLines(job, selector, rows)
       if (lines.length) o.writer.write(lines).catch((err: unknown) => log.error('Job activity not written', { job: job.id, error: messageOf(err) }))
@@ -183,11 +201,11 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   }
 }
 
-/** Starts the Qumulo client when QUMULO_URL is set (capacity snapshots); warns otherwise. */
-export function optionalQumulo(config: Config, log: Logger): QumuloClient | undefined {
-  if (config.qumulo.url) return createQumuloClient(config.qumulo, log)
-  log.warn('QUMULO_URL not set: no capacity snapshots for job paths')
-  return undefined
+/** A Qumulo client per configured cluster (capacity snapshots); warns when there is none. */
+export function optionalQumulo(config: Config, log: Logger): QumuloClients {
+  if (!config.clusters.length) log.warn('No Qumulo cluster configured (QUMULO_URL or QACTIVITY_CLUSTERS_FILE): no capacity snapshots for job paths')
+  if (!config.clusterNames.length) log.warn('No cluster named (QUMULO_CLUSTER): jobs are tied to no cluster and count every cluster\'s points')
+  return qumuloClients(config.clusters, log)
 }
 
 /** A durable writer in `QACTIVITY_DATA_DIR/<name>`. */

@@ -50,6 +50,12 @@ export interface AnnotationSync {
 export interface Job {
   id: string
   name: string
+  /**
+   * The Qumulo cluster the job runs on: the `cluster` tag its activity, capacity and job series
+   * carry. `""` only where the API knows no cluster (and for jobs stored before jobs had one, when
+   * several clusters are configured): such a job counts every cluster's points.
+   */
+  cluster: string
   status: JobStatus
   startedAt: string
   endedAt: string | null

@@ -137,6 +137,7 @@ function seedJobs(count: number, running: number, now = Date.now()): Job[] {
     const reading = (at: number, k: number) => ({ at: iso(at), usedBytes: String(1_000_000_000 + i * 4096 * k), files: String(10_000 + i * k), directories: String(100 + (i % 50) * k) })
     jobs.push({
       id,
+      cluster: 'bench',
       name: i % 2 ? `render-${show}-shot${String(i % 200).padStart(3, '0')}` : `train-model-${i % 90}`,
       status: isRunning ? 'running' : i % 17 === 0 ? 'failed' : 'succeeded',
       startedAt: iso(start),

@@ -107,7 +107,7 @@ function matches(actual: JobStats, want: Record<ActivityField, number>): string 
 
 function job(id: string, over: Partial<Job>): Job {
   return {
-    id, name: 'bench-render', status: 'running', startedAt: '', endedAt: null, paths: [], clients: [], labels: {}, comments: [], notify: [],
+    id, name: 'bench-render', cluster: '', status: 'running', startedAt: '', endedAt: null, paths: [], clients: [], labels: {}, comments: [], notify: [],
     annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 'bench', updatedAt: '', ...over,
   }
 }

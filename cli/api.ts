@@ -2,7 +2,7 @@ import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
 import { optionalQumulo, openWriter, startApi } from '../api/server.ts'
-import { createCollector } from '../collector/index.ts'
+import { createFleet } from '../collector/fleet.ts'
 
 function until(): Promise<void> {
   return new Promise((resolve) => {
@@ -30,13 +30,14 @@ export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): P
   const config = loadConfig(env, ['api', 'influx', 'qumulo'])
   const log = createLogger(config.logLevel)
   const writer = await openWriter(config, log, 'spool')
-  const qumulo = optionalQumulo(config, log)!
-  const api = await startApi({ config, log, writer, qumulo })
-  const collector = createCollector({ config, qumulo, writer, log: log.child({ component: 'collector' }), jobPaths: async () => api.service.runningPaths() })
-  collector.start()
-  log.info('Collector started', { qumulo: config.qumulo.url, poll: config.collector.pollSeconds, cluster: config.qumulo.cluster })
+  const qumulo = optionalQumulo(config, log)
+  // The API starts first (its store holds the jobs); the fleet is created before any request can ask for it.
+  const fleet = createFleet({ config, clients: qumulo, writer, log: log.child({ component: 'collector' }), jobPaths: async (cluster, tick) => api.service.watchedPaths(cluster, tick) })
+  const api = await startApi({ config, log, writer, qumulo, collectors: () => fleet.status() })
+  fleet.start()
+  for (const c of config.clusters) log.info('Collector started', { qumulo: c.url, poll: config.collector.pollSeconds, cluster: c.cluster })
   await until()
-  await collector.stop()
+  await fleet.stop()
   await api.close()
   await writer.close()
   return 0

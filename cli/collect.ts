@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../lib/config.ts'
+import { loadConfig, type Config, type QumuloConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
 import { createDurableWriter } from '../lib/influx/writer.ts'
@@ -10,25 +10,43 @@ import { jobPathsFromApi } from '../collector/job-paths.ts'
 
 function parse(argv: string[]) {
   try {
-    return parseArgs({ args: argv, options: { once: { type: 'boolean', default: false } }, strict: true }).values
+    return parseArgs({ args: argv, options: { once: { type: 'boolean', default: false }, cluster: { type: 'string' } }, strict: true }).values
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
 }
 
-/** `qactivity collect [--once]` */
+/**
+ * The one cluster a lone collector polls: `QUMULO_URL`'s, or the entry of `QACTIVITY_CLUSTERS_FILE`
+ * named by `--cluster` (which may be left out when the file has one entry).
+ */
+function pickCluster(config: Config, name: string | undefined): QumuloConfig {
+  const names = config.clusters.map((c) => c.cluster)
+  if (name === undefined) {
+    if (config.clusters.length === 1) return config.clusters[0]
+    throw new UsageError(`--cluster is required: QACTIVITY_CLUSTERS_FILE lists ${names.join(', ')} (run one collector per cluster, or \`qactivity serve\` for all)`)
+  }
+  const found = config.clusters.find((c) => c.cluster === name)
+  if (!found) throw new UsageError(`--cluster "${name}" is not configured (${names.join(', ')})`)
+  return found
+}
+
+/** `qactivity collect [--once] [--cluster NAME]` */
 export async function runCollectCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { once } = parse(argv)
-  const config = loadConfig(env, ['qumulo', 'influx'])
+  const { once, cluster: clusterName } = parse(argv)
+  const loaded = loadConfig(env, ['qumulo', 'influx'])
+  const cluster = pickCluster(loaded, clusterName)
+  const config = { ...loaded, qumulo: cluster }
   const log = createLogger(config.logLevel, { component: 'collector' })
   const writer = await createDurableWriter({
     influx: config.influx,
-    dir: join(config.storage.dataDir, 'spool'),
+    // One spool per collector: collectors of several clusters may share a data directory.
+    dir: join(config.storage.dataDir, loaded.clusters.length > 1 || env.QACTIVITY_CLUSTERS_FILE ? `spool-${cluster.cluster}` : 'spool'),
     maxBytes: config.storage.spoolMaxBytes,
     log: log.child({ component: 'writer' }),
   })
   // A lone collector learns running jobs' paths from the API when QACTIVITY_URL points at one.
-  const jobPaths = config.client.urlSet ? jobPathsFromApi(config.client.url, config.client.token) : undefined
+  const jobPaths = config.client.urlSet ? jobPathsFromApi(config.client.url, config.client.token, cluster.cluster) : undefined
   const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, log), writer, log, jobPaths })
   if (once) {
     const report = await collector.runOnce()

@@ -43,6 +43,7 @@ export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
       QUMULO_PASSWORD: 'demo',
       QUMULO_TOKEN: '',
       QUMULO_CLUSTER: 'demo',
+      QACTIVITY_CLUSTERS_FILE: '',
       QACTIVITY_POLL_SECONDS: '5',
       QACTIVITY_AUTH: 'off',
       QACTIVITY_HOST: '127.0.0.1',
@@ -57,7 +58,7 @@ export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
   out(`InfluxDB: ${config.influx.url}, database "${config.influx.bucket}"`)
   const writer = await openWriter(config, log, 'spool')
   const qumulo = createQumuloClient(config.qumulo, log)
-  const api = await startApi({ config, log, writer, qumulo })
+  const api = await startApi({ config, log, writer, qumulo: new Map([[config.qumulo.cluster, qumulo]]) })
   out(`Job API (serve, no auth): ${api.url}`)
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(api.url + path, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })
@@ -74,7 +75,7 @@ export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
     qumulo,
     writer,
     log,
-    jobPaths: async () => api.service.runningPaths(),
+    jobPaths: async (tick) => api.service.watchedPaths(config.qumulo.cluster, tick),
     onCycle: (r) => {
       out(`  cycle at ${new Date(r.time * 1000).toISOString()}: ${r.entries} activity entries → ${r.points} points in ${(r.durationSeconds * 1000).toFixed(0)} ms`)
       if (++done === 1) void call('POST', `/api/v1/jobs/${job.id}/comments`, { text: 'enabled Maya 64-bit shaders' })

@@ -112,6 +112,7 @@ export function formatJob(job: Job, now: number): string {
   const lines = block([
     ['id', safe(job.id)],
     ['name', safe(job.name)],
+    ...((job.cluster ? [['cluster', safe(job.cluster)]] : []) as Array<[string, string]>),
     ['status', safe(job.status)],
     ['started', formatTime(job.startedAt)],
     ['ended', formatTime(job.endedAt)],
@@ -189,6 +190,8 @@ export interface FieldView {
 export interface StatsView {
   job: string
   name: string
+  /** the cluster whose points were counted; absent or "" when the job has none */
+  cluster?: string
   status: string
   window: { start: string; end: string | null; seconds: number }
   activity: Partial<Record<ActivityField, FieldView>>
@@ -235,6 +238,7 @@ export function formatStats(s: StatsView): string {
   const polls = isNum(s.polls) ? `${s.polls}${isNum(s.intervalSeconds) ? ` (every ${s.intervalSeconds} s)` : ''}` : undefined
   const lines = block([
     ['job', `${safe(String(s.job))}  ${safe(String(s.name ?? ''))}`.trimEnd()],
+    ...((s.cluster ? [['cluster', safe(String(s.cluster))]] : []) as Array<[string, string]>),
     ['status', safe(String(s.status))],
     ['window', formatWindow(s)],
     ...((polls !== undefined ? [['polls', polls]] : []) as Array<[string, string]>),

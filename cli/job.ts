@@ -19,7 +19,7 @@ export type Subcommand = (typeof SUBCOMMANDS)[number]
 export const JOB_USAGE = `usage: qactivity job <subcommand> [options]
 
 subcommands:
-  start --name N [--path P]… [--client IP]… [--label k=v]… [--comment T] [--notify ADDR]… [--id ID]
+  start --name N [--cluster C] [--path P]… [--client IP]… [--label k=v]… [--comment T] [--notify ADDR]… [--id ID]
                         create a job; prints only its ID:  export QACTIVITY_JOB=$(qactivity job start --name render)
   add-path P…           attach cluster paths to the job
   add-client [IP…]      attach client IPs or CIDRs; none = this machine's address as the API sees it
@@ -61,7 +61,7 @@ const common: Options = { json: flag, help: { type: 'boolean', short: 'h' } }
 const withJob: Options = { ...common, job: str }
 
 const SPECS: Record<Subcommand, { options: Options; positionals: boolean }> = {
-  start: { options: { ...common, name: str, id: str, path: many, client: many, label: many, comment: str, notify: many }, positionals: false },
+  start: { options: { ...common, name: str, id: str, cluster: str, path: many, client: many, label: many, comment: str, notify: many }, positionals: false },
   'add-path': { options: withJob, positionals: true },
   'add-client': { options: withJob, positionals: true },
   comment: { options: withJob, positionals: true },
@@ -171,6 +171,7 @@ export function parseJobArgs(argv: string[]): Invocation {
       if (name === undefined || name.trim() === '') throw new UsageError('job start: --name is required')
       const body: Record<string, unknown> = { name }
       if (s('id') !== undefined) body.id = s('id')
+      if (s('cluster') !== undefined) body.cluster = s('cluster')
       if (list('path').length) body.paths = list('path')
       if (list('client').length) body.clients = list('client')
       if (list('label').length) body.labels = parseLabels(list('label'))

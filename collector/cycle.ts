@@ -17,8 +17,8 @@ export interface CycleDeps {
   cluster: string
   /** `QACTIVITY_PATH_DEPTH` */
   pathDepth: number
-  /** Watched paths for this cycle: `QACTIVITY_WATCH_PATHS` plus running jobs' paths. */
-  watchedPaths: () => Promise<string[]>
+  /** Watched paths for the cycle stamped `time` (epoch s): `QACTIVITY_WATCH_PATHS` plus its jobs' paths. */
+  watchedPaths: (time: number) => Promise<string[]>
   log: Logger
 }
 
@@ -124,7 +124,7 @@ export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0):
   }
   let watched: string[] = []
   try {
-    watched = await deps.watchedPaths()
+    watched = await deps.watchedPaths(time)
   } catch (err) {
     report.failedEndpoints.push('watched-paths')
     deps.log.error('Watched paths unavailable', { error: messageOf(err) })

@@ -16,6 +16,21 @@ export interface Collector {
   start(): void
   /** Stops polling and waits for the running cycle; the writer is the caller's to close. */
   stop(): Promise<void>
+  /** The last cycle's outcome, for `/healthz`. */
+  status(): CollectorStatus
+}
+
+/** How a cluster's collector is doing (`/healthz` → `clusters.<name>`). */
+export interface CollectorStatus {
+  cluster: string
+  /** false once a cycle failed, until one succeeds; true before the first cycle */
+  ok: boolean
+  /** poll time of the last cycle, ISO; absent before the first */
+  lastCycle?: string
+  /** what failed in the last cycle (see CycleReport.failedEndpoints) */
+  failed?: string[]
+  /** failed cycles in a row */
+  failedCycles: number
 }
 
 /** Dependencies of {@link createCollector}. */
@@ -42,6 +57,15 @@ export function createCollector(o: CollectorOptions): Collector {
     log: o.log,
   }
   let ticker: Ticker | undefined
+  const status: CollectorStatus = { cluster: deps.cluster, ok: true, failedCycles: 0 }
+  const record = (r: CycleReport) => {
+    status.lastCycle = new Date(r.time * 1000).toISOString()
+    status.ok = r.success
+    status.failedCycles = r.success ? 0 : status.failedCycles + 1
+    if (r.success) delete status.failed
+    else status.failed = r.failedEndpoints
+    return r
+  }
 
   const runOnce = async (time = Math.floor(Date.now() / 1000 / c.pollSeconds) * c.pollSeconds, skipped = 0) => {
     try {
@@ -49,11 +73,11 @@ export function createCollector(o: CollectorOptions): Collector {
       const fields = { time: report.time, entries: report.entries, points: report.points, seconds: report.durationSeconds.toFixed(3) }
       if (report.success) o.log.debug('Cycle done', fields)
       else o.log.warn('Cycle incomplete', { ...fields, failed: report.failedEndpoints.join(',') || undefined, dropped: report.droppedPoints })
-      return report
+      return record(report)
     } catch (err) {
       // Only the writer can throw here (e.g. the spool directory vanished): report and keep polling.
       o.log.error('Cycle failed', { time, error: messageOf(err) })
-      return { time, success: false, durationSeconds: 0, entries: 0, rejectedEntries: 0, points: 0, resolveCalls: 0, resolvedIds: 0, cacheHitRate: 0, cacheSize: 0, failedEndpoints: ['write'], droppedPoints: 0, skippedTicks: skipped }
+      return record({ time, success: false, durationSeconds: 0, entries: 0, rejectedEntries: 0, points: 0, resolveCalls: 0, resolvedIds: 0, cacheHitRate: 0, cacheSize: 0, failedEndpoints: ['write'], droppedPoints: 0, skippedTicks: skipped })
     }
   }
 
@@ -70,5 +94,6 @@ export function createCollector(o: CollectorOptions): Collector {
       ticker?.stop()
       await ticker?.done
     },
+    status: () => ({ ...status, ...(status.failed ? { failed: [...status.failed] } : {}) }),
   }
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { Cron } from 'croner'
 import { ConfigError } from './errors.ts'
 import { normalizePath } from './paths.ts'
+import { clusterNameProblem, readClustersFile } from './clusters-file.ts'
 import type { LogLevel } from './log.ts'
 
 /** How to reach and log in to the Qumulo cluster (interface.md §3). */
@@ -132,7 +133,18 @@ export interface ClientConfig {
 
 /** Everything read from the environment, validated once. */
 export interface Config {
+  /** The one cluster of `QUMULO_URL` and friends (`url` empty when unset). */
   qumulo: QumuloConfig
+  /**
+   * Every cluster to poll: the entries of `QACTIVITY_CLUSTERS_FILE`, else the `QUMULO_URL` cluster,
+   * else none. Names (the `cluster` tag) are unique.
+   */
+  clusters: QumuloConfig[]
+  /**
+   * Names a job's `cluster` may take: those of {@link Config.clusters}, or `QUMULO_CLUSTER` alone
+   * (a split `qactivity api` that polls nothing itself). Empty: no cluster known, jobs are not tied to one.
+   */
+  clusterNames: string[]
   influx: InfluxConfig
   collector: CollectorConfig
   storage: StorageConfig
@@ -243,7 +255,9 @@ function readApi(r: Reader, needed: boolean): ApiConfig {
 }
 
 function readQumulo(r: Reader, needed: boolean): QumuloConfig {
-  const url = r.url('QUMULO_URL', r.required('QUMULO_URL', needed), ['https:', 'http:']) ?? ''
+  const given = r.str('QUMULO_URL')
+  if (!given && needed) r.problems.push('QUMULO_URL is required (or QACTIVITY_CLUSTERS_FILE for several clusters)')
+  const url = r.url('QUMULO_URL', given, ['https:', 'http:']) ?? ''
   const token = r.str('QUMULO_TOKEN')
   const username = r.str('QUMULO_USERNAME')
   const password = r.str('QUMULO_PASSWORD')
@@ -252,6 +266,9 @@ function readQumulo(r: Reader, needed: boolean): QumuloConfig {
   }
   const caFile = r.str('QUMULO_CA_FILE')
   if (caFile && !existsSync(caFile)) r.problems.push(`QUMULO_CA_FILE: no such file "${caFile}"`)
+  const cluster = r.str('QUMULO_CLUSTER') ?? (url ? new URL(url).hostname.replace(/^\[|\]$/g, '') : '')
+  const bad = cluster ? clusterNameProblem(cluster) : undefined
+  if (bad) r.problems.push(`QUMULO_CLUSTER ${bad}`)
   return {
     url,
     token,
@@ -259,9 +276,18 @@ function readQumulo(r: Reader, needed: boolean): QumuloConfig {
     password,
     caFile,
     insecureTls: r.bool('QUMULO_INSECURE_TLS'),
-    cluster: r.str('QUMULO_CLUSTER') ?? (url ? new URL(url).hostname.replace(/^\[|\]$/g, '') : ''),
+    cluster,
     timeoutMs: r.int('QUMULO_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
   }
+}
+
+/** `QACTIVITY_CLUSTERS_FILE`, or else the `QUMULO_*` cluster; both at once is a mistake. */
+function readClusters(r: Reader, single: QumuloConfig): QumuloConfig[] {
+  const file = r.str('QACTIVITY_CLUSTERS_FILE')
+  if (!file) return single.url ? [single] : []
+  const set = ['QUMULO_URL', 'QUMULO_TOKEN', 'QUMULO_USERNAME', 'QUMULO_CLUSTER'].filter((n) => r.str(n) !== undefined)
+  if (set.length) r.problems.push(`QACTIVITY_CLUSTERS_FILE and ${set.join(', ')} are both set: describe every cluster in the file`)
+  return readClustersFile(file, single.timeoutMs, r.problems)
 }
 
 function readInflux(r: Reader, needed: boolean): InfluxConfig {
@@ -348,8 +374,13 @@ function readReport(r: Reader): ReportConfig {
  */
 export function loadConfig(env: Env = process.env, need: Section[] = []): Config {
   const r = new Reader(env)
+  const fromFile = r.str('QACTIVITY_CLUSTERS_FILE') !== undefined
+  const qumulo = readQumulo(r, need.includes('qumulo') && !fromFile)
+  const clusters = readClusters(r, qumulo)
   const config: Config = {
-    qumulo: readQumulo(r, need.includes('qumulo')),
+    qumulo,
+    clusters,
+    clusterNames: clusters.length ? clusters.map((c) => c.cluster) : qumulo.cluster ? [qumulo.cluster] : [],
     influx: readInflux(r, need.includes('influx')),
     collector: {
       pollSeconds: r.int('QACTIVITY_POLL_SECONDS', 60, 1, 3600),

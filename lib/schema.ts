@@ -73,11 +73,11 @@ export const SCHEMA = {
     fields: ['total_bytes', 'free_bytes', 'used_bytes', 'snapshot_bytes'],
   },
   [MEASUREMENT.job]: {
-    tags: ['job_id', 'job_name'],
+    tags: ['job_id', 'job_name', 'cluster'],
     fields: ['event', 'status', 'status_code', 'started_at', 'ended_at', 'paths', 'clients', 'comment'],
   },
   [MEASUREMENT.jobSummary]: {
-    tags: ['job_id', 'job_name'],
+    tags: ['job_id', 'job_name', 'cluster'],
     fields: [
       'status',
       'window_seconds',
@@ -91,10 +91,10 @@ export const SCHEMA = {
     ],
   },
   [MEASUREMENT.jobActivity]: {
-    tags: ['job_id', 'job_name', 'client_ip', 'path'],
+    tags: ['job_id', 'job_name', 'cluster', 'client_ip', 'path'],
     fields: [...ACTIVITY_FIELDS, 'seconds', 'elapsed_seconds'],
   },
-  [MEASUREMENT.jobTimeline]: { tags: ['job_id', 'job_name'], fields: [...ACTIVITY_FIELDS] },
+  [MEASUREMENT.jobTimeline]: { tags: ['job_id', 'job_name', 'cluster'], fields: [...ACTIVITY_FIELDS] },
   [MEASUREMENT.collector]: {
     tags: ['cluster'],
     fields: [

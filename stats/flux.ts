@@ -75,16 +75,18 @@ function selectPoints(q: ActivityQuery, fields: readonly string[], bucket: strin
     `  |> range(start: ${fluxTime(q.range.fromMs + 1)}, stop: ${fluxTime(q.range.toMs)})`,
     `  |> filter(fn: (r) => r._measurement == ${fluxString(q.measurement)})`,
     `  |> filter(fn: (r) => ${anyOf([...new Set(fields)].map((f) => `r._field == ${fluxString(f)}`), 'or', 'false')})`,
+    ...(s.cluster ? [`  |> filter(fn: (r) => r.cluster == ${fluxString(s.cluster)})`] : []),
     `  |> filter(fn: (r) => ${match})`,
   ]
 }
 
-/** Flux listing every stored `client_ip` tag value of `qumulo_activity` (for CIDR expansion), as `_value`. */
-export function renderFluxClientValues(bucket: string): string {
+/** Flux listing every stored `client_ip` tag value of `qumulo_activity`, of one cluster when given (for CIDR expansion), as `_value`. */
+export function renderFluxClientValues(bucket: string, cluster?: string): string {
+  const predicate = `r._measurement == ${fluxString(MEASUREMENT.activity)}${cluster ? ` and r.cluster == ${fluxString(cluster)}` : ''}`
   return [
     'import "influxdata/influxdb/schema"',
     '',
-    `schema.tagValues(bucket: ${fluxString(bucket)}, tag: "client_ip", predicate: (r) => r._measurement == ${fluxString(MEASUREMENT.activity)}, start: 1970-01-01T00:00:00Z)`,
+    `schema.tagValues(bucket: ${fluxString(bucket)}, tag: "client_ip", predicate: (r) => ${predicate}, start: 1970-01-01T00:00:00Z)`,
   ].join('\n') + '\n'
 }
 
@@ -242,7 +244,7 @@ export function createFluxRunner(cfg: InfluxConfig, opts: FluxRunnerOptions = {}
         const key = JSON.stringify([time, client, path])
         let row = merged.get(key)
         if (!row) merged.set(key, (row = { time, client, path, values: ACTIVITY_FIELDS.map(() => 0), points: 0 }))
-        // Same (time, client, path, field) twice only with several clusters: their rates add up.
+        // Same (time, client, path, field) twice only for a job without a cluster: the clusters' rates add up.
         row.values[i] += value
         if (field === COUNTED_FIELD && raw !== null && raw !== undefined) row.points++
       }
@@ -269,9 +271,9 @@ export function createFluxRunner(cfg: InfluxConfig, opts: FluxRunnerOptions = {}
       }
       return [...byTime].sort(([a], [b]) => a - b).map(([time, values]) => ({ time, values }))
     },
-    async clientValues() {
+    async clientValues(cluster) {
       const out = new Set<string>()
-      for await (const { values, meta } of run(renderFluxClientValues(cfg.bucket))) {
+      for await (const { values, meta } of run(renderFluxClientValues(cfg.bucket, cluster))) {
         const v = meta.column('_value', false).get(values)
         if (v !== null && v !== undefined && v !== '') out.add(String(v))
       }

@@ -22,7 +22,8 @@ function where(q: ActivityQuery): string | undefined {
   const s = q.selector
   const conditions = [...s.clients.map((c) => `${quoteIdent('client_ip')} = ${quoteString(c)}`), ...s.paths.map(pathCondition)]
   if (!conditions.length) return undefined
-  return `time > ${timeLiteral(q.range.fromMs)} AND time < ${timeLiteral(q.range.toMs)} AND ${anyOf(conditions, 'OR', 'false')}`
+  const cluster = s.cluster ? `${quoteIdent('cluster')} = ${quoteString(s.cluster)} AND ` : ''
+  return `time > ${timeLiteral(q.range.fromMs)} AND time < ${timeLiteral(q.range.toMs)} AND ${cluster}${anyOf(conditions, 'OR', 'false')}`
 }
 
 /**
@@ -78,8 +79,9 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
       const idx = ACTIVITY_FIELDS.map((f) => series.columns.indexOf(f))
       return series.values.map((v) => ({ time: v[0] as number, values: idx.map((i) => (i < 0 ? 0 : Number(v[i] ?? 0))) }))
     },
-    async clientValues() {
-      const [result] = await influxql.query(`SHOW TAG VALUES FROM ${quoteIdent('qumulo_activity')} WITH KEY = ${quoteIdent('client_ip')}`)
+    async clientValues(cluster) {
+      const where = cluster ? ` WHERE ${quoteIdent('cluster')} = ${quoteString(cluster)}` : ''
+      const [result] = await influxql.query(`SHOW TAG VALUES FROM ${quoteIdent('qumulo_activity')} WITH KEY = ${quoteIdent('client_ip')}${where}`)
       return (result?.series ?? []).flatMap((s) => s.values.map((v) => String(v[s.columns.indexOf('value')])))
     },
   }

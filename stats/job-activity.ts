@@ -12,9 +12,8 @@ import { overlapSeconds, type ActivityRow, type ActivitySelector } from './model
  *
  * Written again whenever the rows are read again (same series and time: InfluxDB overwrites), which
  * also backfills later attachments; the summary pass at completion writes the final weights.
- * Rows of several clusters with one (time, client, path) add up into one point.
  */
-export function jobActivityLines(job: Pick<Job, 'id' | 'name'>, s: ActivitySelector, rows: readonly ActivityRow[]): string[] {
+export function jobActivityLines(job: Pick<Job, 'id' | 'name' | 'cluster'>, s: ActivitySelector, rows: readonly ActivityRow[]): string[] {
   const merged = new Map<string, ActivityRow>()
   for (const r of rows) {
     const key = JSON.stringify([r.time, r.client, r.path])
@@ -28,7 +27,7 @@ export function jobActivityLines(job: Pick<Job, 'id' | 'name'>, s: ActivitySelec
     if (seconds <= 0) continue
     const fields: Record<string, number> = { seconds, elapsed_seconds: r.time - s.startMs / 1000 }
     ACTIVITY_FIELDS.forEach((f, i) => (fields[f] = r.values[i]))
-    out.push(toLine({ measurement: MEASUREMENT.jobActivity, tags: { job_id: job.id, job_name: job.name, client_ip: r.client, path: r.path }, fields, time: r.time }))
+    out.push(toLine({ measurement: MEASUREMENT.jobActivity, tags: { job_id: job.id, job_name: job.name, cluster: job.cluster, client_ip: r.client, path: r.path }, fields, time: r.time }))
   }
   return out
 }

@@ -58,7 +58,7 @@ export class LiveAggregates {
    * read: those folded for good (`final`, each once per fold) and the unsettled rest.
    */
   async aggregates(jobId: string, s: ActivitySelector, emit?: (rows: ActivityRow[], final: boolean) => void): Promise<ActivityAggregates & LiveInfo> {
-    const key = JSON.stringify([s.startMs, s.intervalSeconds, [...s.clients].sort(), [...s.paths].sort()])
+    const key = JSON.stringify([s.startMs, s.intervalSeconds, s.cluster, [...s.clients].sort(), [...s.paths].sort()])
     let entry = this.entries.get(jobId)
     if (!entry || entry.key !== key) entry = { key, acc: new ActivityAccumulator(), settledMs: s.startMs, queue: Promise.resolve() }
     this.entries.delete(jobId) // re-inserted last: the Map's order is the order of use

@@ -22,6 +22,8 @@ export interface ActivitySelector {
   clients: string[]
   /** job paths: a point matches when its `path` tag is the path or lies under it */
   paths: string[]
+  /** the `cluster` tag a point must carry; empty or absent: any cluster (jobs without one) */
+  cluster?: string
 }
 
 /** Epoch-ms bounds of the point times a query reads, both exclusive: from < t < to. */
@@ -89,8 +91,8 @@ export interface ActivitySource {
   rows(q: ActivityQuery): Promise<ActivityRow[]>
   /** how many matching points carry {@link COUNTED_FIELD} in the query's range (cheap: no rows) */
   count(q: ActivityQuery): Promise<number>
-  /** every stored `client_ip` tag value (to expand CIDRs and match non-canonical forms) */
-  clientValues(): Promise<string[]>
+  /** every stored `client_ip` tag value, of one cluster when given (to expand CIDRs and match non-canonical forms) */
+  clientValues(cluster?: string): Promise<string[]>
   /** a completed job's stored series (`qactivity_job_timeline`, written with its summary), oldest first */
   timeline(jobId: string, range: TimeRange): Promise<Array<{ time: number; values: number[] }>>
 }

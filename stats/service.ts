@@ -20,6 +20,8 @@ export interface Growth {
 export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline'> {
   job: string
   name: string
+  /** the cluster whose points were counted (`""`: every cluster) */
+  cluster: string
   status: JobStatus
   window: { start: string; end: string; seconds: number }
   capacity: Array<{ path: string; usedBytes: Growth; files: Growth; directories: Growth; error?: string }>
@@ -51,8 +53,8 @@ export interface StatsDeps {
   intervalSeconds: number
   /** earlier jobs of a name, started before `before`, newest first */
   previousRuns: (name: string, before: string, excludeId: string) => Job[]
-  /** live aggregates for a running job's capacity `end` */
-  aggregates?: (path: string) => Promise<DirAggregates>
+  /** a path's aggregates on a cluster, for a running job's capacity `end` */
+  aggregates?: (cluster: string, path: string) => Promise<DirAggregates>
   now?: () => number
   /** how running jobs' aggregates are kept between calls (stats/live.ts) */
   live?: LiveOptions
@@ -106,7 +108,7 @@ export class StatsService {
   private async clientValues(job: Job): Promise<string[]> {
     if (!job.clients.length) return []
     const matches = cidrMatcher(job.clients)
-    const stored = await this.deps.source.clientValues()
+    const stored = await this.deps.source.clientValues(job.cluster || undefined)
     return [...new Set([...job.clients.filter((c) => !c.includes('/')), ...stored.filter(matches)])]
   }
 
@@ -141,6 +143,7 @@ export class StatsService {
     const stats: JobStats = {
       job: job.id,
       name: job.name,
+      cluster: job.cluster,
       status: job.status,
       window: { start: new Date(startMs).toISOString(), end: new Date(endMs).toISOString(), seconds: (endMs - startMs) / 1000 },
       activity: agg.activity,
@@ -178,7 +181,7 @@ export class StatsService {
   private async selector(job: Job): Promise<ActivitySelector> {
     const startMs = Date.parse(job.startedAt)
     const endMs = job.status === 'running' ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
-    return { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths }
+    return { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths, cluster: job.cluster || undefined }
   }
 
   /** The activity aggregates: kept incrementally while the job runs, read once in full after. */
@@ -204,9 +207,9 @@ export class StatsService {
         const c = byPath.get(path) ?? { path }
         let end = c.end
         let error = c.error
-        if (live && this.deps.aggregates) {
+        if (live && this.deps.aggregates && job.cluster) {
           try {
-            const a = await this.deps.aggregates(path)
+            const a = await this.deps.aggregates(job.cluster, path)
             end = { at: new Date(this.now()).toISOString(), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) }
           } catch (err) {
             error = `live reading: ${(err as Error).message}`

@@ -62,13 +62,13 @@ export function summaryLine(job: Job, s: JobStats, previous?: { id: string; stat
       if (typeof before === 'number' && before !== 0) fields[`${f}_total_change_pct`] = ((s.activity[f].total - before) / before) * 100
     }
   }
-  return toLine({ measurement: MEASUREMENT.jobSummary, tags: { job_id: job.id, job_name: job.name }, fields, time: Date.parse(job.endedAt!) / 1000 })
+  return toLine({ measurement: MEASUREMENT.jobSummary, tags: { job_id: job.id, job_name: job.name, cluster: job.cluster }, fields, time: Date.parse(job.endedAt!) / 1000 })
 }
 
 /** `qactivity_job_timeline`: the job's series (≤ 240 points) for its report charts, stamped at each poll (group). */
-export function timelineLines(job: Pick<Job, 'id' | 'name'>, timeline: ReadonlyArray<{ time: number; values: number[] }>): string[] {
+export function timelineLines(job: Pick<Job, 'id' | 'name' | 'cluster'>, timeline: ReadonlyArray<{ time: number; values: number[] }>): string[] {
   return timeline.map((p) =>
-    toLine({ measurement: MEASUREMENT.jobTimeline, tags: { job_id: job.id, job_name: job.name }, fields: Object.fromEntries(ACTIVITY_FIELDS.map((f, i) => [f, p.values[i]])), time: p.time }),
+    toLine({ measurement: MEASUREMENT.jobTimeline, tags: { job_id: job.id, job_name: job.name, cluster: job.cluster }, fields: Object.fromEntries(ACTIVITY_FIELDS.map((f, i) => [f, p.values[i]])), time: p.time }),
   )
 }
 

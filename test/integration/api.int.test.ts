@@ -50,7 +50,7 @@ beforeAll(async () => {
   )
   writer = await openWriter(config, silentLogger, 'spool')
   qumulo = createQumuloClient(config.qumulo, silentLogger)
-  api = await startApi({ config, log: silentLogger, writer, qumulo })
+  api = await startApi({ config, log: silentLogger, writer, qumulo: new Map([['sim', qumulo]]) })
 })
 afterAll(async () => {
   await api?.close()
@@ -150,20 +150,28 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
     expect(outage.annotation.state).toBe('synced')
   })
 
-  it('feeds running jobs’ paths to the collector, in process and from the API', async () => {
+  it('feeds the cluster’s jobs’ paths to the collector, in process and from the API, until one interval after the end', async () => {
     const t = Math.floor(Date.now() / 60_000) * 60 - 600
     const { body: job } = await call('POST', '/api/v1/jobs', { name: 'deep', paths: ['/render/shots/s01'] })
-    const inProcess = createCollector({ config, qumulo, writer, log: silentLogger, jobPaths: async () => api.service.runningPaths() })
-    const lone = createCollector({ config: { ...config, qumulo: { ...config.qumulo, cluster: 'lone' } }, qumulo, writer, log: silentLogger, jobPaths: jobPathsFromApi(api.url, undefined) })
-    await inProcess.runOnce(t)
-    await lone.runOnce(t)
-    await call('POST', `/api/v1/jobs/${job.id}/complete`, {})
-    await inProcess.runOnce(t + 60)
+    expect(job.cluster).toBe('sim')
+    const inProcess = createCollector({ config, qumulo, writer, log: silentLogger, jobPaths: async (tick) => api.service.watchedPaths('sim', tick) })
+    // A lone collector of cluster "sim" (tagged "lone" here to tell its points apart), and one of another cluster.
+    const lone = createCollector({ config: { ...config, qumulo: { ...config.qumulo, cluster: 'lone' } }, qumulo, writer, log: silentLogger, jobPaths: jobPathsFromApi(api.url, undefined, 'sim') })
+    const other = createCollector({ config: { ...config, qumulo: { ...config.qumulo, cluster: 'other' } }, qumulo, writer, log: silentLogger, jobPaths: jobPathsFromApi(api.url, undefined, 'other') })
+    await Promise.all([inProcess.runOnce(t), lone.runOnce(t), other.runOnce(t)])
+    const { body: done } = await call('POST', `/api/v1/jobs/${job.id}/complete`, {})
+    // The first poll after the end still overlaps the job's window; the one after does not.
+    const grace = Math.ceil(Date.parse(done.endedAt!) / 60_000) * 60
+    expect(api.service.watchedPaths('sim', grace - 60)).toContain('/render/shots/s01')
+    expect(api.service.watchedPaths('other', grace - 60)).not.toContain('/render/shots/s01')
+    await Promise.all([inProcess.runOnce(grace), lone.runOnce(grace)])
+    await Promise.all([inProcess.runOnce(grace + 60), lone.runOnce(grace + 60)])
     await writer.flush()
-    const [r] = await createInfluxQL(config.influx).query(`SELECT "iops_read", "cluster" FROM "qumulo_activity" WHERE "client_ip" = '10.0.1.1' AND time >= ${t}s AND time <= ${t + 60}s GROUP BY "path"`)
+    const [r] = await createInfluxQL(config.influx).query(`SELECT "iops_read", "cluster" FROM "qumulo_activity" WHERE "client_ip" = '10.0.1.1' AND time >= ${t}s AND time <= ${grace + 60}s GROUP BY "path"`)
     const byPath = Object.fromEntries(r.series.map((s) => [s.tags.path, s.values.map((v) => [v[0], v[2]])]))
-    // While the job runs its path is watched (deeper than QACTIVITY_PATH_DEPTH=1); after, depth rules.
-    expect(byPath['/render/shots/s01']).toEqual([[t, 'sim'], [t, 'lone']].sort())
-    expect(byPath['/render']).toEqual([[t + 60, 'sim']])
+    // While the job runs its path is watched (deeper than QACTIVITY_PATH_DEPTH=1), and one poll after; then depth rules.
+    const sorted = (rows: unknown[][]) => rows.sort((x, y) => String(x).localeCompare(String(y)))
+    expect(sorted(byPath['/render/shots/s01'])).toEqual(sorted([[t, 'sim'], [t, 'lone'], [grace, 'sim'], [grace, 'lone']]))
+    expect(sorted(byPath['/render'])).toEqual(sorted([[t, 'other'], [grace + 60, 'sim'], [grace + 60, 'lone']]))
   })
 })

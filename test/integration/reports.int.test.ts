@@ -45,7 +45,7 @@ beforeAll(async () => {
   const qumulo = createQumuloClient(config.qumulo, silentLogger)
   collector = createCollector({ config, qumulo, writer, log: silentLogger })
   collector.start()
-  api = await startApi({ config, log: silentLogger, writer, qumulo, reportRetry: { retryMinMs: 200, retryMaxMs: 500 } })
+  api = await startApi({ config, log: silentLogger, writer, qumulo: new Map([[config.qumulo.cluster, qumulo]]), reportRetry: { retryMinMs: 200, retryMaxMs: 500 } })
 }, 60_000)
 afterAll(async () => {
   await collector?.stop()

@@ -65,7 +65,7 @@ afterAll(async () => {
 function job(over: Partial<Job> & { startS: number; endS: number }): Job {
   const { startS, endS, ...rest } = over
   return {
-    id: 'j', name: 'n', status: 'succeeded', startedAt: new Date(startS * 1000).toISOString(), endedAt: new Date(endS * 1000).toISOString(),
+    id: 'j', name: 'n', cluster: '', status: 'succeeded', startedAt: new Date(startS * 1000).toISOString(), endedAt: new Date(endS * 1000).toISOString(),
     paths: [], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '', ...rest,
   }
 }

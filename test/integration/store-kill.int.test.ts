@@ -40,7 +40,7 @@ it('keeps every acknowledged update across kill -9 during journal appends, compa
   for (let i = 0; i < 1500; i++) {
     const at = new Date().toISOString()
     ballast.jobs[`b${i}`] = {
-      id: `b${i}`, name: `ballast ${i}`, status: 'running', startedAt: at, endedAt: null, paths: [`/b/${i}`], clients: [],
+      id: `b${i}`, name: `ballast ${i}`, cluster: '', status: 'running', startedAt: at, endedAt: null, paths: [`/b/${i}`], clients: [],
       labels: { k: 'v'.repeat(200) }, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [],
       createdBy: 't', updatedAt: at,
     }

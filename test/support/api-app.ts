@@ -16,7 +16,7 @@ export const TOKENS: ApiToken[] = [
 export async function makeApp(opts: { auth?: boolean; trustProxy?: boolean; deps?: Partial<JobServiceDeps> } = {}) {
   const dir = tempDir()
   const store = await openJobStore(join(dir, 'jobs.json'), silentLogger)
-  const service = new JobService({ store, cluster: 'test', log: silentLogger, ...opts.deps })
+  const service = new JobService({ store, clusters: ['test'], log: silentLogger, ...opts.deps })
   const app = createApp({ service, config: { auth: opts.auth ?? true, tokens: TOKENS, trustProxy: opts.trustProxy ?? false }, log: silentLogger, archive: () => store.archive(new Date()) })
   const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = { method, headers: { authorization: `Bearer ${TOKENS[0].token}`, ...headers } }

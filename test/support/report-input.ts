@@ -62,6 +62,7 @@ function stats(job: Job, activity: Record<ActivityField, FieldAggregate>, second
   return {
     job: job.id,
     name: job.name,
+    cluster: job.cluster,
     status: job.status,
     window: { start: job.startedAt, end: job.endedAt!, seconds },
     activity,
@@ -91,6 +92,7 @@ function scaleTotals(activity: Record<ActivityField, FieldAggregate>, factor: nu
 function job(o: { id: string; name: string; startedAt: string; endedAt: string; labels: Record<string, string>; paths: string[]; clients: string[]; comments: JobComment[] }): Job {
   return {
     ...o,
+    cluster: 'qumulo-a',
     status: 'succeeded',
     notify: ['render-team@example.com'],
     annotation: { state: 'off', comments: 0 },

@@ -23,7 +23,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 function job(id: string, over: Partial<Job> = {}): Job {
   const at = now()
   return {
-    id, name: id, status: 'running', startedAt: at, endedAt: null, paths: [`/jobs/${id}`], clients: ['10.0.0.1'],
+    id, name: id, cluster: '', status: 'running', startedAt: at, endedAt: null, paths: [`/jobs/${id}`], clients: ['10.0.0.1'],
     labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 'child',
     updatedAt: at, ...over,
   }

@@ -45,6 +45,7 @@ function newJob(id: string, at: number, enabled = true): Job {
   return {
     id,
     name: 'render',
+    cluster: '',
     status: 'running',
     startedAt: iso(at),
     endedAt: null,

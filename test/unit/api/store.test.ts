@@ -15,6 +15,7 @@ function job(id: string, over: Partial<Job> = {}): Job {
   return {
     id,
     name: `job ${id}`,
+    cluster: '',
     status: 'running',
     startedAt: iso(T0),
     endedAt: null,

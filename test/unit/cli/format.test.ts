@@ -8,6 +8,7 @@ function job(over: Partial<Job> = {}): Job {
   return {
     id: '01JD0000000000000000000000',
     name: 'render',
+    cluster: '',
     status: 'running',
     startedAt: '2026-11-23T10:00:00.000Z',
     endedAt: null,

@@ -23,7 +23,7 @@ afterAll(async () => smtp?.close())
 
 function job(id: string, start: string, end: string): Job {
   return {
-    id, name: 'nightly', status: 'succeeded', startedAt: new Date(T(start)).toISOString(), endedAt: new Date(T(end)).toISOString(), paths: ['/n'], clients: [],
+    id, name: 'nightly', cluster: '', status: 'succeeded', startedAt: new Date(T(start)).toISOString(), endedAt: new Date(T(end)).toISOString(), paths: ['/n'], clients: [],
     labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
   }
 }

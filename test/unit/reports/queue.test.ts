@@ -21,7 +21,7 @@ async function setup(dir = tempDir()) {
   const T = Date.parse('2026-03-02T10:00:00Z') / 1000
   for (let k = 1; k <= 10; k++) m.points.push({ time: T + k * 60, client: 'c', path: '/n/x', values: [10, 0, 0, 0, 0, 0], points: 1 })
   const job: Job = {
-    id: 'q1', name: 'queue', status: 'succeeded', startedAt: new Date(T * 1000).toISOString(), endedAt: new Date((T + 600) * 1000).toISOString(), paths: ['/n'], clients: [],
+    id: 'q1', name: 'queue', cluster: '', status: 'succeeded', startedAt: new Date(T * 1000).toISOString(), endedAt: new Date((T + 600) * 1000).toISOString(), paths: ['/n'], clients: [],
     labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
   }
   const data: StoreData = { version: 1, jobs: { q1: job }, outbox: [], nextSeq: 1 }

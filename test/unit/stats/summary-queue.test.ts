@@ -20,7 +20,7 @@ describe('startSummaries after a restart with many jobs due', () => {
     const jobs: Record<string, Job> = {}
     for (let i = 0; i < 60; i++) {
       jobs[`j${i}`] = {
-        id: `j${i}`, name: `n${i % 3}`, status: 'succeeded', startedAt: new Date(1e12 + i * 1000).toISOString(), endedAt: new Date(1e12 + i * 1000 + 600_000).toISOString(),
+        id: `j${i}`, name: `n${i % 3}`, cluster: '', status: 'succeeded', startedAt: new Date(1e12 + i * 1000).toISOString(), endedAt: new Date(1e12 + i * 1000 + 600_000).toISOString(),
         paths: ['/p'], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
       }
     }

@@ -8,7 +8,7 @@ import { memorySource } from '../../support/memory-source.ts'
 const I = 60
 const T0 = 1_700_000_040
 const job = (id: string, status: Job['status'] = 'running'): Job => ({
-  id, name: 'n', status, startedAt: new Date((T0 + 10) * 1000).toISOString(), endedAt: status === 'running' ? null : new Date((T0 + 600) * 1000).toISOString(),
+  id, name: 'n', cluster: '', status, startedAt: new Date((T0 + 10) * 1000).toISOString(), endedAt: status === 'running' ? null : new Date((T0 + 600) * 1000).toISOString(),
   paths: ['/p'], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
 })
 
