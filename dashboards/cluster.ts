@@ -10,10 +10,10 @@ const TOTALS = 'Totals over the time range: Σ rate × poll interval per field, 
 export function clusterDashboard(f: Flavour): Dashboard {
   const clusterLink = (variable: string, field: string) => ({
     title: `Show only this ${variable}`,
-    url: `/d/${UID.cluster(f)}?var-cluster=\${cluster}&var-${variable}=\${__data.fields["${field}"]}&\${__url_time_range}`,
+    url: `/d/${UID.cluster(f)}?\${cluster:queryparam}&var-${variable}=\${__data.fields["${field}"]}&\${__url_time_range}`,
   })
   const d = dashboard(f, UID.cluster(f), 'qactivity — cluster activity', 'Activity of the Qumulo cluster by client and path, from qumulo_activity (per-client, per-directory 60 s average rates polled every $poll s), with capacity and job annotations.')
-    .withVariable(tagVariable(f, 'cluster', 'Cluster', tagValues(MEASUREMENT.activity, 'cluster')))
+    .withVariable(tagVariable(f, 'cluster', 'Cluster', tagValues(MEASUREMENT.activity, 'cluster'), { multi: true }))
     .withVariable(tagVariable(f, 'client', 'Client', tagValues(MEASUREMENT.activity, 'client_ip', filters.clusterOnly), { multi: true }))
     .withVariable(tagVariable(f, 'path', 'Path', tagValues(MEASUREMENT.activity, 'path', filters.clusterOnly), { multi: true }))
     .annotation(annotations('qactivity jobs', ['qactivity']))
@@ -47,7 +47,7 @@ export function clusterDashboard(f: Flavour): Dashboard {
         .overrideByRegexp('throughput_.*', [{ id: 'unit', value: UNIT.bytes }]),
     )
     .withPanel(
-      table(f, 'Jobs in this time range', 'Every job with an event (start, comment, completion) in the time range, from qactivity_job: its latest status and window. Click a job to open it on the job dashboard over its own time range.', UNIT.count, lastBy(MEASUREMENT.job, ['status', 'started_at', 'ended_at', 'paths', 'clients'], undefined, ['job_id', 'job_name']), 24, 8)
+      table(f, 'Jobs in this time range', 'Every job of the selected clusters with an event (start, comment, completion) in the time range, from qactivity_job: its latest status and window. Click a job to open it on the job dashboard over its own time range.', UNIT.count, lastBy(MEASUREMENT.job, ['status', 'started_at', 'ended_at', 'paths', 'clients'], filters.clusterOnly, ['job_id', 'job_name', 'cluster']), 24, 8)
         .overrideByName('job_id', [{ id: 'links', value: [{ title: 'Open the job', url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&from=\${__data.fields["started_at"].numeric}&to=now` }] }])
         .overrideByRegexp('(started|ended)_at', [{ id: 'unit', value: 'dateTimeAsIso' }]),
     )

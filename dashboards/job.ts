@@ -16,7 +16,7 @@ export function jobDashboard(f: Flavour): Dashboard {
     .annotation(annotations('this job', ['qactivity', 'job:${job}']))
     .link(new DashboardLinkBuilder('Compare with other runs').type(DashboardLinkType.Link).url(`/d/${UID.compare(f)}?var-jobs=\${job}`).keepTime(false).includeVars(false).asDropdown(false))
     .withPanel(
-      table(f, 'Job', "The job's latest event in qactivity_job: status, start and end (epoch ms, 0 while running), paths and clients (JSON).", UNIT.count, lastBy(MEASUREMENT.job, ['status', 'started_at', 'ended_at', 'paths', 'clients'], filters.job, ['job_id', 'job_name']), 24, 4).overrideByRegexp(
+      table(f, 'Job', "The job's latest event in qactivity_job: status, start and end (epoch ms, 0 while running), paths and clients (JSON).", UNIT.count, lastBy(MEASUREMENT.job, ['status', 'started_at', 'ended_at', 'paths', 'clients'], filters.job, ['job_id', 'job_name', 'cluster']), 24, 4).overrideByRegexp(
         '(started|ended)_at',
         [{ id: 'unit', value: 'dateTimeAsIso' }],
       ),

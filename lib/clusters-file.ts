@@ -15,8 +15,8 @@ export const CLUSTER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/
 const CLUSTER_NAME_RULE = '1–64 characters of A–Z a–z 0–9 . _ : - starting with a letter or digit'
 
 const Entry = z.strictObject({
-  name: z.string().regex(CLUSTER_NAME_RE, `name must be ${CLUSTER_NAME_RULE}`),
-  url: z.url({ protocol: /^https?$/, error: 'url must be an http:// or https:// URL' }),
+  name: z.string().regex(CLUSTER_NAME_RE, `must be ${CLUSTER_NAME_RULE}`),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
   token: z.string().min(1).optional(),
   username: z.string().min(1).optional(),
   password: z.string().min(1).optional(),
@@ -42,12 +42,18 @@ function authProblem(e: Entry): string | undefined {
  */
 export function readClustersFile(file: string, timeoutMsDefault: number, problems: string[]): QumuloConfig[] {
   const at = (where: string, what: string) => problems.push(`QACTIVITY_CLUSTERS_FILE: ${where}${what}`)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    at('', `cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    return []
+  }
   let doc: unknown
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'))
+    doc = parseYaml(text)
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    at('', code ? `cannot read "${file}" (${code})` : `"${file}" is not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`)
+    at('', `"${file}" is not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`)
     return []
   }
   if (!Array.isArray(doc) || doc.length === 0) {
@@ -56,8 +62,12 @@ export function readClustersFile(file: string, timeoutMsDefault: number, problem
   }
   const dir = dirname(resolve(file))
   const out: QumuloConfig[] = []
+  const seen = new Set<string>()
   doc.forEach((raw: unknown, i) => {
-    const label = `clusters[${i}]${raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? ` ("${(raw as { name: string }).name.slice(0, 64)}")` : ''}: `
+    const name = raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? (raw as { name: string }).name : undefined
+    const label = `clusters[${i}]${name === undefined ? '' : ` ("${name.slice(0, 64)}")`}: `
+    if (name !== undefined && seen.has(name)) return void at(label, `duplicate name "${name}"`)
+    if (name !== undefined) seen.add(name)
     const parsed = Entry.safeParse(raw)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
@@ -80,7 +90,6 @@ export function readClustersFile(file: string, timeoutMsDefault: number, problem
     }
     const caFile = e.caFile ? resolve(dir, e.caFile) : undefined
     if (caFile && !existsSync(caFile)) return void at(label, `caFile: no such file "${caFile}"`)
-    if (out.some((c) => c.cluster === e.name)) return void at(label, `duplicate name "${e.name}"`)
     out.push({
       url: e.url.replace(/\/+$/, ''),
       token,

@@ -145,6 +145,7 @@ function facts(input: ReportInput): Array<[string, string]> {
   const labels = Object.entries(job.labels ?? {}).map(([k, v]) => `${k}=${v}`)
   const out: Array<[string, string]> = [
     ['Job ID', job.id],
+    ...(job.cluster ? [['Cluster', job.cluster] as [string, string]] : []),
     ['Status', running ? `${job.status} (figures so far)` : job.status],
     ['Started', formatTime(stats.window.start)],
     ['Ended', running ? 'running' : formatTime(stats.window.end)],
@@ -156,7 +157,7 @@ function facts(input: ReportInput): Array<[string, string]> {
   ]
   if (input.previous) {
     const p = input.previous.job
-    out.push(['Previous run', `${p.id}, started ${formatTime(p.startedAt)} (${p.status})`])
+    out.push(['Previous run', `${p.id}, started ${formatTime(p.startedAt)} (${p.status})${p.cluster && p.cluster !== job.cluster ? ` on cluster ${p.cluster}` : ''}`])
   }
   return out
 }

@@ -155,7 +155,7 @@ describe('qactivity job against the real API', () => {
     // human output: key/value block and the comments in order
     const human = await qa(['show', '--job', env.QACTIVITY_JOB])
     expect(human.code).toBe(0)
-    expect(human.stdout).toMatch(new RegExp(`^id +${env.QACTIVITY_JOB}\nname +render\nstatus +failed\n`))
+    expect(human.stdout).toMatch(new RegExp(`^id +${env.QACTIVITY_JOB}\nname +render\ncluster +127.0.0.1\nstatus +failed\n`))
     expect(human.stdout).toMatch(/paths +\/render\/shots\n +\/render\/cache\n/)
     expect(human.stdout).toMatch(/comments \(2\)\n .* ci +enabled Maya 64-bit shaders\n .* ci +second thoughts\n$/)
 

@@ -40,7 +40,7 @@ const stats: Record<string, JobStats> = {}
 
 function job(id: string, startS: number, endS: number, over: Partial<Job> = {}): Job {
   return {
-    id, name: 'render', cluster: '', status: 'succeeded', startedAt: new Date(startS * 1000).toISOString(), endedAt: new Date(endS * 1000).toISOString(),
+    id, name: 'render', cluster: 'sim', status: 'succeeded', startedAt: new Date(startS * 1000).toISOString(), endedAt: new Date(endS * 1000).toISOString(),
     paths: [], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '', ...over,
   }
 }

@@ -123,6 +123,15 @@ describe('renderFlux', () => {
     expect(validateFlux(q)).toEqual([])
   })
 
+  it("keeps only the job's cluster, and lists only that cluster's client values", () => {
+    const q = renderFlux(activityQuery(sel({ clients: ['10.0.0.1'], cluster: 'qumulo-"a"' })), 'qactivity')
+    expect(q).toContain('  |> filter(fn: (r) => r.cluster == "qumulo-\\"a\\"")\n  |> filter(fn: (r) => r.client_ip == "10.0.0.1")')
+    expect(validateFlux(q)).toEqual([])
+    const values = renderFluxClientValues('qactivity', 'a')
+    expect(values).toContain('predicate: (r) => r._measurement == "qumulo_activity" and r.cluster == "a"')
+    expect(validateFlux(values)).toEqual([])
+  })
+
   it('returns nothing when no client and no path is given', () => {
     const q = renderFlux(activityQuery(sel({})), 'qactivity')
     expect(q).toContain('|> filter(fn: (r) => false)')
