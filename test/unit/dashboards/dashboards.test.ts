@@ -46,6 +46,19 @@ describe('generated dashboards', () => {
     for (const f of files) expect(readFileSync(join(ROOT, 'provisioning/dashboards', f.file), 'utf8'), f.file).toBe(dashboardJson(f.dashboard))
   })
 
+  it('select several clusters (multi-select with All), and the job dashboard shows its cluster', () => {
+    for (const f of files.filter((x) => x.file.endsWith('/cluster.json'))) {
+      const v = (f.dashboard.templating?.list ?? []).find((x) => x.name === 'cluster')!
+      expect([v.multi, v.includeAll, v.allValue], f.file).toEqual([true, true, '.*'])
+      // A link keeps every selected cluster.
+      expect(JSON.stringify(f.dashboard.panels), f.file).toContain('${cluster:queryparam}')
+    }
+    for (const f of files.filter((x) => x.file.endsWith('/job.json'))) {
+      const job = panelsOf(f.dashboard).find((p) => p.title === 'Job')!
+      expect(JSON.stringify(job.targets), f.file).toMatch(/"cluster"|\\"cluster\\"/)
+    }
+  })
+
   for (const f of files) {
     describe(f.file, () => {
       const d = f.dashboard
