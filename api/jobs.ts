@@ -78,12 +78,16 @@ export class JobService {
   /** Ids per job name (names never change): previous runs are looked up for every stats call and summary. */
   private readonly byName = new Map<string, Set<string>>()
 
+  /** One poll interval in ms: how long after its end a completed job's paths stay watched. */
+  private readonly graceMs: number
+
   constructor(private readonly deps: JobServiceDeps) {
     this.now = deps.now ?? Date.now
+    this.graceMs = (deps.intervalSeconds ?? 60) * 1000
     for (const j of Object.values(deps.store.data.jobs)) {
       this.legacyCluster(j)
       if (j.status === 'running') this.running.add(j.id)
-      else if (j.endedAt) this.ended.set(j.id, Date.parse(j.endedAt))
+      else if (j.endedAt && Date.parse(j.endedAt) > this.now() - 2 * this.graceMs) this.ended.set(j.id, Date.parse(j.endedAt))
       this.named(j)
     }
   }
@@ -235,6 +239,8 @@ export class JobService {
       if (j.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is already ${j.status}`)
       j.status = status
       this.running.delete(id)
+      // Without a collector asking (a lone `api`), nothing else forgets ended jobs.
+      for (const [other, endMs] of this.ended) if (endMs < now - 2 * this.graceMs) this.ended.delete(other)
       this.ended.set(id, end)
       j.endedAt = iso(end)
       j.updatedAt = iso(now)
@@ -291,7 +297,7 @@ export class JobService {
    * cluster are watched on every cluster.
    */
   watchedPaths(cluster: string, tickS: number): string[] {
-    const graceMs = (this.deps.intervalSeconds ?? 60) * 1000
+    const graceMs = this.graceMs
     const jobs = this.deps.store.data.jobs
     const out = new Set<string>()
     const add = (j: Job | undefined) => {
