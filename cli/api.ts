@@ -3,6 +3,7 @@ import { UsageError } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
 import { optionalQumulo, openWriter, startApi } from '../api/server.ts'
 import { createCollector } from '../collector/index.ts'
+import { pathProblemRecorder } from '../api/path-problems.ts'
 
 function until(): Promise<void> {
   return new Promise((resolve) => {
@@ -32,7 +33,7 @@ export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): P
   const writer = await openWriter(config, log, 'spool')
   const qumulo = optionalQumulo(config, log)!
   const api = await startApi({ config, log, writer, qumulo })
-  const collector = createCollector({ config, qumulo, writer, log: log.child({ component: 'collector' }), jobPaths: async () => api.service.runningPaths() })
+  const collector = createCollector({ config, qumulo, writer, log: log.child({ component: 'collector' }), jobPaths: async () => api.service.runningPaths(), onPathStates: pathProblemRecorder(api.store, () => api.service.runningJobs()) })
   collector.start()
   log.info('Collector started', { qumulo: config.qumulo.url, poll: config.collector.pollSeconds, cluster: config.qumulo.cluster })
   await until()

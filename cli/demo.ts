@@ -8,6 +8,7 @@ import { ACTIVITY_FIELDS } from '../lib/schema.ts'
 import { createQumuloClient } from '../qumulo/client.ts'
 import { createCollector } from '../collector/index.ts'
 import { openWriter, startApi } from '../api/server.ts'
+import { pathProblemRecorder } from '../api/path-problems.ts'
 import { startSimulator } from '../simulator/server.ts'
 import { loadScenario } from '../simulator/scenario.ts'
 import { formatStats, table, type StatsView } from './format.ts'
@@ -75,6 +76,7 @@ export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
     writer,
     log,
     jobPaths: async () => api.service.runningPaths(),
+    onPathStates: pathProblemRecorder(api.store, () => api.service.runningJobs()),
     onCycle: (r) => {
       out(`  cycle at ${new Date(r.time * 1000).toISOString()}: ${r.entries} activity entries → ${r.points} points in ${(r.durationSeconds * 1000).toFixed(0)} ms`)
       if (++done === 1) void call('POST', `/api/v1/jobs/${job.id}/comments`, { text: 'enabled Maya 64-bit shaders' })

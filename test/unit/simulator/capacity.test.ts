@@ -70,6 +70,13 @@ describe('GET /v1/files/{ref}/aggregates/', () => {
     expect(byId.path).toBe('/render/')
   })
 
+  it('answers 400 fs_not_a_directory_error for the path of a file', async () => {
+    sim = await startTestSimulator(SCENARIO)
+    const res = await call(sim, `/v1/files/${encodeURIComponent('/render/shots/f0000.bin')}/aggregates/?max-entries=0`)
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ error_class: 'fs_not_a_directory_error' })
+  })
+
   it('answers 404 fs_no_such_entry_error for an unknown path', async () => {
     sim = await startTestSimulator(SCENARIO)
     const res = await call(sim, `/v1/files/${encodeURIComponent('/nope')}/aggregates/?max-entries=0`)
