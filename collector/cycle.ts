@@ -113,9 +113,10 @@ async function collectCapacity(deps: CycleDeps, watched: string[], time: number)
         out.pathStates.set(path, undefined)
         deps.states.ok(key, 'Aggregates poll recovered', fields)
       } catch (err) {
-        if (isMissingDirectory(err)) out.pathStates.set(path, `${clip(path)}: ${err.status === 404 ? 'no such directory' : 'not a directory'} on Qumulo`)
+        const missing = isMissingDirectory(err)
+        if (missing) out.pathStates.set(path, `${clip(path)}: ${err.status === 404 ? 'no such directory' : 'not a directory'} on Qumulo`)
         else out.failed.push(key)
-        deps.states.fail(key, isMissingDirectory(err) ? 'Watched path is not a directory on Qumulo' : 'Aggregates poll failed', { ...fields, error: messageOf(err) })
+        deps.states.fail(key, missing ? 'Watched path is not a directory on Qumulo' : 'Aggregates poll failed', { ...fields, error: messageOf(err) })
       }
     }),
   ]
