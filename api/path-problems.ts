@@ -5,7 +5,8 @@ import type { Job } from './types.ts'
  * Records on running jobs the collector's verdict on their paths (`error`, e.g. "/x: no such directory
  * on Qumulo"). Called every cycle with the paths checked; the store is written only when a job's
  * error changes, so a bad path costs one update, not one per cycle. A job whose paths were not all
- * checked yet (Qumulo down since a restart) keeps its error as it is.
+ * checked yet (Qumulo down since a restart) keeps its error as it is. With several clusters, make one
+ * recorder per cluster, given that cluster's running jobs only.
  */
 export function pathProblemRecorder(store: JobStore, runningJobs: () => Job[]): (states: Map<string, string | undefined>) => Promise<void> {
   const known = new Map<string, string | undefined>()
