@@ -41,7 +41,7 @@ export async function runDemoCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
   const cycles = Number(parse(argv).cycles)
   if (!Number.isInteger(cycles) || cycles < 1 || cycles > 100) throw new UsageError('--cycles must be an integer from 1 to 100')
   const base = loadConfig(env)
-  const influxd = env.INFLUX_URL ? undefined : await startLocalInfluxd()
+  const influxd = env.INFLUX_URL?.trim() ? undefined : await startLocalInfluxd()
   const interrupted = () => void (influxd?.close() ?? Promise.resolve()).finally(() => process.exit(130))
   process.once('SIGINT', interrupted)
   process.once('SIGTERM', interrupted)
