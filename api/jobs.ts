@@ -1,4 +1,4 @@
-import type { Logger } from '../lib/log.ts'
+import { clip, type Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import type { DirAggregates } from '../qumulo/types.ts'
@@ -342,7 +342,7 @@ export class JobService {
           await this.recordCapacity(id, path, which, { at: iso(at), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) })
           this.write([capacityLine(cluster, path, a, Math.floor(at / 1000))])
         } catch (err) {
-          this.deps.log.warn('Capacity snapshot failed', { job: id, path, which, error: messageOf(err) })
+          this.deps.log.warn('Capacity snapshot failed', { job: id, path: clip(path), which, error: messageOf(err) })
           await this.recordCapacity(id, path, which, undefined, messageOf(err)).catch(() => {})
         }
       }),

@@ -69,6 +69,8 @@ export interface Job {
   notify: string[]
   annotation: AnnotationSync
   capacity: PathCapacity[]
+  /** Why the collector cannot measure some of the job's paths (they are not directories on Qumulo); absent when all can be. */
+  error?: string
   /** The §6 aggregates computed once after completion (stats/summary.ts); absent while running. */
   summary?: JobSummary
   /** Delivery of the job's latest e-mailed report (reports/service.ts); absent when none was sent. */

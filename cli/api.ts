@@ -3,6 +3,7 @@ import { UsageError } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
 import { optionalQumulo, openWriter, startApi } from '../api/server.ts'
 import { createFleet } from '../collector/fleet.ts'
+import { pathProblemRecorder } from '../api/path-problems.ts'
 
 function until(): Promise<void> {
   return new Promise((resolve) => {
@@ -31,9 +32,17 @@ export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): P
   const log = createLogger(config.logLevel)
   const writer = await openWriter(config, log, 'spool')
   const qumulo = optionalQumulo(config, log)
-  // The API starts first (its store holds the jobs); the fleet is created before any request can ask for it.
-  const fleet = createFleet({ config, clients: qumulo, writer, log: log.child({ component: 'collector' }), jobPaths: async (cluster, tick) => api.service.watchedPaths(cluster, tick) })
+  // The fleet is made in the same turn as the API resolves, before any request can ask for its status.
   const api = await startApi({ config, log, writer, qumulo, collectors: () => fleet.status() })
+  const fleet = createFleet({
+    config,
+    clients: qumulo,
+    writer,
+    log: log.child({ component: 'collector' }),
+    jobPaths: async (cluster, tick) => api.service.watchedPaths(cluster, tick),
+    // One recorder per cluster: a path missing on one cluster is a problem of that cluster's jobs only.
+    onPathStates: (cluster) => pathProblemRecorder(api.store, () => api.service.runningJobs().filter((j) => j.cluster === cluster || j.cluster === '')),
+  })
   fleet.start()
   for (const c of config.clusters) log.info('Collector started', { qumulo: c.url, poll: config.collector.pollSeconds, cluster: c.cluster })
   await until()

@@ -1,12 +1,14 @@
-import type { Logger } from '../lib/log.ts'
+import { clip, type Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { QumuloClient } from '../qumulo/client.ts'
+import { isMissingDirectory } from '../qumulo/errors.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import { aggregateActivity, activityLines } from './activity.ts'
 import { capacityLine, clusterLine } from './capacity.ts'
 import { PathRule } from './path-rule.ts'
 import type { PathResolver } from './resolver.ts'
 import { selfMetricsLine } from './self-metrics.ts'
+import type { StateLog } from './state-log.ts'
 
 /** Everything one poll cycle needs, passed in so tests can point it at a simulator and a real InfluxDB. */
 export interface CycleDeps {
@@ -20,6 +22,10 @@ export interface CycleDeps {
   /** Watched paths for the cycle stamped `time` (epoch s): `QACTIVITY_WATCH_PATHS` plus its jobs' paths. */
   watchedPaths: (time: number) => Promise<string[]>
   log: Logger
+  /** Failures logged once per change of state, across cycles. */
+  states: StateLog
+  /** Watched paths checked this cycle: the problem of each one Qumulo says is not a directory, undefined for the others. */
+  onPathStates?: (states: Map<string, string | undefined>) => void | Promise<void>
 }
 
 /** What one cycle did; also written as the `qactivity_collector` self-metrics point. */
@@ -43,6 +49,8 @@ export interface CycleReport {
   cacheSize: number
   /** what failed this cycle: `activity`, `activity-entries`, `resolve`, `file-system`, `aggregates <path>`, `watched-paths` */
   failedEndpoints: string[]
+  /** watched paths that Qumulo says do not exist or are not directories: a job's problem, not the cluster's */
+  failedPaths: number
   /** points refused because the spool is full */
   droppedPoints: number
   /** ticks skipped because the previous cycle overran */
@@ -54,15 +62,21 @@ interface Collected {
   failed: string[]
 }
 
+interface CapacityCollected extends Collected {
+  /** path → its problem (undefined: fine), for the paths whose check was conclusive */
+  pathStates: Map<string, string | undefined>
+}
+
 async function collectActivity(deps: CycleDeps, rule: PathRule, time: number, report: CycleReport): Promise<Collected> {
   const out: Collected = { lines: [], failed: [] }
   let served
   try {
     served = await deps.qumulo.activity()
   } catch (err) {
-    deps.log.error('Activity poll failed', { endpoint: 'activity', error: messageOf(err) })
+    deps.states.fail('activity', 'Activity poll failed', { endpoint: 'activity', error: messageOf(err) }, 'error')
     return { lines: [], failed: ['activity'] }
   }
+  deps.states.ok('activity', 'Activity poll recovered', { endpoint: 'activity' })
   report.entries = served.entries.length
   report.rejectedEntries = served.rejected
   if (served.rejected) out.failed.push('activity-entries')
@@ -72,30 +86,37 @@ async function collectActivity(deps: CycleDeps, rule: PathRule, time: number, re
   report.cacheHitRate = resolved.hits + resolved.misses ? resolved.hits / (resolved.hits + resolved.misses) : 1
   if (resolved.errors.length) {
     out.failed.push('resolve')
-    deps.log.error('Resolve failed; activity kept as unresolved', { ids: resolved.failed, error: messageOf(resolved.errors[0]) })
-  }
+    deps.states.fail('resolve', 'Resolve failed; activity kept as unresolved', { ids: resolved.failed, error: messageOf(resolved.errors[0]) }, 'error')
+  } else deps.states.ok('resolve', 'Resolve recovered')
   const series = aggregateActivity(served.entries, (id) => rule.tagFor(resolved.directories.get(id) ?? ''))
   out.lines = activityLines(series, deps.cluster, time)
   return out
 }
 
-async function collectCapacity(deps: CycleDeps, watched: string[], time: number): Promise<Collected> {
-  const out: Collected = { lines: [], failed: [] }
+async function collectCapacity(deps: CycleDeps, watched: string[], time: number): Promise<CapacityCollected> {
+  const out: CapacityCollected = { lines: [], failed: [], pathStates: new Map() }
   const tasks: Array<() => Promise<void>> = [
     async () => {
       try {
         out.lines.push(clusterLine(deps.cluster, await deps.qumulo.fileSystem(), time))
+        deps.states.ok('file-system', 'File-system poll recovered', { endpoint: 'file-system' })
       } catch (err) {
         out.failed.push('file-system')
-        deps.log.error('File-system poll failed', { endpoint: 'file-system', error: messageOf(err) })
+        deps.states.fail('file-system', 'File-system poll failed', { endpoint: 'file-system', error: messageOf(err) }, 'error')
       }
     },
     ...watched.map((path) => async () => {
+      const key = `aggregates ${path}`
+      const fields = { endpoint: 'aggregates', path: clip(path) }
       try {
         out.lines.push(capacityLine(deps.cluster, path, await deps.qumulo.aggregates(path), time))
+        out.pathStates.set(path, undefined)
+        deps.states.ok(key, 'Aggregates poll recovered', fields)
       } catch (err) {
-        out.failed.push(`aggregates ${path}`)
-        deps.log.warn('Aggregates poll failed', { endpoint: 'aggregates', path, error: messageOf(err) })
+        const missing = isMissingDirectory(err)
+        if (missing) out.pathStates.set(path, `${clip(path)}: ${err.status === 404 ? 'no such directory' : 'not a directory'} on Qumulo`)
+        else out.failed.push(key)
+        deps.states.fail(key, missing ? 'Watched path is not a directory on Qumulo' : 'Aggregates poll failed', { ...fields, error: messageOf(err) })
       }
     }),
   ]
@@ -120,19 +141,22 @@ export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0):
   const started = performance.now()
   const report: CycleReport = {
     time, success: false, durationSeconds: 0, entries: 0, rejectedEntries: 0, points: 0, resolveCalls: 0, resolvedIds: 0,
-    cacheHitRate: 1, cacheSize: 0, failedEndpoints: [], droppedPoints: 0, skippedTicks,
+    cacheHitRate: 1, cacheSize: 0, failedEndpoints: [], failedPaths: 0, droppedPoints: 0, skippedTicks,
   }
   let watched: string[] = []
   try {
     watched = await deps.watchedPaths(time)
+    deps.states.ok('watched-paths', 'Watched paths available again')
   } catch (err) {
     report.failedEndpoints.push('watched-paths')
-    deps.log.error('Watched paths unavailable', { error: messageOf(err) })
+    deps.states.fail('watched-paths', 'Watched paths unavailable', { error: messageOf(err) }, 'error')
   }
   const rule = new PathRule(watched, deps.pathDepth)
-  const parts = await Promise.all([collectActivity(deps, rule, time, report), collectCapacity(deps, watched, time)])
-  const lines = parts.flatMap((p) => p.lines)
-  report.failedEndpoints.push(...parts.flatMap((p) => p.failed))
+  const [activity, capacity] = await Promise.all([collectActivity(deps, rule, time, report), collectCapacity(deps, watched, time)])
+  const lines = [...activity.lines, ...capacity.lines]
+  report.failedEndpoints.push(...activity.failed, ...capacity.failed)
+  report.failedPaths = [...capacity.pathStates.values()].filter(Boolean).length
+  await recordPathStates(deps, capacity.pathStates)
   report.points = lines.length
   report.cacheSize = deps.resolver.size
   const written = await deps.writer.write(lines)
@@ -142,4 +166,14 @@ export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0):
   // essential: the one point saying the spool is full must not be refused by the full spool
   await deps.writer.write([selfMetricsLine(deps.cluster, report, deps.writer.stats())], { essential: true })
   return report
+}
+
+async function recordPathStates(deps: CycleDeps, states: Map<string, string | undefined>): Promise<void> {
+  try {
+    await deps.onPathStates?.(states)
+  } catch (err) {
+    deps.states.fail('path-states', 'Path problems not recorded on jobs', { error: messageOf(err) })
+    return
+  }
+  deps.states.ok('path-states', 'Path problems recorded on jobs again')
 }

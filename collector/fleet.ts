@@ -2,7 +2,7 @@ import type { Config, QumuloConfig } from '../lib/config.ts'
 import type { Logger } from '../lib/log.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import { createQumuloClient, type QumuloClient } from '../qumulo/client.ts'
-import { createCollector, type Collector, type CollectorStatus } from './index.ts'
+import { createCollector, type Collector, type CollectorOptions, type CollectorStatus } from './index.ts'
 import type { CycleReport } from './cycle.ts'
 
 /** Qumulo clients by cluster name (the `cluster` tag), one per configured cluster. */
@@ -31,6 +31,8 @@ export interface FleetOptions {
   log: Logger
   /** the paths a cluster's poll stamped `tickS` must watch (its jobs') */
   jobPaths?: (cluster: string, tickS: number) => Promise<string[]>
+  /** what to do with a cluster's verdicts on its watched paths (see CollectorOptions.onPathStates) */
+  onPathStates?: (cluster: string) => CollectorOptions['onPathStates']
   onCycle?: (cluster: string, report: CycleReport) => void
 }
 
@@ -54,6 +56,7 @@ export function createFleet(o: FleetOptions): Fleet {
         writer: o.writer,
         log: o.log.child({ cluster: name }),
         jobPaths: jobPaths && ((tickS) => jobPaths(name, tickS)),
+        onPathStates: o.onPathStates?.(name),
         onCycle: o.onCycle && ((r) => o.onCycle!(name, r)),
       }),
     )

@@ -3,9 +3,10 @@ import type { Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import type { QumuloClient } from '../qumulo/client.ts'
-import { runCycle, type CycleReport } from './cycle.ts'
+import { runCycle, type CycleDeps, type CycleReport } from './cycle.ts'
 import { PathResolver } from './resolver.ts'
 import { startTicker, type Ticker } from './schedule.ts'
+import { createStateLog } from './state-log.ts'
 import { watchedPaths, type JobPathSource } from './watched.ts'
 
 /** A running or runnable collector. */
@@ -41,13 +42,15 @@ export interface CollectorOptions {
   log: Logger
   /** Running jobs' paths (optional). */
   jobPaths?: JobPathSource
+  /** Told every cycle which watched paths Qumulo says are not directories (`serve` records it on the jobs). */
+  onPathStates?: CycleDeps['onPathStates']
   /** Called after each scheduled cycle (tests, logging). */
   onCycle?: (report: CycleReport) => void
 }
 
 export function createCollector(o: CollectorOptions): Collector {
   const c = o.config.collector
-  const deps = {
+  const deps: CycleDeps = {
     qumulo: o.qumulo,
     writer: o.writer,
     resolver: new PathResolver(o.qumulo, c.resolveCacheSize, c.resolveCacheTtlSeconds * 1000),
@@ -55,6 +58,8 @@ export function createCollector(o: CollectorOptions): Collector {
     pathDepth: c.pathDepth,
     watchedPaths: watchedPaths(c.watchPaths, o.jobPaths, o.log),
     log: o.log,
+    states: createStateLog(o.log),
+    onPathStates: o.onPathStates,
   }
   let ticker: Ticker | undefined
   const status: CollectorStatus = { cluster: deps.cluster, ok: true, failedCycles: 0 }
@@ -72,12 +77,13 @@ export function createCollector(o: CollectorOptions): Collector {
       const report = await runCycle(deps, time, skipped)
       const fields = { time: report.time, entries: report.entries, points: report.points, seconds: report.durationSeconds.toFixed(3) }
       if (report.success) o.log.debug('Cycle done', fields)
-      else o.log.warn('Cycle incomplete', { ...fields, failed: report.failedEndpoints.join(',') || undefined, dropped: report.droppedPoints })
+      // Each failing endpoint or path already logged once when it began failing; the self-metrics point says the rest.
+      else o.log.debug('Cycle incomplete', { ...fields, failed: report.failedEndpoints.join(',') || undefined, dropped: report.droppedPoints })
       return record(report)
     } catch (err) {
       // Only the writer can throw here (e.g. the spool directory vanished): report and keep polling.
       o.log.error('Cycle failed', { time, error: messageOf(err) })
-      return record({ time, success: false, durationSeconds: 0, entries: 0, rejectedEntries: 0, points: 0, resolveCalls: 0, resolvedIds: 0, cacheHitRate: 0, cacheSize: 0, failedEndpoints: ['write'], droppedPoints: 0, skippedTicks: skipped })
+      return record({ time, success: false, durationSeconds: 0, entries: 0, rejectedEntries: 0, points: 0, resolveCalls: 0, resolvedIds: 0, cacheHitRate: 0, cacheSize: 0, failedEndpoints: ['write'], failedPaths: 0, droppedPoints: 0, skippedTicks: skipped })
     }
   }
 

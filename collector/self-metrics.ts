@@ -23,6 +23,7 @@ export function selfMetricsLine(cluster: string, r: CycleReport, w: WriterStats)
       cache_size: BigInt(r.cacheSize),
       failed_endpoints: BigInt(r.failedEndpoints.length),
       failed: r.failedEndpoints.join(','),
+      failed_paths: BigInt(r.failedPaths),
       write_errors: BigInt(w.writeErrors),
       dropped_points: BigInt(w.droppedLines),
       spool_bytes: BigInt(w.spoolBytes),

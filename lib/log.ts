@@ -50,3 +50,10 @@ export function createLogger(
 
 /** A logger that prints nothing (tests, benchmarks). */
 export const silentLogger: Logger = createLogger('error', {}, () => {})
+
+const MAX_LOGGED_CHARS = 200
+
+/** Long text (a 4 KB path) as it goes into a log line or an error: the first 200 characters, then its size. */
+export function clip(text: string): string {
+  return text.length > MAX_LOGGED_CHARS ? `${text.slice(0, MAX_LOGGED_CHARS)}…(${Buffer.byteLength(text)} bytes)` : text
+}

@@ -109,6 +109,7 @@ export const SCHEMA = {
       'cache_size',
       'failed_endpoints',
       'failed',
+      'failed_paths',
       'write_errors',
       'dropped_points',
       'spool_bytes',

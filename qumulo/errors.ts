@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import { redact } from '../lib/errors.ts'
+import { clip } from '../lib/log.ts'
 
 /** Qumulo's error body: `{module, error_class, description, stack, user_visible, inner?}` (qumulo/api.md §1.4). */
 export interface QumuloErrorEnvelope {
@@ -58,6 +59,14 @@ export class QumuloApiError extends Error {
   }
 }
 
+/** Qumulo's answers meaning "this path is not a directory that exists": the caller's path is wrong, the cluster is fine. */
+const NOT_A_DIRECTORY_CLASSES = new Set(['fs_no_such_entry_error', 'fs_no_such_path_error', 'fs_not_a_directory_error'])
+
+/** True when Qumulo answered that a path does not exist or is not a directory (as opposed to an outage). */
+export function isMissingDirectory(err: unknown): err is QumuloApiError {
+  return err instanceof QumuloApiError && (err.status === 404 || NOT_A_DIRECTORY_CLASSES.has(err.errorClass ?? ''))
+}
+
 /** A response body that does not have the documented shape; the client adds method and path. */
 export class InvalidResponseError extends Error {
   constructor(message: string) {
@@ -70,7 +79,7 @@ function formatMessage(init: QumuloApiErrorInit): string {
   const status = init.status === undefined ? '' : `${init.status} ${init.statusText || STATUS_CODES[init.status] || ''}`.trim()
   const detail = init.envelope ? describeEnvelope(init.envelope) : init.detail && oneLine(init.detail)
   const text = status && detail ? `${status} (${detail})` : status || detail || 'request failed'
-  return redact(`[${init.method}] ${init.url}: ${text}`)
+  return redact(`[${init.method}] ${clip(init.url)}: ${text}`)
 }
 
 function describeEnvelope(e: QumuloErrorEnvelope): string {

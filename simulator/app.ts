@@ -153,5 +153,9 @@ function aggregates(c: Context, d: SimulatorAppDeps): Response {
 function lookup(tree: Tree, ref: string): DirNode | FileNode | undefined {
   if (!ref.startsWith('/')) return tree.byId.get(ref)
   const n = normalizePath(ref)
-  return n.ok ? tree.byPath.get(n.path) : undefined
+  if (!n.ok) return undefined
+  const dir = tree.byPath.get(n.path)
+  if (dir) return dir
+  const cut = n.path.lastIndexOf('/')
+  return tree.byPath.get(n.path.slice(0, cut) || '/')?.files.find((f) => f.name === n.path.slice(cut + 1))
 }

@@ -1,5 +1,6 @@
 import type { CapacityEntry, Scenario } from './scenario.ts'
 import type { DirNode, FileNode, Tree } from './tree.ts'
+import type { WriteLedger, Written } from './writes.ts'
 
 /** Totals of one tree, the numbers behind `aggregates/` and `file-system`. */
 export interface Totals {
@@ -39,18 +40,24 @@ export interface CapacityModel {
   fileSystem(elapsedSeconds: number): Record<string, unknown>
 }
 
-export function createCapacityModel(tree: Tree, scenario: Scenario): CapacityModel {
+/**
+ * A directory with a capacity entry grows at the entry's rates plus what workloads write below it; one
+ * without is the sum of its files (each grown by what was written into it), the files created in it and
+ * its subdirectories. Writes therefore grow a directory, its ancestors and the cluster's used bytes alike.
+ */
+export function createCapacityModel(tree: Tree, scenario: Scenario, writes: WriteLedger): CapacityModel {
   const entries = new Map(scenario.capacity.map((c) => [c.path, c]))
   const totals = (dir: DirNode, elapsed: number): Totals => {
     const entry = entries.get(dir.path)
-    return entry ? fromEntry(entry, elapsed) : summed(dir, elapsed, totals)
+    return entry ? plus(fromEntry(entry, elapsed), writes.under(dir.path, elapsed)) : plus(summed(dir, elapsed, totals), writes.at(dir.path, elapsed))
   }
+  const fileTotals = (file: FileNode, elapsed: number) => plus(FILE_TOTALS, { data: writes.file(file.id, elapsed), files: 0n })
   return {
     totals,
     aggregates: (dir, elapsed, maxEntries, orderBy) => ({
       path: dir.path === '/' ? '/' : dir.path + '/',
       id: dir.id,
-      files: maxEntries > 0 ? topChildren(dir, elapsed, totals, maxEntries, orderBy) : [],
+      files: maxEntries > 0 ? topChildren(dir, elapsed, totals, fileTotals, maxEntries, orderBy) : [],
       ...aggregateFields(totals(dir, elapsed)),
     }),
     fileSystem: (elapsed) => fileSystemOf(totals(tree.root, elapsed).capacity, scenario.fileSystem),
@@ -71,7 +78,14 @@ function fromEntry(c: CapacityEntry, elapsed: number): Totals {
   }
 }
 
-/** A directory without a capacity entry: its own metadata, its files and its subdirectories' totals. */
+/** Written data, and created files with their metadata block each, added to a tree's totals. */
+function plus(t: Totals, w: Written): Totals {
+  const data = t.data + w.data
+  const meta = t.meta + w.files * FILE_META_BYTES
+  return { capacity: data + meta, data, meta, files: t.files + w.files, directories: t.directories }
+}
+
+/** A directory without a capacity entry: its own metadata, its files as created and its subdirectories' totals. */
 function summed(dir: DirNode, elapsed: number, totals: CapacityModel['totals']): Totals {
   const n = BigInt(dir.files.length)
   const sum: Totals = { capacity: 0n, data: n * FILE_DATA_BYTES, meta: DIR_META_BYTES + n * FILE_META_BYTES, files: n, directories: 1n }
@@ -102,11 +116,11 @@ function aggregateFields(t: Totals): Record<string, string> {
 
 const FILE_TOTALS: Totals = { capacity: FILE_DATA_BYTES + FILE_META_BYTES, data: FILE_DATA_BYTES, meta: FILE_META_BYTES, files: 1n, directories: 0n }
 
-function topChildren(dir: DirNode, elapsed: number, totals: CapacityModel['totals'], max: number, orderBy: OrderBy) {
+function topChildren(dir: DirNode, elapsed: number, totals: CapacityModel['totals'], fileTotals: (f: FileNode, elapsed: number) => Totals, max: number, orderBy: OrderBy) {
   const key = sortKey(orderBy)
   const rows: Array<[DirNode | FileNode, Totals]> = [
     ...[...dir.children.values()].map((d): [DirNode, Totals] => [d, totals(d, elapsed)]),
-    ...dir.files.map((f): [FileNode, Totals] => [f, FILE_TOTALS]),
+    ...dir.files.map((f): [FileNode, Totals] => [f, fileTotals(f, elapsed)]),
   ]
   rows.sort(([a, ta], [b, tb]) => (key(tb) > key(ta) ? 1 : key(tb) < key(ta) ? -1 : a.name.localeCompare(b.name)))
   return rows.slice(0, max).map(([node, t]) => childItem(node, t))

@@ -3,6 +3,7 @@ import { createActivityFeed, type ActivityFeed, type ActivityItem } from './acti
 import { createCapacityModel, type CapacityModel } from './capacity.ts'
 import type { Scenario, Workload } from './scenario.ts'
 import { createTree, type Tree } from './tree.ts'
+import { createWriteLedger, type WriteStream } from './writes.ts'
 
 /** Everything the simulator serves, built once from a scenario. */
 export interface Cluster {
@@ -14,8 +15,21 @@ export interface Cluster {
 export function buildCluster(scenario: Scenario): Cluster {
   const tree = createTree(scenario.clusterIdPrefix)
   const timed = scenario.workloads.map((w) => ({ start: w.startSeconds, end: w.endSeconds, items: workloadItems(tree, w), shared: w.directoryIds }))
+  const writes = scenario.workloads.map((w, i) => writeStream(w, timed[i].items))
   for (const c of scenario.capacity) tree.ensureDir(c.path)
-  return { tree, activity: createActivityFeed(timed), capacity: createCapacityModel(tree, scenario) }
+  return { tree, activity: createActivityFeed(timed), capacity: createCapacityModel(tree, scenario, createWriteLedger(writes)) }
+}
+
+/** What a workload writes stays in its directory, unless its files were deleted since. */
+function writeStream(w: Workload, items: ActivityItem[]): WriteStream {
+  const kept = !w.deleted
+  return {
+    dir: w.path,
+    start: w.startSeconds,
+    end: w.endSeconds,
+    items: kept ? items.filter((i) => i.type === 'file-throughput-write') : [],
+    filesPerMinute: kept ? w.newFilesPerMinute * w.clients.length : 0,
+  }
 }
 
 /**

@@ -37,6 +37,8 @@ const workload = z
     endSeconds: z.number().nonnegative().nullable().default(null),
     deleted: z.boolean().default(false),
     directoryIds: z.boolean().default(false),
+    /** Files each client creates in `path` per minute (empty: a metadata block each). */
+    newFilesPerMinute: z.number().int().nonnegative().default(0),
   })
   .refine((w) => w.endSeconds === null || w.endSeconds > w.startSeconds, { message: 'must be greater than startSeconds', path: ['endSeconds'] })
   .refine((w) => !(w.deleted && w.directoryIds), { message: 'a workload on directory ids cannot be deleted', path: ['deleted'] })

@@ -70,10 +70,60 @@ describe('GET /v1/files/{ref}/aggregates/', () => {
     expect(byId.path).toBe('/render/')
   })
 
+  it('answers 400 fs_not_a_directory_error for the path of a file', async () => {
+    sim = await startTestSimulator(SCENARIO)
+    const res = await call(sim, `/v1/files/${encodeURIComponent('/render/shots/f0000.bin')}/aggregates/?max-entries=0`)
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ error_class: 'fs_not_a_directory_error' })
+  })
+
   it('answers 404 fs_no_such_entry_error for an unknown path', async () => {
     sim = await startTestSimulator(SCENARIO)
     const res = await call(sim, `/v1/files/${encodeURIComponent('/nope')}/aggregates/?max-entries=0`)
     expect(res.status).toBe(404)
     expect(await res.json()).toMatchObject({ error_class: 'fs_no_such_entry_error', stack: [], user_visible: true })
+  })
+})
+
+describe('writes grow capacity', () => {
+  // 2 clients × 2 files × 120 blocks/min = 8 blocks (32 KiB) per second; 2 clients × 6 new files/min = 1 file per 5 s.
+  const WRITING = {
+    workloads: [{ clients: ['10.0.1.1', '10.0.1.2'], path: '/render/output/sq010', files: 2, ops: { 'file-throughput-write': 120, 'file-iops-write': 60 }, newFilesPerMinute: 6 }],
+    capacity: [{ path: '/render', usedBytes: '1000000000', files: 100, directories: 5 }],
+    fileSystem: { totalBytes: '100000000000000', snapshotBytes: '0' },
+  }
+  const read = async () => ({
+    dir: await aggregates('/render/output/sq010', ''),
+    parent: await aggregates('/render/output'),
+    entry: await aggregates('/render'),
+    root: await aggregates('/'),
+    fs: await callJson(sim!, '/v1/file-system'),
+  })
+
+  it('adds the bytes written and the files created to the directory, its ancestors and the cluster used bytes', async () => {
+    const clock = manualClock()
+    sim = await startTestSimulator(WRITING, { clock: clock.now })
+    const before = await read()
+    clock.advanceSeconds(10.9) // whole seconds of activity count
+    const after = await read()
+    const written = 10n * 8n * 4096n
+    const created = 2n
+    const growth = written + created * 4096n
+    for (const key of ['dir', 'parent', 'entry', 'root'] as const) {
+      expect(BigInt(after[key].total_capacity) - BigInt(before[key].total_capacity), key).toBe(growth)
+      expect(BigInt(after[key].total_data) - BigInt(before[key].total_data), key).toBe(written)
+      expect(BigInt(after[key].total_files) - BigInt(before[key].total_files), key).toBe(created)
+    }
+    expect(BigInt(before.fs.free_size_bytes) - BigInt(after.fs.free_size_bytes)).toBe(growth)
+    const file = (a: { files: Array<{ name: string; capacity_usage: string }> }) => BigInt(a.files.find((f) => f.name === 'f0000.bin')!.capacity_usage)
+    expect(file(after.dir) - file(before.dir)).toBe(10n * 2n * 4096n)
+  })
+
+  it('keeps nothing of a workload whose files were deleted', async () => {
+    const clock = manualClock()
+    sim = await startTestSimulator({ ...WRITING, workloads: [{ ...WRITING.workloads[0], deleted: true }] }, { clock: clock.now })
+    const before = await aggregates('/render')
+    clock.advanceSeconds(30)
+    expect((await aggregates('/render')).total_capacity).toBe(before.total_capacity)
   })
 })
