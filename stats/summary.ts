@@ -36,7 +36,7 @@ export interface SummaryOptions {
   defaultCluster?: string
   /** how often a summary waiting for its points checks again, ms @defaultValue 10000 */
   checkMs?: number
-  /** longest wait for the points after end + interval (a stopped collector); then computed from what is there, ms @defaultValue 900000 */
+  /** longest wait for the points once InfluxDB answers (a stopped collector); then computed from what is there, ms @defaultValue 900000 */
   maxWaitMs?: number
   /** when, in ms after a summary, its points are counted again; more than it used recomputes it @defaultValue [60000, 300000, 900000] */
   recheckMs?: number[]
@@ -96,7 +96,8 @@ export function clusterOf(job: Job, defaultCluster: string): string {
 /**
  * Computes each completed job's aggregates once every point up to `end + interval` is in InfluxDB
  * ({@link SummaryOptions.delivered}; the first check at `end + interval + grace`, then every
- * `checkMs`, at most `maxWaitMs`), stores them on the job, writes `qactivity_job_summary` and calls
+ * `checkMs`; computed anyway when InfluxDB has answered "not yet" for `maxWaitMs`: a collector that
+ * stopped), stores them on the job, writes `qactivity_job_summary` and calls
  * `onDone` (the completion report). Its points are counted again `recheckMs` after: a higher count
  * (points delivered late) recomputes it, overwriting the point (same time and tags). While InfluxDB
  * fails the summary stays `pending` with the error and is retried; at start every completed job
@@ -108,6 +109,8 @@ export function startSummaries(o: SummaryOptions): Summaries {
   const attempts = new Map<string, number>()
   /** rechecks already made after each job's summary */
   const rechecked = new Map<string, number>()
+  /** when InfluxDB first said a job's points were not all delivered */
+  const waitingSince = new Map<string, number>()
   const recheckMs = o.recheckMs ?? [60_000, 300_000, 900_000]
   let stopped = false
 
@@ -181,9 +184,15 @@ export function startSummaries(o: SummaryOptions): Summaries {
   }
 
   const ready = async (job: Job): Promise<boolean> => {
-    const until = Date.parse(job.endedAt!) + o.intervalSeconds * 1000
-    if (!o.delivered || now() >= until + (o.maxWaitMs ?? 900_000)) return true
-    return o.delivered(clusterOf(job, o.defaultCluster ?? ''), until / 1000)
+    if (!o.delivered) return true
+    const until = Date.parse(job.endedAt!) / 1000 + o.intervalSeconds
+    if (await o.delivered(clusterOf(job, o.defaultCluster ?? ''), until)) return true
+    // Counted from InfluxDB's first answer, not from the job's end: after a long outage the spool still needs its time.
+    const since = waitingSince.get(job.id) ?? now()
+    waitingSince.set(job.id, since)
+    if (now() - since < (o.maxWaitMs ?? 900_000)) return false
+    o.log.warn('No collector point after the job: summary computed from the points there are', { job: job.id, cluster: clusterOf(job, o.defaultCluster ?? '') })
+    return true
   }
 
   const check: Summaries['check'] = async (jobId) => {
@@ -207,6 +216,7 @@ export function startSummaries(o: SummaryOptions): Summaries {
       return 'failed'
     }
     if (!(await compute(jobId))) return 'failed'
+    waitingSince.delete(jobId)
     rechecked.set(jobId, 0)
     nextRecheck(jobId)
     return 'computed'
