@@ -164,17 +164,17 @@ export function startSummaries(o: SummaryOptions): Summaries {
       await o.writer?.write([summaryLine(job, stats, prev && { id: prev.id, stats: prev.summary!.stats as unknown as JobStats }), ...timelineLines(job, timeline)])
       return stats
     } catch (err) {
-      failed(jobId, err)
+      await failed(jobId, err)
       return undefined
     }
   }
 
-  const failed = (jobId: string, err: unknown) => {
+  const failed = async (jobId: string, err: unknown) => {
     const n = (attempts.get(jobId) ?? 0) + 1
     attempts.set(jobId, n)
     const delay = Math.min((o.retryMs ?? 30_000) * 2 ** (n - 1), 600_000)
     o.log.warn('Job summary not computed; will retry', { job: jobId, attempt: n, retryInMs: delay, error: messageOf(err) })
-    void o.store
+    await o.store
       .update((d) => {
         const j = d.jobs[jobId]
         if (j && j.summary?.state !== 'done') j.summary = { state: 'pending', lastError: messageOf(err) }
@@ -212,7 +212,7 @@ export function startSummaries(o: SummaryOptions): Summaries {
         return 'waiting'
       }
     } catch (err) {
-      failed(jobId, err)
+      await failed(jobId, err)
       return 'failed'
     }
     if (!(await compute(jobId))) return 'failed'
