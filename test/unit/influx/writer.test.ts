@@ -306,11 +306,10 @@ describe('durable writer', () => {
   it('bounds close() when the server hangs and leaves the data for the next start', async () => {
     fake.onWrite = () => 'hang'
     const dir = tempDir()
-    const w = await writer(dir, { closeTimeoutMs: 300, timeoutMs: 30_000 })
+    // The request would wait 10 min, far beyond the test's timeout: close() returning proves its bound.
+    const w = await writer(dir, { closeTimeoutMs: 300, timeoutMs: 600_000 })
     await w.write(numberedLines(0, 2))
-    const started = performance.now()
     await w.close()
-    expect(performance.now() - started).toBeLessThan(2000)
     expect(segmentsIn(dir)).toHaveLength(1)
     await expect(w.write(numberedLines(2, 1))).rejects.toThrow(/closed/)
   })
