@@ -17,7 +17,6 @@ import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
 import { startSummaries, type Summaries } from '../stats/summary.ts'
 import { collectorWatermark } from '../stats/delivered.ts'
-import { createInfluxQL } from '../lib/influx/influxql.ts'
 import { startLiveWarmer } from '../stats/warm.ts'
 import { jobActivityLines } from '../stats/job-activity.ts'
 import type { ReportSources } from '../reports/build.ts'
@@ -156,7 +155,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   const summaries: Summaries = startSummaries({
     store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds,
     // The collector may be another process: InfluxDB itself tells what it has delivered.
-    delivered: collectorWatermark(createInfluxQL(config.influx)),
+    delivered: collectorWatermark(config.influx),
     defaultCluster: config.qumulo.cluster,
     onDone: (id) => void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
   })

@@ -13,7 +13,6 @@ import { openWriter, startApi, type RunningApi } from '../../api/server.ts'
 import type { Job } from '../../api/types.ts'
 import { formatOps, formatPct } from '../../lib/units.ts'
 import { runJobCommand } from '../../cli/job.ts'
-import { createInfluxQL } from '../../lib/influx/influxql.ts'
 import { collectorWatermark } from '../../stats/delivered.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { startSmtp, type TestSmtp } from '../support/smtp.ts'
@@ -82,7 +81,7 @@ async function run(name: string, extra: Record<string, unknown> = {}): Promise<J
   await call('POST', `/api/v1/jobs/${id}/comments`, { text: 'last frame' })
   expect((await call('POST', `/api/v1/jobs/${id}/complete`, {})).status).toBe(200)
   // The poll after the end, in InfluxDB: however late a loaded machine runs it.
-  const delivered = collectorWatermark(createInfluxQL(config.influx))
+  const delivered = collectorWatermark(config.influx)
   const after = Date.parse(api.store.data.jobs[id].endedAt!) / 1000 + config.collector.pollSeconds
   await vi.waitFor(async () => {
     await writer.flush()

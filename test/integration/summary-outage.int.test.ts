@@ -94,7 +94,7 @@ beforeAll(async () => {
   })
   summaries = startSummaries({
     store, stats, writer, log: silentLogger, intervalSeconds: I, defaultCluster: 'sim',
-    delivered: collectorWatermark(createInfluxQL(config.influx)),
+    delivered: collectorWatermark(config.influx),
     onDone: (id) => void queued.push(reports.completed(id)),
   })
   summaries.stop()
