@@ -17,6 +17,7 @@ import { StatsService } from '../stats/service.ts'
 import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
 import { startSummaries, type Summaries } from '../stats/summary.ts'
+import { collectorWatermark } from '../stats/delivered.ts'
 import { startLiveWarmer } from '../stats/warm.ts'
 import { jobActivityLines } from '../stats/job-activity.ts'
 import type { ReportSources } from '../reports/build.ts'
@@ -171,6 +172,8 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   // The service's onComplete above calls this; it is only ever called once startApi has returned.
   const summaries: Summaries = startSummaries({
     store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds,
+    // The collector may be another process: InfluxDB itself tells what it has delivered.
+    delivered: collectorWatermark(config.influx),
     onDone: (id) => void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
   })
   const warmer = startLiveWarmer({ stats, runningJobs: () => service.runningJobs(), intervalSeconds: config.collector.pollSeconds, log: log.child({ component: 'stats' }) })

@@ -91,6 +91,8 @@ export interface JobSummary {
   lastError?: string
   /** the stats as served by `GET /api/v1/jobs/{id}/stats` (previous runs excluded) */
   stats?: Record<string, unknown>
+  /** the job's activity points counted before it was computed; a later, higher count recomputes it */
+  points?: number
 }
 
 /** Delivery state of a job's e-mailed report, shown on the job. */

@@ -226,6 +226,11 @@ export class StatsService {
     )
   }
 
+  /** How many activity points of a completed job InfluxDB holds (one `count()`, no rows). */
+  async pointCount(job: Job): Promise<number> {
+    return this.deps.source.count(activityQuery(await this.selector(job)))
+  }
+
   /** Stats side by side, with absolute and % deltas of every later job against the first. */
   async compare(jobs: Job[]): Promise<Comparison> {
     const stats = await Promise.all(jobs.map((j) => this.stats(j)))

@@ -5,6 +5,7 @@ import { toLine, type FieldValue } from '../lib/influx/line-protocol.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import type { Job, StoreData } from '../api/types.ts'
 import type { JobStats, StatsService } from './service.ts'
+import type { DeliveredCheck } from './delivered.ts'
 
 /** The store calls a summariser needs (a subset of api/store.ts `JobStore`). */
 export interface SummaryStore {
@@ -25,18 +26,31 @@ export interface SummaryOptions {
   /** first retry delay when InfluxDB fails, ms @defaultValue 30000; doubles up to 10 min */
   retryMs?: number
   now?: () => number
-  /** called after a job's summary is stored (the completion report waits for it) */
+  /** called after a job's summary is stored, again after a recompute (the completion report waits for it and is queued once) */
   onDone?: (jobId: string) => void
   /** summaries computed at once (after a restart thousands can be due) @defaultValue 2 */
   concurrency?: number
+  /** whether the job's cluster's points are all in InfluxDB (stats/delivered.ts); without it the schedule alone decides */
+  delivered?: DeliveredCheck
+  /** how often a summary waiting for its points checks again, ms @defaultValue 10000 */
+  checkMs?: number
+  /** longest wait for the points once InfluxDB answers (a stopped collector); then computed from what is there, ms @defaultValue 900000 */
+  maxWaitMs?: number
+  /** when, in ms after a summary, its points are counted again; more than it used recomputes it @defaultValue [60000, 300000, 900000] */
+  recheckMs?: number[]
 }
 
 /** Schedules and computes completed jobs' summaries. */
 export interface Summaries {
   /** Schedules the summary of a just-completed job (no-op for running ones). */
   schedule(jobId: string): void
-  /** Computes now, whatever the schedule (tests, an admin recompute); idempotent. */
+  /** Computes now, whatever the schedule and delivery (tests, an admin recompute); idempotent. */
   compute(jobId: string): Promise<JobStats | undefined>
+  /**
+   * What the schedule does when a job's time comes: before its summary, computes it once its points
+   * are delivered (else `waiting`); after, recomputes it when InfluxDB holds more points than it used.
+   */
+  check(jobId: string): Promise<'waiting' | 'computed' | 'recomputed' | 'unchanged' | 'failed' | 'skipped'>
   stop(): void
 }
 
@@ -72,25 +86,35 @@ export function timelineLines(job: Pick<Job, 'id' | 'name' | 'cluster'>, timelin
   )
 }
 
+
 /**
- * Computes each completed job's aggregates once, after `end + interval + grace` (when the last poll
- * overlapping the job is in InfluxDB), stores them on the job and writes `qactivity_job_summary`.
- * While InfluxDB fails the summary stays `pending` with the error and is retried; at start every
- * completed job without a finished summary is scheduled again. Recomputing writes the same point.
+ * Computes each completed job's aggregates once every point up to `end + interval` is in InfluxDB
+ * ({@link SummaryOptions.delivered}; the first check at `end + interval + grace`, then every
+ * `checkMs`; computed anyway when InfluxDB has answered "not yet" for `maxWaitMs`: a collector that
+ * stopped), stores them on the job, writes `qactivity_job_summary` and calls
+ * `onDone` (the completion report). Its points are counted again `recheckMs` after: a higher count
+ * (points delivered late) recomputes it, overwriting the point (same time and tags). While InfluxDB
+ * fails the summary stays `pending` with the error and is retried; at start every completed job
+ * without a finished summary is scheduled again.
  */
 export function startSummaries(o: SummaryOptions): Summaries {
   const now = o.now ?? Date.now
   const timers = new Map<string, NodeJS.Timeout>()
   const attempts = new Map<string, number>()
+  /** rechecks already made after each job's summary */
+  const rechecked = new Map<string, number>()
+  /** when InfluxDB first said a job's points were not all delivered */
+  const waitingSince = new Map<string, number>()
+  const recheckMs = o.recheckMs ?? [60_000, 300_000, 900_000]
   let stopped = false
 
-  // Due summaries wait in line: each reads a job's points, and a restart can find thousands due.
+  // Due checks wait in line: each reads a job's points, and a restart can find thousands due.
   const due: string[] = []
   let active = 0
   const drain = () => {
     while (!stopped && active < (o.concurrency ?? 2) && due.length) {
       active++
-      void compute(due.shift()!).finally(() => {
+      void check(due.shift()!).finally(() => {
         active--
         drain()
       })
@@ -108,17 +132,25 @@ export function startSummaries(o: SummaryOptions): Summaries {
       }, Math.max(0, whenMs - now())).unref(),
     )
   }
+  const nextRecheck = (jobId: string) => {
+    const n = rechecked.get(jobId) ?? 0
+    if (n < recheckMs.length) at(jobId, now() + recheckMs[n] - (recheckMs[n - 1] ?? 0))
+    else rechecked.delete(jobId)
+  }
 
+  /** Computes and stores the summary; undefined (and retried later) when InfluxDB fails. */
   const compute = async (jobId: string): Promise<JobStats | undefined> => {
     timers.delete(jobId)
     const job = o.store.data.jobs[jobId]
     if (!job || job.status === 'running') return undefined
     try {
+      // Counted first: points arriving during the read make a later count higher, hence a recompute, never a miss.
+      const points = await o.stats.pointCount(job)
       const { stats, timeline } = await o.stats.statsAndTimeline({ ...job, summary: undefined })
       const { previousRuns: _previous, ...kept } = stats
       await o.store.update((d) => {
         const j = d.jobs[jobId]
-        if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown> }
+        if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown>, points }
       }, [jobId])
       attempts.delete(jobId)
       o.onDone?.(jobId)
@@ -126,19 +158,62 @@ export function startSummaries(o: SummaryOptions): Summaries {
       await o.writer?.write([summaryLine(job, stats, prev && { id: prev.id, stats: prev.summary!.stats as unknown as JobStats }), ...timelineLines(job, timeline)])
       return stats
     } catch (err) {
-      const n = (attempts.get(jobId) ?? 0) + 1
-      attempts.set(jobId, n)
-      const delay = Math.min((o.retryMs ?? 30_000) * 2 ** (n - 1), 600_000)
-      o.log.warn('Job summary not computed; will retry', { job: jobId, attempt: n, retryInMs: delay, error: messageOf(err) })
-      await o.store
-        .update((d) => {
-          const j = d.jobs[jobId]
-          if (j) j.summary = { state: 'pending', lastError: messageOf(err) }
-        }, [jobId])
-        .catch(() => {})
-      at(jobId, now() + delay)
+      await failed(jobId, err)
       return undefined
     }
+  }
+
+  const failed = async (jobId: string, err: unknown) => {
+    const n = (attempts.get(jobId) ?? 0) + 1
+    attempts.set(jobId, n)
+    const delay = Math.min((o.retryMs ?? 30_000) * 2 ** (n - 1), 600_000)
+    o.log.warn('Job summary not computed; will retry', { job: jobId, attempt: n, retryInMs: delay, error: messageOf(err) })
+    await o.store
+      .update((d) => {
+        const j = d.jobs[jobId]
+        if (j && j.summary?.state !== 'done') j.summary = { state: 'pending', lastError: messageOf(err) }
+      }, [jobId])
+      .catch(() => {})
+    at(jobId, now() + delay)
+  }
+
+  const ready = async (job: Job): Promise<boolean> => {
+    if (!o.delivered) return true
+    const until = Date.parse(job.endedAt!) / 1000 + o.intervalSeconds
+    if (await o.delivered(job.cluster, until)) return true
+    // Counted from InfluxDB's first answer, not from the job's end: after a long outage the spool still needs its time.
+    const since = waitingSince.get(job.id) ?? now()
+    waitingSince.set(job.id, since)
+    if (now() - since < (o.maxWaitMs ?? 900_000)) return false
+    o.log.warn('No collector point after the job: summary computed from the points there are', { job: job.id, cluster: job.cluster })
+    return true
+  }
+
+  const check: Summaries['check'] = async (jobId) => {
+    timers.delete(jobId)
+    const job = o.store.data.jobs[jobId]
+    if (!job?.endedAt || job.status === 'running') return 'skipped'
+    try {
+      if (job.summary?.state === 'done') {
+        rechecked.set(jobId, (rechecked.get(jobId) ?? 0) + 1)
+        nextRecheck(jobId)
+        if ((await o.stats.pointCount(job)) <= (job.summary.points ?? Infinity)) return 'unchanged'
+        o.log.info('Points delivered after the job summary; recomputing it', { job: jobId, used: job.summary.points })
+        return (await compute(jobId)) ? 'recomputed' : 'failed'
+      }
+      if (!(await ready(job))) {
+        at(jobId, now() + (o.checkMs ?? 10_000))
+        return 'waiting'
+      }
+    } catch (err) {
+      await failed(jobId, err)
+      return 'failed'
+    }
+    if (!(await compute(jobId))) return 'failed'
+    waitingSince.delete(jobId)
+    rechecked.set(jobId, 0)
+    nextRecheck(jobId)
+    return 'computed'
   }
 
   const schedule = (jobId: string) => {
@@ -152,6 +227,7 @@ export function startSummaries(o: SummaryOptions): Summaries {
   return {
     schedule,
     compute,
+    check,
     stop() {
       stopped = true
       for (const t of timers.values()) clearTimeout(t)

@@ -56,7 +56,8 @@ export interface DurableWriter {
   write(lines: string[], opts?: WriteOptions): Promise<{ accepted: number; dropped: number }>
   /**
    * Delivers everything spooled now (skipping any backoff wait). Resolves when the spool is empty;
-   * rejects with the error of the first failed attempt after the call. Nothing is lost either way:
+   * rejects with the error of the first failed attempt started after the call (not one already in
+   * flight). Nothing is lost either way:
    * the writer keeps retrying in the background.
    */
   flush(): Promise<void>
@@ -114,31 +115,53 @@ export function failureVerdict(err: unknown, lines: number): FailureVerdict {
 type SendOutcome = { kind: 'delivered' } | { kind: 'split' | 'reject'; message: string } | { kind: 'stopped' }
 
 interface Waiter {
+  /** The last delivery attempt started before this waiter was added. */
+  after: number
   resolve(): void
   reject(err: unknown): void
 }
 
-/** `flush()` callers waiting for an empty spool or the next failure. */
+/** `flush()` callers waiting for an empty spool or the failure of an attempt started after they asked. */
 class Waiters {
   private list: Waiter[] = []
 
-  add(): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.list.push({ resolve, reject }))
+  /** A waiter that only failures of attempts numbered above `after` reject. */
+  add(after: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.list.push({ after, resolve, reject }))
   }
 
-  /** Resolves everyone (no error) or rejects everyone with `err`. */
-  settle(err?: unknown): void {
+  /** Resolves everyone. */
+  resolve(): void {
     const list = this.list
     this.list = []
-    for (const w of list) err === undefined ? w.resolve() : w.reject(err)
+    for (const w of list) w.resolve()
+  }
+
+  /**
+   * Rejects those who asked before attempt `attempt` started (all of them when undefined). An
+   * answer to an attempt already in flight when `flush()` was called says nothing about the
+   * delivery that call asked for: rejecting it then made flush() fail just after InfluxDB recovered.
+   */
+  reject(err: unknown, attempt?: number): void {
+    const keep: Waiter[] = []
+    for (const w of this.list) {
+      if (attempt === undefined || w.after < attempt) w.reject(err)
+      else keep.push(w)
+    }
+    this.list = keep
   }
 }
 
-/** A sleep (unref'd timer) that `wake()` ends early. */
+/** A sleep (unref'd timer) that `wake()` ends early, or skips when it comes before the sleep. */
 class Sleeper {
   private wakeUp?: () => void
+  private woken = false
 
   sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false
+      return Promise.resolve()
+    }
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer)
@@ -152,7 +175,13 @@ class Sleeper {
   }
 
   wake(): void {
-    this.wakeUp?.()
+    if (this.wakeUp) this.wakeUp()
+    else this.woken = true
+  }
+
+  /** Forgets a wake that no sleep used (the delivery it asked for happened). */
+  settle(): void {
+    this.woken = false
   }
 }
 
@@ -200,6 +229,8 @@ class SpoolWriter implements DurableWriter {
   /** The chain of `append()`s: one segment at a time. */
   private writes: Promise<unknown> = Promise.resolve()
   private inflight?: AbortController
+  /** Delivery attempts started (POSTs and segment reads), numbering them for `flush()`. */
+  private attempts = 0
 
   private readonly opts: DurableWriterOptions
   private readonly spool: Spool
@@ -235,7 +266,7 @@ class SpoolWriter implements DurableWriter {
     await this.writes
     if (!this.spool.segments.length) return
     if (this.closed) throw new Error(`The InfluxDB writer is closed with ${this.spool.segments.length} segments undelivered`)
-    const done = this.waiters.add()
+    const done = this.waiters.add(this.attempts)
     this.sleeper.wake()
     void this.pump()
     return done
@@ -270,7 +301,7 @@ class SpoolWriter implements DurableWriter {
       this.sleeper.wake()
       await this.pumping
       const left = this.spool.segments
-      this.waiters.settle(new Error(`The InfluxDB writer closed with ${left.length} segments undelivered`))
+      this.waiters.reject(new Error(`The InfluxDB writer closed with ${left.length} segments undelivered`))
       this.transport?.close?.()
       for (const seg of left) seg.data = undefined
       if (left.length) this.log.info('Undelivered points stay spooled for the next start', { segments: left.length, bytes: this.spool.bytes })
@@ -334,6 +365,7 @@ class SpoolWriter implements DurableWriter {
     let failures = 0
     while (spool.segments.length && !this.closed) {
       const head = spool.segments[0]
+      const attempt = ++this.attempts
       try {
         if (!(await this.deliverSegment(head))) return
         failures = 0
@@ -341,12 +373,12 @@ class SpoolWriter implements DurableWriter {
         // A spool I/O error (unreadable segment, disk full, permissions): keep the data and the order, retry later.
         this.lastError = messageOf(err)
         this.log.error('Spool I/O error; the data stays spooled and is retried', { segment: head.name, error: this.lastError })
-        this.waiters.settle(err)
+        this.waiters.reject(err, attempt)
         if (this.closing) return
         await this.sleeper.sleep(retryDelay(++failures, this.retryMinMs, this.retryMaxMs))
       }
     }
-    if (!spool.segments.length) this.waiters.settle()
+    if (!spool.segments.length) this.waiters.resolve()
   }
 
   /** Delivers the head segment, halving batches on 413; false when delivery stopped (closing). */
@@ -420,6 +452,7 @@ class SpoolWriter implements DurableWriter {
   private async sendBatch(body: Buffer, lines: number): Promise<SendOutcome> {
     let ensured = false
     for (let attempt = 1; ; attempt++) {
+      const started = ++this.attempts
       let sent = false
       try {
         const t = await this.getTransport()
@@ -428,6 +461,7 @@ class SpoolWriter implements DurableWriter {
         await t.send(body, this.inflight.signal)
         if (this.outage) this.log.info('InfluxDB accepts writes again', { pendingSegments: this.spool.segments.length })
         this.outage = false
+        this.sleeper.settle()
         return { kind: 'delivered' }
       } catch (err) {
         this.counters.writeErrors++
@@ -448,7 +482,7 @@ class SpoolWriter implements DurableWriter {
           const message = ((err instanceof InfluxError && err.body) || this.lastError).slice(0, 1000)
           return { kind: verdict, message }
         }
-        this.waiters.settle(err)
+        this.waiters.reject(err, started)
         if (this.closing) return { kind: 'stopped' }
         this.logRetry(err, attempt)
         this.outage = true

@@ -60,10 +60,9 @@ afterAll(async () => {
   await Promise.all([sim?.close(), grafana?.close(), influxd?.stop()])
 })
 
-async function call<T = Job>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; ms: number }> {
-  const start = performance.now()
+async function call<T = Job>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
   const res = await fetch(api.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined })
-  return { status: res.status, body: (await res.json()) as T, ms: performance.now() - start }
+  return { status: res.status, body: (await res.json()) as T }
 }
 
 async function until<T>(f: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
@@ -140,10 +139,9 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
       const id = created.body.id
       const comment = await call('POST', `/api/v1/jobs/${id}/comments`, { text: 'during the outage' })
       const done = await call('POST', `/api/v1/jobs/${id}/complete`, { status: 'failed' })
-      for (const r of [created, comment, done]) {
-        expect(r.status).toBeLessThan(300)
-        expect(r.ms).toBeLessThan(500)
-      }
+      // Not delaying them is proven against a Grafana that hangs (test/unit/api/outbox.test.ts): a
+      // refused connection is instant, so a time bound here would only measure the machine's load.
+      for (const r of [created, comment, done]) expect(r.status).toBeLessThan(300)
       await until(() => (api.store.data.jobs[id].annotation.state === 'failing' ? true : undefined), 'a failed delivery attempt')
       expect(api.store.data.jobs[id].annotation.lastError).toBeTruthy()
     } finally {

@@ -38,7 +38,8 @@ interface Run {
   stderr: string
 }
 
-function run(args: string[], env: Record<string, string>, opts: { killAfterMs?: number } = {}): Promise<Run> {
+/** `killWhen`: SIGTERM once the output so far (stdout + stderr) satisfies it. */
+function run(args: string[], env: Record<string, string>, opts: { killWhen?: (output: string) => boolean } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
@@ -46,9 +47,12 @@ function run(args: string[], env: Record<string, string>, opts: { killAfterMs?: 
     })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    if (opts.killAfterMs) setTimeout(() => child.kill('SIGTERM'), opts.killAfterMs)
+    let killed = false
+    const seen = () => {
+      if (!killed && opts.killWhen?.(stdout + stderr)) killed = child.kill('SIGTERM')
+    }
+    child.stdout.on('data', (d) => ((stdout += d), seen()))
+    child.stderr.on('data', (d) => ((stderr += d), seen()))
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
 }
@@ -104,7 +108,9 @@ describe('qactivity collect', () => {
     sim.setFaults({ tokenLifetimeSeconds: 1 })
     const logins = sim.requests['POST /v1/session/login'] ?? 0
     try {
-      const r = await run(['collect'], { ...baseEnv(), INFLUX_BUCKET: 'cli_loop', QACTIVITY_POLL_SECONDS: '1' }, { killAfterMs: 5000 })
+      // Stopped after four cycles, however slowly a loaded machine starts the process.
+      const cycles = (out: string) => out.match(/Cycle (done|incomplete)/g)?.length ?? 0
+      const r = await run(['collect'], { ...baseEnv(), INFLUX_BUCKET: 'cli_loop', QACTIVITY_POLL_SECONDS: '1', QACTIVITY_LOG_LEVEL: 'debug' }, { killWhen: (out) => cycles(out) >= 4 })
       expect(r.code).toBe(0)
     } finally {
       sim.setFaults({ tokenLifetimeSeconds: 36000 })

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -13,6 +13,7 @@ import { openWriter, startApi, type RunningApi } from '../../api/server.ts'
 import type { Job } from '../../api/types.ts'
 import { formatOps, formatPct } from '../../lib/units.ts'
 import { runJobCommand } from '../../cli/job.ts'
+import { collectorWatermark } from '../../stats/delivered.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { startSmtp, type TestSmtp } from '../support/smtp.ts'
 import { tempDir } from '../support/tmp.ts'
@@ -79,8 +80,13 @@ async function run(name: string, extra: Record<string, unknown> = {}): Promise<J
   await sleep(3000)
   await call('POST', `/api/v1/jobs/${id}/comments`, { text: 'last frame' })
   expect((await call('POST', `/api/v1/jobs/${id}/complete`, {})).status).toBe(200)
-  await sleep(1500) // the poll after the end
-  await writer.flush()
+  // The poll after the end, in InfluxDB: however late a loaded machine runs it.
+  const delivered = collectorWatermark(config.influx)
+  const after = Date.parse(api.store.data.jobs[id].endedAt!) / 1000 + config.collector.pollSeconds
+  await vi.waitFor(async () => {
+    await writer.flush()
+    expect(await delivered('sim', after)).toBe(true)
+  }, { timeout: 30_000, interval: 100 })
   expect((await call('POST', `/api/v1/admin/jobs/${id}/summary`)).status).toBe(200)
   return api.store.data.jobs[id]
 }

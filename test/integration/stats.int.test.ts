@@ -243,14 +243,17 @@ describe('summaries', () => {
     const { createInfluxQL } = await import('../../lib/influx/influxql.ts')
     const store = await openJobStore(join(tempDir(), 'jobs.json'), silentLogger)
     const done = job({ id: 'sum-1', name: "render \"q\"\nnewline", startS: S, endS: E, clients: ['10.1.0.3'] })
+    let computed!: () => void
+    const retried = new Promise<void>((resolve) => (computed = resolve))
+    const summaries = startSummaries({ store, stats, writer, log: silentLogger, intervalSeconds: I, graceMs: 0, retryMs: 100, onDone: () => computed() })
+    // Stored after the start, so that no timer computes it before influxd stops: only the retry does.
     await store.update((d) => void (d.jobs[done.id] = done), [done.id])
-    const summaries = startSummaries({ store, stats, writer, log: silentLogger, intervalSeconds: I, graceMs: 0, retryMs: 100 })
     try {
       await influxd.stop()
       expect(await summaries.compute(done.id)).toBeUndefined()
       expect(store.data.jobs[done.id].summary).toMatchObject({ state: 'pending', lastError: expect.any(String) })
       await influxd.start()
-      for (let i = 0; i < 100 && store.data.jobs[done.id].summary?.state !== 'done'; i++) await new Promise((r) => setTimeout(r, 50))
+      await retried // by the retry timer: however long influxd took to start, a later retry finds it
       const summary = store.data.jobs[done.id].summary!
       expect(summary.state).toBe('done')
       await writer.flush()

@@ -131,14 +131,14 @@ describe('createGrafanaSink against the fake Grafana', () => {
     expect(down.status).toBeUndefined()
     expect(down.message).toMatch(/^\[POST\] \/api\/annotations: connect ECONNREFUSED 127\.0\.0\.1:\d+$/)
     await fake.up()
-    fake.setLatency(500)
+    fake.setLatency(60_000) // beyond the test's timeout: only the client's timeout can end the call
     const slow = await failure(sink({ timeoutMs: 100 }).find({ tags: ['qactivity'], from: T, to: T + 1 }))
     expect(slow.message).toBe('[GET] /api/annotations: timed out after 100 ms')
     expect(slow.retriable).toBe(true)
   })
 
   it('aborts on the caller signal', async () => {
-    fake.setLatency(2000)
+    fake.setLatency(60_000) // beyond the test's timeout: only the abort can end the call
     const ac = new AbortController()
     const p = failure(sink().create({ time: T, tags: [], text: 'x' }, ac.signal))
     setTimeout(() => ac.abort(), 50)

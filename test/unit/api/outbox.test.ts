@@ -249,27 +249,19 @@ describe('annotation outbox', () => {
   })
 
   it('never delays the caller: kick() returns at once and the store stays free while Grafana is slow', async () => {
-    const { store, ob } = setup({ timeoutMs: 5000 })
-    fake.setLatency(1500)
-    const t0 = performance.now()
+    // Grafana answers after a minute, beyond the test's timeout: a call that waited for it would fail
+    // the test, whatever the machine's load (no wall-clock bound needed).
+    const { store, ob } = setup({ timeoutMs: 120_000 })
+    fake.setLatency(60_000)
     await startJob(store, ob, 'busy1')
     await until(() => fake.requests.some((r) => (r.json as { tags?: string[] } | undefined)?.tags?.includes('job:busy1') ?? false), 'the POST')
-    // A delivery is now in flight for 1.5 s; job calls go on undisturbed.
-    const t1 = performance.now()
+    // A delivery is now in flight; job calls go on undisturbed.
     for (let i = 0; i < 20; i++) await addComment(store, ob, 'busy1', `c${i}`, T + i + 1)
-    const k0 = performance.now()
     ob.kick()
-    const kickMs = performance.now() - k0
-    const callsMs = performance.now() - t1
-    expect(kickMs).toBeLessThan(20)
-    expect(callsMs).toBeLessThan(500)
-    expect(t1 - t0).toBeLessThan(1000)
     expect(store.data.jobs.busy1.annotation.state).toBe('pending')
 
     // Shutdown aborts the call in flight; the task stays queued, marked as attempted.
-    const s0 = performance.now()
     await ob.stop()
-    expect(performance.now() - s0).toBeLessThan(500)
     expect(store.data.outbox[0]).toMatchObject({ kind: 'start', attempts: 1 })
     expect(store.data.outbox).toHaveLength(21)
 

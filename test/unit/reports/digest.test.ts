@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Job, StoreData } from '../../../api/types.ts'
@@ -65,7 +65,7 @@ describe('scheduled digests', () => {
     now = T('12:10')
     reports = await open()
     expect(reports.health().queued).toBe(1)
-    await new Promise((res) => setTimeout(res, 400))
+    await vi.waitFor(() => expect(reports.health().failing).toBe(true), { timeout: 10_000, interval: 20 })
     expect(reports.health()).toMatchObject({ queued: 1, failing: true })
     expect(reports.health().lastError).toBeTruthy()
     await smtp.up()
@@ -80,7 +80,7 @@ describe('scheduled digests', () => {
     // Another restart within the same hour: nothing new.
     now = T('12:20')
     reports = await open()
-    await new Promise((res) => setTimeout(res, 200))
+    expect(reports.health().queued).toBe(0) // a catch-up would be queued by now
     expect(digests()).toHaveLength(1)
 
     // The 13:00 tick: only the job completed since.

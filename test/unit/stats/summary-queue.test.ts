@@ -26,8 +26,14 @@ describe('startSummaries after a restart with many jobs due', () => {
     }
     const data: StoreData = { version: 1, jobs, outbox: [], nextSeq: 1 }
     const stats = new StatsService({ source: m.source, intervalSeconds: 60, previousRuns: () => [] })
-    const summaries = startSummaries({ store: { data, update: (fn) => Promise.resolve(fn(data)) }, stats, log: silentLogger, intervalSeconds: 60, concurrency: 3 })
-    for (let i = 0; i < 200 && Object.values(jobs).some((j) => j.summary?.state !== 'done'); i++) await new Promise((r) => setTimeout(r, 20))
+    let done = 0
+    let allDone!: () => void
+    const finished = new Promise<void>((resolve) => (allDone = resolve))
+    const summaries = startSummaries({
+      store: { data, update: (fn) => Promise.resolve(fn(data)) }, stats, log: silentLogger, intervalSeconds: 60, concurrency: 3,
+      onDone: () => ++done === 60 && allDone(),
+    })
+    await finished
     summaries.stop()
     expect(Object.values(jobs).every((j) => j.summary?.state === 'done')).toBe(true)
     expect(peak).toBeLessThanOrEqual(3)
