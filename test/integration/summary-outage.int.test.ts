@@ -49,7 +49,7 @@ let reports: Reports
 const queued: Array<Promise<void>> = []
 
 /** 12 jobs, one client each, started before the outage and ended during it (on no poll time). */
-const jobs: Array<Job & { cluster: string }> = workloads.flatMap((w) => w.clients).flatMap((client, c) =>
+const jobs: Job[] = workloads.flatMap((w) => w.clients).flatMap((client, c) =>
   [0, 1, 2].map((k) => {
     const i = c * 3 + k
     return {
