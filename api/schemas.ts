@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi'
 import { normalizePath } from '../lib/paths.ts'
 import { canonicalClient } from '../lib/addresses.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
+import { MAX_FUTURE_MS } from './jobs.ts'
 
 export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
@@ -79,11 +80,64 @@ export const Labels = z
 
 const Email = z.email('must be an e-mail address').max(254)
 
-/** An ISO-8601 time with an explicit zone, or epoch milliseconds. */
+const ISO_WITH_ZONE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-](\d{2}):?(\d{2}))$/i
+const ISO_WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/i
+/**
+ * Smallest accepted epoch-milliseconds value (2001-09-09): anything smaller is far more likely epoch
+ * seconds than a millisecond time, and reading seconds as milliseconds would silently mean 1970.
+ */
+export const MIN_EPOCH_MS = 1e12
+const MAX_EPOCH_MS = 8.64e15
+const INSTANT_FORMS = 'an ISO 8601 time with a zone (2026-11-23T10:00:00Z, 2026-11-23T11:00:00+01:00) or epoch milliseconds (13 digits)'
+
+/** Epoch ms of an ISO 8601 time with a zone, or NaN (Date.parse would roll 02-31 over into March). */
+function isoMs(s: string): number {
+  const m = ISO_WITH_ZONE.exec(s)
+  if (!m) return NaN
+  const [, y, mo, d, h, mi, sec = '0', , oh = '0', om = '0'] = m
+  const days = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate()
+  const ok = +mo >= 1 && +mo <= 12 && +d >= 1 && +d <= days && +h <= 23 && +mi <= 59 && +sec <= 59 && +oh <= 23 && +om <= 59
+  return ok ? Date.parse(s) : NaN
+}
+
+/** Why a value is not an instant, or its epoch ms. */
+function instantMs(v: unknown): number | string {
+  const shown = JSON.stringify(v)?.slice(0, 40) ?? String(v)
+  if (typeof v === 'number' || (typeof v === 'string' && /^\d{1,16}$/.test(v))) {
+    const ms = Number(v)
+    if (!Number.isSafeInteger(ms) || ms < 0) return `${shown} is not ${INSTANT_FORMS}`
+    if (ms < MIN_EPOCH_MS) return `${shown} is not epoch milliseconds (smaller than ${MIN_EPOCH_MS}, i.e. before 2001-09-09: epoch seconds?); give ${INSTANT_FORMS}`
+    if (ms > MAX_EPOCH_MS) return `${shown} is past the largest time (${MAX_EPOCH_MS} ms)`
+    return ms
+  }
+  if (typeof v === 'string') {
+    const ms = isoMs(v)
+    if (Number.isFinite(ms)) return ms
+    if (ISO_WITHOUT_ZONE.test(v)) return `${shown} has no zone: add Z (UTC) or ±hh:mm`
+  }
+  return `${shown} is not ${INSTANT_FORMS}`
+}
+
+/**
+ * A point in time: an ISO 8601 string with a zone, or epoch milliseconds as a JSON integer or a string
+ * of digits (query strings and form bodies). Nothing is coerced: `null`, `""`, `true`, `"0x10"`,
+ * `"1e3"` and epoch seconds are refused with a message naming the accepted forms.
+ */
 export const Instant = z
-  .union([z.iso.datetime({ offset: true }), z.coerce.number().int().min(0).max(8.64e15)])
-  .transform((v) => new Date(typeof v === 'number' ? v : Date.parse(v)))
-  .openapi({ type: 'string', format: 'date-time', example: '2026-11-23T10:00:00Z' })
+  .unknown()
+  .transform((v, ctx) => {
+    const ms = instantMs(v)
+    if (typeof ms === 'number') return new Date(ms)
+    ctx.addIssue({ code: 'custom', message: ms })
+    return z.NEVER
+  })
+  .openapi({
+    anyOf: [
+      { type: 'string', format: 'date-time', description: 'ISO 8601 with a zone (Z or ±hh:mm)' },
+      { type: 'integer', minimum: MIN_EPOCH_MS, description: 'epoch milliseconds (a string of digits in query strings and forms)' },
+    ],
+    example: '2026-11-23T10:00:00Z',
+  })
 
 export const CreateJobBody = z
   .strictObject({
@@ -121,7 +175,7 @@ export const CommentBody = z
   .openapi('Comment')
 
 export const CompleteBody = z
-  .strictObject({ status: z.enum(['succeeded', 'failed']).default('succeeded'), at: Instant.optional() })
+  .strictObject({ status: z.enum(['succeeded', 'failed']).default('succeeded'), at: Instant.optional().openapi({ description: `the end (default: now); at most ${MAX_FUTURE_MS / 1000} s ahead of the server clock` }) })
   .openapi('Complete')
 
 export const ListQuery = z.strictObject({
