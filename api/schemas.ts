@@ -245,7 +245,17 @@ export const StatsSchema = z
     status: z.enum(['running', 'succeeded', 'failed']),
     window: z.object({ start: z.string(), end: z.string(), seconds: z.number() }),
     activity: z.object(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, Agg])) as Record<ActivityField, typeof Agg>),
-    capacity: z.array(z.object({ path: z.string(), usedBytes: Growth, files: Growth, directories: Growth, error: z.string().optional() })),
+    capacity: z.array(
+      z.object({
+        path: z.string(),
+        startAt: z.string().nullable().openapi({ description: 'when the start reading was taken (the path attached), null without one' }),
+        endAt: z.string().nullable().openapi({ description: 'when the end reading was taken: when complete was called (not a back-dated at), or now while running; null without one' }),
+        usedBytes: Growth,
+        files: Growth,
+        directories: Growth,
+        error: z.string().optional(),
+      }),
+    ),
     topClients: z.array(z.object({ client: z.string(), ...Share })),
     topPaths: z.array(z.object({ path: z.string(), ...Share })),
     intervalSeconds: z.number(),
