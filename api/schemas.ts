@@ -14,6 +14,8 @@ export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/
 const CONTROL_OR_NEWLINE = /[\u0000-\u001f\u007f]/
+/** User input quoted in an error message: cut, with newlines and control characters escaped so the message stays one line. */
+const quoted = (s: string) => JSON.stringify(s.slice(0, 80))
 
 /** Job IDs: client-chosen (e.g. a Slurm job ID) or generated. */
 export const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -49,7 +51,7 @@ export const Client = z
   .transform((s, ctx) => {
     const c = canonicalClient(s.trim())
     if (c) return c
-    ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 80)}" is not an IPv4/IPv6 address or CIDR` })
+    ctx.addIssue({ code: 'custom', message: `${quoted(s)} is not an IPv4/IPv6 address or CIDR` })
     return z.NEVER
   })
   .openapi({ type: 'string', example: '10.0.1.0/24' })
@@ -62,8 +64,8 @@ const LABEL_KEY = /^[A-Za-z0-9_.-]{1,64}$/
 const labelPair = z.string().transform((s, ctx) => {
   const i = s.indexOf('=')
   const [k, v] = i > 0 ? [s.slice(0, i), s.slice(i + 1)] : [s, '']
-  if (!LABEL_KEY.test(k) || v === '' || v.length > 256 || CONTROL.test(v)) {
-    ctx.addIssue({ code: 'custom', message: `label "${s.slice(0, 80)}" must be key=value (key [A-Za-z0-9_.-]{1,64}, value 1–256 characters)` })
+  if (!LABEL_KEY.test(k) || v === '' || v.length > 256 || CONTROL_OR_NEWLINE.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `label ${quoted(s)} must be key=value (key [A-Za-z0-9_.-]{1,64}, value 1–256 characters, no control characters, tabs or newlines)` })
     return z.NEVER
   }
   return [k, v] as [string, string]
@@ -72,7 +74,7 @@ const labelPair = z.string().transform((s, ctx) => {
 /** Labels as a JSON object, or `k=v` strings (form bodies, CLI). */
 export const Labels = z
   .union([
-    z.record(z.string().regex(LABEL_KEY, 'label keys must match [A-Za-z0-9_.-]{1,64}'), z.string().min(1).max(256).refine((v) => !CONTROL.test(v), 'label values must not contain control characters')),
+    z.record(z.string().regex(LABEL_KEY, 'label keys must match [A-Za-z0-9_.-]{1,64}'), z.string().min(1).max(256).refine((v) => !CONTROL_OR_NEWLINE.test(v), 'label values must not contain control characters, tabs or newlines')),
     oneOrMany(labelPair, 32, 'labels').transform((pairs) => Object.fromEntries(pairs)),
   ])
   .refine((l) => Object.keys(l).length <= 32, 'at most 32 labels')
@@ -278,5 +280,5 @@ export const CompareQuery = z.strictObject({
   jobs: z
     .string()
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(JobId).min(2, 'jobs: give at least 2 job ids, comma-separated').max(10, 'jobs: at most 10 job ids')),
+    .pipe(z.array(JobId).min(2, 'give at least 2 job ids, comma-separated').max(10, 'at most 10 job ids')),
 })
