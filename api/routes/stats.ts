@@ -1,6 +1,8 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi'
 import type { AuthEnv } from '../auth.ts'
-import { ApiError } from '../errors.ts'
+import { ApiError, influxUnavailable } from '../errors.ts'
+import { InfluxError } from '../../lib/influx/http.ts'
+import type { Logger } from '../../lib/log.ts'
 import type { JobService } from '../jobs.ts'
 import { CompareQuery, ComparisonSchema, ErrorSchema, IdParam, StatsSchema } from '../schemas.ts'
 import type { StatsService } from '../../stats/service.ts'
@@ -8,18 +10,13 @@ import type { StatsService } from '../../stats/service.ts'
 const security = [{ bearerAuth: [] }]
 const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } })
 
-/** Runs a stats computation; an unreachable InfluxDB is a 503, not a 500. */
-async function guarded<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f()
-  } catch (e) {
-    if (e instanceof ApiError) throw e
-    throw new ApiError(503, 'influx_unavailable', `InfluxDB query failed: ${(e as Error).message}`)
-  }
-}
-
-export function statsRoutes(jobs: JobService, stats: StatsService | undefined) {
+export function statsRoutes(jobs: JobService, stats: StatsService | undefined, log: Logger) {
   const app = new OpenAPIHono<AuthEnv>()
+  // InfluxDB failing is a 503; anything else is our bug, logged as a 500 by the app's error handler.
+  const guarded = <T>(f: () => Promise<T>): Promise<T> =>
+    f().catch((e: unknown) => {
+      throw e instanceof InfluxError ? influxUnavailable(e, log, 'stats not computed') : e
+    })
   const need = () => {
     if (!stats) throw new ApiError(503, 'stats_unavailable', 'stats need InfluxDB (INFLUX_URL)')
     return stats
