@@ -3,22 +3,34 @@ import { UsageError } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
 import { optionalQumulo, openWriter, startApi } from '../api/server.ts'
 import { createCollector } from '../collector/index.ts'
+import type { DurableWriter } from '../lib/influx/writer.ts'
 
-function until(): Promise<void> {
+/**
+ * Resolves on SIGINT or SIGTERM. Taken before anything is opened: a signal during start-up then stops
+ * the process once it has started, closing everything, instead of killing it with its locks held.
+ */
+function stopSignal(): Promise<void> {
   return new Promise((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
 }
 
+/** A start that failed closes the writer (releasing its spool's lock) before the error is reported. */
+const closing = (writer: DurableWriter) => async (err: unknown): Promise<never> => {
+  await writer.close()
+  throw err
+}
+
 /** `qactivity api`: the job API alone (split deployments). */
 export async function runApiCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv.length) throw new UsageError(`qactivity api takes no arguments, got "${argv[0]}"`)
+  const stopped = stopSignal()
   const config = loadConfig(env, ['api', 'influx'])
   const log = createLogger(config.logLevel, { component: 'api' })
   const writer = await openWriter(config, log, 'spool-api')
-  const api = await startApi({ config, log, writer, qumulo: optionalQumulo(config, log) })
-  await until()
+  const api = await startApi({ config, log, writer, qumulo: optionalQumulo(config, log) }).catch(closing(writer))
+  await stopped
   await api.close()
   await writer.close()
   return 0
@@ -27,15 +39,16 @@ export async function runApiCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
 /** `qactivity serve`: API + collector in one process, the collector watching running jobs' paths. */
 export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv.length) throw new UsageError(`qactivity serve takes no arguments, got "${argv[0]}"`)
+  const stopped = stopSignal()
   const config = loadConfig(env, ['api', 'influx', 'qumulo'])
   const log = createLogger(config.logLevel)
   const writer = await openWriter(config, log, 'spool')
   const qumulo = optionalQumulo(config, log)!
-  const api = await startApi({ config, log, writer, qumulo })
+  const api = await startApi({ config, log, writer, qumulo }).catch(closing(writer))
   const collector = createCollector({ config, qumulo, writer, log: log.child({ component: 'collector' }), jobPaths: async () => api.service.runningPaths() })
   collector.start()
   log.info('Collector started', { qumulo: config.qumulo.url, poll: config.collector.pollSeconds, cluster: config.qumulo.cluster })
-  await until()
+  await stopped
   await collector.stop()
   await api.close()
   await writer.close()
