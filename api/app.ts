@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' })
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'qactivity job API', version: deps.version ?? '0.1.0', description: 'Jobs on a Qumulo cluster: attach paths and clients, comment, complete (interface.md §5).' },
+    info: { title: 'qactivity job API', version: deps.version ?? '0.1.0', description: 'Jobs on a Qumulo cluster: attach paths and clients, comment, complete (README: The job API).' },
     servers: [{ url: '/' }],
   })
   return app

@@ -265,7 +265,7 @@ export const StatsSchema = z
     live: z.boolean(),
     previousRuns: z.array(z.object({ id: z.string(), startedAt: z.string(), status: z.string() })),
   })
-  .openapi('JobStats', { description: 'interface.md §6: totals in ops or bytes, mean and peak in ops/s or bytes/s' })
+  .openapi('JobStats', { description: 'totals in ops or bytes, mean and peak in ops/s or bytes/s (README: What the numbers mean)' })
 
 const Delta = z.object({ abs: z.number(), pct: z.number().nullable() })
 const FieldDelta = z.object({ total: Delta, mean: Delta, peak: Delta })

@@ -23,7 +23,7 @@ export function statsRoutes(jobs: JobService, stats: StatsService | undefined, l
   }
 
   app.openapi(
-    createRoute({ method: 'get', path: '/jobs/{id}/stats', security, summary: 'The job’s aggregates (live while running)', request: { params: IdParam }, responses: { 200: { description: 'interface.md §6', content: { 'application/json': { schema: StatsSchema } } }, 400: err('invalid id'), 401: err('no token'), 404: err('no such job'), 503: err('InfluxDB unreachable') } }),
+    createRoute({ method: 'get', path: '/jobs/{id}/stats', security, summary: 'The job’s aggregates (live while running)', request: { params: IdParam }, responses: { 200: { description: 'the aggregates (README: What the numbers mean)', content: { 'application/json': { schema: StatsSchema } } }, 400: err('invalid id'), 401: err('no token'), 404: err('no such job'), 503: err('InfluxDB unreachable') } }),
     async (c) => {
       const job = await jobs.find(c.req.valid('param').id)
       return c.json(await guarded(() => need().stats(job)), 200)
