@@ -88,7 +88,7 @@ const ISO_WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)
  * Smallest accepted epoch-milliseconds value (2001-09-09): anything smaller is far more likely epoch
  * seconds than a millisecond time, and reading seconds as milliseconds would silently mean 1970.
  */
-export const MIN_EPOCH_MS = 1e12
+const MIN_EPOCH_MS = 1e12
 const MAX_EPOCH_MS = 8.64e15
 const INSTANT_FORMS = 'an ISO 8601 time with a zone (2026-11-23T10:00:00Z, 2026-11-23T11:00:00+01:00) or epoch milliseconds (13 digits)'
 
