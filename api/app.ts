@@ -90,8 +90,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   app.use('/api/*', async (c, next) => requireRole(roleFor(c.req.method, c.req.path))(c, next))
 
   app.route('/api/v1', jobRoutes(deps.service, callerAddress(deps.config.trustProxy)))
-  app.route('/api/v1', statsRoutes(deps.service, deps.stats))
-  app.route('/api/v1', reportRoutes(deps.service, deps.reportSources, deps.reports, deps.reportTo ?? [], deps.reportsOff))
+  app.route('/api/v1', statsRoutes(deps.service, deps.stats, deps.log))
+  app.route('/api/v1', reportRoutes(deps.service, deps.reportSources, deps.reports, deps.reportTo ?? [], deps.log, deps.reportsOff))
   app.post('/api/v1/admin/jobs/:id/summary', async (c) => {
     const job = await deps.service.find(c.req.param('id'))
     if (job.status === 'running') throw new ApiError(409, 'conflict', `job "${job.id}" is still running`)
@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' })
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'qactivity job API', version: deps.version ?? '0.1.0', description: 'Jobs on a Qumulo cluster: attach paths and clients, comment, complete (interface.md §5).' },
+    info: { title: 'qactivity job API', version: deps.version ?? '0.1.0', description: 'Jobs on a Qumulo cluster: attach paths and clients, comment, complete (README: The job API).' },
     servers: [{ url: '/' }],
   })
   return app

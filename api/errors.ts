@@ -4,6 +4,7 @@ import type { Hook } from '@hono/zod-openapi'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
+import type { InfluxError } from '../lib/influx/http.ts'
 
 /** An expected failure with the status, code and message the client sees (interface.md §5). */
 export class ApiError extends Error {
@@ -56,4 +57,14 @@ export function onError(log: Logger) {
     log.error('Unhandled API error', { method: c.req.method, path: c.req.path, error: messageOf(err) })
     return c.json(errorBody('internal', 'internal error'), 500)
   }
+}
+
+/**
+ * InfluxDB failing, as a client sees it: a 503 that names no internal address (the InfluxDB URL and
+ * the server's words go to the log). "unreachable" when it may answer later (network, timeout, 5xx).
+ */
+export function influxUnavailable(err: InfluxError, log: Logger, what: string): ApiError {
+  log.error(`${what}: InfluxDB failed`, { error: err.message })
+  const why = err.retriable ? 'InfluxDB unreachable' : `InfluxDB refused the query${err.status ? ` (HTTP ${err.status})` : ''}`
+  return new ApiError(503, 'influx_unavailable', `${what}: ${why}; the server log has the details`)
 }

@@ -61,6 +61,13 @@ export interface ListInput {
   cursor?: string
 }
 
+/**
+ * How far ahead of the server clock `complete`'s `at` may be. A client clock running a little fast is
+ * tolerated; a later end would stretch the window over polls taken after the collector stopped
+ * watching the job's paths, whose activity then no longer carries them.
+ */
+export const MAX_FUTURE_MS = 60_000
+
 const union = (a: string[], b: string[] = []) => [...new Set([...a, ...b])]
 const iso = (ms: number) => new Date(ms).toISOString()
 
@@ -233,7 +240,7 @@ export class JobService {
     if (job.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is already ${job.status} (at ${job.endedAt})`)
     const end = at ? at.getTime() : now
     if (end < Date.parse(job.startedAt)) throw new ApiError(400, 'invalid_request', `at: must not be before the job started (${job.startedAt})`)
-    if (end > now + 300_000) throw new ApiError(400, 'invalid_request', 'at: must not be more than 5 minutes in the future')
+    if (end > now + MAX_FUTURE_MS) throw new ApiError(400, 'invalid_request', `at: must not be more than ${MAX_FUTURE_MS / 1000} s ahead of the server clock (${iso(now)})`)
     await this.deps.store.update((d) => {
       const j = d.jobs[id]
       if (j.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is already ${j.status}`)

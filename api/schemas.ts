@@ -3,6 +3,7 @@ import { normalizePath } from '../lib/paths.ts'
 import { canonicalClient } from '../lib/addresses.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
 import { CLUSTER_NAME_RE } from '../lib/clusters-file.ts'
+import { MAX_FUTURE_MS } from './jobs.ts'
 
 export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
@@ -14,6 +15,8 @@ export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/
 const CONTROL_OR_NEWLINE = /[\u0000-\u001f\u007f]/
+/** User input quoted in an error message: cut, with newlines and control characters escaped so the message stays one line. */
+const quoted = (s: string) => JSON.stringify(s.slice(0, 80))
 
 /** Job IDs: client-chosen (e.g. a Slurm job ID) or generated. */
 export const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -55,7 +58,7 @@ export const Client = z
   .transform((s, ctx) => {
     const c = canonicalClient(s.trim())
     if (c) return c
-    ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 80)}" is not an IPv4/IPv6 address or CIDR` })
+    ctx.addIssue({ code: 'custom', message: `${quoted(s)} is not an IPv4/IPv6 address or CIDR` })
     return z.NEVER
   })
   .openapi({ type: 'string', example: '10.0.1.0/24' })
@@ -68,8 +71,8 @@ const LABEL_KEY = /^[A-Za-z0-9_.-]{1,64}$/
 const labelPair = z.string().transform((s, ctx) => {
   const i = s.indexOf('=')
   const [k, v] = i > 0 ? [s.slice(0, i), s.slice(i + 1)] : [s, '']
-  if (!LABEL_KEY.test(k) || v === '' || v.length > 256 || CONTROL.test(v)) {
-    ctx.addIssue({ code: 'custom', message: `label "${s.slice(0, 80)}" must be key=value (key [A-Za-z0-9_.-]{1,64}, value 1–256 characters)` })
+  if (!LABEL_KEY.test(k) || v === '' || v.length > 256 || CONTROL_OR_NEWLINE.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `label ${quoted(s)} must be key=value (key [A-Za-z0-9_.-]{1,64}, value 1–256 characters, no control characters, tabs or newlines)` })
     return z.NEVER
   }
   return [k, v] as [string, string]
@@ -78,7 +81,7 @@ const labelPair = z.string().transform((s, ctx) => {
 /** Labels as a JSON object, or `k=v` strings (form bodies, CLI). */
 export const Labels = z
   .union([
-    z.record(z.string().regex(LABEL_KEY, 'label keys must match [A-Za-z0-9_.-]{1,64}'), z.string().min(1).max(256).refine((v) => !CONTROL.test(v), 'label values must not contain control characters')),
+    z.record(z.string().regex(LABEL_KEY, 'label keys must match [A-Za-z0-9_.-]{1,64}'), z.string().min(1).max(256).refine((v) => !CONTROL_OR_NEWLINE.test(v), 'label values must not contain control characters, tabs or newlines')),
     oneOrMany(labelPair, 32, 'labels').transform((pairs) => Object.fromEntries(pairs)),
   ])
   .refine((l) => Object.keys(l).length <= 32, 'at most 32 labels')
@@ -86,11 +89,64 @@ export const Labels = z
 
 const Email = z.email('must be an e-mail address').max(254)
 
-/** An ISO-8601 time with an explicit zone, or epoch milliseconds. */
+const ISO_WITH_ZONE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-](\d{2}):?(\d{2}))$/i
+const ISO_WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/i
+/**
+ * Smallest accepted epoch-milliseconds value (2001-09-09): anything smaller is far more likely epoch
+ * seconds than a millisecond time, and reading seconds as milliseconds would silently mean 1970.
+ */
+const MIN_EPOCH_MS = 1e12
+const MAX_EPOCH_MS = 8.64e15
+const INSTANT_FORMS = 'an ISO 8601 time with a zone (2026-11-23T10:00:00Z, 2026-11-23T11:00:00+01:00) or epoch milliseconds (13 digits)'
+
+/** Epoch ms of an ISO 8601 time with a zone, or NaN (Date.parse would roll 02-31 over into March). */
+function isoMs(s: string): number {
+  const m = ISO_WITH_ZONE.exec(s)
+  if (!m) return NaN
+  const [, y, mo, d, h, mi, sec = '0', , oh = '0', om = '0'] = m
+  const days = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate()
+  const ok = +mo >= 1 && +mo <= 12 && +d >= 1 && +d <= days && +h <= 23 && +mi <= 59 && +sec <= 59 && +oh <= 23 && +om <= 59
+  return ok ? Date.parse(s) : NaN
+}
+
+/** Why a value is not an instant, or its epoch ms. */
+function instantMs(v: unknown): number | string {
+  const shown = JSON.stringify(v)?.slice(0, 40) ?? String(v)
+  if (typeof v === 'number' || (typeof v === 'string' && /^\d{1,16}$/.test(v))) {
+    const ms = Number(v)
+    if (!Number.isSafeInteger(ms) || ms < 0) return `${shown} is not ${INSTANT_FORMS}`
+    if (ms < MIN_EPOCH_MS) return `${shown} is not epoch milliseconds (smaller than ${MIN_EPOCH_MS}, i.e. before 2001-09-09: epoch seconds?); give ${INSTANT_FORMS}`
+    if (ms > MAX_EPOCH_MS) return `${shown} is past the largest time (${MAX_EPOCH_MS} ms)`
+    return ms
+  }
+  if (typeof v === 'string') {
+    const ms = isoMs(v)
+    if (Number.isFinite(ms)) return ms
+    if (ISO_WITHOUT_ZONE.test(v)) return `${shown} has no zone: add Z (UTC) or ±hh:mm`
+  }
+  return `${shown} is not ${INSTANT_FORMS}`
+}
+
+/**
+ * A point in time: an ISO 8601 string with a zone, or epoch milliseconds as a JSON integer or a string
+ * of digits (query strings and form bodies). Nothing is coerced: `null`, `""`, `true`, `"0x10"`,
+ * `"1e3"` and epoch seconds are refused with a message naming the accepted forms.
+ */
 export const Instant = z
-  .union([z.iso.datetime({ offset: true }), z.coerce.number().int().min(0).max(8.64e15)])
-  .transform((v) => new Date(typeof v === 'number' ? v : Date.parse(v)))
-  .openapi({ type: 'string', format: 'date-time', example: '2026-11-23T10:00:00Z' })
+  .unknown()
+  .transform((v, ctx) => {
+    const ms = instantMs(v)
+    if (typeof ms === 'number') return new Date(ms)
+    ctx.addIssue({ code: 'custom', message: ms })
+    return z.NEVER
+  })
+  .openapi({
+    anyOf: [
+      { type: 'string', format: 'date-time', description: 'ISO 8601 with a zone (Z or ±hh:mm)' },
+      { type: 'integer', minimum: MIN_EPOCH_MS, description: 'epoch milliseconds (a string of digits in query strings and forms)' },
+    ],
+    example: '2026-11-23T10:00:00Z',
+  })
 
 export const CreateJobBody = z
   .strictObject({
@@ -129,7 +185,7 @@ export const CommentBody = z
   .openapi('Comment')
 
 export const CompleteBody = z
-  .strictObject({ status: z.enum(['succeeded', 'failed']).default('succeeded'), at: Instant.optional() })
+  .strictObject({ status: z.enum(['succeeded', 'failed']).default('succeeded'), at: Instant.optional().openapi({ description: `the end (default: now); at most ${MAX_FUTURE_MS / 1000} s ahead of the server clock` }) })
   .openapi('Complete')
 
 export const ListQuery = z.strictObject({
@@ -202,7 +258,17 @@ export const StatsSchema = z
     status: z.enum(['running', 'succeeded', 'failed']),
     window: z.object({ start: z.string(), end: z.string(), seconds: z.number() }),
     activity: z.object(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, Agg])) as Record<ActivityField, typeof Agg>),
-    capacity: z.array(z.object({ path: z.string(), usedBytes: Growth, files: Growth, directories: Growth, error: z.string().optional() })),
+    capacity: z.array(
+      z.object({
+        path: z.string(),
+        startAt: z.string().nullable().openapi({ description: 'when the start reading was taken (the path attached), null without one' }),
+        endAt: z.string().nullable().openapi({ description: 'when the end reading was taken: when complete was called (not a back-dated at), or now while running; null without one' }),
+        usedBytes: Growth,
+        files: Growth,
+        directories: Growth,
+        error: z.string().optional(),
+      }),
+    ),
     topClients: z.array(z.object({ client: z.string(), ...Share })),
     topPaths: z.array(z.object({ path: z.string(), ...Share })),
     intervalSeconds: z.number(),
@@ -210,7 +276,7 @@ export const StatsSchema = z
     live: z.boolean(),
     previousRuns: z.array(z.object({ id: z.string(), startedAt: z.string(), status: z.string() })),
   })
-  .openapi('JobStats', { description: 'interface.md §6: totals in ops or bytes, mean and peak in ops/s or bytes/s' })
+  .openapi('JobStats', { description: 'totals in ops or bytes, mean and peak in ops/s or bytes/s (README: What the numbers mean)' })
 
 const Delta = z.object({ abs: z.number(), pct: z.number().nullable() })
 const FieldDelta = z.object({ total: Delta, mean: Delta, peak: Delta })
@@ -225,5 +291,5 @@ export const CompareQuery = z.strictObject({
   jobs: z
     .string()
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(JobId).min(2, 'jobs: give at least 2 job ids, comma-separated').max(10, 'jobs: at most 10 job ids')),
+    .pipe(z.array(JobId).min(2, 'give at least 2 job ids, comma-separated').max(10, 'at most 10 job ids')),
 })

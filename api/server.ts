@@ -178,8 +178,18 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   })
   const warmer = startLiveWarmer({ stats, runningJobs: () => service.runningJobs(), intervalSeconds: config.collector.pollSeconds, log: log.child({ component: 'stats' }) })
   const app = createApp({ service, stats, summaries, reportSources, reports, reportsOff: reportsError, reportTo: config.report.to, config: config.api, log: log.child({ component: 'api' }), health, archive })
-  const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s))
+  const stopAll = async () => {
+    clearInterval(archiveTimer)
+    summaries.stop()
+    warmer.stop()
+    await reports?.close()
+    await outbox.stop()
+    await store.close()
+  }
+  const server = await listen(app.fetch, config.api.host, config.api.port).catch(async (err: unknown) => {
+    // Everything opened above is closed again (the store's lock too), so a retry on another port works.
+    await stopAll()
+    throw err
   })
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.api.port
@@ -193,15 +203,26 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     summaries,
     reports,
     async close() {
-      clearInterval(archiveTimer)
-      summaries.stop()
-      warmer.stop()
       await new Promise<void>((resolve) => server.close(() => resolve()))
-      await reports?.close()
-      await outbox.stop()
-      await store.close()
+      await stopAll()
     },
   }
+}
+
+/** Listens on host:port; a port in use, not allowed or an address not of this machine is an error naming the variable to change. */
+function listen(fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): Promise<ServerType> {
+  return new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch, port, hostname: host }, () => resolve(s))
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${host.includes(':') ? `[${host}]` : host}:${port}`
+      const why: Record<string, string> = {
+        EADDRINUSE: `QACTIVITY_PORT: ${where} is already in use`,
+        EACCES: `QACTIVITY_PORT: not allowed to listen on ${where} (ports below 1024 need privileges)`,
+        EADDRNOTAVAIL: `QACTIVITY_HOST: ${host} is not an address of this machine`,
+      }
+      reject(new Error(why[err.code ?? ''] ?? `cannot listen on ${where}: ${err.message}`))
+    })
+  })
 }
 
 /** A Qumulo client per configured cluster (capacity snapshots); warns when there is none. */

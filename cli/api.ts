@@ -4,22 +4,34 @@ import { createLogger } from '../lib/log.ts'
 import { optionalQumulo, openWriter, startApi } from '../api/server.ts'
 import { createFleet } from '../collector/fleet.ts'
 import { pathProblemRecorder } from '../api/path-problems.ts'
+import type { DurableWriter } from '../lib/influx/writer.ts'
 
-function until(): Promise<void> {
+/**
+ * Resolves on SIGINT or SIGTERM. Taken before anything is opened: a signal during start-up then stops
+ * the process once it has started, closing everything, instead of killing it with its locks held.
+ */
+function stopSignal(): Promise<void> {
   return new Promise((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
   })
 }
 
+/** A start that failed closes the writer (releasing its spool's lock) before the error is reported. */
+const closing = (writer: DurableWriter) => async (err: unknown): Promise<never> => {
+  await writer.close()
+  throw err
+}
+
 /** `qactivity api`: the job API alone (split deployments). */
 export async function runApiCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv.length) throw new UsageError(`qactivity api takes no arguments, got "${argv[0]}"`)
+  const stopped = stopSignal()
   const config = loadConfig(env, ['api', 'influx'])
   const log = createLogger(config.logLevel, { component: 'api' })
   const writer = await openWriter(config, log, 'spool-api')
-  const api = await startApi({ config, log, writer, qumulo: optionalQumulo(config, log) })
-  await until()
+  const api = await startApi({ config, log, writer, qumulo: optionalQumulo(config, log) }).catch(closing(writer))
+  await stopped
   await api.close()
   await writer.close()
   return 0
@@ -28,12 +40,13 @@ export async function runApiCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
 /** `qactivity serve`: API + collector in one process, the collector watching running jobs' paths. */
 export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv.length) throw new UsageError(`qactivity serve takes no arguments, got "${argv[0]}"`)
+  const stopped = stopSignal()
   const config = loadConfig(env, ['api', 'influx', 'qumulo'])
   const log = createLogger(config.logLevel)
   const writer = await openWriter(config, log, 'spool')
   const qumulo = optionalQumulo(config, log)
   // The fleet is made in the same turn as the API resolves, before any request can ask for its status.
-  const api = await startApi({ config, log, writer, qumulo, collectors: () => fleet.status() })
+  const api = await startApi({ config, log, writer, qumulo, collectors: () => fleet.status() }).catch(closing(writer))
   const fleet = createFleet({
     config,
     clients: qumulo,
@@ -45,7 +58,7 @@ export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): P
   })
   fleet.start()
   for (const c of config.clusters) log.info('Collector started', { qumulo: c.url, poll: config.collector.pollSeconds, cluster: c.cluster })
-  await until()
+  await stopped
   await fleet.stop()
   await api.close()
   await writer.close()

@@ -1,7 +1,7 @@
 import type { Job, PathCapacity } from '../api/types.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
 import * as units from '../lib/units.ts'
-import { formatAggregate, formatDuration, formatOps, formatPct, UNITS_NOTE } from '../lib/units.ts'
+import { formatAggregate, formatDuration, formatOps, formatPct, formatSpan, UNITS_NOTE } from '../lib/units.ts'
 
 export { formatAggregate, formatDuration, formatMBps, formatOps, formatPct, UNITS_NOTE } from '../lib/units.ts'
 
@@ -195,7 +195,7 @@ export interface StatsView {
   status: string
   window: { start: string; end: string | null; seconds: number }
   activity: Partial<Record<ActivityField, FieldView>>
-  capacity?: Array<{ path: string; usedBytes?: GrowthView; files?: GrowthView; directories?: GrowthView; error?: string }>
+  capacity?: Array<{ path: string; startAt?: string | null; endAt?: string | null; usedBytes?: GrowthView; files?: GrowthView; directories?: GrowthView; error?: string }>
   topClients?: Array<{ client: string; ops: number; bytes: number }>
   topPaths?: Array<{ path: string; ops: number; bytes: number }>
   /** true while the job runs (the window ends now) */
@@ -254,9 +254,10 @@ export function formatStats(s: StatsView): string {
     formatBytes(c.usedBytes?.delta, true),
     formatCount(c.files?.delta, true),
     formatCount(c.directories?.delta, true),
+    safe(formatSpan(c.startAt, c.endAt)),
     c.error ? `error: ${safe(String(c.error))}` : '',
   ])
-  lines.push(...section(['CAPACITY GROWTH', 'USED', 'FILES', 'DIRECTORIES', ''], capacity))
+  lines.push(...section(['CAPACITY GROWTH', 'USED', 'FILES', 'DIRECTORIES', 'READ AT (START → END)', ''], capacity))
   const share = (key: string, x: { ops: number; bytes: number }) => [safe(String(key)), formatOps(x.ops), formatBytes(x.bytes)]
   lines.push(...section(['TOP CLIENTS', 'OPS', 'BYTES'], (s.topClients ?? []).slice(0, 5).map((c) => share(c.client, c))))
   lines.push(...section(['TOP PATHS', 'OPS', 'BYTES'], (s.topPaths ?? []).slice(0, 5).map((p) => share(p.path, p))))

@@ -43,7 +43,7 @@ options:
   --json                print the API's JSON instead of human output
   -h, --help            this help
 
-TIME is ISO-8601 (2026-11-23T10:00:00Z); without a zone it is local time.
+TIME is ISO 8601 (2026-11-23T10:00:00Z, or with ±hh:mm) or epoch milliseconds; without a zone it is local time.
 units of stats and compare: ops and ops/s with k = 10^3, M = 10^6; byte totals binary (KiB = 2^10,
 GiB = 2^30 bytes); byte rates in MB/s (10^6 bytes/s); --json gives the raw ops, bytes and per-second values.
 environment: QACTIVITY_URL (default http://127.0.0.1:8750), QACTIVITY_TOKEN, QACTIVITY_JOB
@@ -103,17 +103,22 @@ export interface PlannedRequest {
   query?: URLSearchParams
 }
 
-const ISO_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i
+const LOCAL_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?)?$/i
 
 /**
- * An ISO-8601 time as the API wants it (UTC, explicit zone). Without a zone the time is local, like
- * `date`; a bare date is local midnight.
+ * A time for the API. One without a zone is local time, like `date` (a bare date is local midnight),
+ * and is sent in UTC; anything else is sent as typed, so that the API's own check (ISO 8601 with a
+ * zone, or epoch milliseconds) decides and its message is what the user sees.
  */
 export function parseTime(option: string, value: string): string {
-  const v = value.trim()
-  const t = ISO_RE.test(v) ? Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00` : v.replace(' ', 'T')) : NaN
-  if (Number.isNaN(t)) throw new UsageError(`${option} must be an ISO-8601 time such as 2026-11-23T10:00:00Z, got "${value}"`)
-  return new Date(t).toISOString()
+  const m = LOCAL_TIME_RE.exec(value.trim())
+  if (!m) return value
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((x) => Number(x ?? 0))
+  const t = new Date(y, mo - 1, d, h, mi, sec, Number((m[7] ?? '').padEnd(3, '0')))
+  // The Date constructor rolls 2026-02-31 over into March (and a DST gap forward): only a time that reads back the same is real.
+  const real = t.getFullYear() === y && t.getMonth() === mo - 1 && t.getDate() === d && t.getHours() === h && t.getMinutes() === mi && t.getSeconds() === sec
+  if (!real) throw new UsageError(`${option}: "${value}" is not a valid local time (YYYY-MM-DD[THH:MM[:SS]], or add a zone: Z or ±hh:mm)`)
+  return t.toISOString()
 }
 
 /** `--label k=v` of `start` → `{k: v}`; a repeated key is a mistake, not an override. */

@@ -234,7 +234,8 @@ const TOKEN_RE = /^([A-Za-z0-9._-]{1,64}):([\x21-\x7e]{16,256}?)(?::(reader|writ
 function readApi(r: Reader, needed: boolean): ApiConfig {
   const auth = r.oneOf('QACTIVITY_AUTH', 'on', ['on', 'off'] as const) === 'on'
   const tokens: ApiToken[] = []
-  for (const entry of (r.str('QACTIVITY_API_TOKENS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  const entries = (r.str('QACTIVITY_API_TOKENS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  for (const entry of entries) {
     const m = TOKEN_RE.exec(entry)
     if (!m) {
       r.problems.push(`QACTIVITY_API_TOKENS: entry "${entry.split(':')[0]}:…" must be name:token[:role] with a token of 16+ printable characters and role reader, writer or admin`)
@@ -243,7 +244,8 @@ function readApi(r: Reader, needed: boolean): ApiConfig {
     if (tokens.some((t) => t.name === m[1] || t.token === m[2])) r.problems.push(`QACTIVITY_API_TOKENS: duplicate name or token "${m[1]}"`)
     tokens.push({ name: m[1], token: m[2], role: (m[3] as Role | undefined) ?? 'writer' })
   }
-  if (needed && auth && tokens.length === 0) r.problems.push('QACTIVITY_API_TOKENS is required (or set QACTIVITY_AUTH=off to run without authentication)')
+  // Entries that were given but are invalid have their own message; "required" is for none at all.
+  if (needed && auth && entries.length === 0) r.problems.push('QACTIVITY_API_TOKENS is required (or set QACTIVITY_AUTH=off to run without authentication)')
   return {
     port: r.int('QACTIVITY_PORT', 8750, 0, 65535),
     host: r.str('QACTIVITY_HOST') ?? '0.0.0.0',

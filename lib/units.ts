@@ -16,6 +16,14 @@ export function formatTime(iso: string | null | undefined): string {
   return new Date(t).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z')
 }
 
+/** Two times as `2026-11-23 10:00:00Z → 11:00:01Z` (the date once when it is the same); `-` for a missing one. */
+export function formatSpan(from: string | null | undefined, to: string | null | undefined): string {
+  const a = formatTime(from)
+  const b = formatTime(to)
+  if (a === '-' && b === '-') return '-'
+  return a !== '-' && a.slice(0, 11) === b.slice(0, 11) ? `${a} → ${b.slice(11)}` : `${a} → ${b}`
+}
+
 /** Milliseconds as `45s`, `12m 05s`, `3h 04m`, `2d 03h` (two units at most; negative → `0s`). */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000))

@@ -1,6 +1,6 @@
 import type { JobComment, JobStatus } from '../api/types.ts'
 import { ACTIVITY_FIELDS, FIELD_UNIT, type ActivityField } from '../lib/schema.ts'
-import { formatAggregate, formatBytes, formatCount, formatDuration, formatMBps, formatOps, formatPct, formatTime, UNITS_NOTE, type AggregateKind } from '../lib/units.ts'
+import { formatAggregate, formatBytes, formatCount, formatDuration, formatMBps, formatOps, formatPct, formatSpan, formatTime, UNITS_NOTE, type AggregateKind } from '../lib/units.ts'
 import type { JobStats } from '../stats/service.ts'
 import type { DigestInput, ReportInput } from './model.ts'
 import { headerLine } from './escape.ts'
@@ -214,12 +214,14 @@ function capacityTable(stats: JobStats): TableSection | undefined {
   return {
     kind: 'table',
     title: 'Capacity growth',
+    intro: `Capacity is read when a path is attached and when the job is marked complete, not at a back-dated end time${stats.live ? ' (running: the end reading is from now)' : ''}.`,
     columns: [
       { label: 'Path', align: 'left', wide: true },
       { label: 'Used Δ', align: 'right' },
       { label: 'Used (start → end)', align: 'right' },
       { label: 'Files Δ', align: 'right' },
       { label: 'Dirs Δ', align: 'right' },
+      { label: 'Read at (start → end)', align: 'right' },
     ],
     rows: stats.capacity.map((c) => [
       { text: c.error ? `${c.path} (${headerLine(c.error, 200)})` : c.path },
@@ -227,6 +229,7 @@ function capacityTable(stats: JobStats): TableSection | undefined {
       { text: `${formatBytes(c.usedBytes?.start)} → ${formatBytes(c.usedBytes?.end)}` },
       { text: formatCount(c.files?.delta, true) },
       { text: formatCount(c.directories?.delta, true) },
+      { text: formatSpan(c.startAt, c.endAt) },
     ]),
   }
 }

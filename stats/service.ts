@@ -1,7 +1,7 @@
 import ipaddr from 'ipaddr.js'
 import type { ActivityField } from '../lib/schema.ts'
 import { ACTIVITY_FIELDS } from '../lib/schema.ts'
-import type { Job, JobStatus, PathCapacity } from '../api/types.ts'
+import type { CapacityReading, Job, JobStatus, PathCapacity } from '../api/types.ts'
 import type { DirAggregates } from '../qumulo/types.ts'
 import { canonicalAddress } from '../lib/addresses.ts'
 import { aggregateActivity, type ActivityAggregates, type TimelinePoint, type FieldAggregate } from './compute.ts'
@@ -16,6 +16,21 @@ export interface Growth {
   delta: number | null
 }
 
+/**
+ * Capacity growth of one job path. The readings are taken when the path is attached and when
+ * `complete` is called (live for a running job), not at a back-dated end: `startAt` and `endAt` say
+ * when, null where a reading is missing.
+ */
+export interface CapacityGrowth {
+  path: string
+  startAt: string | null
+  endAt: string | null
+  usedBytes: Growth
+  files: Growth
+  directories: Growth
+  error?: string
+}
+
 /** The answer of `GET /api/v1/jobs/{id}/stats` (interface.md §6; extra keys may be added). */
 export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline'> {
   job: string
@@ -24,7 +39,7 @@ export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline'>
   cluster: string
   status: JobStatus
   window: { start: string; end: string; seconds: number }
-  capacity: Array<{ path: string; usedBytes: Growth; files: Growth; directories: Growth; error?: string }>
+  capacity: CapacityGrowth[]
   /** poll interval the window edges were weighted with, seconds */
   intervalSeconds: number
   /** poll times that contributed */
@@ -85,6 +100,22 @@ function growth(start: string | undefined, end: string | undefined): Growth {
   return { start: a, end: b, delta: a !== null && b !== null ? Number(BigInt(end!) - BigInt(start!)) : null }
 }
 
+/** Growth of one job path from its stored readings; a live `end` reading (or its failure) replaces the stored end. */
+function capacityGrowth(job: Job, path: string, liveEnd?: CapacityReading, liveError?: string): CapacityGrowth {
+  const c: PathCapacity = job.capacity.find((x) => x.path === path) ?? { path }
+  const end = liveEnd ?? c.end
+  const error = liveError ?? c.error
+  return {
+    path,
+    startAt: c.start?.at ?? null,
+    endAt: end?.at ?? null,
+    usedBytes: growth(c.start?.usedBytes, end?.usedBytes),
+    files: growth(c.start?.files, end?.files),
+    directories: growth(c.start?.directories, end?.directories),
+    ...(error ? { error } : {}),
+  }
+}
+
 /** `later` against `first`, per field and aggregate: abs = later − first, pct = abs / first × 100 (null when first is 0). */
 export function deltas(first: Pick<JobStats, 'activity'>, later: Pick<JobStats, 'activity'>): Comparison['deltas'][number]['activity'] {
   const delta = (a: number, b: number): Delta => ({ abs: b - a, pct: a === 0 ? null : ((b - a) / a) * 100 })
@@ -132,7 +163,8 @@ export class StatsService {
 
   private summarised(job: Job): JobStats | undefined {
     if (job.status === 'running' || job.summary?.state !== 'done' || !job.summary.stats) return undefined
-    return { ...(job.summary.stats as unknown as JobStats), previousRuns: this.previousRunsOf(job) }
+    // Capacity from the job itself: summaries stored before the reading times were added lack them.
+    return { ...(job.summary.stats as unknown as JobStats), capacity: job.paths.map((p) => capacityGrowth(job, p)), previousRuns: this.previousRunsOf(job) }
   }
 
   private async computed(job: Job): Promise<{ stats: JobStats; timeline: TimelinePoint[] }> {
@@ -201,26 +233,14 @@ export class StatsService {
   }
 
   private async capacity(job: Job, live: boolean): Promise<JobStats['capacity']> {
-    const byPath = new Map<string, PathCapacity>(job.capacity.map((c) => [c.path, c]))
     return Promise.all(
       job.paths.map(async (path) => {
-        const c = byPath.get(path) ?? { path }
-        let end = c.end
-        let error = c.error
-        if (live && this.deps.aggregates && job.cluster) {
-          try {
-            const a = await this.deps.aggregates(job.cluster, path)
-            end = { at: new Date(this.now()).toISOString(), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) }
-          } catch (err) {
-            error = `live reading: ${(err as Error).message}`
-          }
-        }
-        return {
-          path,
-          usedBytes: growth(c.start?.usedBytes, end?.usedBytes),
-          files: growth(c.start?.files, end?.files),
-          directories: growth(c.start?.directories, end?.directories),
-          ...(error ? { error } : {}),
+        if (!live || !this.deps.aggregates || !job.cluster) return capacityGrowth(job, path)
+        try {
+          const a = await this.deps.aggregates(job.cluster, path)
+          return capacityGrowth(job, path, { at: new Date(this.now()).toISOString(), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) })
+        } catch (err) {
+          return capacityGrowth(job, path, undefined, `live reading: ${(err as Error).message}`)
         }
       }),
     )

@@ -1,6 +1,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { AuthEnv } from '../auth.ts'
-import { ApiError } from '../errors.ts'
+import { ApiError, influxUnavailable } from '../errors.ts'
+import type { Logger } from '../../lib/log.ts'
 import { InfluxError } from '../../lib/influx/http.ts'
 import type { JobService } from '../jobs.ts'
 import { body, bodyOf } from './jobs.ts'
@@ -13,7 +14,7 @@ const security = [{ bearerAuth: [] }]
 const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } })
 
 /** `GET /jobs/{id}/report` and `POST /jobs/{id}/report/email` (issue #6). */
-export function reportRoutes(jobs: JobService, sources: ReportSources | undefined, reports: Reports | undefined, defaultTo: string[], offBecause?: string) {
+export function reportRoutes(jobs: JobService, sources: ReportSources | undefined, reports: Reports | undefined, defaultTo: string[], log: Logger, offBecause?: string) {
   const app = new OpenAPIHono<AuthEnv>()
 
   app.openapi(
@@ -26,7 +27,7 @@ export function reportRoutes(jobs: JobService, sources: ReportSources | undefine
       const job = await jobs.find(c.req.valid('param').id)
       // InfluxDB failing is a 503; anything else is our bug, logged as a 500 by the app's error handler.
       const doc = await reportDocument(job, sources, c.req.valid('query').format).catch((e: unknown) => {
-        throw e instanceof InfluxError ? new ApiError(503, 'influx_unavailable', `report not made: ${e.message}`) : e
+        throw e instanceof InfluxError ? influxUnavailable(e, log, 'report not made') : e
       })
       const disposition = `${doc.contentType.startsWith('application/pdf') ? 'attachment' : 'inline'}; filename="${doc.filename}"`
       return c.body(typeof doc.body === 'string' ? doc.body : new Uint8Array(doc.body), 200, { 'content-type': doc.contentType, 'content-disposition': disposition }) as never

@@ -1,6 +1,8 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi'
 import type { AuthEnv } from '../auth.ts'
-import { ApiError } from '../errors.ts'
+import { ApiError, influxUnavailable } from '../errors.ts'
+import { InfluxError } from '../../lib/influx/http.ts'
+import type { Logger } from '../../lib/log.ts'
 import type { JobService } from '../jobs.ts'
 import { CompareQuery, ComparisonSchema, ErrorSchema, IdParam, StatsSchema } from '../schemas.ts'
 import type { StatsService } from '../../stats/service.ts'
@@ -8,25 +10,20 @@ import type { StatsService } from '../../stats/service.ts'
 const security = [{ bearerAuth: [] }]
 const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } })
 
-/** Runs a stats computation; an unreachable InfluxDB is a 503, not a 500. */
-async function guarded<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f()
-  } catch (e) {
-    if (e instanceof ApiError) throw e
-    throw new ApiError(503, 'influx_unavailable', `InfluxDB query failed: ${(e as Error).message}`)
-  }
-}
-
-export function statsRoutes(jobs: JobService, stats: StatsService | undefined) {
+export function statsRoutes(jobs: JobService, stats: StatsService | undefined, log: Logger) {
   const app = new OpenAPIHono<AuthEnv>()
+  // InfluxDB failing is a 503; anything else is our bug, logged as a 500 by the app's error handler.
+  const guarded = <T>(f: () => Promise<T>): Promise<T> =>
+    f().catch((e: unknown) => {
+      throw e instanceof InfluxError ? influxUnavailable(e, log, 'stats not computed') : e
+    })
   const need = () => {
     if (!stats) throw new ApiError(503, 'stats_unavailable', 'stats need InfluxDB (INFLUX_URL)')
     return stats
   }
 
   app.openapi(
-    createRoute({ method: 'get', path: '/jobs/{id}/stats', security, summary: 'The job’s aggregates (live while running)', request: { params: IdParam }, responses: { 200: { description: 'interface.md §6', content: { 'application/json': { schema: StatsSchema } } }, 400: err('invalid id'), 401: err('no token'), 404: err('no such job'), 503: err('InfluxDB unreachable') } }),
+    createRoute({ method: 'get', path: '/jobs/{id}/stats', security, summary: 'The job’s aggregates (live while running)', request: { params: IdParam }, responses: { 200: { description: 'the aggregates (README: What the numbers mean)', content: { 'application/json': { schema: StatsSchema } } }, 400: err('invalid id'), 401: err('no token'), 404: err('no such job'), 503: err('InfluxDB unreachable') } }),
     async (c) => {
       const job = await jobs.find(c.req.valid('param').id)
       return c.json(await guarded(() => need().stats(job)), 200)

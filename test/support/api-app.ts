@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { createApp } from '../../api/app.ts'
+import { createApp, type AppDeps } from '../../api/app.ts'
 import { JobService, type JobServiceDeps } from '../../api/jobs.ts'
 import { openJobStore } from '../../api/store.ts'
 import type { ApiToken } from '../../lib/config.ts'
@@ -12,12 +12,12 @@ export const TOKENS: ApiToken[] = [
   { name: 'root', token: 'admin-token-01234567890', role: 'admin' },
 ]
 
-/** The real app over a real store in a temp dir; extra service deps (writer, aggregates, outbox) optional. */
-export async function makeApp(opts: { auth?: boolean; trustProxy?: boolean; deps?: Partial<JobServiceDeps> } = {}) {
+/** The real app over a real store in a temp dir; extra service deps (writer, aggregates, outbox) and app deps (stats, reports) optional. */
+export async function makeApp(opts: { auth?: boolean; trustProxy?: boolean; deps?: Partial<JobServiceDeps>; app?: (service: JobService) => Partial<AppDeps> } = {}) {
   const dir = tempDir()
   const store = await openJobStore(join(dir, 'jobs.json'), silentLogger)
   const service = new JobService({ store, clusters: ['test'], log: silentLogger, ...opts.deps })
-  const app = createApp({ service, config: { auth: opts.auth ?? true, tokens: TOKENS, trustProxy: opts.trustProxy ?? false }, log: silentLogger, archive: () => store.archive(new Date()) })
+  const app = createApp({ service, config: { auth: opts.auth ?? true, tokens: TOKENS, trustProxy: opts.trustProxy ?? false }, log: silentLogger, archive: () => store.archive(new Date()), ...opts.app?.(service) })
   const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = { method, headers: { authorization: `Bearer ${TOKENS[0].token}`, ...headers } }
     if (body !== undefined) {

@@ -69,11 +69,13 @@ function stats(job: Job, activity: Record<ActivityField, FieldAggregate>, second
     capacity: [
       {
         path: paths[0],
+        startAt: job.startedAt,
+        endAt: new Date(Date.parse(job.endedAt!) + 1500).toISOString(),
         usedBytes: { start: 100 * 2 ** 30, end: 145 * 2 ** 30, delta: 45 * 2 ** 30 },
         files: { start: 1000, end: 13_345, delta: 12_345 },
         directories: { start: 10, end: 77, delta: 67 },
       },
-      ...paths.slice(1).map((path) => ({ path, usedBytes: none, files: none, directories: none, error: 'not a directory' })),
+      ...paths.slice(1).map((path) => ({ path, startAt: null, endAt: null, usedBytes: none, files: none, directories: none, error: 'not a directory' })),
     ],
     topClients: clients.slice(0, 10).map((client, i) => ({ client, ops: 500_000 / (i + 1), bytes: 100e9 / (i + 1) })),
     topPaths: paths.map((path, i) => ({ path: `${path}/frames`, ops: 2_000_000 / (i + 1), bytes: 600e9 / (i + 1) })),

@@ -29,4 +29,10 @@ describe('documentation stays true to the code', () => {
       for (const name of [...tags, ...fields]) expect(row, `${measurement}.${name}`).toContain(`\`${name}\``)
     }
   })
+
+  it('the README shows the tag a name ending in a backslash becomes, as the line protocol writer makes it', async () => {
+    const { escapeKey } = await import('../../lib/influx/line-protocol.ts')
+    const metrics = read('README.md').split('## Metrics')[1].split('\n## ')[0]
+    expect(metrics).toContain('A job named `render\\` has the tag `job_name=' + escapeKey('render\\') + '`')
+  })
 })

@@ -50,6 +50,11 @@ const cases: Case[] = [
   ['label value as a number', 'POST', J, { name: 'n', labels: { k: 1 } }, 400],
   ['33 labels', 'POST', J, { name: 'n', labels: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])) }, 400],
   ['label without =', 'POST', J, { name: 'n', labels: ['foo'] }, 400],
+  ['tab in a label value', 'POST', J, { name: 'n', labels: { k: 'a\tb' } }, 400],
+  ['newline in a label value', 'POST', J, { name: 'n', labels: { k: 'a\nb' } }, 400],
+  ['newline in a k=v label (one-line message)', 'POST', J, { name: 'n', label: ['k=a\nb'] }, 400],
+  ['tab in a k=v label of a form body', 'POST', J, 'name=n&label=k%3Da%09b', 400, form],
+  ['client with a newline (one-line message)', 'POST', J, { name: 'n', clients: ['10.0.0.1\nx'] }, 400],
   ['unknown field', 'POST', J, { name: 'n', bogus: 1 }, 400],
   ['unknown field that looks like a prototype key', 'POST', J, { name: 'n', __proto__x: 1 }, 400],
   ['notify not an e-mail address', 'POST', J, { name: 'n', notify: ['not-an-email'] }, 400],
@@ -131,6 +136,15 @@ describe('bad input: a clear 4xx, never a 5xx, nothing stored', () => {
     expect(json.error.message.length).toBeGreaterThan(3)
     expect(json.error.message).not.toContain('\n')
     expect(JSON.stringify(t.store.data)).toBe(before)
+  })
+
+  it.each([
+    ['a,b,c,d,e,f,g,h,i,j,k', 'jobs: at most 10 job ids'],
+    ['a', 'jobs: give at least 2 job ids, comma-separated'],
+  ])('compare jobs=%s: the field named once', async (jobs, message) => {
+    const res = await t.call('GET', `/api/v1/compare?jobs=${jobs}`)
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe(message)
   })
 
   it('names the offending field', async () => {

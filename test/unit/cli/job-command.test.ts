@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ConfigError, UsageError } from '../../../lib/errors.ts'
 import { ApiError, errorFromResponse, oneLine } from '../../../cli/api-client.ts'
 import { runJobCommand } from '../../../cli/job.ts'
+import { makeApp, TOKENS } from '../../support/api-app.ts'
 
 /** A fetch double: records calls, answers from a handler. No sockets. */
 interface Call {
@@ -271,5 +272,27 @@ describe('runJobCommand', () => {
         expect(JSON.parse(j.out.stdout)).toEqual(body)
       }
     })
+  })
+
+  it('complete --at and list --since/--until send what was typed: the API judges it and its message is shown (exit 2)', async () => {
+    const T0 = Date.parse('2026-11-23T10:00:00Z')
+    const t = await makeApp({ deps: { now: () => T0 } })
+    expect((await t.call('POST', '/api/v1/jobs', { name: 'r', id: 'j1' })).status).toBe(201)
+    const viaApp = ((input: string | URL | Request, init?: RequestInit) => t.app.request(String(input), init)) as typeof globalThis.fetch
+    const env = { QACTIVITY_URL: 'http://api.test', QACTIVITY_TOKEN: TOKENS[0].token, QACTIVITY_JOB: 'j1' }
+    const refused = async (argv: string[], message: RegExp) => {
+      const err = await runJobCommand(argv, env, io(viaApp).io).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(UsageError)
+      expect((err as Error).message).toMatch(message)
+    }
+    await refused(['complete', '--at', String(T0 / 1000)], /^at: "1795428000" is not epoch milliseconds .*epoch seconds\?/)
+    await refused(['list', '--since', ''], /^since: "" is not an ISO 8601 time with a zone/)
+    await refused(['list', '--until', '1e3'], /^until: "1e3" is not/)
+    expect(t.store.data.jobs.j1.status).toBe('running')
+    const list = io(viaApp)
+    expect(await runJobCommand(['list', '--since', String(T0), '--json'], env, list.io)).toBe(0)
+    expect(JSON.parse(list.out.stdout).jobs.map((j: { id: string }) => j.id)).toEqual(['j1'])
+    expect(await runJobCommand(['complete', '--at', String(T0 + 5000)], env, io(viaApp).io)).toBe(0)
+    expect(t.store.data.jobs.j1.endedAt).toBe('2026-11-23T10:00:05.000Z')
   })
 })

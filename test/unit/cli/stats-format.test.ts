@@ -147,8 +147,8 @@ const STATS: StatsView = {
     throughput_write: { total: 1536, mean: 2.1, peak: 100 },
   },
   capacity: [
-    { path: '/render/shots', usedBytes: { start: GiB, end: 3 * GiB, delta: 2 * GiB }, files: { start: 1000, end: 2500, delta: 1500 }, directories: { start: 10, end: 12, delta: 2 } },
-    { path: '/render/cache', usedBytes: { start: 5e9, end: null, delta: null }, files: { start: 1, end: null, delta: null }, directories: { start: 1, end: null, delta: null }, error: 'Qumulo unreachable' },
+    { path: '/render/shots', startAt: '2026-11-23T10:00:00.400Z', endAt: '2026-11-23T10:13:30.100Z', usedBytes: { start: GiB, end: 3 * GiB, delta: 2 * GiB }, files: { start: 1000, end: 2500, delta: 1500 }, directories: { start: 10, end: 12, delta: 2 } },
+    { path: '/render/cache', startAt: '2026-11-23T10:00:00.500Z', endAt: null, usedBytes: { start: 5e9, end: null, delta: null }, files: { start: 1, end: null, delta: null }, directories: { start: 1, end: null, delta: null }, error: 'Qumulo unreachable' },
   ],
   topClients: [
     { client: '10.0.0.1', ops: 1_000_000, bytes: 10 * GiB },
@@ -176,9 +176,9 @@ describe('formatStats', () => {
         'throughput_read      12.3 GiB    18.2 MB/s     52.4 MB/s',
         'throughput_write     1.5 KiB     <0.01 MB/s    <0.01 MB/s',
         '',
-        'CAPACITY GROWTH  USED      FILES   DIRECTORIES',
-        '/render/shots    +2.0 GiB  +1,500  +2',
-        '/render/cache    -         -       -            error: Qumulo unreachable',
+        'CAPACITY GROWTH  USED      FILES   DIRECTORIES  READ AT (START → END)',
+        '/render/shots    +2.0 GiB  +1,500  +2           2026-11-23 10:00:00Z → 10:13:30Z',
+        '/render/cache    -         -       -            2026-11-23 10:00:00Z → -          error: Qumulo unreachable',
         '',
         'TOP CLIENTS  OPS         BYTES',
         '10.0.0.1     1.00 M ops  10.0 GiB',

@@ -66,6 +66,17 @@ describe('API configuration', () => {
     }
   })
 
+  it('an invalid QACTIVITY_API_TOKENS is reported as invalid, not also as missing', () => {
+    const problems = (() => {
+      try {
+        loadConfig({ QACTIVITY_API_TOKENS: 'ci:short' }, [...need])
+      } catch (err) {
+        return (err as ConfigError).problems
+      }
+    })()
+    expect(problems).toEqual(['QACTIVITY_API_TOKENS: entry "ci:…" must be name:token[:role] with a token of 16+ printable characters and role reader, writer or admin'])
+  })
+
   it('needs GRAFANA_TOKEN (or GRAFANA_TOKEN_FILE) with GRAFANA_URL', () => {
     expect(() => loadConfig({ GRAFANA_URL: 'http://grafana:3000' })).toThrow(/GRAFANA_TOKEN \(or GRAFANA_TOKEN_FILE\) is required/)
   })

@@ -54,6 +54,8 @@ describe('job report HTML', () => {
     expect(rowOf(r.html, 'Throughput read')).toContain('>250 MB/s<')
     expect(rowOf(r.html, '/render/sq010')).toContain('>+45.0 GiB<')
     expect(rowOf(r.html, '/render/sq010')).toContain('>+12,345<')
+    expect(rowOf(r.html, '/render/sq010')).toContain('>2026-11-23 10:00:00Z → 11:00:01Z<')
+    expect(r.html).toContain('Capacity is read when a path is attached and when the job is marked complete, not at a back-dated end time.')
     expect(r.html).toContain('>1h 00m<')
   })
 
