@@ -12,6 +12,6 @@ describe('a job name ending in a backslash', () => {
     const listed = (await (await t.call('GET', '/api/v1/jobs?name=render%5C')).json()) as { jobs: Array<{ id: string; name: string }> }
     expect(listed.jobs.map((j) => [j.id, j.name])).toEqual([['b1', 'render\\']])
     expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(/^qactivity_job,job_id=b1,job_name=render\\_ event="start",/)
+    expect(lines[0]).toMatch(/^qactivity_job,cluster=test,job_id=b1,job_name=render\\_ event="start",/)
   })
 })
