@@ -10,6 +10,7 @@ COPY cli cli
 COPY lib lib
 COPY qumulo qumulo
 COPY collector collector
+COPY jobs jobs
 COPY api api
 COPY stats stats
 COPY dashboards dashboards

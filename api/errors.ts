@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { InfluxError } from '../lib/influx/http.ts'
+import { JobError, type JobErrorCode } from '../jobs/errors.ts'
 
 /** An expected failure with the status, code and message the client sees (interface.md §5). */
 export class ApiError extends Error {
@@ -43,12 +44,15 @@ export const validationHook: Hook<unknown, any, any, unknown> = (result, c) => {
   return c.json(errorBody('invalid_request', `${first.field}: ${first.message}`, details), 400)
 }
 
+const JOB_STATUS: Record<JobErrorCode, ContentfulStatusCode> = { invalid_request: 400, not_found: 404, conflict: 409 }
+
 const CODES: Partial<Record<number, string>> = { 400: 'invalid_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 413: 'payload_too_large', 415: 'unsupported_media_type' }
 
 /** One place turning thrown errors into responses: expected ones keep their status, anything else is a logged 500. */
 export function onError(log: Logger) {
   return (err: Error, c: Context) => {
     if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.details), err.status)
+    if (err instanceof JobError) return c.json(errorBody(err.code, err.message, err.details), JOB_STATUS[err.code])
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode
       const message = /malformed json/i.test(err.message) ? 'body is not valid JSON' : err.message || 'request refused'

@@ -3,7 +3,7 @@ import { normalizePath } from '../lib/paths.ts'
 import { canonicalClient } from '../lib/addresses.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
 import { CLUSTER_NAME_RE } from '../lib/clusters-file.ts'
-import { MAX_FUTURE_MS } from './jobs.ts'
+import { MAX_FUTURE_MS } from '../jobs/service.ts'
 
 export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
@@ -200,39 +200,8 @@ export const ListQuery = z.strictObject({
 
 export const IdParam = z.strictObject({ id: JobId.openapi({ param: { name: 'id', in: 'path' } }) })
 
-const Reading = z.object({ at: z.string(), usedBytes: z.string(), files: z.string(), directories: z.string() })
-
-export const JobSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    cluster: z.string().default('').openapi({ description: 'the `cluster` tag its points carry; "" when the API knows no cluster' }),
-    status: z.enum(['running', 'succeeded', 'failed']),
-    startedAt: z.string(),
-    endedAt: z.string().nullable(),
-    paths: z.array(z.string()),
-    clients: z.array(z.string()),
-    labels: z.record(z.string(), z.string()),
-    comments: z.array(z.object({ at: z.string(), author: z.string(), text: z.string() })),
-    notify: z.array(z.string()),
-    annotation: z.object({
-      state: z.enum(['off', 'pending', 'synced', 'failing']),
-      id: z.number().optional(),
-      comments: z.number(),
-      lastError: z.string().optional(),
-    }),
-    capacity: z.array(z.object({ path: z.string(), start: Reading.optional(), end: Reading.optional(), error: z.string().optional() })),
-    error: z.string().optional().openapi({ description: 'why the collector cannot measure some of the job\'s paths (not a directory on Qumulo)' }),
-    summary: z
-      .object({ state: z.enum(['pending', 'done']), computedAt: z.string().optional(), lastError: z.string().optional(), stats: z.record(z.string(), z.unknown()).optional() })
-      .optional(),
-    report: z
-      .object({ state: z.enum(['pending', 'sent', 'failing', 'failed']), to: z.array(z.string()), attempts: z.number(), lastError: z.string().optional(), sentAt: z.string().optional(), completion: z.boolean().optional() })
-      .optional(),
-    createdBy: z.string(),
-    updatedAt: z.string(),
-  })
-  .openapi('Job')
+import { JobSchema } from '../jobs/schema.ts'
+export { JobSchema }
 
 /** `GET /jobs/{id}/report?format=html|pdf` */
 export const ReportQuery = z.object({ format: z.enum(['html', 'pdf']).default('html') })

@@ -4,15 +4,14 @@ import { serve, type ServerType } from '@hono/node-server'
 import type { Config, GrafanaConfig } from '../lib/config.ts'
 import type { Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
-import { createDurableWriter, type DurableWriter } from '../lib/influx/writer.ts'
+import type { DurableWriter } from '../lib/influx/writer.ts'
 import { detectServer } from '../lib/influx/server.ts'
-import { qumuloClients, type QumuloClients } from '../collector/fleet.ts'
-import type { CollectorStatus } from '../collector/index.ts'
+import type { CapacityFigures } from '../lib/capacity-points.ts'
 import { createGrafanaSink, GrafanaApiError, type AnnotationSink } from './annotations/grafana.ts'
 import { startOutbox, type Outbox } from './annotations/outbox.ts'
 import { createApp, type HealthReport } from './app.ts'
-import { JobService } from './jobs.ts'
-import { openJobStore, type JobStore } from './store.ts'
+import { JobService } from '../jobs/service.ts'
+import { openJobStore, type JobStore } from '../jobs/store.ts'
 import { StatsService } from '../stats/service.ts'
 import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
@@ -36,6 +35,12 @@ export interface RunningApi {
   close(): Promise<void>
 }
 
+/** What the API asks of a Qumulo cluster (a QumuloClient): capacity readings, and whether it answers. */
+export interface ClusterReader {
+  aggregates(path: string): Promise<CapacityFigures>
+  version(): Promise<{ revisionId: string }>
+}
+
 /** Options for {@link startApi}. */
 export interface StartApiOptions {
   config: Config
@@ -43,9 +48,9 @@ export interface StartApiOptions {
   /** durable writer for job events and capacity snapshots (shared with the collector in `serve`) */
   writer: DurableWriter
   /** Qumulo clients by cluster name, for capacity snapshots; off when empty or undefined */
-  qumulo?: QumuloClients
+  qumulo?: ReadonlyMap<string, ClusterReader>
   /** each polled cluster's last cycle (`serve`), shown in `/healthz` */
-  collectors?: () => Record<string, CollectorStatus>
+  collectors?: () => Record<string, { ok: boolean }>
   /** retry timing of the mail queue (tests shorten it) */
   reportRetry?: Pick<ReportsOptions, 'retryMinMs' | 'retryMaxMs'>
 }
@@ -225,14 +230,3 @@ function listen(fetch: (req: Request) => Response | Promise<Response>, host: str
   })
 }
 
-/** A Qumulo client per configured cluster (capacity snapshots); warns when there is none. */
-export function optionalQumulo(config: Config, log: Logger): QumuloClients {
-  if (!config.clusters.length) log.warn('No Qumulo cluster configured (QUMULO_URL or QACTIVITY_CLUSTERS_FILE): no capacity snapshots for job paths')
-  if (!config.clusterNames.length) log.warn('No cluster named (QUMULO_CLUSTER): jobs are tied to no cluster and count every cluster\'s points')
-  return qumuloClients(config.clusters, log)
-}
-
-/** A durable writer in `QACTIVITY_DATA_DIR/<name>`. */
-export function openWriter(config: Config, log: Logger, name: string): Promise<DurableWriter> {
-  return createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, name), maxBytes: config.storage.spoolMaxBytes, log: log.child({ component: 'writer' }) })
-}

@@ -1,9 +1,10 @@
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
-import { optionalQumulo, openWriter, startApi } from '../api/server.ts'
+import { startApi } from '../api/server.ts'
+import { optionalQumulo, openWriter } from './compose.ts'
 import { createFleet } from '../collector/fleet.ts'
-import { pathProblemRecorder } from '../api/path-problems.ts'
+import { pathProblemRecorder } from '../jobs/path-problems.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 
 /**

@@ -1,4 +1,4 @@
-import type { Job, PathCapacity } from '../api/types.ts'
+import type { Job, PathCapacity } from '../jobs/types.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
 import * as units from '../lib/units.ts'
 import { formatAggregate, formatDuration, formatOps, formatPct, formatSpan, UNITS_NOTE } from '../lib/units.ts'

@@ -1,6 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import type { Job, JobComment } from '../api/types.ts'
+import type { Job, JobComment } from '../jobs/types.ts'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
 import { ApiError, createApiClient, type ApiClient } from './api-client.ts'

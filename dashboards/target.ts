@@ -1,9 +1,9 @@
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog'
 import type { DataSourceRef } from '@grafana/grafana-foundation-sdk/dashboard'
 
-/** The two dashboard flavours: one definition, rendered for an InfluxQL or a Flux datasource. */
-export type Flavour = 'influxql' | 'flux'
-export const FLAVOURS: readonly Flavour[] = ['influxql', 'flux']
+import type { Flavour } from '../lib/dashboard-ids.ts'
+
+export { FLAVOURS, UID, type Flavour } from '../lib/dashboard-ids.ts'
 
 /** The Grafana release the dashboards are written for (docker-compose.yml pins the same image tag). */
 export const GRAFANA_VERSION = '12.4.12'
@@ -12,13 +12,6 @@ export const GRAFANA_VERSION = '12.4.12'
 export const DATASOURCE: Record<Flavour, DataSourceRef> = {
   influxql: { type: 'influxdb', uid: 'qactivity-influxql' },
   flux: { type: 'influxdb', uid: 'qactivity-flux' },
-}
-
-/** Dashboard UIDs (links between dashboards, from reports, and in the README). */
-export const UID = {
-  cluster: (f: Flavour) => `qactivity-cluster-${f}`,
-  job: (f: Flavour) => `qactivity-job-${f}`,
-  compare: (f: Flavour) => `qactivity-compare-${f}`,
 }
 
 /** A query in both languages; `format` is how Grafana's InfluxQL mode returns it. */

@@ -1,5 +1,5 @@
-import type { Job } from '../api/types.ts'
-import { UID, type Flavour } from '../dashboards/target.ts'
+import type { Job } from '../jobs/types.ts'
+import { UID, type Flavour } from '../lib/dashboard-ids.ts'
 import { deltas, type StatsService } from '../stats/service.ts'
 import type { ReportInput } from './model.ts'
 

@@ -1,4 +1,4 @@
-import type { JobComment, JobStatus } from '../api/types.ts'
+import type { JobComment, JobStatus } from '../jobs/types.ts'
 import { ACTIVITY_FIELDS, FIELD_UNIT, type ActivityField } from '../lib/schema.ts'
 import { formatAggregate, formatBytes, formatCount, formatDuration, formatMBps, formatOps, formatPct, formatSpan, formatTime, UNITS_NOTE, type AggregateKind } from '../lib/units.ts'
 import type { JobStats } from '../stats/service.ts'

@@ -1,4 +1,4 @@
-import type { Job } from '../api/types.ts'
+import type { Job } from '../jobs/types.ts'
 import { buildReport, type ReportSources } from './build.ts'
 import { renderReport } from './html.ts'
 import { renderPdf } from './pdf.ts'

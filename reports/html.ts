@@ -1,4 +1,4 @@
-import type { JobStatus } from '../api/types.ts'
+import type { JobStatus } from '../jobs/types.ts'
 import { formatTime } from '../lib/units.ts'
 import type { DigestInput, RenderedReport, ReportImage, ReportInput } from './model.ts'
 import { renderCharts } from './chart.ts'

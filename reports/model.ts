@@ -1,4 +1,4 @@
-import type { Job } from '../api/types.ts'
+import type { Job } from '../jobs/types.ts'
 import type { ActivityField } from '../lib/schema.ts'
 import type { Delta, JobStats } from '../stats/service.ts'
 import type { FieldAggregate } from '../stats/compute.ts'

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import PDFDocument from 'pdfkit'
-import type { JobStatus } from '../api/types.ts'
+import type { JobStatus } from '../jobs/types.ts'
 import { formatTime } from '../lib/units.ts'
 import type { ReportImage, ReportInput } from './model.ts'
 import { CHART_SIZE, fontFiles } from './chart.ts'

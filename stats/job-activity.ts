@@ -1,4 +1,4 @@
-import type { Job } from '../api/types.ts'
+import type { Job } from '../jobs/types.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
 import { overlapSeconds, type ActivityRow, type ActivitySelector } from './model.ts'

@@ -1,8 +1,8 @@
 import ipaddr from 'ipaddr.js'
 import type { ActivityField } from '../lib/schema.ts'
 import { ACTIVITY_FIELDS } from '../lib/schema.ts'
-import type { CapacityReading, Job, JobStatus, PathCapacity } from '../api/types.ts'
-import type { DirAggregates } from '../qumulo/types.ts'
+import type { CapacityReading, Job, JobStatus, PathCapacity } from '../jobs/types.ts'
+import type { CapacityFigures } from '../lib/capacity-points.ts'
 import { canonicalAddress } from '../lib/addresses.ts'
 import { aggregateActivity, type ActivityAggregates, type TimelinePoint, type FieldAggregate } from './compute.ts'
 import { LiveAggregates, type LiveOptions } from './live.ts'
@@ -69,7 +69,7 @@ export interface StatsDeps {
   /** earlier jobs of a name, started before `before`, newest first */
   previousRuns: (name: string, before: string, excludeId: string) => Job[]
   /** a path's aggregates on a cluster, for a running job's capacity `end` */
-  aggregates?: (cluster: string, path: string) => Promise<DirAggregates>
+  aggregates?: (cluster: string, path: string) => Promise<CapacityFigures>
   now?: () => number
   /** how running jobs' aggregates are kept between calls (stats/live.ts) */
   live?: LiveOptions

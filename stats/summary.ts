@@ -3,11 +3,11 @@ import { messageOf } from '../lib/errors.ts'
 import { MEASUREMENT, ACTIVITY_FIELDS } from '../lib/schema.ts'
 import { toLine, type FieldValue } from '../lib/influx/line-protocol.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
-import type { Job, StoreData } from '../api/types.ts'
+import type { Job, StoreData } from '../jobs/types.ts'
 import type { JobStats, StatsService } from './service.ts'
 import type { DeliveredCheck } from './delivered.ts'
 
-/** The store calls a summariser needs (a subset of api/store.ts `JobStore`). */
+/** The store calls a summariser needs (a subset of jobs/store.ts `JobStore`). */
 export interface SummaryStore {
   readonly data: StoreData
   update<R>(fn: (data: StoreData) => R, touched?: readonly string[]): Promise<R>

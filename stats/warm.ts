@@ -1,4 +1,4 @@
-import type { Job } from '../api/types.ts'
+import type { Job } from '../jobs/types.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import type { StatsService } from './service.ts'

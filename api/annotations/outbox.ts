@@ -16,11 +16,11 @@
  */
 import { messageOf } from '../../lib/errors.ts'
 import type { Logger } from '../../lib/log.ts'
-import type { AnnotationSync, AnnotationTask, Job, JobComment, StoreData } from '../types.ts'
+import type { AnnotationSync, AnnotationTask, Job, JobComment, StoreData } from '../../jobs/types.ts'
 import { GrafanaApiError, type AnnotationSink, type FoundAnnotation } from './grafana.ts'
 import { retryDelay } from '../../lib/backoff.ts'
 
-/** The part of the job store (api/store.ts `JobStore`) the outbox uses. */
+/** The part of the job store (jobs/store.ts `JobStore`) the outbox uses. */
 export interface OutboxStore {
   readonly data: StoreData
   /** runs `fn` synchronously on the data, resolves once a write containing the change is on disk; `touched`: the job ids changed */

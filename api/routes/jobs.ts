@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { AuthEnv } from '../auth.ts'
 import { ApiError } from '../errors.ts'
-import type { JobService } from '../jobs.ts'
+import type { JobService } from '../../jobs/service.ts'
 import {
   AddClientsBody,
   AddPathsBody,

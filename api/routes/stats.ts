@@ -3,7 +3,7 @@ import type { AuthEnv } from '../auth.ts'
 import { ApiError, influxUnavailable } from '../errors.ts'
 import { InfluxError } from '../../lib/influx/http.ts'
 import type { Logger } from '../../lib/log.ts'
-import type { JobService } from '../jobs.ts'
+import type { JobService } from '../../jobs/service.ts'
 import { CompareQuery, ComparisonSchema, ErrorSchema, IdParam, StatsSchema } from '../schemas.ts'
 import type { StatsService } from '../../stats/service.ts'
 

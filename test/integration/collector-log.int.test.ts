@@ -6,9 +6,9 @@ import { createDurableWriter } from '../../lib/influx/writer.ts'
 import { createInfluxQL } from '../../lib/influx/influxql.ts'
 import { createQumuloClient } from '../../qumulo/client.ts'
 import { createCollector } from '../../collector/index.ts'
-import { openJobStore } from '../../api/store.ts'
-import { JobService } from '../../api/jobs.ts'
-import { pathProblemRecorder } from '../../api/path-problems.ts'
+import { openJobStore } from '../../jobs/store.ts'
+import { JobService } from '../../jobs/service.ts'
+import { pathProblemRecorder } from '../../jobs/path-problems.ts'
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
 import { parseScenario } from '../../simulator/scenario.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
@@ -54,7 +54,7 @@ describe('collector failures are logged once per change of state', () => {
     const missing = Array.from({ length: 9 }, (_, i) => `/projects/${'x'.repeat(4000)}/${i}`)
     const bad = [...missing, '/render/shots/f0000.bin']
     const jobs = []
-    for (const [i, path] of bad.entries()) jobs.push((await service.create({ name: 'ci', role: 'writer' }, { name: `bad-${i}`, paths: [path, '/render'] })).job.id)
+    for (const [i, path] of bad.entries()) jobs.push((await service.create({ name: 'ci' }, { name: `bad-${i}`, paths: [path, '/render'] })).job.id)
     const writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 1e7, log: silentLogger })
     const { lines, log } = captured()
     const collector = createCollector({

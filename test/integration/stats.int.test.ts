@@ -14,7 +14,7 @@ import type { ActivitySource } from '../../stats/model.ts'
 import { jobActivityLines } from '../../stats/job-activity.ts'
 import { createInfluxQL } from '../../lib/influx/influxql.ts'
 import { toLine } from '../../lib/influx/line-protocol.ts'
-import type { Job } from '../../api/types.ts'
+import type { Job } from '../../jobs/types.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
 
@@ -238,7 +238,7 @@ describe('qactivity_job_activity: the job\'s points copied with its id, for Graf
 
 describe('summaries', () => {
   it('are computed once after completion, stored and written; completed stats then need no query; InfluxDB down → pending, retried', async () => {
-    const { openJobStore } = await import('../../api/store.ts')
+    const { openJobStore } = await import('../../jobs/store.ts')
     const { startSummaries } = await import('../../stats/summary.ts')
     const { createInfluxQL } = await import('../../lib/influx/influxql.ts')
     const store = await openJobStore(join(tempDir(), 'jobs.json'), silentLogger)

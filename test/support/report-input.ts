@@ -1,4 +1,4 @@
-import type { Job, JobComment } from '../../api/types.ts'
+import type { Job, JobComment } from '../../jobs/types.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../../lib/schema.ts'
 import type { FieldAggregate } from '../../stats/compute.ts'
 import type { Delta, JobStats } from '../../stats/service.ts'

@@ -10,8 +10,8 @@
 //   `c <job> <text>`   the comment <text> is on job <job>
 //   `d <job>`          job <job> exists (in the working set or the archive)
 // and every 20 ms `s <journalRecords> <compactions> <snapshots>` (the store's counters).
-import { openJobStore } from '../../api/store.ts'
-import type { Job, StoreData } from '../../api/types.ts'
+import { openJobStore } from '../../jobs/store.ts'
+import type { Job, StoreData } from '../../jobs/types.ts'
 import { silentLogger } from '../../lib/log.ts'
 
 const [file, round] = process.argv.slice(2)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Job } from '../../../api/types.ts'
+import type { Job } from '../../../jobs/types.ts'
 import { StatsService, type JobStats } from '../../../stats/service.ts'
 import type { DirAggregates } from '../../../qumulo/types.ts'
 import { makeApp } from '../../support/api-app.ts'

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { makeApp } from '../../support/api-app.ts'
-import { JobService } from '../../../api/jobs.ts'
-import { openJobStore } from '../../../api/store.ts'
+import { JobService } from '../../../jobs/service.ts'
+import { openJobStore } from '../../../jobs/store.ts'
 import { silentLogger } from '../../../lib/log.ts'
-import type { Job } from '../../../api/types.ts'
+import type { Job } from '../../../jobs/types.ts'
 
 const J = '/api/v1/jobs'
 const form = { 'content-type': 'application/x-www-form-urlencoded' }

@@ -7,12 +7,12 @@ import {
   type OutboxDeps,
   type OutboxStore,
 } from '../../../api/annotations/outbox.ts'
-import type { Job, StoreData } from '../../../api/types.ts'
+import type { Job, StoreData } from '../../../jobs/types.ts'
 import { createLogger } from '../../../lib/log.ts'
 import { startFakeGrafana, type FakeGrafana, type StoredAnnotation } from '../../support/fake-grafana.ts'
 
 /**
- * A stand-in for api/store.ts (written concurrently): same contract — `fn` runs synchronously on the data,
+ * A stand-in for jobs/store.ts (written concurrently): same contract — `fn` runs synchronously on the data,
  * the promise resolves after a (simulated) write. `failNext` makes writes reject like a full disk.
  */
 class MemStore implements OutboxStore {

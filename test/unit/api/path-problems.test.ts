@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { silentLogger } from '../../../lib/log.ts'
-import { openJobStore } from '../../../api/store.ts'
-import { JobService } from '../../../api/jobs.ts'
-import { pathProblemRecorder } from '../../../api/path-problems.ts'
+import { openJobStore } from '../../../jobs/store.ts'
+import { JobService } from '../../../jobs/service.ts'
+import { pathProblemRecorder } from '../../../jobs/path-problems.ts'
 import { tempDir } from '../../support/tmp.ts'
 
 const ci = { name: 'ci', role: 'writer' } as const

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { serve } from '@hono/node-server'
 import type { AddressInfo } from 'node:net'
 import { makeApp, TOKENS } from '../../support/api-app.ts'
-import type { Job } from '../../../api/types.ts'
+import type { Job } from '../../../jobs/types.ts'
 
 const J = '/api/v1/jobs'
 const form = { 'content-type': 'application/x-www-form-urlencoded' }

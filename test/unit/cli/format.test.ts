@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Job } from '../../../api/types.ts'
+import type { Job } from '../../../jobs/types.ts'
 import { formatBytes, formatComments, formatCount, formatDuration, formatJob, formatJobTable, formatTime, safe, table } from '../../../cli/format.ts'
 
 const NOW = Date.parse('2026-11-23T12:00:00Z')

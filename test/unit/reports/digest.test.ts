@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Job, StoreData } from '../../../api/types.ts'
+import type { Job, StoreData } from '../../../jobs/types.ts'
 import { silentLogger } from '../../../lib/log.ts'
 import { StatsService } from '../../../stats/service.ts'
 import { startSummaries } from '../../../stats/summary.ts'

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rmSync } from 'node:fs'
-import type { Job, StoreData } from '../../../api/types.ts'
+import type { Job, StoreData } from '../../../jobs/types.ts'
 import { silentLogger } from '../../../lib/log.ts'
 import { StatsService } from '../../../stats/service.ts'
 import { startSummaries } from '../../../stats/summary.ts'

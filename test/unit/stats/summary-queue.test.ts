@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Job, StoreData } from '../../../api/types.ts'
+import type { Job, StoreData } from '../../../jobs/types.ts'
 import { silentLogger } from '../../../lib/log.ts'
 import { StatsService } from '../../../stats/service.ts'
 import { startSummaries } from '../../../stats/summary.ts'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Job } from '../../../api/types.ts'
+import type { Job } from '../../../jobs/types.ts'
 import { createLogger } from '../../../lib/log.ts'
 import { StatsService } from '../../../stats/service.ts'
 import { startLiveWarmer } from '../../../stats/warm.ts'

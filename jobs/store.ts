@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { fsyncDir } from '../lib/fsync.ts'
 import { acquireLock, type Lock } from '../lib/lockfile.ts'
 import type { Logger } from '../lib/log.ts'
-import { JobSchema } from './schemas.ts'
+import { JobSchema } from './schema.ts'
 import type { Job, StoreData } from './types.ts'
 
 /**
@@ -161,7 +161,7 @@ const JournalRecordSchema = z
 type JournalRecord = Pick<StoreData, 'jobs' | 'outbox' | 'nextSeq'>
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
-/** Compile-time check that the schema and api/types.ts describe the same data. */
+/** Compile-time check that the schema (jobs/schema.ts) and jobs/types.ts describe the same data. */
 const schemaMatchesTypes: Same<z.output<typeof StoreDataSchema>, StoreData> = true
 void schemaMatchesTypes
 

@@ -1,10 +1,8 @@
 import { clip, type Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
-import type { DirAggregates } from '../qumulo/types.ts'
-import { capacityLine } from '../collector/capacity.ts'
-import type { Principal } from './auth.ts'
-import { ApiError } from './errors.ts'
+import { capacityLine, type CapacityFigures } from '../lib/capacity-points.ts'
+import { JobError } from './errors.ts'
 import { jobEventLine, type JobEvent } from './events.ts'
 import { newJobId } from './ids.ts'
 import type { JobStore } from './store.ts'
@@ -24,7 +22,7 @@ export interface JobServiceDeps {
   /** durable writer for `qactivity_job` and `qumulo_capacity` points */
   writer?: Pick<DurableWriter, 'write'>
   /** reads a path's aggregates on a cluster, for capacity snapshots */
-  aggregates?: (cluster: string, path: string) => Promise<DirAggregates>
+  aggregates?: (cluster: string, path: string) => Promise<CapacityFigures>
   /** names of the configured clusters (Config.clusterNames): a job's `cluster` is one of them */
   clusters: readonly string[]
   /** poll interval, seconds: a completed job's paths stay watched until end + one interval @defaultValue 60 */
@@ -35,6 +33,11 @@ export interface JobServiceDeps {
   log: Logger
   /** epoch ms @defaultValue Date.now */
   now?: () => number
+}
+
+/** Who asks: the name of the API token, recorded as creator and comment author. */
+export interface Actor {
+  name: string
 }
 
 /** Validated input of `POST /api/v1/jobs`. */
@@ -112,10 +115,10 @@ export class JobService {
   private clusterFor(asked: string | undefined): string {
     const known = this.deps.clusters
     if (asked !== undefined) {
-      if (known.length && !known.includes(asked)) throw new ApiError(400, 'invalid_request', `cluster: "${asked}" is not a configured cluster (${known.join(', ')})`)
+      if (known.length && !known.includes(asked)) throw new JobError('invalid_request', `cluster: "${asked}" is not a configured cluster (${known.join(', ')})`)
       return asked
     }
-    if (known.length > 1) throw new ApiError(400, 'invalid_request', `cluster: required when several clusters are configured (${known.join(', ')})`)
+    if (known.length > 1) throw new JobError('invalid_request', `cluster: required when several clusters are configured (${known.join(', ')})`)
     return known[0] ?? ''
   }
 
@@ -133,24 +136,24 @@ export class JobService {
 
   get(id: string): Job {
     const job = this.deps.store.data.jobs[id]
-    if (!job) throw new ApiError(404, 'not_found', `job "${id}" not found`)
+    if (!job) throw new JobError('not_found', `job "${id}" not found`)
     return job
   }
 
   /** A job from the working set or, once completed long enough ago, from the archive. */
   async find(id: string): Promise<Job> {
     const job = this.deps.store.data.jobs[id] ?? (await this.deps.store.findArchived(id))
-    if (!job) throw new ApiError(404, 'not_found', `job "${id}" not found`)
+    if (!job) throw new JobError('not_found', `job "${id}" not found`)
     return this.legacyCluster(job)
   }
 
   /** Creates a job; replaying a create with the same id and name returns the job (attaching anything new). */
-  async create(principal: Principal, input: CreateJobInput): Promise<{ job: Job; created: boolean }> {
+  async create(principal: Actor, input: CreateJobInput): Promise<{ job: Job; created: boolean }> {
     const at = this.now()
     const existing = input.id ? this.deps.store.data.jobs[input.id] : undefined
     const cluster = this.clusterFor(input.cluster ?? existing?.cluster)
     if (existing) return { job: await this.replayCreate(existing, { ...input, cluster }), created: false }
-    if (input.id && (await this.deps.store.findArchived(input.id))) throw new ApiError(409, 'conflict', `job "${input.id}" exists in the archive`)
+    if (input.id && (await this.deps.store.findArchived(input.id))) throw new JobError('conflict', `job "${input.id}" exists in the archive`)
     const id = input.id ?? newJobId(at)
     const job: Job = {
       id,
@@ -170,7 +173,7 @@ export class JobService {
       updatedAt: iso(at),
     }
     await this.deps.store.update((d) => {
-      if (d.jobs[id]) throw new ApiError(409, 'conflict', `job "${id}" was created concurrently; retry`)
+      if (d.jobs[id]) throw new JobError('conflict', `job "${id}" was created concurrently; retry`)
       d.jobs[id] = job
       this.running.add(id)
       this.named(job)
@@ -187,11 +190,11 @@ export class JobService {
       job.cluster !== input.cluster && `cluster "${job.cluster}"`,
       ...Object.entries(input.labels ?? {}).filter(([k, v]) => k in job.labels && job.labels[k] !== v).map(([k]) => `label ${k}`),
     ].filter(Boolean)
-    if (conflicts.length) throw new ApiError(409, 'conflict', `job "${job.id}" exists with another ${conflicts.join(', ')}`, { job: job.id })
+    if (conflicts.length) throw new JobError('conflict', `job "${job.id}" exists with another ${conflicts.join(', ')}`, { job: job.id })
     const newPaths = (input.paths ?? []).filter((p) => !job.paths.includes(p))
     const newClients = (input.clients ?? []).filter((c) => !job.clients.includes(c))
     if (!newPaths.length && !newClients.length) return job
-    if (job.status !== 'running') throw new ApiError(409, 'conflict', `job "${job.id}" is ${job.status}; nothing can be attached`)
+    if (job.status !== 'running') throw new JobError('conflict', `job "${job.id}" is ${job.status}; nothing can be attached`)
     return this.attach(job.id, newPaths, newClients)
   }
 
@@ -209,7 +212,7 @@ export class JobService {
     const newPaths = paths.filter((p) => !job.paths.includes(p))
     const newClients = clients.filter((c) => !job.clients.includes(c))
     if (!newPaths.length && !newClients.length) return job
-    if (job.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is ${job.status}; nothing can be attached`)
+    if (job.status !== 'running') throw new JobError('conflict', `job "${id}" is ${job.status}; nothing can be attached`)
     await this.deps.store.update((d) => {
       const j = d.jobs[id]
       j.paths = union(j.paths, newPaths)
@@ -220,7 +223,7 @@ export class JobService {
     return this.get(id)
   }
 
-  async comment(principal: Principal, id: string, text: string): Promise<JobComment> {
+  async comment(principal: Actor, id: string, text: string): Promise<JobComment> {
     const at = this.now()
     this.get(id)
     const comment: JobComment = { at: iso(at), author: principal.name, text }
@@ -237,13 +240,13 @@ export class JobService {
   async complete(id: string, status: 'succeeded' | 'failed', at?: Date): Promise<Job> {
     const now = this.now()
     const job = this.get(id)
-    if (job.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is already ${job.status} (at ${job.endedAt})`)
+    if (job.status !== 'running') throw new JobError('conflict', `job "${id}" is already ${job.status} (at ${job.endedAt})`)
     const end = at ? at.getTime() : now
-    if (end < Date.parse(job.startedAt)) throw new ApiError(400, 'invalid_request', `at: must not be before the job started (${job.startedAt})`)
-    if (end > now + MAX_FUTURE_MS) throw new ApiError(400, 'invalid_request', `at: must not be more than ${MAX_FUTURE_MS / 1000} s ahead of the server clock (${iso(now)})`)
+    if (end < Date.parse(job.startedAt)) throw new JobError('invalid_request', `at: must not be before the job started (${job.startedAt})`)
+    if (end > now + MAX_FUTURE_MS) throw new JobError('invalid_request', `at: must not be more than ${MAX_FUTURE_MS / 1000} s ahead of the server clock (${iso(now)})`)
     await this.deps.store.update((d) => {
       const j = d.jobs[id]
-      if (j.status !== 'running') throw new ApiError(409, 'conflict', `job "${id}" is already ${j.status}`)
+      if (j.status !== 'running') throw new JobError('conflict', `job "${id}" is already ${j.status}`)
       j.status = status
       this.running.delete(id)
       // Without a collector asking (a lone `api`), nothing else forgets ended jobs.
@@ -376,6 +379,6 @@ function encodeCursor(job: Job): string {
 
 function decodeCursor(cursor: string): { startedAt: string; id: string } {
   const [startedAt, id] = Buffer.from(cursor, 'base64url').toString().split('|')
-  if (!id || Number.isNaN(Date.parse(startedAt))) throw new ApiError(400, 'invalid_request', 'cursor: malformed cursor')
+  if (!id || Number.isNaN(Date.parse(startedAt))) throw new JobError('invalid_request', 'cursor: malformed cursor')
   return { startedAt, id }
 }

@@ -1,9 +1,25 @@
-import { MEASUREMENT } from '../lib/schema.ts'
-import { toLine } from '../lib/influx/line-protocol.ts'
-import type { DirAggregates, FileSystemStats } from '../qumulo/types.ts'
+import { MEASUREMENT } from './schema.ts'
+import { toLine } from './influx/line-protocol.ts'
+
+/** A directory tree's totals as Qumulo's aggregates give them (bytes and counts, exact beyond 2^53). */
+export interface CapacityFigures {
+  /** data + metadata bytes (`total_capacity`) */
+  totalCapacity: bigint
+  totalData: bigint
+  totalMeta: bigint
+  totalFiles: bigint
+  totalDirectories: bigint
+}
+
+/** The whole cluster's space, bytes (`GET /v1/file-system`). */
+export interface ClusterSpace {
+  totalBytes: bigint
+  freeBytes: bigint
+  snapshotBytes: bigint
+}
 
 /** A `qumulo_capacity` line from a directory's aggregates (integers, exact beyond 2^53). */
-export function capacityLine(cluster: string, path: string, a: DirAggregates, time: number): string {
+export function capacityLine(cluster: string, path: string, a: CapacityFigures, time: number): string {
   return toLine({
     measurement: MEASUREMENT.capacity,
     tags: { cluster, path },
@@ -19,7 +35,7 @@ export function capacityLine(cluster: string, path: string, a: DirAggregates, ti
 }
 
 /** A `qumulo_cluster` line from `GET /v1/file-system`; used = total − free (qumulo/api.md §4.1). */
-export function clusterLine(cluster: string, fs: FileSystemStats, time: number): string {
+export function clusterLine(cluster: string, fs: ClusterSpace, time: number): string {
   return toLine({
     measurement: MEASUREMENT.cluster,
     tags: { cluster },
