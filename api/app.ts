@@ -16,7 +16,7 @@ import type { StatsService } from '../stats/service.ts'
 import type { Summaries } from '../stats/summary.ts'
 import { canonicalAddress } from './schemas.ts'
 
-/** Largest request body (interface.md §5). */
+/** Largest request body (docs/interface.md §5). */
 export const MAX_BODY_BYTES = 64 * 1024
 
 /** `GET /healthz`: liveness plus reachability of what the API depends on. */

@@ -7,7 +7,7 @@ import { messageOf } from '../lib/errors.ts'
 import type { InfluxError } from '../lib/influx/http.ts'
 import { JobError, type JobErrorCode } from '../jobs/errors.ts'
 
-/** An expected failure with the status, code and message the client sees (interface.md §5). */
+/** An expected failure with the status, code and message the client sees (docs/interface.md §5). */
 export class ApiError extends Error {
   constructor(
     readonly status: ContentfulStatusCode,

@@ -8,7 +8,7 @@ import { MAX_FUTURE_MS } from '../jobs/service.ts'
 export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
 /**
- * Request and response schemas of interface.md §5: the one source for validation and the OpenAPI
+ * Request and response schemas of docs/interface.md §5: the one source for validation and the OpenAPI
  * document. Inputs are strict (unknown fields are a 400) and canonicalised (paths normalised, IPs
  * and CIDRs in canonical form) so the store and the queries only ever see clean values.
  */

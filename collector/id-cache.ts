@@ -2,7 +2,7 @@
  * id → directory cache for resolved file ids, sized for millions of ids.
  *
  * lru-cache measured ~250 MB RSS for 1M ids (string keys, per-entry TTL arrays) against the 200 MB
- * budget of issue #2, so this is hand-written: ids (~30-digit decimal strings, qumulo/api.md §0) are
+ * budget of issue #2, so this is hand-written: ids (~30-digit decimal strings, docs/qumulo/api.md §0) are
  * split into a shared prefix string and a numeric 12-digit suffix key; values are interned directory
  * strings. Expiry and the size bound use two generations instead of per-entry timestamps: lookups
  * read both, inserts go to the current one, and the old generation is dropped when the current one

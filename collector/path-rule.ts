@@ -13,7 +13,7 @@ export function directoryOf(resolved: string): string {
 }
 
 /**
- * The `path` tag rule of interface.md §4: the longest watched path containing the object's
+ * The `path` tag rule of docs/interface.md §4: the longest watched path containing the object's
  * directory, else that directory cut to `depth` components; `""` becomes {@link UNRESOLVED_PATH}.
  * Watched paths are directories (a job's or `QACTIVITY_WATCH_PATHS`' trees).
  */

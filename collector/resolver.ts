@@ -1,7 +1,7 @@
 import { IdPathCache } from './id-cache.ts'
 import { directoryOf } from './path-rule.ts'
 
-/** Most ids per `POST /v1/files/resolve` (qumulo/api.md §3: no documented limit; consumers use ≤ 1000). */
+/** Most ids per `POST /v1/files/resolve` (docs/qumulo/api.md §3: no documented limit; consumers use ≤ 1000). */
 export const RESOLVE_BATCH = 1000
 
 /** The one call the resolver needs from the Qumulo client. */

@@ -2,7 +2,7 @@ import { MEASUREMENT } from '../lib/schema.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
 import type { Job } from './types.ts'
 
-/** What happened to a job; one `qactivity_job` point each (interface.md §4). */
+/** What happened to a job; one `qactivity_job` point each (docs/interface.md §4). */
 export type JobEvent = 'start' | 'complete' | 'comment'
 
 const STATUS_CODE = { running: 0, succeeded: 1, failed: 2 } as const

@@ -74,7 +74,7 @@ export const MAX_FUTURE_MS = 60_000
 const union = (a: string[], b: string[] = []) => [...new Set([...a, ...b])]
 const iso = (ms: number) => new Date(ms).toISOString()
 
-/** The job operations of interface.md §5, independent of HTTP. */
+/** The job operations of docs/interface.md §5, independent of HTTP. */
 export class JobService {
   private readonly now: () => number
   private lastEventMs = 0

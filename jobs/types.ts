@@ -1,5 +1,5 @@
 /**
- * The job model (interface.md §5) as stored and served. Times are ISO-8601 strings (UTC, ms);
+ * The job model (docs/interface.md §5) as stored and served. Times are ISO-8601 strings (UTC, ms);
  * byte and object counts from Qumulo are decimal strings, exact beyond 2^53.
  */
 
@@ -25,7 +25,7 @@ export interface CapacityReading {
   directories: string
 }
 
-/** Capacity of one job path at attachment and at completion (interface.md §6). */
+/** Capacity of one job path at attachment and at completion (docs/interface.md §6). */
 export interface PathCapacity {
   path: string
   start?: CapacityReading

@@ -34,7 +34,7 @@ export function capacityLine(cluster: string, path: string, a: CapacityFigures, 
   })
 }
 
-/** A `qumulo_cluster` line from `GET /v1/file-system`; used = total − free (qumulo/api.md §4.1). */
+/** A `qumulo_cluster` line from `GET /v1/file-system`; used = total − free (docs/qumulo/api.md §4.1). */
 export function clusterLine(cluster: string, fs: ClusterSpace, time: number): string {
   return toLine({
     measurement: MEASUREMENT.cluster,

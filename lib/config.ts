@@ -6,7 +6,7 @@ import { normalizePath } from './paths.ts'
 import { clusterNameProblem, readClustersFile } from './clusters-file.ts'
 import type { LogLevel } from './log.ts'
 
-/** How to reach and log in to the Qumulo cluster (interface.md §3). */
+/** How to reach and log in to the Qumulo cluster (docs/interface.md §3). */
 export interface QumuloConfig {
   /** Base URL, e.g. `https://qumulo.example:8000`, no trailing slash (`QUMULO_URL`). */
   url: string

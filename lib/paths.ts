@@ -1,4 +1,4 @@
-/** Longest path accepted, in UTF-8 bytes (interface.md §5). */
+/** Longest path accepted, in UTF-8 bytes (docs/interface.md §5). */
 export const MAX_PATH_BYTES = 4096
 
 /** Result of {@link normalizePath}: the canonical path, or why it was refused. */

@@ -1,5 +1,5 @@
 /**
- * The InfluxDB schema of interface.md §4: the single source of measurement, tag and field names for
+ * The InfluxDB schema of docs/interface.md §4: the single source of measurement, tag and field names for
  * the collector (writes), the query layer and the dashboards (reads).
  */
 
@@ -15,7 +15,7 @@ export const MEASUREMENT = {
   collector: 'qactivity_collector',
 } as const
 
-/** The six activity types of `GET /v1/analytics/activity/current` (qumulo/api.md §2). */
+/** The six activity types of `GET /v1/analytics/activity/current` (docs/qumulo/api.md §2). */
 export const ACTIVITY_TYPES = [
   'file-iops-read',
   'file-iops-write',

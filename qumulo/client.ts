@@ -22,7 +22,7 @@ export { QumuloApiError } from './errors.ts'
 /** Most ids sent in one `POST /v1/files/resolve` (the batch size Qumulo's power-tools use). */
 export const MAX_RESOLVE_IDS = 1000
 
-/** Canonical endpoint paths (qumulo/api.md §0): exact, including the trailing slashes. */
+/** Canonical endpoint paths (docs/qumulo/api.md §0): exact, including the trailing slashes. */
 export const ENDPOINT = {
   login: '/v1/session/login',
   activity: '/v1/analytics/activity/current',

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import { redact } from '../lib/errors.ts'
 import { clip } from '../lib/log.ts'
 
-/** Qumulo's error body: `{module, error_class, description, stack, user_visible, inner?}` (qumulo/api.md §1.4). */
+/** Qumulo's error body: `{module, error_class, description, stack, user_visible, inner?}` (docs/qumulo/api.md §1.4). */
 export interface QumuloErrorEnvelope {
   module?: string
   errorClass?: string

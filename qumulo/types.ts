@@ -55,7 +55,7 @@ const bigCount = z
 
 const smallCount = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().positive())
 
-/** IPv4, or IPv6 possibly with a zone or brackets (IPv6 formatting is unverified, qumulo/api.md §8). */
+/** IPv4, or IPv6 possibly with a zone or brackets (IPv6 formatting is unverified, docs/qumulo/api.md §8). */
 const clientIp = z
   .string()
   .max(64)

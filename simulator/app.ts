@@ -52,7 +52,7 @@ const VERSION = { build_date: '2026-02-07T02:28:15Z', build_id: '341775.1.14', f
 
 const loginBody = z.object({ username: z.string(), password: z.string() })
 
-/** The Qumulo REST API of qumulo/api.md §7 as a Hono app (no listening: serve it or call `app.request`). */
+/** The Qumulo REST API of docs/qumulo/api.md §7 as a Hono app (no listening: serve it or call `app.request`). */
 export function createSimulatorApp(d: SimulatorAppDeps): Hono {
   const app = new Hono()
   app.use(countAndDelay(d))
@@ -68,7 +68,7 @@ export function createSimulatorApp(d: SimulatorAppDeps): Hono {
   return app
 }
 
-/** Qumulo's error envelope (qumulo/api.md §1.4). */
+/** Qumulo's error envelope (docs/qumulo/api.md §1.4). */
 function fail(c: Context, status: ContentfulStatusCode, errorClass: string, description: string): Response {
   return c.json({ module: 'qumulo.rest', error_class: errorClass, description, stack: [], user_visible: true }, status)
 }

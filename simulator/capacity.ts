@@ -17,7 +17,7 @@ export const FILE_META_BYTES = 4096n
 /** Metadata of a directory itself. */
 export const DIR_META_BYTES = 4096n
 
-/** Sort keys accepted by `order-by` (qumulo/api.md §4.2); the named-stream and symlink ones sort by capacity. */
+/** Sort keys accepted by `order-by` (docs/qumulo/api.md §4.2); the named-stream and symlink ones sort by capacity. */
 export const ORDER_BY = [
   'total_blocks',
   'total_datablocks',

@@ -1,9 +1,9 @@
 import { ACTIVITY_FIELDS } from '../lib/schema.ts'
 
 /**
- * The query model of the per-job aggregates (interface.md §6), independent of the query language.
+ * The query model of the per-job aggregates (docs/interface.md §6), independent of the query language.
  *
- * Window edges: Qumulo's rates are 60-second averages (qumulo/api.md §2) and the collector stamps
+ * Window edges: Qumulo's rates are 60-second averages (docs/qumulo/api.md §2) and the collector stamps
  * each poll at its grid time t, so a point stands for the interval (t − I, t] of the poll interval I.
  * A job's window [start, end] takes every point whose interval overlaps it, weighted by the
  * overlap: total = Σ rate × |(t − I, t] ∩ [start, end]|. Points therefore qualify when

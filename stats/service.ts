@@ -31,7 +31,7 @@ export interface CapacityGrowth {
   error?: string
 }
 
-/** The answer of `GET /api/v1/jobs/{id}/stats` (interface.md §6; extra keys may be added). */
+/** The answer of `GET /api/v1/jobs/{id}/stats` (docs/interface.md §6; extra keys may be added). */
 export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline'> {
   job: string
   name: string

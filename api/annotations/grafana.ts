@@ -1,5 +1,5 @@
 /**
- * Grafana annotations over the legacy `/api/annotations` routes (interface.md §7).
+ * Grafana annotations over the legacy `/api/annotations` routes (docs/interface.md §7).
  *
  * Kept behind {@link AnnotationSink} because Grafana 13 replaces these routes with the alpha
  * `/apis/annotation.grafana.app` API, where time ranges are immutable: a future sink may create the

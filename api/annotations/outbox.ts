@@ -1,5 +1,5 @@
 /**
- * Durable delivery of job annotations to Grafana (interface.md §7).
+ * Durable delivery of job annotations to Grafana (docs/interface.md §7).
  *
  * The API appends {@link AnnotationTask}s to `data.outbox` inside the same `store.update()` that changes the
  * job (so an acknowledged job call never loses its annotation), then calls {@link Outbox.kick}. A single

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { PathRule, directoryOf } from '../../../collector/path-rule.ts'
 
-describe('PathRule (interface.md §4)', () => {
+describe('PathRule (docs/interface.md §4)', () => {
   const cases: Array<[string, string[], number, string, string]> = [
     // [why, watched, depth, resolved path as served, expected tag]
     ['file outside watched paths cut to depth 2', [], 2, '/render/shots/s01/f.exr', '/render/shots'],

@@ -5,7 +5,7 @@ import { loadConfig } from '../../../lib/config.ts'
 import { ConfigError, redact } from '../../../lib/errors.ts'
 
 describe('loadConfig', () => {
-  it('applies the defaults of interface.md §3', () => {
+  it('applies the defaults of docs/interface.md §3', () => {
     const c = loadConfig({})
     expect(c.collector).toMatchObject({ pollSeconds: 60, pathDepth: 2, watchPaths: [] })
     expect(c.influx).toMatchObject({ bucket: 'qactivity', queryLanguage: 'influxql' })

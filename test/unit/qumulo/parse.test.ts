@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { InvalidResponseError, QumuloApiError } from '../../../qumulo/errors.ts'
 import { parseActivity, parseAggregates, parseErrorEnvelope, parseFileSystem, parseLogin, parseResolve, parseVersion } from '../../../qumulo/types.ts'
 
-// Shapes copied from qumulo/api.md (REC78 recordings and the DERIVED aggregates example).
+// Shapes copied from docs/qumulo/api.md (REC78 recordings and the DERIVED aggregates example).
 const REC78_ENTRIES = [
   { id: '131072291465916581236989467785', ip: '10.102.0.74', rate: 136.53333333333333, type: 'file-throughput-read' },
   { id: '131072291465916581236989576284', ip: '10.102.0.74', rate: 13926.4, type: 'file-throughput-read' },
