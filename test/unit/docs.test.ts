@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 
 const read = (f: string) => readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8')
 const VAR = /\b(?:QUMULO|INFLUX|QACTIVITY|GRAFANA|SMTP)_[A-Z_]+\b/g
 
 describe('documentation stays true to the code', () => {
+  it('no tracked file holds a merge-conflict marker, and none cites documents outside the repository', () => {
+    const root = new URL('../../', import.meta.url).pathname
+    const files = execFileSync('git', ['ls-files', '*.ts', '*.md', '*.json', '*.yml', '*.yaml', '*.sh', '*.mjs', 'Dockerfile', '.env.example'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean)
+    const conflicts = files.filter((f) => /^(<{7}|>{7}) /m.test(read(f)))
+    expect(conflicts).toEqual([])
+    const outside = files.filter((f) => !f.startsWith('docs/') && /\.\.\/shared|(?<![\w/.-])(interface\.md|qumulo\/api\.md)/.test(read(f)))
+    expect(outside).toEqual(['cli/api-client.ts', 'cli/format.ts', 'cli/job.ts', 'dashboards/cluster.ts', 'dashboards/common.ts', 'dashboards/index.ts', 'dashboards/job.ts', 'lib/units.ts', 'provisioning/dashboards/flux/job.json', 'provisioning/dashboards/influxql/job.json', 'reports/service.ts'].filter((f) => files.includes(f)))
+  })
+
   const inCode = new Set(read('lib/config.ts').match(VAR))
 
   it('the README configuration table lists exactly the variables lib/config.ts reads', () => {
