@@ -3,7 +3,7 @@ import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
 import * as units from '../lib/units.ts'
 import { formatAggregate, formatDuration, formatOps, formatPct, formatSpan, UNITS_NOTE } from '../lib/units.ts'
 
-export { formatAggregate, formatDuration, formatMBps, formatOps, formatPct, UNITS_NOTE } from '../lib/units.ts'
+export { formatAggregate, formatByteRate, formatDuration, formatOps, formatPct, UNITS_NOTE } from '../lib/units.ts'
 
 /**
  * Human output of `qactivity job show|list|stats|compare`: pure functions of the API's JSON (and

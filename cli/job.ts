@@ -4,7 +4,7 @@ import type { Job, JobComment } from '../api/types.ts'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
 import { ApiError, createApiClient, type ApiClient } from './api-client.ts'
-import { formatComparison, formatJob, formatJobTable, formatStats, type ComparisonView, type StatsView } from './format.ts'
+import { formatComparison, formatJob, formatJobTable, formatStats, UNITS_NOTE, type ComparisonView, type StatsView } from './format.ts'
 
 /**
  * `qactivity job start|add-path|add-client|comment|complete|show|list|stats|compare` (interface.md §2): a thin
@@ -44,8 +44,7 @@ options:
   -h, --help            this help
 
 TIME is ISO 8601 (2026-11-23T10:00:00Z, or with ±hh:mm) or epoch milliseconds; without a zone it is local time.
-units of stats and compare: ops and ops/s with k = 10^3, M = 10^6; byte totals binary (KiB = 2^10,
-GiB = 2^30 bytes); byte rates in MB/s (10^6 bytes/s); --json gives the raw ops, bytes and per-second values.
+units of stats and compare: ${UNITS_NOTE}; --json gives the raw ops, bytes and per-second values.
 environment: QACTIVITY_URL (default http://127.0.0.1:8750), QACTIVITY_TOKEN, QACTIVITY_JOB
 exit codes: 0 success, 1 operational failure (API unreachable, 401/403/404/409, 5xx), 2 usage error
 `

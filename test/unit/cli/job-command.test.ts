@@ -151,7 +151,7 @@ describe('runJobCommand', () => {
     expect(t.out.stdout).toMatch(/^usage: qactivity job <subcommand>/)
     expect(t.out.stdout).toMatch(/^ {2}stats \[ID\] /m)
     expect(t.out.stdout).toMatch(/^ {2}compare ID ID… /m)
-    expect(t.out.stdout).toContain('MB/s (10^6 bytes/s)')
+    expect(t.out.stdout).toContain('bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB')
     expect(t.out.stdout).toMatch(/^ {2}report \[ID\] /m)
   })
 
@@ -207,7 +207,7 @@ describe('runJobCommand', () => {
       expect(t.out.stderr).toBe('')
       expect(t.out.stdout).toMatch(/^job {5}j1 {2}render$/m)
       expect(t.out.stdout).toMatch(/^iops_read\s+2\.50 M ops\s+1\.00 k ops\/s\s+2\.00 k ops\/s$/m)
-      expect(t.out.stdout).toMatch(/^throughput_write\s+2\.4 MiB\s+<0\.01 MB\/s\s+<0\.01 MB\/s$/m)
+      expect(t.out.stdout).toMatch(/^throughput_write\s+2\.4 MiB\s+1000 B\/s\s+2\.0 KiB\/s$/m)
 
       const j = io(fakeFetch(() => ({ body: stats('j1') })).fetch)
       expect(await runJobCommand(['stats', '--job', 'j1', '--json'], ENV, j.io)).toBe(0)
