@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, UsageError } from '../../../lib/errors.ts'
+import { ConfigError, UsageError, messageOf } from '../../../lib/errors.ts'
 import { ApiError, errorFromResponse, oneLine } from '../../../cli/api-client.ts'
 import { runJobCommand } from '../../../cli/job.ts'
 import { makeApp, TOKENS } from '../../support/api-app.ts'
@@ -294,5 +294,26 @@ describe('runJobCommand', () => {
     expect(JSON.parse(list.out.stdout).jobs.map((j: { id: string }) => j.id)).toEqual(['j1'])
     expect(await runJobCommand(['complete', '--at', String(T0 + 5000)], env, io(viaApp).io)).toBe(0)
     expect(t.store.data.jobs.j1.endedAt).toBe('2026-11-23T10:00:05.000Z')
+  })
+})
+
+describe('against the real API', () => {
+  it('401 without a token or with an unknown one: names QACTIVITY_TOKEN and where tokens come from, intact on stderr', async () => {
+    const { app } = await makeApp()
+    const fetch = ((input: string | URL | Request, init?: RequestInit) => app.request(String(input), init)) as typeof globalThis.fetch
+    const failure = async (token: string | undefined) => {
+      const env = { QACTIVITY_URL: 'http://api.test', QACTIVITY_JOB: 't1', ...(token === undefined ? {} : { QACTIVITY_TOKEN: token }) }
+      const t = io(fetch)
+      const err = await runJobCommand(['list'], env, t.io).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ApiError)
+      expect(t.out).toEqual({ stdout: '', stderr: '' })
+      return messageOf(err) // what cli/main.ts prints
+    }
+    expect(await failure(undefined)).toBe(
+      'the qactivity API at http://api.test needs a token: set QACTIVITY_TOKEN to one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it) (401)',
+    )
+    expect(await failure('not-a-known-token-0123')).toBe(
+      'the qactivity API at http://api.test does not know the token in QACTIVITY_TOKEN: use one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it) (401)',
+    )
   })
 })
