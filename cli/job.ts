@@ -1,10 +1,11 @@
 import { rename, writeFile } from 'node:fs/promises'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { parseArgs } from 'node:util'
 import type { Job, JobComment } from '../api/types.ts'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
 import { ApiError, createApiClient, type ApiClient } from './api-client.ts'
-import { formatComparison, formatJob, formatJobTable, formatStats, UNITS_NOTE, type ComparisonView, type StatsView } from './format.ts'
+import { JOB_SUBCOMMANDS, JOB_USAGE, jobSubcommandUsage, SUBCOMMANDS, type Subcommand } from './commands.ts'
+import { formatComparison, formatJob, formatJobTable, formatStats, type ComparisonView, type StatsView } from './format.ts'
 
 /**
  * `qactivity job start|add-path|add-client|comment|complete|show|list|stats|compare` (interface.md §2): a thin
@@ -13,68 +14,12 @@ import { formatComparison, formatJob, formatJobTable, formatStats, UNITS_NOTE, t
  * Exit codes: 0 success, 1 operational failure, 2 usage error (including the API's 400/413).
  */
 
-export const SUBCOMMANDS = ['start', 'add-path', 'add-client', 'comment', 'complete', 'show', 'list', 'stats', 'compare', 'report'] as const
-export type Subcommand = (typeof SUBCOMMANDS)[number]
-
-export const JOB_USAGE = `usage: qactivity job <subcommand> [options]
-
-subcommands:
-  start --name N [--cluster C] [--path P]… [--client IP]… [--label k=v]… [--comment T] [--notify ADDR]… [--id ID]
-                        create a job; prints only its ID:  export QACTIVITY_JOB=$(qactivity job start --name render)
-  add-path P…           attach cluster paths to the job
-  add-client [IP…]      attach client IPs or CIDRs; none = this machine's address as the API sees it
-  comment TEXT…         add a comment (words joined with spaces)
-  complete [--failed] [--at TIME]
-                        complete the job (succeeded unless --failed; now unless --at)
-  show [ID]             the job's attributes and comments
-  list [--status S] [--name N] [--label k:v]… [--since TIME] [--until TIME] [--limit N] [--all]
-                        jobs, newest first (--all follows every page)
-  stats [ID]            activity totals, mean and peak rates, capacity growth per path, top clients
-                        and paths, previous runs of the same name (live while the job runs)
-  compare ID ID…        activity totals side by side, each later job's change against the first in %
-                        (--job ID counts as the first ID)
-  report [ID] [--pdf FILE] [--email ADDR]…
-                        the job's report: HTML on stdout; --pdf writes the PDF to FILE (- = stdout);
-                        --email queues it by e-mail (no ADDR: the job's notify and QACTIVITY_REPORT_TO
-                        with --email '')
-
-options:
-  --job ID              the job to act on (default: $QACTIVITY_JOB)
-  --json                print the API's JSON instead of human output
-  -h, --help            this help
-
-TIME is ISO 8601 (2026-11-23T10:00:00Z, or with ±hh:mm) or epoch milliseconds; without a zone it is local time.
-units of stats and compare: ${UNITS_NOTE}; --json gives the raw ops, bytes and per-second values.
-environment: QACTIVITY_URL (default http://127.0.0.1:8750), QACTIVITY_TOKEN, QACTIVITY_JOB
-exit codes: 0 success, 1 operational failure (API unreachable, 401/403/404/409, 5xx), 2 usage error
-`
-
 /** Same rule as the API (interface.md §5); checked here too because the ID goes into the URL path. */
 const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
-type Options = NonNullable<ParseArgsConfig['options']>
-const str = { type: 'string' } as const
-const many = { type: 'string', multiple: true } as const
-const flag = { type: 'boolean' } as const
-const common: Options = { json: flag, help: { type: 'boolean', short: 'h' } }
-const withJob: Options = { ...common, job: str }
-
-const SPECS: Record<Subcommand, { options: Options; positionals: boolean }> = {
-  start: { options: { ...common, name: str, id: str, cluster: str, path: many, client: many, label: many, comment: str, notify: many }, positionals: false },
-  'add-path': { options: withJob, positionals: true },
-  'add-client': { options: withJob, positionals: true },
-  comment: { options: withJob, positionals: true },
-  complete: { options: { ...withJob, failed: flag, at: str }, positionals: false },
-  show: { options: withJob, positionals: true },
-  list: { options: { ...common, status: str, name: str, label: many, since: str, until: str, limit: str, cursor: str, all: flag }, positionals: false },
-  stats: { options: withJob, positionals: true },
-  compare: { options: withJob, positionals: true },
-  report: { options: { ...withJob, pdf: str, email: many }, positionals: true },
-}
-
 /** What the command line asks for, before the job ID is resolved against the environment. */
 export type Invocation =
-  | { sub: 'help' }
+  | { sub: 'help'; of?: Subcommand }
   | {
       sub: Subcommand
       json: boolean
@@ -154,7 +99,7 @@ export function parseJobArgs(argv: string[]): Invocation {
     throw new UsageError(`unknown job subcommand "${first}": use ${SUBCOMMANDS.join(', ')} (see qactivity job --help)`)
   }
   const sub = first as Subcommand
-  const spec = SPECS[sub]
+  const spec = JOB_SUBCOMMANDS[sub]
   let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] }
   try {
     const r = parseArgs({ args: rest, options: spec.options, allowPositionals: spec.positionals, strict: true })
@@ -164,7 +109,7 @@ export function parseJobArgs(argv: string[]): Invocation {
   }
   const v = parsed.values
   const pos = parsed.positionals
-  if (v.help) return { sub: 'help' }
+  if (v.help) return { sub: 'help', of: sub }
   const s = (k: string) => v[k] as string | undefined
   const list = (k: string) => (v[k] as string[] | undefined) ?? []
   const inv = { sub, json: v.json === true, job: s('job') }
@@ -374,7 +319,7 @@ async function downloadReport(api: ApiClient, req: PlannedRequest, pdf: string |
 export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: JobIo = processIo): Promise<number> {
   const inv = parseJobArgs(argv)
   if (inv.sub === 'help') {
-    io.stdout(JOB_USAGE)
+    io.stdout(inv.of ? jobSubcommandUsage(inv.of) : JOB_USAGE)
     return 0
   }
   const client = loadConfig(env).client
