@@ -1,6 +1,7 @@
 import type { ParseArgsConfig } from 'node:util'
 import { UNITS_NOTE } from '../lib/units.ts'
 import { SIMULATE_FLAGS, SIMULATE_USAGE } from '../simulator/flags.ts'
+import { TOP_N } from '../stats/compute.ts'
 
 /**
  * Every command, job subcommand and flag of `qactivity`: the parsers, `--help` and the bash completion
@@ -55,9 +56,9 @@ export const JOB_SUBCOMMANDS = {
     positionals: false,
   },
   stats: {
-    synopsis: 'stats [ID]',
-    about: 'activity totals, mean and peak rates, capacity growth per path, top clients\nand paths, previous runs of the same name (live while the job runs)',
-    options: withJob,
+    synopsis: 'stats [ID] [--top N]',
+    about: `activity totals, mean and peak rates, capacity growth per path, the top N clients and paths\n(default and at most ${TOP_N}, as many as the API returns), previous runs of the same name (live while the job runs)`,
+    options: { ...withJob, top: str },
     positionals: true,
   },
   compare: { synopsis: 'compare ID ID…', about: "activity totals side by side, each later job's change against the first in %\n(--job ID counts as the first ID)", options: withJob, positionals: true },

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import type { Job, JobComment } from '../api/types.ts'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
+import { TOP_N } from '../stats/compute.ts'
 import { ApiError, createApiClient, type ApiClient } from './api-client.ts'
 import { JOB_SUBCOMMANDS, JOB_USAGE, jobSubcommandUsage, SUBCOMMANDS, type Subcommand } from './commands.ts'
 import { formatComparison, formatJob, formatJobTable, formatStats, type ComparisonView, type StatsView } from './format.ts'
@@ -37,6 +38,8 @@ export type Invocation =
       pdf?: string
       /** `report --email ADDR…` ([] = the default recipients) */
       email?: string[]
+      /** `stats --top N`: rows of the top clients and paths */
+      top?: number
     }
 
 /** One HTTP call: method and path under `/api/v1`. */
@@ -155,7 +158,10 @@ export function parseJobArgs(argv: string[]): Invocation {
     case 'stats': {
       if (pos.length > 1) throw new UsageError(`job ${sub}: at most one job ID`)
       if (pos.length && inv.job !== undefined && pos[0] !== inv.job) throw new UsageError(`job ${sub}: give the job ID either as argument or with --job, not both`)
-      return { ...inv, job: pos[0] ?? inv.job }
+      const top = s('top') === undefined ? undefined : Number(positiveInt('--top', s('top')!))
+      // The API answers with its top TOP_N: more rows cannot be shown, and silently showing fewer would mislead.
+      if (top !== undefined && top > TOP_N) throw new UsageError(`--top must be from 1 to ${TOP_N} (the API returns the top ${TOP_N}), got "${s('top')}"`)
+      return { ...inv, job: pos[0] ?? inv.job, top }
     }
     case 'compare': {
       const jobs = [...(inv.job !== undefined ? [inv.job] : []), ...pos]
@@ -262,9 +268,9 @@ const processIo: JobIo = {
 }
 
 /** stdout for a successful call; `undefined` prints nothing. */
-export function renderResult(sub: Subcommand, json: boolean, result: unknown, now: number): string | undefined {
-  if (json) return JSON.stringify(result ?? null, null, 2) + '\n'
-  switch (sub) {
+function renderResult(inv: Exclude<Invocation, { sub: 'help' }>, result: unknown, now: number): string | undefined {
+  if (inv.json) return JSON.stringify(result ?? null, null, 2) + '\n'
+  switch (inv.sub) {
     case 'start':
       return `${(result as Job).id}\n`
     case 'show':
@@ -272,7 +278,7 @@ export function renderResult(sub: Subcommand, json: boolean, result: unknown, no
     case 'list':
       return (result as JobPage).jobs.length ? formatJobTable((result as JobPage).jobs, now) : undefined
     case 'stats':
-      return formatStats(result as StatsView)
+      return formatStats(result as StatsView, inv.top)
     case 'compare':
       return formatComparison(result as ComparisonView)
     case 'report': {
@@ -340,7 +346,7 @@ export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
   }
   if (!inv.json) checkShape(inv.sub, result)
   const now = (io.now ?? Date.now)()
-  const out = renderResult(inv.sub, inv.json, result, now)
+  const out = renderResult(inv, result, now)
   if (out !== undefined) io.stdout(out)
   if (inv.sub === 'list' && !inv.json) {
     const page = result as JobPage

@@ -44,7 +44,7 @@ describe('qactivity (the executable)', () => {
   it('job <sub> --help prints that subcommand only', async () => {
     const r = await qactivity('job', 'stats', '--help')
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/^usage: qactivity job stats \[ID\]\n/)
+    expect(r.stdout).toMatch(/^usage: qactivity job stats \[ID\] \[--top N\]\n/)
     expect(r.stdout).not.toContain('add-path')
   })
 
@@ -64,7 +64,7 @@ describe('qactivity (the executable)', () => {
     await promisify(execFile)('bash', ['-n', '-c', r.stdout])
     expect(await complete(r.stdout, ['qactivity', 'jo'])).toEqual(['job'])
     expect(await complete(r.stdout, ['qactivity', 'job', 'st'])).toEqual(['start', 'stats'])
-    expect(await complete(r.stdout, ['qactivity', 'job', 'report', '--p'])).toEqual(['--pdf'])
+    expect(await complete(r.stdout, ['qactivity', 'job', 'stats', '--t'])).toEqual(['--top'])
     expect(await complete(r.stdout, ['qactivity', 'collect', '--'])).toEqual(['--cluster', '--help', '--once'])
     // every flag the parser accepts is offered
     const startFlags = Object.keys(JOB_SUBCOMMANDS.start.options).map((o) => `--${o}`).sort()

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { TOP_N } from '../../../stats/compute.ts'
 import { formatAggregate, formatBytes, formatComparison, formatCount, formatByteRate, formatOps, formatPct, formatStats, formatWindow, type StatsView } from '../../../cli/format.ts'
 
 const GiB = 2 ** 30
@@ -203,11 +204,14 @@ describe('formatStats', () => {
     expect(out).not.toMatch(/CAPACITY|TOP CLIENTS|TOP PATHS|PREVIOUS RUNS|polls/)
   })
 
-  it('top clients and paths: the first five only', () => {
-    const many = Array.from({ length: 8 }, (_, i) => ({ client: `10.0.0.${i}`, ops: 100 - i, bytes: 0 }))
+  it(`top clients and paths: the first ${TOP_N}, or the first \`top\``, () => {
+    const many = Array.from({ length: TOP_N + 2 }, (_, i) => ({ client: `client-${i}`, ops: 100 - i, bytes: 0 }))
     const out = formatStats({ ...STATS, topClients: many })
-    expect(out).toContain('10.0.0.4')
-    expect(out).not.toContain('10.0.0.5')
+    expect(out).toContain(`client-${TOP_N - 1} `)
+    expect(out).not.toContain(`client-${TOP_N} `)
+    const three = formatStats({ ...STATS, topClients: many }, 3)
+    expect(three).toContain('client-2 ')
+    expect(three).not.toContain('client-3 ')
   })
 
   it('names, paths and clients from the API cannot inject terminal escapes', () => {
