@@ -99,12 +99,19 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
     }
   }
   const auth = (headers: Record<string, string>) => (o.token ? { ...headers, authorization: `Bearer ${o.token}` } : headers)
+  // The API's 401 speaks HTTP ("missing bearer token"); the user needs the variable to set and where tokens come from.
+  const failure = (status: number, statusText: string, bodyText: string): ApiError => {
+    if (status !== 401) return errorFromResponse(status, statusText, bodyText)
+    const fix = 'one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it)'
+    const message = o.token ? `does not know the token in QACTIVITY_TOKEN: use ${fix}` : `needs a token: set QACTIVITY_TOKEN to ${fix}`
+    return new ApiError(401, 'unauthorized', `the qactivity API at ${base} ${message} (401)`)
+  }
 
   return {
     async download(path, query) {
       const qs = query?.toString()
       const res = await exchange('GET', `${base}${API_PREFIX}${path}${qs ? `?${qs}` : ''}`, auth({ 'user-agent': 'qactivity-cli' }), undefined)
-      if (res.status < 200 || res.status > 299) throw errorFromResponse(res.status, res.statusText, res.body.toString('utf8'))
+      if (res.status < 200 || res.status > 299) throw failure(res.status, res.statusText, res.body.toString('utf8'))
       return { contentType: res.contentType, body: res.body }
     },
     async request<T>(method: 'GET' | 'POST', path: string, opts: RequestOptions = {}): Promise<T> {
@@ -114,7 +121,7 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
       const res = await exchange(method, url, headers, opts.body)
       const { status, statusText } = res
       const text = res.body.toString('utf8')
-      if (status < 200 || status > 299) throw errorFromResponse(status, statusText, text)
+      if (status < 200 || status > 299) throw failure(status, statusText, text)
       if (text === '') return undefined as T
       try {
         return JSON.parse(text) as T

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig, type Config, type QumuloConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
+import { COMMANDS } from './commands.ts'
 import { createLogger } from '../lib/log.ts'
 import { createDurableWriter } from '../lib/influx/writer.ts'
 import { createQumuloClient } from '../qumulo/client.ts'
@@ -10,7 +11,7 @@ import { jobPathsFromApi } from '../collector/job-paths.ts'
 
 function parse(argv: string[]) {
   try {
-    return parseArgs({ args: argv, options: { once: { type: 'boolean', default: false }, cluster: { type: 'string' } }, strict: true }).values
+    return parseArgs({ args: argv, options: COMMANDS.collect.options, strict: true }).values
   } catch (err) {
     throw new UsageError((err as Error).message)
   }

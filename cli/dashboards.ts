@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
+import { COMMANDS } from './commands.ts'
 import { writeDashboards } from '../dashboards/index.ts'
 
 /** `qactivity dashboards [--out DIR]`: the Grafana dashboards, both flavours, with this configuration's poll interval and bucket. */
 export async function runDashboardsCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let out: string
   try {
-    out = parseArgs({ args: argv, options: { out: { type: 'string', default: 'provisioning/dashboards' } }, strict: true }).values.out!
+    out = parseArgs({ args: argv, options: COMMANDS.dashboards.options, strict: true }).values.out!
   } catch (err) {
     throw new UsageError((err as Error).message)
   }

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
+import { COMMANDS } from './commands.ts'
 import { createLogger } from '../lib/log.ts'
 import { createInfluxQL } from '../lib/influx/influxql.ts'
 import { startLocalInfluxd, type LocalInfluxd } from '../lib/influx/local-server.ts'
@@ -20,7 +21,7 @@ const DEMO_SCENARIO = new URL('../simulator/scenarios/demo.json', import.meta.ur
 
 function parse(argv: string[]) {
   try {
-    return parseArgs({ args: argv, options: { cycles: { type: 'string', default: '3' } }, strict: true }).values
+    return parseArgs({ args: argv, options: COMMANDS.demo.options, strict: true }).values
   } catch (err) {
     throw new UsageError((err as Error).message)
   }

@@ -1,9 +1,10 @@
 import type { Job, PathCapacity } from '../jobs/types.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
+import { TOP_N } from '../stats/compute.ts'
 import * as units from '../lib/units.ts'
 import { formatAggregate, formatDuration, formatOps, formatPct, formatSpan, UNITS_NOTE } from '../lib/units.ts'
 
-export { formatAggregate, formatDuration, formatMBps, formatOps, formatPct, UNITS_NOTE } from '../lib/units.ts'
+export { formatAggregate, formatByteRate, formatDuration, formatOps, formatPct, UNITS_NOTE } from '../lib/units.ts'
 
 /**
  * Human output of `qactivity job show|list|stats|compare`: pure functions of the API's JSON (and
@@ -233,8 +234,8 @@ function section(header: string[], rows: string[][]): string[] {
   return rows.length ? ['', table([header, ...rows])] : []
 }
 
-/** `qactivity job stats`: header block, then activity, capacity growth, top clients and paths, previous runs. */
-export function formatStats(s: StatsView): string {
+/** `qactivity job stats`: header block, then activity, capacity growth, the `top` clients and paths, previous runs. */
+export function formatStats(s: StatsView, top = TOP_N): string {
   const polls = isNum(s.polls) ? `${s.polls}${isNum(s.intervalSeconds) ? ` (every ${s.intervalSeconds} s)` : ''}` : undefined
   const lines = block([
     ['job', `${safe(String(s.job))}  ${safe(String(s.name ?? ''))}`.trimEnd()],
@@ -259,8 +260,8 @@ export function formatStats(s: StatsView): string {
   ])
   lines.push(...section(['CAPACITY GROWTH', 'USED', 'FILES', 'DIRECTORIES', 'READ AT (START → END)', ''], capacity))
   const share = (key: string, x: { ops: number; bytes: number }) => [safe(String(key)), formatOps(x.ops), formatBytes(x.bytes)]
-  lines.push(...section(['TOP CLIENTS', 'OPS', 'BYTES'], (s.topClients ?? []).slice(0, 5).map((c) => share(c.client, c))))
-  lines.push(...section(['TOP PATHS', 'OPS', 'BYTES'], (s.topPaths ?? []).slice(0, 5).map((p) => share(p.path, p))))
+  lines.push(...section(['TOP CLIENTS', 'OPS', 'BYTES'], (s.topClients ?? []).slice(0, top).map((c) => share(c.client, c))))
+  lines.push(...section(['TOP PATHS', 'OPS', 'BYTES'], (s.topPaths ?? []).slice(0, top).map((p) => share(p.path, p))))
   const runs = (s.previousRuns ?? []).map((r) => [safe(String(r.id)), formatTime(r.startedAt), safe(String(r.status))])
   lines.push(...section(['PREVIOUS RUNS', 'STARTED', 'STATUS'], runs))
   return lines.join('\n') + '\n'

@@ -1,9 +1,11 @@
 import { rename, writeFile } from 'node:fs/promises'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { parseArgs } from 'node:util'
 import type { Job, JobComment } from '../jobs/types.ts'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
+import { TOP_N } from '../stats/compute.ts'
 import { ApiError, createApiClient, type ApiClient } from './api-client.ts'
+import { JOB_SUBCOMMANDS, JOB_USAGE, jobSubcommandUsage, SUBCOMMANDS, type Subcommand } from './commands.ts'
 import { formatComparison, formatJob, formatJobTable, formatStats, type ComparisonView, type StatsView } from './format.ts'
 
 /**
@@ -13,69 +15,12 @@ import { formatComparison, formatJob, formatJobTable, formatStats, type Comparis
  * Exit codes: 0 success, 1 operational failure, 2 usage error (including the API's 400/413).
  */
 
-export const SUBCOMMANDS = ['start', 'add-path', 'add-client', 'comment', 'complete', 'show', 'list', 'stats', 'compare', 'report'] as const
-export type Subcommand = (typeof SUBCOMMANDS)[number]
-
-export const JOB_USAGE = `usage: qactivity job <subcommand> [options]
-
-subcommands:
-  start --name N [--cluster C] [--path P]… [--client IP]… [--label k=v]… [--comment T] [--notify ADDR]… [--id ID]
-                        create a job; prints only its ID:  export QACTIVITY_JOB=$(qactivity job start --name render)
-  add-path P…           attach cluster paths to the job
-  add-client [IP…]      attach client IPs or CIDRs; none = this machine's address as the API sees it
-  comment TEXT…         add a comment (words joined with spaces)
-  complete [--failed] [--at TIME]
-                        complete the job (succeeded unless --failed; now unless --at)
-  show [ID]             the job's attributes and comments
-  list [--status S] [--name N] [--label k:v]… [--since TIME] [--until TIME] [--limit N] [--all]
-                        jobs, newest first (--all follows every page)
-  stats [ID]            activity totals, mean and peak rates, capacity growth per path, top clients
-                        and paths, previous runs of the same name (live while the job runs)
-  compare ID ID…        activity totals side by side, each later job's change against the first in %
-                        (--job ID counts as the first ID)
-  report [ID] [--pdf FILE] [--email ADDR]…
-                        the job's report: HTML on stdout; --pdf writes the PDF to FILE (- = stdout);
-                        --email queues it by e-mail (no ADDR: the job's notify and QACTIVITY_REPORT_TO
-                        with --email '')
-
-options:
-  --job ID              the job to act on (default: $QACTIVITY_JOB)
-  --json                print the API's JSON instead of human output
-  -h, --help            this help
-
-TIME is ISO 8601 (2026-11-23T10:00:00Z, or with ±hh:mm) or epoch milliseconds; without a zone it is local time.
-units of stats and compare: ops and ops/s with k = 10^3, M = 10^6; byte totals binary (KiB = 2^10,
-GiB = 2^30 bytes); byte rates in MB/s (10^6 bytes/s); --json gives the raw ops, bytes and per-second values.
-environment: QACTIVITY_URL (default http://127.0.0.1:8750), QACTIVITY_TOKEN, QACTIVITY_JOB
-exit codes: 0 success, 1 operational failure (API unreachable, 401/403/404/409, 5xx), 2 usage error
-`
-
 /** Same rule as the API (interface.md §5); checked here too because the ID goes into the URL path. */
 const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
-type Options = NonNullable<ParseArgsConfig['options']>
-const str = { type: 'string' } as const
-const many = { type: 'string', multiple: true } as const
-const flag = { type: 'boolean' } as const
-const common: Options = { json: flag, help: { type: 'boolean', short: 'h' } }
-const withJob: Options = { ...common, job: str }
-
-const SPECS: Record<Subcommand, { options: Options; positionals: boolean }> = {
-  start: { options: { ...common, name: str, id: str, cluster: str, path: many, client: many, label: many, comment: str, notify: many }, positionals: false },
-  'add-path': { options: withJob, positionals: true },
-  'add-client': { options: withJob, positionals: true },
-  comment: { options: withJob, positionals: true },
-  complete: { options: { ...withJob, failed: flag, at: str }, positionals: false },
-  show: { options: withJob, positionals: true },
-  list: { options: { ...common, status: str, name: str, label: many, since: str, until: str, limit: str, cursor: str, all: flag }, positionals: false },
-  stats: { options: withJob, positionals: true },
-  compare: { options: withJob, positionals: true },
-  report: { options: { ...withJob, pdf: str, email: many }, positionals: true },
-}
-
 /** What the command line asks for, before the job ID is resolved against the environment. */
 export type Invocation =
-  | { sub: 'help' }
+  | { sub: 'help'; of?: Subcommand }
   | {
       sub: Subcommand
       json: boolean
@@ -93,6 +38,8 @@ export type Invocation =
       pdf?: string
       /** `report --email ADDR…` ([] = the default recipients) */
       email?: string[]
+      /** `stats --top N`: rows of the top clients and paths */
+      top?: number
     }
 
 /** One HTTP call: method and path under `/api/v1`. */
@@ -155,7 +102,7 @@ export function parseJobArgs(argv: string[]): Invocation {
     throw new UsageError(`unknown job subcommand "${first}": use ${SUBCOMMANDS.join(', ')} (see qactivity job --help)`)
   }
   const sub = first as Subcommand
-  const spec = SPECS[sub]
+  const spec = JOB_SUBCOMMANDS[sub]
   let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] }
   try {
     const r = parseArgs({ args: rest, options: spec.options, allowPositionals: spec.positionals, strict: true })
@@ -165,7 +112,7 @@ export function parseJobArgs(argv: string[]): Invocation {
   }
   const v = parsed.values
   const pos = parsed.positionals
-  if (v.help) return { sub: 'help' }
+  if (v.help) return { sub: 'help', of: sub }
   const s = (k: string) => v[k] as string | undefined
   const list = (k: string) => (v[k] as string[] | undefined) ?? []
   const inv = { sub, json: v.json === true, job: s('job') }
@@ -211,7 +158,10 @@ export function parseJobArgs(argv: string[]): Invocation {
     case 'stats': {
       if (pos.length > 1) throw new UsageError(`job ${sub}: at most one job ID`)
       if (pos.length && inv.job !== undefined && pos[0] !== inv.job) throw new UsageError(`job ${sub}: give the job ID either as argument or with --job, not both`)
-      return { ...inv, job: pos[0] ?? inv.job }
+      const top = s('top') === undefined ? undefined : Number(positiveInt('--top', s('top')!))
+      // The API answers with its top TOP_N: more rows cannot be shown, and silently showing fewer would mislead.
+      if (top !== undefined && top > TOP_N) throw new UsageError(`--top must be from 1 to ${TOP_N} (the API returns the top ${TOP_N}), got "${s('top')}"`)
+      return { ...inv, job: pos[0] ?? inv.job, top }
     }
     case 'compare': {
       const jobs = [...(inv.job !== undefined ? [inv.job] : []), ...pos]
@@ -318,9 +268,9 @@ const processIo: JobIo = {
 }
 
 /** stdout for a successful call; `undefined` prints nothing. */
-export function renderResult(sub: Subcommand, json: boolean, result: unknown, now: number): string | undefined {
-  if (json) return JSON.stringify(result ?? null, null, 2) + '\n'
-  switch (sub) {
+function renderResult(inv: Exclude<Invocation, { sub: 'help' }>, result: unknown, now: number): string | undefined {
+  if (inv.json) return JSON.stringify(result ?? null, null, 2) + '\n'
+  switch (inv.sub) {
     case 'start':
       return `${(result as Job).id}\n`
     case 'show':
@@ -328,7 +278,7 @@ export function renderResult(sub: Subcommand, json: boolean, result: unknown, no
     case 'list':
       return (result as JobPage).jobs.length ? formatJobTable((result as JobPage).jobs, now) : undefined
     case 'stats':
-      return formatStats(result as StatsView)
+      return formatStats(result as StatsView, inv.top)
     case 'compare':
       return formatComparison(result as ComparisonView)
     case 'report': {
@@ -375,7 +325,7 @@ async function downloadReport(api: ApiClient, req: PlannedRequest, pdf: string |
 export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: JobIo = processIo): Promise<number> {
   const inv = parseJobArgs(argv)
   if (inv.sub === 'help') {
-    io.stdout(JOB_USAGE)
+    io.stdout(inv.of ? jobSubcommandUsage(inv.of) : JOB_USAGE)
     return 0
   }
   const client = loadConfig(env).client
@@ -396,7 +346,7 @@ export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
   }
   if (!inv.json) checkShape(inv.sub, result)
   const now = (io.now ?? Date.now)()
-  const out = renderResult(inv.sub, inv.json, result, now)
+  const out = renderResult(inv, result, now)
   if (out !== undefined) io.stdout(out)
   if (inv.sub === 'list' && !inv.json) {
     const page = result as JobPage

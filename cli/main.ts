@@ -1,34 +1,49 @@
+import { readFileSync } from 'node:fs'
 import { ConfigError, UsageError, messageOf } from '../lib/errors.ts'
-import { loadDotEnv } from '../lib/config.ts'
+import { COMMANDS, USAGE, type CommandName } from './commands.ts'
 
 /** A subcommand: resolves to the process exit code. */
 type Command = (argv: string[], env: NodeJS.ProcessEnv) => Promise<number>
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  collect: { summary: 'poll Qumulo and write to InfluxDB (--once: one cycle, exit 0/1)', load: async () => (await import('./collect.ts')).runCollectCommand },
-  api: { summary: 'the job API alone (split deployments)', load: async () => (await import('./api.ts')).runApiCommand },
-  serve: { summary: 'job API + collector in one process (the default deployment)', load: async () => (await import('./api.ts')).runServeCommand },
-  simulate: { summary: 'serve a Qumulo REST API simulator', load: async () => (await import('../simulator/cli.ts')).runSimulateCommand },
-  job: { summary: 'jobs: start, add-path, add-client, comment, complete, show, list, stats, compare (qactivity job --help)', load: async () => (await import('./job.ts')).runJobCommand },
-  dashboards: { summary: 'write the Grafana dashboards (InfluxQL and Flux) to --out DIR (default provisioning/dashboards)', load: async () => (await import('./dashboards.ts')).runDashboardsCommand },
-  demo: { summary: 'simulator + collector into InfluxDB, then query the result', load: async () => (await import('./demo.ts')).runDemoCommand },
+// Loaded on demand, so that `--help`, `--version` and a mistyped command never load the collector or the API.
+const LOADERS: Record<CommandName, () => Promise<Command>> = {
+  serve: async () => (await import('./api.ts')).runServeCommand,
+  api: async () => (await import('./api.ts')).runApiCommand,
+  collect: async () => (await import('./collect.ts')).runCollectCommand,
+  simulate: async () => (await import('../simulator/cli.ts')).runSimulateCommand,
+  job: async () => (await import('./job.ts')).runJobCommand,
+  dashboards: async () => (await import('./dashboards.ts')).runDashboardsCommand,
+  demo: async () => (await import('./demo.ts')).runDemoCommand,
+  completion: async () => (await import('./completion.ts')).runCompletionCommand,
 }
 
-function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
-  return ['usage: qactivity <command> [options]', '', 'commands:', ...lines].join('\n')
+const isHelp = (arg: string) => arg === '--help' || arg === '-h'
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n')
-    return name ? 0 : 2
+  if (name === undefined) throw new UsageError(`missing command: ${Object.keys(COMMANDS).join(', ')} (try qactivity --help)`)
+  if (isHelp(name) || name === 'help') {
+    process.stdout.write(USAGE)
+    return 0
   }
-  const command = COMMANDS[name]
-  if (!command) throw new UsageError(`unknown command "${name}" (try qactivity --help)`)
-  loadDotEnv()
-  return (await command.load())(rest, process.env)
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${version()}\n`)
+    return 0
+  }
+  if (!Object.hasOwn(COMMANDS, name)) throw new UsageError(`unknown command "${name}" (try qactivity --help)`)
+  const command = name as CommandName
+  // `job` has a help per subcommand; the arguments after `--` are operands, never a help request.
+  const operands = rest.indexOf('--') === -1 ? rest : rest.slice(0, rest.indexOf('--'))
+  if (command !== 'job' && operands.some(isHelp)) {
+    process.stdout.write(COMMANDS[command].usage)
+    return 0
+  }
+  ;(await import('../lib/config.ts')).loadDotEnv()
+  return (await LOADERS[command]())(rest, process.env)
 }
 
 main(process.argv.slice(2)).then(

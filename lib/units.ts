@@ -5,8 +5,11 @@ import { FIELD_UNIT, type ActivityField } from './schema.ts'
  * Unparseable input is returned as given; callers escape it for their medium (terminal, HTML).
  */
 
-/** Said once above every stats/compare table, so no reader has to guess MB vs MiB. */
-export const UNITS_NOTE = 'ops, ops/s: k = 10^3, M = 10^6; byte totals: KiB = 2^10, GiB = 2^30 bytes; byte rates: MB/s = 10^6 bytes/s'
+/**
+ * Said once above every stats/compare table, so no reader has to guess MB vs MiB. Bytes and byte rates
+ * are binary everywhere (CLI, reports, Grafana's `bytes` and `binBps` units); counts of operations are decimal.
+ */
+export const UNITS_NOTE = 'ops, ops/s: k = 10^3, M = 10^6; bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB, GiB = 1024 MiB, TiB = 1024 GiB'
 
 /** `2026-11-23T10:00:00.123Z` → `2026-11-23 10:00:00Z` (UTC, seconds); none → `-`, unparseable input as is. */
 export function formatTime(iso: string | null | undefined): string {
@@ -24,14 +27,20 @@ export function formatSpan(from: string | null | undefined, to: string | null | 
   return a !== '-' && a.slice(0, 11) === b.slice(0, 11) ? `${a} → ${b.slice(11)}` : `${a} → ${b}`
 }
 
-/** Milliseconds as `45s`, `12m 05s`, `3h 04m`, `2d 03h` (two units at most; negative → `0s`). */
+/**
+ * Milliseconds as `45s`, `12m 05s`, `3h 04m`, `2d 03h` (two units at most, the smaller one rounded to
+ * the nearest: 11.96 s is `12s`, 59.6 s is `1m 00s`; negative or NaN → `0s`).
+ */
 export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000))
+  if (!(ms > 0)) return '0s'
   const pad = (n: number) => String(n).padStart(2, '0')
+  const s = Math.round(ms / 1000)
   if (s < 60) return `${s}s`
   if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${pad(Math.floor(s / 60) % 60)}m`
-  return `${Math.floor(s / 86400)}d ${pad(Math.floor(s / 3600) % 24)}h`
+  const m = Math.round(ms / 60_000)
+  if (m < 1440) return `${Math.floor(m / 60)}h ${pad(m % 60)}m`
+  const h = Math.round(ms / 3_600_000)
+  return `${Math.floor(h / 24)}d ${pad(h % 24)}h`
 }
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB']
@@ -129,13 +138,11 @@ export function formatOps(n: number | null | undefined, unit = 'ops'): string {
   return i === 0 ? `${text} ${unit}` : `${text} ${SI[i]} ${unit}`
 }
 
-/** A byte rate in decimal megabytes per second (10^6 bytes/s), one fixed unit for every value: `12.3 MB/s`, `1,234 MB/s`. */
-export function formatMBps(bytesPerSecond: number | null | undefined): string {
+/** A byte rate in the units of {@link formatBytes}: `512 B/s`, `12.3 MiB/s`; a rate that would show as 0 is `<1 B/s`; null, NaN and ±Infinity are `-`. */
+export function formatByteRate(bytesPerSecond: number | null | undefined): string {
   if (!isNum(bytesPerSecond)) return '-'
-  const v = bytesPerSecond / 1e6
-  const abs = Math.abs(v)
-  const text = abs >= 999.5 ? Math.round(abs).toString() : threeDigits(abs, true)
-  return `${withSign(v, text.replace(/\B(?=(\d{3})+(?!\d))/g, ','))} MB/s`
+  if (bytesPerSecond !== 0 && Math.abs(bytesPerSecond) < 0.5) return `${bytesPerSecond < 0 ? '>-' : '<'}1 B/s`
+  return `${formatBytes(bytesPerSecond)}/s`
 }
 
 /** A percentage change with one decimal and its sign: `+12.3 %`, `-5.0 %`, `0.0 %`; null (first job was 0) or NaN → `n/a`. */
@@ -149,9 +156,9 @@ export function formatPct(pct: number | null | undefined): string {
 /** An aggregate of an activity field (interface.md §6): `total` in ops or bytes, `mean`/`peak` in ops/s or bytes/s. */
 export type AggregateKind = 'total' | 'mean' | 'peak'
 
-/** One aggregate of an activity field in its unit: ops totals in ops, rates in ops/s; byte totals binary, rates in MB/s. */
+/** One aggregate of an activity field in its unit: ops totals in ops, rates in ops/s; bytes and bytes/s binary. */
 export function formatAggregate(field: ActivityField, kind: AggregateKind, value: number | null | undefined): string {
   const ops = FIELD_UNIT[field] === 'ops/s'
   if (kind === 'total') return ops ? formatOps(value) : formatBytes(value)
-  return ops ? formatOps(value, 'ops/s') : formatMBps(value)
+  return ops ? formatOps(value, 'ops/s') : formatByteRate(value)
 }

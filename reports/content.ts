@@ -1,6 +1,6 @@
 import type { JobComment, JobStatus } from '../jobs/types.ts'
 import { ACTIVITY_FIELDS, FIELD_UNIT, type ActivityField } from '../lib/schema.ts'
-import { formatAggregate, formatBytes, formatCount, formatDuration, formatMBps, formatOps, formatPct, formatSpan, formatTime, UNITS_NOTE, type AggregateKind } from '../lib/units.ts'
+import { formatAggregate, formatBytes, formatCount, formatDuration, formatByteRate, formatOps, formatPct, formatSpan, formatTime, UNITS_NOTE, type AggregateKind } from '../lib/units.ts'
 import type { JobStats } from '../stats/service.ts'
 import type { DigestInput, ReportInput } from './model.ts'
 import { headerLine } from './escape.ts'
@@ -109,7 +109,7 @@ const plus = (n: number, text: string) => (n > 0 && !text.startsWith('+') ? `+${
 
 /** A signed difference of an aggregate in the field's unit. */
 function formatDelta(field: ActivityField, kind: AggregateKind, abs: number): string {
-  if (FIELD_UNIT[field] === 'bytes/s') return kind === 'total' ? formatBytes(abs, true) : plus(abs, formatMBps(abs))
+  if (FIELD_UNIT[field] === 'bytes/s') return kind === 'total' ? formatBytes(abs, true) : plus(abs, formatByteRate(abs))
   return plus(abs, formatOps(abs, kind === 'total' ? 'ops' : 'ops/s'))
 }
 

@@ -1,6 +1,9 @@
 import { ACTIVITY_FIELDS, FIELD_UNIT, type ActivityField } from '../lib/schema.ts'
 import { overlapSeconds, type ActivityRow, type ActivitySelector } from './model.ts'
 
+/** Clients and paths in a job's top lists: the API's, the CLI's and the reports' N. */
+export const TOP_N = 10
+
 /** §6 aggregates of one activity field. */
 export interface FieldAggregate {
   /** rate integrated over the window: operations or bytes */
@@ -120,7 +123,7 @@ export class ActivityAccumulator {
     return c
   }
 
-  result(s: ActivitySelector, topN = 10): ActivityAggregates {
+  result(s: ActivitySelector): ActivityAggregates {
     const seconds = Math.max(0, (s.endMs - s.startMs) / 1000)
     const activity = Object.fromEntries(
       ACTIVITY_FIELDS.map((f, i) => [
@@ -128,11 +131,11 @@ export class ActivityAccumulator {
         { total: this.totals[i], mean: seconds > 0 ? this.totals[i] / seconds : 0, peak: Math.max(0, ...[...this.perTime.values()].map((v) => v[i])) },
       ]),
     ) as Record<ActivityField, FieldAggregate>
-    return { activity, topClients: top(this.clients, 'client', topN), topPaths: top(this.paths, 'path', topN), polls: this.perTime.size, timeline: this.timeline(TIMELINE_POINTS, s.intervalSeconds) }
+    return { activity, topClients: top(this.clients, 'client', TOP_N), topPaths: top(this.paths, 'path', TOP_N), polls: this.perTime.size, timeline: this.timeline(TIMELINE_POINTS, s.intervalSeconds) }
   }
 }
 
 /** The §6 activity aggregates of a job's points over its window. */
-export function aggregateActivity(rows: readonly ActivityRow[], s: ActivitySelector, topN = 10): ActivityAggregates {
-  return new ActivityAccumulator().add(rows, s).result(s, topN)
+export function aggregateActivity(rows: readonly ActivityRow[], s: ActivitySelector): ActivityAggregates {
+  return new ActivityAccumulator().add(rows, s).result(s)
 }

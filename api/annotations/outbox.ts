@@ -16,6 +16,7 @@
  */
 import { messageOf } from '../../lib/errors.ts'
 import type { Logger } from '../../lib/log.ts'
+import { formatDuration } from '../../lib/units.ts'
 import type { AnnotationSync, AnnotationTask, Job, JobComment, StoreData } from '../../jobs/types.ts'
 import { GrafanaApiError, type AnnotationSink, type FoundAnnotation } from './grafana.ts'
 import { retryDelay } from '../../lib/backoff.ts'
@@ -108,18 +109,6 @@ export function completeText(job: Pick<Job, 'id' | 'name' | 'labels' | 'status' 
 /** `author: text` */
 export function commentText(c: Pick<JobComment, 'author' | 'text'>): string {
   return `${c.author}: ${c.text}`
-}
-
-/** `950ms`, `42s`, `3m 05s`, `2h 07m`, `3d 04h` */
-export function formatDuration(ms: number): string {
-  if (!(ms >= 0)) return '0s'
-  if (ms < 1000) return `${Math.round(ms)}ms`
-  const s = Math.floor(ms / 1000)
-  const pad = (n: number) => String(n).padStart(2, '0')
-  if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${pad(Math.floor(s / 60) % 60)}m`
-  return `${Math.floor(s / 86400)}d ${pad(Math.floor(s / 3600) % 24)}h`
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -223,8 +223,8 @@ describe('qactivity job against the real API', () => {
 
   it('operational failures exit 1 with one line: unknown job (404), bad token (401), reader writing (403), API down', async () => {
     expectFailure(await qa(['show', '--job', 'no-such-job']), 1, /\(404\)$/)
-    expectFailure(await qa(['list'], { QACTIVITY_TOKEN: 'wrong-token-0123456789' }), 1, /\(401\)$/)
-    expectFailure(await qa(['list'], { QACTIVITY_TOKEN: undefined }), 1, /\(401\)$/)
+    expectFailure(await qa(['list'], { QACTIVITY_TOKEN: 'wrong-token-0123456789' }), 1, /does not know the token in QACTIVITY_TOKEN: .*QACTIVITY_API_TOKENS.* \(401\)$/)
+    expectFailure(await qa(['list'], { QACTIVITY_TOKEN: undefined }), 1, /needs a token: set QACTIVITY_TOKEN .*QACTIVITY_API_TOKENS.* \(401\)$/)
     expectFailure(await qa(['start', '--name', 'x'], { QACTIVITY_TOKEN: READER }), 1, /\(403\)$/)
     expect((await qa(['list', '--limit', '1'], { QACTIVITY_TOKEN: READER })).code).toBe(0)
     const down = await qa(['show', '--job', 'x'], { QACTIVITY_URL: `http://127.0.0.1:${await freePort()}` })

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createGrafanaSink } from '../../../api/annotations/grafana.ts'
 import {
+  completeText,
   initialAnnotationSync,
   startOutbox,
   type Outbox,
@@ -137,6 +138,12 @@ const commentsOf = (id: string) => ofJob(id).filter((a) => a.tags.includes('comm
 const accepted = (method: string) => fake.requests.filter((r) => r.method === method && r.status === 200)
 
 describe('annotation outbox', () => {
+  it('the completion text rounds the duration as the CLI and the reports do', () => {
+    const job = { id: 'j1', name: 'render', labels: {}, status: 'succeeded' as const, startedAt: '2026-11-23T10:00:00.000Z' }
+    expect(completeText({ ...job, endedAt: '2026-11-23T10:00:11.960Z' })).toBe('render (job j1) succeeded after 12s')
+    expect(completeText({ ...job, endedAt: '2026-11-23T11:04:59.000Z' })).toBe('render (job j1) succeeded after 1h 05m')
+  })
+
   it('delivers start, comment and completion in order with Grafana-shaped bodies', async () => {
     const { store, ob } = setup()
     const n0 = fake.requests.length

@@ -33,13 +33,18 @@ describe('small formatters', () => {
     expect(formatTime('garbage\x1b[2J')).toBe('garbage\\x1b[2J')
   })
 
-  it('formatDuration: two units at most', () => {
+  it('formatDuration: two units at most, the smaller one rounded to the nearest', () => {
     expect(formatDuration(0)).toBe('0s')
     expect(formatDuration(-5000)).toBe('0s')
-    expect(formatDuration(45_999)).toBe('45s')
+    expect(formatDuration(11_960)).toBe('12s')
+    expect(formatDuration(45_499)).toBe('45s')
+    expect(formatDuration(59_600)).toBe('1m 00s')
     expect(formatDuration(12 * 60_000 + 5000)).toBe('12m 05s')
-    expect(formatDuration(3 * 3600_000 + 4 * 60_000 + 59_000)).toBe('3h 04m')
-    expect(formatDuration(2 * 86400_000 + 3 * 3600_000)).toBe('2d 03h')
+    expect(formatDuration(3599_600)).toBe('1h 00m')
+    expect(formatDuration(3 * 3600_000 + 4 * 60_000 + 29_000)).toBe('3h 04m')
+    expect(formatDuration(3 * 3600_000 + 4 * 60_000 + 59_000)).toBe('3h 05m')
+    expect(formatDuration(86400_000 - 20_000)).toBe('1d 00h')
+    expect(formatDuration(2 * 86400_000 + 3 * 3600_000 + 40 * 60_000)).toBe('2d 04h')
   })
 
   it('formatBytes: binary units, exact beyond 2^53, signed deltas', () => {

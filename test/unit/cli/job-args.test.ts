@@ -124,8 +124,8 @@ describe('parseJobArgs', () => {
   it('help and unknown subcommands', () => {
     expect(parseJobArgs(['--help'])).toEqual({ sub: 'help' })
     expect(parseJobArgs(['-h'])).toEqual({ sub: 'help' })
-    expect(parseJobArgs(['start', '--help'])).toEqual({ sub: 'help' })
-    expect(parseJobArgs(['list', '-h'])).toEqual({ sub: 'help' })
+    expect(parseJobArgs(['start', '--help'])).toEqual({ sub: 'help', of: 'start' })
+    expect(parseJobArgs(['list', '-h'])).toEqual({ sub: 'help', of: 'list' })
     usage(() => parseJobArgs([]), /missing subcommand: start, add-path/)
     usage(() => parseJobArgs(['reports']), /unknown job subcommand "reports"/)
     usage(() => parseJobArgs(['--json', 'show']), /unknown job subcommand "--json"/)

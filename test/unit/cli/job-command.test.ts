@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, UsageError } from '../../../lib/errors.ts'
+import { ConfigError, UsageError, messageOf } from '../../../lib/errors.ts'
+import { StatsService } from '../../../stats/service.ts'
+import { TOP_N } from '../../../stats/compute.ts'
 import { ApiError, errorFromResponse, oneLine } from '../../../cli/api-client.ts'
 import { runJobCommand } from '../../../cli/job.ts'
 import { makeApp, TOKENS } from '../../support/api-app.ts'
+import { memorySource } from '../../support/memory-source.ts'
 
 /** A fetch double: records calls, answers from a handler. No sockets. */
 interface Call {
@@ -151,7 +154,7 @@ describe('runJobCommand', () => {
     expect(t.out.stdout).toMatch(/^usage: qactivity job <subcommand>/)
     expect(t.out.stdout).toMatch(/^ {2}stats \[ID\] /m)
     expect(t.out.stdout).toMatch(/^ {2}compare ID ID… /m)
-    expect(t.out.stdout).toContain('MB/s (10^6 bytes/s)')
+    expect(t.out.stdout).toContain('bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB')
     expect(t.out.stdout).toMatch(/^ {2}report \[ID\] /m)
   })
 
@@ -207,7 +210,7 @@ describe('runJobCommand', () => {
       expect(t.out.stderr).toBe('')
       expect(t.out.stdout).toMatch(/^job {5}j1 {2}render$/m)
       expect(t.out.stdout).toMatch(/^iops_read\s+2\.50 M ops\s+1\.00 k ops\/s\s+2\.00 k ops\/s$/m)
-      expect(t.out.stdout).toMatch(/^throughput_write\s+2\.4 MiB\s+<0\.01 MB\/s\s+<0\.01 MB\/s$/m)
+      expect(t.out.stdout).toMatch(/^throughput_write\s+2\.4 MiB\s+1000 B\/s\s+2\.0 KiB\/s$/m)
 
       const j = io(fakeFetch(() => ({ body: stats('j1') })).fetch)
       expect(await runJobCommand(['stats', '--job', 'j1', '--json'], ENV, j.io)).toBe(0)
@@ -294,5 +297,66 @@ describe('runJobCommand', () => {
     expect(JSON.parse(list.out.stdout).jobs.map((j: { id: string }) => j.id)).toEqual(['j1'])
     expect(await runJobCommand(['complete', '--at', String(T0 + 5000)], env, io(viaApp).io)).toBe(0)
     expect(t.store.data.jobs.j1.endedAt).toBe('2026-11-23T10:00:05.000Z')
+  })
+})
+
+describe('against the real API', () => {
+  const T0 = Date.parse('2026-11-23T10:00:00Z')
+
+  async function appWithActivity(clients: number) {
+    const memory = memorySource()
+    let now = T0
+    const t = await makeApp({
+      deps: { now: () => now },
+      app: (service) => ({ stats: new StatsService({ source: memory.source, intervalSeconds: 60, previousRuns: (n, b, id) => service.previousRuns(n, b, id), now: () => now }) }),
+    })
+    expect((await t.call('POST', '/api/v1/jobs', { name: 'r', id: 't1', paths: ['/p'] })).status).toBe(201)
+    for (let i = 1; i <= clients; i++) memory.points.push({ time: T0 / 1000 + 120, client: `10.0.0.${i}`, path: '/p/x', values: [i, 0, 0, 0, 0, 0], points: 1 })
+    now = T0 + 600_000
+    const fetch = ((input: string | URL | Request, init?: RequestInit) => t.app.request(String(input), init)) as typeof globalThis.fetch
+    return { t, fetch }
+  }
+
+  /** The rows of a section of `job stats`, up to the blank line after it. */
+  const sectionRows = (stdout: string, title: string) => {
+    const lines = stdout.split('\n')
+    const start = lines.findIndex((l) => l.startsWith(title))
+    const end = lines.indexOf('', start)
+    return lines.slice(start + 1, end === -1 ? undefined : end)
+  }
+
+  it(`stats shows the same top ${TOP_N} clients and paths as the API returns; --top N shows fewer`, async () => {
+    const { t, fetch } = await appWithActivity(TOP_N + 2)
+    const api = (await (await t.call('GET', '/api/v1/jobs/t1/stats')).json()) as { topClients: unknown[] }
+    expect(api.topClients).toHaveLength(TOP_N)
+    const env = { QACTIVITY_URL: 'http://api.test', QACTIVITY_TOKEN: TOKENS[0].token, QACTIVITY_JOB: 't1' }
+    const all = io(fetch)
+    expect(await runJobCommand(['stats'], env, all.io)).toBe(0)
+    expect(sectionRows(all.out.stdout, 'TOP CLIENTS')).toHaveLength(TOP_N)
+    expect(sectionRows(all.out.stdout, 'TOP CLIENTS')[0]).toMatch(/^10\.0\.0\.12 /)
+    const three = io(fetch)
+    expect(await runJobCommand(['stats', '--top', '3'], env, three.io)).toBe(0)
+    expect(sectionRows(three.out.stdout, 'TOP CLIENTS').map((l) => l.split(' ')[0])).toEqual(['10.0.0.12', '10.0.0.11', '10.0.0.10'])
+    expect(sectionRows(three.out.stdout, 'TOP PATHS')).toHaveLength(1)
+    await expect(runJobCommand(['stats', '--top', String(TOP_N + 1)], env, io(fetch).io)).rejects.toThrow(new UsageError(`--top must be from 1 to ${TOP_N} (the API returns the top ${TOP_N}), got "${TOP_N + 1}"`))
+    await expect(runJobCommand(['stats', '--top', '0'], env, io(fetch).io)).rejects.toThrow(UsageError)
+  })
+
+  it('401 without a token or with an unknown one: names QACTIVITY_TOKEN and where tokens come from, intact on stderr', async () => {
+    const { fetch } = await appWithActivity(0)
+    const failure = async (token: string | undefined) => {
+      const env = { QACTIVITY_URL: 'http://api.test', QACTIVITY_JOB: 't1', ...(token === undefined ? {} : { QACTIVITY_TOKEN: token }) }
+      const t = io(fetch)
+      const err = await runJobCommand(['list'], env, t.io).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ApiError)
+      expect(t.out).toEqual({ stdout: '', stderr: '' })
+      return messageOf(err) // what cli/main.ts prints
+    }
+    expect(await failure(undefined)).toBe(
+      'the qactivity API at http://api.test needs a token: set QACTIVITY_TOKEN to one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it) (401)',
+    )
+    expect(await failure('not-a-known-token-0123')).toBe(
+      'the qactivity API at http://api.test does not know the token in QACTIVITY_TOKEN: use one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it) (401)',
+    )
   })
 })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { formatAggregate, formatBytes, formatComparison, formatCount, formatMBps, formatOps, formatPct, formatStats, formatWindow, type StatsView } from '../../../cli/format.ts'
+import { TOP_N } from '../../../stats/compute.ts'
+import { formatAggregate, formatBytes, formatComparison, formatCount, formatByteRate, formatOps, formatPct, formatStats, formatWindow, type StatsView } from '../../../cli/format.ts'
 
 const GiB = 2 ** 30
 
@@ -41,26 +42,21 @@ describe('unit formatters', () => {
   })
 
   it.each([
-    [0, '0 MB/s'],
-    [999, '<0.01 MB/s'],
-    [1000, '<0.01 MB/s'],
-    [5000, '0.01 MB/s'],
-    [1024, '<0.01 MB/s'],
-    [350_000, '0.35 MB/s'],
-    [1_000_000, '1 MB/s'],
-    [1_500_000, '1.5 MB/s'],
-    [1_048_576, '1.05 MB/s'],
-    [12_345_678, '12.3 MB/s'],
-    [999_400_000, '999 MB/s'],
-    [999_600_000, '1,000 MB/s'],
-    [1.5 * GiB, '1,611 MB/s'],
-    [12_345_678_901, '12,346 MB/s'],
-    [-12_345_678, '-12.3 MB/s'],
-    [-1_500_000_000, '-1,500 MB/s'],
+    [0, '0 B/s'],
+    [0.3, '<1 B/s'],
+    [-0.3, '>-1 B/s'],
+    [0.6, '1 B/s'],
+    [999, '999 B/s'],
+    [1023, '1023 B/s'],
+    [1024, '1.0 KiB/s'],
+    [1_048_576, '1.0 MiB/s'],
+    [12_345_678, '11.8 MiB/s'],
+    [1.5 * GiB, '1.5 GiB/s'],
+    [-12_345_678, '-11.8 MiB/s'],
     [NaN, '-'],
     [null, '-'],
-  ])('formatMBps(%s) = %s (decimal megabytes, one fixed unit)', (n, expected) => {
-    expect(formatMBps(n)).toBe(expected)
+  ])('formatByteRate(%s) = %s (binary, like byte totals)', (n, expected) => {
+    expect(formatByteRate(n)).toBe(expected)
   })
 
   it.each([
@@ -112,12 +108,12 @@ describe('unit formatters', () => {
     expect(formatPct(pct)).toBe(expected)
   })
 
-  it('formatAggregate: ops fields in ops and ops/s, throughput in binary bytes and MB/s', () => {
+  it('formatAggregate: ops fields in ops and ops/s, throughput in binary bytes and bytes/s', () => {
     expect(formatAggregate('iops_read', 'total', 1_234_567)).toBe('1.23 M ops')
     expect(formatAggregate('metadata_iops_write', 'mean', 1500)).toBe('1.50 k ops/s')
     expect(formatAggregate('iops_write', 'peak', 999)).toBe('999 ops/s')
     expect(formatAggregate('throughput_read', 'total', 1.5 * GiB)).toBe('1.5 GiB')
-    expect(formatAggregate('throughput_write', 'mean', 12_345_678)).toBe('12.3 MB/s')
+    expect(formatAggregate('throughput_write', 'mean', 12_345_678)).toBe('11.8 MiB/s')
     expect(formatAggregate('throughput_write', 'peak', NaN)).toBe('-')
     expect(formatAggregate('throughput_read', 'total', undefined)).toBe('-')
   })
@@ -166,15 +162,15 @@ describe('formatStats', () => {
         'status  succeeded',
         'window  2026-11-23 10:00:00Z → 2026-11-23 10:12:05Z  (12m 05s)',
         'polls   13 (every 60 s)',
-        'units   ops, ops/s: k = 10^3, M = 10^6; byte totals: KiB = 2^10, GiB = 2^30 bytes; byte rates: MB/s = 10^6 bytes/s',
+        'units   ops, ops/s: k = 10^3, M = 10^6; bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB, GiB = 1024 MiB, TiB = 1024 GiB',
         '',
         'ACTIVITY             TOTAL       MEAN          PEAK',
         'iops_read            1.23 M ops  1.70 k ops/s  4.50 k ops/s',
         'iops_write           999 ops     1.38 ops/s    12 ops/s',
         'metadata_iops_read   0 ops       0 ops/s       0 ops/s',
         'metadata_iops_write  42.5 ops    0.06 ops/s    0.7 ops/s',
-        'throughput_read      12.3 GiB    18.2 MB/s     52.4 MB/s',
-        'throughput_write     1.5 KiB     <0.01 MB/s    <0.01 MB/s',
+        'throughput_read      12.3 GiB    17.4 MiB/s    50.0 MiB/s',
+        'throughput_write     1.5 KiB     2 B/s         100 B/s',
         '',
         'CAPACITY GROWTH  USED      FILES   DIRECTORIES  READ AT (START → END)',
         '/render/shots    +2.0 GiB  +1,500  +2           2026-11-23 10:00:00Z → 10:13:30Z',
@@ -208,11 +204,14 @@ describe('formatStats', () => {
     expect(out).not.toMatch(/CAPACITY|TOP CLIENTS|TOP PATHS|PREVIOUS RUNS|polls/)
   })
 
-  it('top clients and paths: the first five only', () => {
-    const many = Array.from({ length: 8 }, (_, i) => ({ client: `10.0.0.${i}`, ops: 100 - i, bytes: 0 }))
+  it(`top clients and paths: the first ${TOP_N}, or the first \`top\``, () => {
+    const many = Array.from({ length: TOP_N + 2 }, (_, i) => ({ client: `client-${i}`, ops: 100 - i, bytes: 0 }))
     const out = formatStats({ ...STATS, topClients: many })
-    expect(out).toContain('10.0.0.4')
-    expect(out).not.toContain('10.0.0.5')
+    expect(out).toContain(`client-${TOP_N - 1} `)
+    expect(out).not.toContain(`client-${TOP_N} `)
+    const three = formatStats({ ...STATS, topClients: many }, 3)
+    expect(three).toContain('client-2 ')
+    expect(three).not.toContain('client-3 ')
   })
 
   it('names, paths and clients from the API cannot inject terminal escapes', () => {
@@ -250,7 +249,7 @@ describe('formatComparison', () => {
   it('one column per job, one row per total, % change against the first (n/a when the first is 0)', () => {
     expect(formatComparison({ jobs: [STATS, second], deltas })).toBe(
       [
-        'units  ops, ops/s: k = 10^3, M = 10^6; byte totals: KiB = 2^10, GiB = 2^30 bytes; byte rates: MB/s = 10^6 bytes/s',
+        'units  ops, ops/s: k = 10^3, M = 10^6; bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB, GiB = 1024 MiB, TiB = 1024 GiB',
         "delta  change of each job's total against the first job (j1)",
         '',
         'JOB                        j1 (baseline)         j2',

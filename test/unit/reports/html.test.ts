@@ -51,7 +51,7 @@ describe('job report HTML', () => {
     expect(rowOf(r.html, 'IOPS read')).toContain('>1.80 M ops<')
     expect(rowOf(r.html, 'Metadata IOPS read')).toContain('>1.20 k ops/s<')
     expect(rowOf(r.html, 'Throughput read')).toContain('>838.2 GiB<')
-    expect(rowOf(r.html, 'Throughput read')).toContain('>250 MB/s<')
+    expect(rowOf(r.html, 'Throughput read')).toContain('>238.4 MiB/s<')
     expect(rowOf(r.html, '/render/sq010')).toContain('>+45.0 GiB<')
     expect(rowOf(r.html, '/render/sq010')).toContain('>+12,345<')
     expect(rowOf(r.html, '/render/sq010')).toContain('>2026-11-23 10:00:00Z → 11:00:01Z<')

@@ -41,7 +41,7 @@ describe('job report PDF', () => {
     const t = text(file)
     expect(existsSync(FALLBACK_FONTS[0]), 'CJK fallback font: install fonts-droid-fallback (scripts/ensure-system-deps.sh)').toBe(true)
     expect(t).toContain('render-sq010 渲染 ✓ Ελληνικά')
-    for (const figure of ['1.80 M ops', '4.32 M ops', '838.2 GiB', '402.3 GiB', '250 MB/s', '+45.0 GiB', '+12,345']) expect(t).toContain(figure)
+    for (const figure of ['1.80 M ops', '4.32 M ops', '838.2 GiB', '402.3 GiB', '238.4 MiB/s', '+45.0 GiB', '+12,345']) expect(t).toContain(figure)
     expect(t).toMatch(/IOPS read, total\s+1\.80 M ops\s+1\.50 M ops\s+\+300 k ops\s+\+20\.0 %/)
     expect(t).toContain('Compared with the previous run')
     expect(t).toContain('2026-11-23 10:00:00Z → 11:00:01Z') // when the capacity readings were taken
