@@ -1,5 +1,5 @@
 /**
- * A minimal client for the job API (interface.md §5), used by `qactivity job …`. Every failure
+ * A minimal client for the job API (docs/interface.md §5), used by `qactivity job …`. Every failure
  * becomes one {@link ApiError} whose message is a single line fit for stderr.
  */
 

@@ -167,7 +167,7 @@ export function formatJobTable(jobs: Job[], now: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// `job stats` and `job compare` (interface.md §6)
+// `job stats` and `job compare` (docs/interface.md §6)
 // ---------------------------------------------------------------------------------------------
 
 /** start/end/delta of a capacity figure as the API sends it; null where a reading is missing. */

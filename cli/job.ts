@@ -9,13 +9,13 @@ import { JOB_SUBCOMMANDS, JOB_USAGE, jobSubcommandUsage, SUBCOMMANDS, type Subco
 import { formatComparison, formatJob, formatJobTable, formatStats, type ComparisonView, type StatsView } from './format.ts'
 
 /**
- * `qactivity job start|add-path|add-client|comment|complete|show|list|stats|compare` (interface.md §2): a thin
+ * `qactivity job start|add-path|add-client|comment|complete|show|list|stats|compare` (docs/interface.md §2): a thin
  * client of the job API. stdout carries only the result (the new ID for `start`, tables, or the API's
  * JSON with `--json`); mutations are silent on success; errors are one line on stderr via cli/main.ts.
  * Exit codes: 0 success, 1 operational failure, 2 usage error (including the API's 400/413).
  */
 
-/** Same rule as the API (interface.md §5); checked here too because the ID goes into the URL path. */
+/** Same rule as the API (docs/interface.md §5); checked here too because the ID goes into the URL path. */
 const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 /** What the command line asks for, before the job ID is resolved against the environment. */

@@ -153,7 +153,7 @@ export function formatPct(pct: number | null | undefined): string {
   return `${pct < 0 ? '-' : '+'}${text} %`
 }
 
-/** An aggregate of an activity field (interface.md §6): `total` in ops or bytes, `mean`/`peak` in ops/s or bytes/s. */
+/** An aggregate of an activity field (docs/interface.md §6): `total` in ops or bytes, `mean`/`peak` in ops/s or bytes/s. */
 export type AggregateKind = 'total' | 'mean' | 'peak'
 
 /** One aggregate of an activity field in its unit: ops totals in ops, rates in ops/s; bytes and bytes/s binary. */
