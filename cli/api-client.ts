@@ -1,7 +1,8 @@
 /**
  * A minimal client for the job API (docs/interface.md §5), used by `qactivity job …`. Every failure
- * becomes one {@link ApiError} whose message is a single line fit for stderr.
+ * becomes one {@link ApiResponseError} whose message is a single line fit for stderr.
  */
+import { oneLine } from '../lib/text.ts'
 
 /** The API's version prefix. */
 export const API_PREFIX = '/api/v1'
@@ -21,14 +22,14 @@ export interface ApiClientOptions {
  * A failed call. `status` is the HTTP status, or 0 when no answer arrived (unreachable, timeout,
  * unreadable body). The message is already one line: `<what went wrong> (<status>)` for HTTP errors.
  */
-export class ApiError extends Error {
+export class ApiResponseError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
   ) {
     super(message)
-    this.name = 'ApiError'
+    this.name = 'ApiResponseError'
   }
 
   /**
@@ -54,14 +55,8 @@ export interface ApiClient {
   download(path: string, query?: URLSearchParams): Promise<{ contentType: string; body: Buffer }>
 }
 
-/** Collapses whitespace and drops control characters so a server message stays on one line. */
-export function oneLine(text: string, max = 500): string {
-  const s = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim()
-  return s.length > max ? s.slice(0, max - 1) + '…' : s
-}
-
 /** The `{"error":{"code","message"}}` of an API error body, or a fallback from the status line. */
-export function errorFromResponse(status: number, statusText: string, bodyText: string): ApiError {
+export function errorFromResponse(status: number, statusText: string, bodyText: string): ApiResponseError {
   let code = `http_${status}`
   let message = ''
   try {
@@ -72,7 +67,7 @@ export function errorFromResponse(status: number, statusText: string, bodyText: 
     // not JSON (a proxy's HTML page, an empty 401…): fall back to the status line
   }
   if (!message) message = statusText || `HTTP ${status}`
-  return new ApiError(status, code, `${oneLine(message)} (${status})`)
+  return new ApiResponseError(status, code, `${oneLine(message)} (${status})`)
 }
 
 function networkMessage(err: unknown, base: string, timeoutMs: number): string {
@@ -88,23 +83,23 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
   const base = o.url.replace(/\/+$/, '')
   const timeoutMs = o.timeoutMs ?? 10_000
   const doFetch = o.fetch ?? globalThis.fetch
-  /** One call; a network failure or timeout is an {@link ApiError} naming the API. */
+  /** One call; a network failure or timeout is an {@link ApiResponseError} naming the API. */
   async function exchange(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: unknown) {
     try {
       // One signal for the whole exchange: a server that sends headers and then stalls still times out.
       const res = await doFetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) })
       return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) }
     } catch (err) {
-      throw new ApiError(0, 'unreachable', networkMessage(err, base, timeoutMs))
+      throw new ApiResponseError(0, 'unreachable', networkMessage(err, base, timeoutMs))
     }
   }
   const auth = (headers: Record<string, string>) => (o.token ? { ...headers, authorization: `Bearer ${o.token}` } : headers)
   // The API's 401 speaks HTTP ("missing bearer token"); the user needs the variable to set and where tokens come from.
-  const failure = (status: number, statusText: string, bodyText: string): ApiError => {
+  const failure = (status: number, statusText: string, bodyText: string): ApiResponseError => {
     if (status !== 401) return errorFromResponse(status, statusText, bodyText)
     const fix = 'one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it)'
     const message = o.token ? `does not know the token in QACTIVITY_TOKEN: use ${fix}` : `needs a token: set QACTIVITY_TOKEN to ${fix}`
-    return new ApiError(401, 'unauthorized', `the qactivity API at ${base} ${message} (401)`)
+    return new ApiResponseError(401, 'unauthorized', `the qactivity API at ${base} ${message} (401)`)
   }
 
   return {
@@ -126,7 +121,7 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
       try {
         return JSON.parse(text) as T
       } catch {
-        throw new ApiError(status, 'bad_response', `the qactivity API at ${base} answered ${status} with something that is not JSON`)
+        throw new ApiResponseError(status, 'bad_response', `the qactivity API at ${base} answered ${status} with something that is not JSON`)
       }
     },
   }

@@ -4,7 +4,7 @@ import type { Job, JobComment } from '../jobs/types.ts'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError } from '../lib/errors.ts'
 import { TOP_N } from '../stats/compute.ts'
-import { ApiError, createApiClient, type ApiClient } from './api-client.ts'
+import { ApiResponseError, createApiClient, type ApiClient } from './api-client.ts'
 import { JOB_SUBCOMMANDS, JOB_USAGE, jobSubcommandUsage, SUBCOMMANDS, type Subcommand } from './commands.ts'
 import { formatComparison, formatJob, formatJobTable, formatStats, type ComparisonView, type StatsView } from './format.ts'
 
@@ -240,7 +240,7 @@ async function listJobs(api: ApiClient, req: PlannedRequest, all: boolean): Prom
   const seen = new Set<string>()
   let cursor = first.nextCursor
   while (cursor) {
-    if (seen.has(cursor)) throw new ApiError(0, 'bad_response', `the API returned cursor "${cursor.slice(0, 40)}" twice; stopping`)
+    if (seen.has(cursor)) throw new ApiResponseError(0, 'bad_response', `the API returned cursor "${cursor.slice(0, 40)}" twice; stopping`)
     seen.add(cursor)
     query.set('cursor', cursor)
     const page = await api.request<JobPage>('GET', req.path, { query })
@@ -295,10 +295,10 @@ const isStats = (x: unknown) => isObject(x) && isObject(x.activity) && isObject(
 
 /** Human output needs the §6 shape; anything else is the API's fault (exit 1), not a crash in a formatter. */
 function checkShape(sub: Subcommand, result: unknown): void {
-  if (sub === 'stats' && !isStats(result)) throw new ApiError(0, 'bad_response', 'the API answered the stats request without activity and window')
+  if (sub === 'stats' && !isStats(result)) throw new ApiResponseError(0, 'bad_response', 'the API answered the stats request without activity and window')
   if (sub === 'compare') {
     const ok = isObject(result) && Array.isArray(result.jobs) && result.jobs.length > 0 && result.jobs.every(isStats) && (result.deltas === undefined || Array.isArray(result.deltas))
-    if (!ok) throw new ApiError(0, 'bad_response', 'the API answered the compare request without a list of job stats')
+    if (!ok) throw new ApiResponseError(0, 'bad_response', 'the API answered the compare request without a list of job stats')
   }
 }
 
@@ -308,11 +308,11 @@ async function downloadReport(api: ApiClient, req: PlannedRequest, pdf: string |
   try {
     doc = await api.download(req.path, req.query)
   } catch (err) {
-    if (err instanceof ApiError && err.isUserInput) throw new UsageError(err.message)
+    if (err instanceof ApiResponseError && err.isUserInput) throw new UsageError(err.message)
     throw err
   }
   const want = pdf !== undefined ? 'application/pdf' : 'text/html'
-  if (!doc.contentType.startsWith(want)) throw new ApiError(0, 'bad_response', `the API answered the report request with ${doc.contentType || 'no content type'}, not ${want}`)
+  if (!doc.contentType.startsWith(want)) throw new ApiResponseError(0, 'bad_response', `the API answered the report request with ${doc.contentType || 'no content type'}, not ${want}`)
   if (pdf === undefined || pdf === '-') io.stdout(pdf === undefined ? doc.body.toString('utf8') : doc.body)
   else {
     await writeFile(`${pdf}.part`, doc.body)
@@ -338,11 +338,11 @@ export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
       inv.sub === 'list' ? await listJobs(api, req, inv.all === true) : await api.request<Job | JobComment>(req.method, req.path, { body: req.body, query: req.query })
   } catch (err) {
     // A 400 (validation) or 413 (too large) is about what the user typed: a usage error, exit 2.
-    if (err instanceof ApiError && err.isUserInput) throw new UsageError(err.message)
+    if (err instanceof ApiResponseError && err.isUserInput) throw new UsageError(err.message)
     throw err
   }
   if (inv.sub === 'start' && !inv.json && typeof (result as Job | undefined)?.id !== 'string') {
-    throw new ApiError(0, 'bad_response', 'the API created the job but its answer has no id')
+    throw new ApiResponseError(0, 'bad_response', 'the API created the job but its answer has no id')
   }
   if (!inv.json) checkShape(inv.sub, result)
   const now = (io.now ?? Date.now)()

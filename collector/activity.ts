@@ -17,7 +17,7 @@ const FIELD_INDEX = Object.fromEntries(
  * Sums entry rates per (client IP, path tag). Every entry counts exactly once; `pathOf` maps a file
  * id to its tag (see PathRule).
  */
-export function aggregateActivity(entries: readonly ActivityEntry[], pathOf: (id: string) => string): ActivitySeries[] {
+export function sumBySeries(entries: readonly ActivityEntry[], pathOf: (id: string) => string): ActivitySeries[] {
   const series = new Map<string, ActivitySeries>()
   for (const e of entries) {
     const path = pathOf(e.id)

@@ -3,7 +3,7 @@ import { messageOf } from '../lib/errors.ts'
 import type { QumuloClient } from '../qumulo/client.ts'
 import { isMissingDirectory } from '../qumulo/errors.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
-import { aggregateActivity, activityLines } from './activity.ts'
+import { sumBySeries, activityLines } from './activity.ts'
 import { capacityLine, clusterLine } from '../lib/capacity-points.ts'
 import { PathRule } from './path-rule.ts'
 import type { PathResolver } from './resolver.ts'
@@ -88,7 +88,7 @@ async function collectActivity(deps: CycleDeps, rule: PathRule, time: number, re
     out.failed.push('resolve')
     deps.states.fail('resolve', 'Resolve failed; activity kept as unresolved', { ids: resolved.failed, error: messageOf(resolved.errors[0]) }, 'error')
   } else deps.states.ok('resolve', 'Resolve recovered')
-  const series = aggregateActivity(served.entries, (id) => rule.tagFor(resolved.directories.get(id) ?? ''))
+  const series = sumBySeries(served.entries, (id) => rule.tagFor(resolved.directories.get(id) ?? ''))
   out.lines = activityLines(series, deps.cluster, time)
   return out
 }

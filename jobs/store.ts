@@ -7,6 +7,7 @@ import { acquireLock, type Lock } from '../lib/lockfile.ts'
 import type { Logger } from '../lib/log.ts'
 import { JobSchema } from './schema.ts'
 import type { Job, StoreData } from './types.ts'
+import { issuesText } from '../lib/zod-text.ts'
 
 /**
  * The job store, in three files of one directory, owned by one process (`<file>.lock`):
@@ -167,12 +168,6 @@ void schemaMatchesTypes
 
 const emptyData = (): StoreData => ({ version: 1, jobs: {}, outbox: [], nextSeq: 1 })
 
-/** The first schema issue, as `path: message`. */
-function firstIssue(error: z.ZodError): string {
-  const issue = error.issues[0]
-  const where = issue.path.length ? issue.path.map(String).join('.') : 'top level'
-  return `${where}: ${issue.message}`
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -238,7 +233,7 @@ export class DurableJSONFile implements Adapter<StoreData> {
       throw new StoreCorruptError(this.file, `is not valid JSON (${describeJsonError(text, (err as Error).message)})`)
     }
     const checked = StoreDataSchema.safeParse(parsed)
-    if (!checked.success) throw new StoreCorruptError(this.file, `is not a version-1 job store (${firstIssue(checked.error)})`)
+    if (!checked.success) throw new StoreCorruptError(this.file, `is not a version-1 job store (${issuesText(checked.error)})`)
     return parsed as StoreData
   }
 
@@ -343,7 +338,7 @@ async function replayJournal(path: string, data: StoreData): Promise<Replay> {
       const parsed: unknown = JSON.parse(decoder.decode(bytes.subarray(start, nl)))
       const checked = JournalRecordSchema.safeParse(parsed)
       if (checked.success) record = parsed as JournalRecord
-      else problem = `is not a journal record (${firstIssue(checked.error)})`
+      else problem = `is not a journal record (${issuesText(checked.error)})`
     } catch (err) {
       problem = err instanceof SyntaxError ? `is not valid JSON (${err.message})` : 'is not valid UTF-8'
     }

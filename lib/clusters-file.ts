@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import type { QumuloConfig } from './config.ts'
+import { issuesText } from './zod-text.ts'
 
 /**
  * `QACTIVITY_CLUSTERS_FILE`: the Qumulo clusters `serve` polls, one entry per cluster (README,
@@ -71,8 +72,7 @@ export function readClustersFile(file: string, timeoutMsDefault: number, problem
     const parsed = Entry.safeParse(raw)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
-      const key = issue.path.length ? `${issue.path.join('.')}: ` : ''
-      at(label, issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : `${key}${issue.message}`)
+      at(label, issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : issuesText(parsed.error))
       return
     }
     const e = parsed.data

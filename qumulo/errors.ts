@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import { redact } from '../lib/errors.ts'
 import { clip } from '../lib/log.ts'
+import { oneLine } from '../lib/text.ts'
 
 /** Qumulo's error body: `{module, error_class, description, stack, user_visible, inner?}` (docs/qumulo/api.md §1.4). */
 export interface QumuloErrorEnvelope {
@@ -77,19 +78,14 @@ export class InvalidResponseError extends Error {
 
 function formatMessage(init: QumuloApiErrorInit): string {
   const status = init.status === undefined ? '' : `${init.status} ${init.statusText || STATUS_CODES[init.status] || ''}`.trim()
-  const detail = init.envelope ? describeEnvelope(init.envelope) : init.detail && oneLine(init.detail)
+  const detail = init.envelope ? describeEnvelope(init.envelope) : init.detail && oneLine(init.detail, MAX_DETAIL_CHARS)
   const text = status && detail ? `${status} (${detail})` : status || detail || 'request failed'
   return redact(`[${init.method}] ${clip(init.url)}: ${text}`)
 }
 
 function describeEnvelope(e: QumuloErrorEnvelope): string {
-  const head = [e.errorClass, e.description && oneLine(e.description)].filter(Boolean).join(': ')
+  const head = [e.errorClass, e.description && oneLine(e.description, MAX_DETAIL_CHARS)].filter(Boolean).join(': ')
   const inner = e.inner ? describeEnvelope(e.inner) : ''
   return inner && inner !== head ? `${head} <- ${inner}` : head
 }
 
-/** Collapses whitespace and cuts long text so the message stays one readable line. */
-export function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim()
-  return flat.length > MAX_DETAIL_CHARS ? flat.slice(0, MAX_DETAIL_CHARS) + '…' : flat
-}

@@ -20,7 +20,7 @@ export interface RawRequest {
 }
 
 /** Sends requests to one cluster over a keep-alive agent; rejects with {@link TransportError}. */
-export interface Transport {
+export interface QumuloTransport {
   send(req: RawRequest): Promise<RawResponse>
   close(): void
 }
@@ -38,7 +38,7 @@ export class TransportError extends Error {
 
 const TLS_VERIFY_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/
 
-export function createTransport(config: QumuloConfig): Transport {
+export function createTransport(config: QumuloConfig): QumuloTransport {
   const base = new URL(config.url)
   const secure = base.protocol === 'https:'
   const agent = secure

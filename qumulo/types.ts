@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { stripTrailingSlash } from '../lib/paths.ts'
 import { ACTIVITY_TYPES, type ActivityType } from '../lib/schema.ts'
 import { InvalidResponseError, type QumuloErrorEnvelope } from './errors.ts'
+import { issuesText } from '../lib/zod-text.ts'
 
 /** One `(id, ip, type)` sample of `GET /v1/analytics/activity/current`; `rate` in ops/s or bytes/s. */
 export interface ActivityEntry {
@@ -111,14 +112,7 @@ const envelope: z.ZodType<RawEnvelope> = z.looseObject({
 
 /** `entries[3].id: Invalid input…`, at most three issues, one line. */
 export function describeIssues(error: z.ZodError): string {
-  const shown = error.issues.slice(0, 3).map((i) => `${formatPath(i.path)}: ${i.message}`)
-  const more = error.issues.length > 3 ? `; and ${error.issues.length - 3} more` : ''
-  return shown.join('; ') + more
-}
-
-function formatPath(path: PropertyKey[]): string {
-  if (path.length === 0) return '(body)'
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('')
+  return issuesText(error, { max: 3, whole: '(body)' })
 }
 
 function check<T>(schema: z.ZodType<T>, json: unknown): T {

@@ -3,6 +3,7 @@ import { isIP } from 'node:net'
 import { z } from 'zod'
 import { normalizePath } from '../lib/paths.ts'
 import { ACTIVITY_TYPES, type ActivityType } from '../lib/schema.ts'
+import { issuesText } from '../lib/zod-text.ts'
 
 /** A scenario file that does not validate; the message names every bad field. */
 export class ScenarioError extends Error {
@@ -84,8 +85,7 @@ export type CapacityEntry = Scenario['capacity'][number]
 export function parseScenario(json: unknown): Scenario {
   const r = scenarioSchema.safeParse(json)
   if (r.success) return r.data
-  const problems = r.error.issues.slice(0, 10).map((i) => `${formatPath(i.path)}: ${i.message}`)
-  throw new ScenarioError(`Invalid scenario: ${problems.join('; ')}`)
+  throw new ScenarioError(`Invalid scenario: ${issuesText(r.error, { max: 10, whole: '(scenario)' })}`)
 }
 
 /** Reads and validates a scenario file. */
@@ -101,11 +101,6 @@ export function loadScenario(file: string): Scenario {
   } catch (err) {
     throw new ScenarioError(`${file}: ${(err as Error).message}`)
   }
-}
-
-function formatPath(path: PropertyKey[]): string {
-  if (path.length === 0) return '(scenario)'
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('')
 }
 
 /** Clients, directories and workloads of {@link scaleScenario}. */

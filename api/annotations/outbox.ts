@@ -20,6 +20,7 @@ import { formatDuration } from '../../lib/units.ts'
 import type { AnnotationSync, AnnotationTask, Job, JobComment, StoreData } from '../../jobs/types.ts'
 import { GrafanaApiError, type AnnotationSink, type FoundAnnotation } from './grafana.ts'
 import { retryDelay } from '../../lib/backoff.ts'
+import { oneLine } from '../../lib/text.ts'
 
 /** The part of the job store (jobs/store.ts `JobStore`) the outbox uses. */
 export interface OutboxStore {
@@ -504,7 +505,3 @@ export function startOutbox(deps: OutboxDeps): Outbox {
   }
 }
 
-function oneLine(s: string): string {
-  const t = s.replace(/\s+/g, ' ').trim()
-  return t.length > 500 ? t.slice(0, 497) + '...' : t
-}

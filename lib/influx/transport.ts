@@ -4,7 +4,7 @@ import { authHeader, createAgents, endpoint, errorOf, InfluxError, isRetriableSt
 import { ensureDatabase, type InfluxServer } from './server.ts'
 
 /** Sends line protocol to one InfluxDB. No buffering and no retry: the durable writer owns both. */
-export interface Transport {
+export interface InfluxTransport {
   readonly server: InfluxServer
   /** One POST of newline-separated lines (`precision=ms`); rejects with an {@link InfluxError}. */
   send(lines: string | Uint8Array, signal?: AbortSignal): Promise<void>
@@ -14,12 +14,12 @@ export interface Transport {
   close?(): void
 }
 
-export interface TransportOptions {
+export interface InfluxTransportOptions {
   /** Per-request timeout in milliseconds @defaultValue 10000 */
   timeoutMs?: number
 }
 
-function createV1Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: number): Transport {
+function createV1Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: number): InfluxTransport {
   const agents = createAgents()
   const url = endpoint(cfg, '/write', { db: cfg.bucket, precision: 'ms' })
   const headers = { ...authHeader(cfg.token, 'v1'), 'content-type': 'text/plain; charset=utf-8' }
@@ -56,7 +56,7 @@ function fromClientError(err: unknown, url: URL): InfluxError {
   return new InfluxError(`[POST] "${url.href}": ${what}`, { retriable: true, cause: err })
 }
 
-function createV2Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: number): Transport {
+function createV2Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: number): InfluxTransport {
   const agents = createAgents()
   const isHttps = new URL(cfg.url).protocol === 'https:'
   // Only the client's transport is used: its WriteApi would buffer and drop on its own terms.
@@ -91,7 +91,7 @@ function createV2Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: n
  * A transport for the detected server: v1 posts to `/write?db=<bucket>&precision=ms` itself; v2 posts
  * to `/api/v2/write?org=&bucket=&precision=ms` through @influxdata/influxdb-client's HTTP transport.
  */
-export function createTransport(cfg: InfluxConfig, server: InfluxServer, opts: TransportOptions = {}): Transport {
+export function createTransport(cfg: InfluxConfig, server: InfluxServer, opts: InfluxTransportOptions = {}): InfluxTransport {
   const timeoutMs = opts.timeoutMs ?? 10_000
   return server.api === 'v1' ? createV1Transport(cfg, server, timeoutMs) : createV2Transport(cfg, server, timeoutMs)
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts'
 import { InfluxError, isDatabaseNotFound } from './http.ts'
 import { detectServer } from './server.ts'
 import { openSpool, type Segment, type Spool } from './spool.ts'
-import { createTransport, type Transport } from './transport.ts'
+import { createTransport, type InfluxTransport } from './transport.ts'
 import { retryDelay } from '../backoff.ts'
 
 export { SpoolLockedError } from './spool.ts'
@@ -83,7 +83,7 @@ export interface DurableWriterOptions {
   /** Longest retry delay in ms @defaultValue 60000 */
   retryMaxMs?: number
   /** Injected transport (tests); otherwise the server is detected on first delivery. */
-  transport?: Transport
+  transport?: InfluxTransport
   /** Per-request timeout in ms @defaultValue 10000 */
   timeoutMs?: number
   /** Time `close()` spends on its final delivery, in ms @defaultValue 5000 */
@@ -217,7 +217,7 @@ class SpoolWriter implements DurableWriter {
   private readonly waiters = new Waiters()
   private readonly sleeper = new Sleeper()
   private lastError?: string
-  private transport?: Transport
+  private transport?: InfluxTransport
   /** Lines of the head segment already acknowledged (or rejected). */
   private headDelivered = 0
   private full = false
@@ -433,7 +433,7 @@ class SpoolWriter implements DurableWriter {
 
   // ---- sending and the retry policy -------------------------------------------------------------
 
-  private async getTransport(): Promise<Transport> {
+  private async getTransport(): Promise<InfluxTransport> {
     if (this.transport) return this.transport
     const { influx, timeoutMs } = this.opts
     const server = await detectServer(influx, this.log, timeoutMs)

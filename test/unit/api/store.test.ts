@@ -180,7 +180,7 @@ describe('job store: working file', () => {
     ['no outbox', { version: 1, jobs: {}, nextSeq: 1 }, /\(outbox: /],
     ['a job with a bad status', { version: 1, jobs: { a: { ...job('a'), status: 'done' } }, outbox: [], nextSeq: 1 }, /\(jobs\.a\.status: /],
     ['a job keyed by another id', { version: 1, jobs: { b: job('a') }, outbox: [], nextSeq: 1 }, /\(jobs\.b\.id: id "a" differs from its key\)/],
-    ['a bad outbox task', { version: 1, jobs: {}, outbox: [{ kind: 'poke', jobId: 'a', seq: 1, attempts: 0 }], nextSeq: 1 }, /\(outbox\.0\.kind: /],
+    ['a bad outbox task', { version: 1, jobs: {}, outbox: [{ kind: 'poke', jobId: 'a', seq: 1, attempts: 0 }], nextSeq: 1 }, /\(outbox\[0\]\.kind: /],
   ])('refuses JSON that is not a version-1 store (%s), untouched', async (_, value, message) => {
     const file = storeFile()
     writeFileSync(file, JSON.stringify(value, null, 2))

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { ConfigError, UsageError, messageOf } from '../../../lib/errors.ts'
 import { StatsService } from '../../../stats/service.ts'
 import { TOP_N } from '../../../stats/compute.ts'
-import { ApiError, errorFromResponse, oneLine } from '../../../cli/api-client.ts'
+import { ApiResponseError, errorFromResponse } from '../../../cli/api-client.ts'
+import { oneLine } from '../../../lib/text.ts'
 import { runJobCommand } from '../../../cli/job.ts'
 import { makeApp, TOKENS } from '../../support/api-app.ts'
 import { memorySource } from '../../support/memory-source.ts'
@@ -92,13 +93,13 @@ describe('runJobCommand', () => {
     expect(JSON.parse(t.out.stdout)).toEqual(JOB)
   })
 
-  it('API errors: one line "<message> (<status>)", exit 1 (ApiError) or 2 (UsageError) for 400/413; nothing on stdout', async () => {
-    const cases: Array<[number, unknown, RegExp, typeof ApiError | typeof UsageError]> = [
-      [409, { error: { code: 'conflict', message: 'job j1 is already completed' } }, /^job j1 is already completed \(409\)$/, ApiError],
-      [404, { error: { code: 'not_found', message: 'no job "j1"' } }, /^no job "j1" \(404\)$/, ApiError],
-      [401, { error: { code: 'unauthorized', message: 'missing bearer token' } }, /\(401\)$/, ApiError],
-      [403, { error: { code: 'forbidden', message: 'role reader cannot write' } }, /\(403\)$/, ApiError],
-      [500, { error: { code: 'internal', message: 'boom\nstack trace line' } }, /^boom stack trace line \(500\)$/, ApiError],
+  it('API errors: one line "<message> (<status>)", exit 1 (ApiResponseError) or 2 (UsageError) for 400/413; nothing on stdout', async () => {
+    const cases: Array<[number, unknown, RegExp, typeof ApiResponseError | typeof UsageError]> = [
+      [409, { error: { code: 'conflict', message: 'job j1 is already completed' } }, /^job j1 is already completed \(409\)$/, ApiResponseError],
+      [404, { error: { code: 'not_found', message: 'no job "j1"' } }, /^no job "j1" \(404\)$/, ApiResponseError],
+      [401, { error: { code: 'unauthorized', message: 'missing bearer token' } }, /\(401\)$/, ApiResponseError],
+      [403, { error: { code: 'forbidden', message: 'role reader cannot write' } }, /\(403\)$/, ApiResponseError],
+      [500, { error: { code: 'internal', message: 'boom\nstack trace line' } }, /^boom stack trace line \(500\)$/, ApiResponseError],
       [400, { error: { code: 'invalid', message: 'paths.0: path must be absolute', details: [] } }, /^paths\.0: path must be absolute \(400\)$/, UsageError],
       [413, { error: { code: 'too_large', message: 'body over 64 KiB' } }, /\(413\)$/, UsageError],
     ]
@@ -106,7 +107,7 @@ describe('runJobCommand', () => {
       const t = io(fakeFetch(() => ({ status, body })).fetch)
       const err = await runJobCommand(['complete', '--job', 'j1'], ENV, t.io).then(() => undefined, (e: Error) => e)
       expect(err).toBeInstanceOf(type)
-      if (type === ApiError) expect(err).not.toBeInstanceOf(UsageError)
+      if (type === ApiResponseError) expect(err).not.toBeInstanceOf(UsageError)
       expect(err!.message).toMatch(message)
       expect(t.out.stdout).toBe('')
     }
@@ -121,7 +122,7 @@ describe('runJobCommand', () => {
   it('unreachable server and timeouts are operational failures (exit 1) naming the URL', async () => {
     const refused = io(fakeFetch(() => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }))).fetch)
     const e1 = await runJobCommand(['show', '--job', 'j1'], ENV, refused.io).catch((e: Error) => e)
-    expect(e1).toBeInstanceOf(ApiError)
+    expect(e1).toBeInstanceOf(ApiResponseError)
     expect((e1 as Error).message).toBe('cannot reach the qactivity API at http://api.test:8750: ECONNREFUSED')
 
     // a server that never answers: the per-request timeout aborts it
@@ -240,18 +241,18 @@ describe('runJobCommand', () => {
       expect(f.calls).toHaveLength(0)
     })
 
-    it('API errors: 400 → UsageError (exit 2), 404/5xx → ApiError (exit 1), nothing on stdout', async () => {
-      const cases: Array<[string[], number, string, typeof ApiError | typeof UsageError]> = [
+    it('API errors: 400 → UsageError (exit 2), 404/5xx → ApiResponseError (exit 1), nothing on stdout', async () => {
+      const cases: Array<[string[], number, string, typeof ApiResponseError | typeof UsageError]> = [
         [['compare', 'a', 'b'], 400, 'jobs: at most 10 jobs', UsageError],
-        [['compare', 'a', 'b'], 404, 'no job "b"', ApiError],
-        [['stats', '--job', 'j1'], 404, 'no job "j1"', ApiError],
-        [['stats', '--job', 'j1'], 503, 'InfluxDB unreachable', ApiError],
+        [['compare', 'a', 'b'], 404, 'no job "b"', ApiResponseError],
+        [['stats', '--job', 'j1'], 404, 'no job "j1"', ApiResponseError],
+        [['stats', '--job', 'j1'], 503, 'InfluxDB unreachable', ApiResponseError],
       ]
       for (const [argv, status, message, type] of cases) {
         const t = io(fakeFetch(() => ({ status, body: { error: { code: 'x', message } } })).fetch)
         const err = await runJobCommand(argv, ENV, t.io).then(() => undefined, (e: Error) => e)
         expect(err).toBeInstanceOf(type)
-        if (type === ApiError) expect(err).not.toBeInstanceOf(UsageError)
+        if (type === ApiResponseError) expect(err).not.toBeInstanceOf(UsageError)
         expect(err!.message).toBe(`${message} (${status})`)
         expect(t.out).toEqual({ stdout: '', stderr: '' })
       }
@@ -267,7 +268,7 @@ describe('runJobCommand', () => {
       ] as Array<[string[], unknown]>) {
         const t = io(fakeFetch(() => ({ body })).fetch)
         const err = await runJobCommand(argv, ENV, t.io).then(() => undefined, (e: Error) => e)
-        expect(err).toBeInstanceOf(ApiError)
+        expect(err).toBeInstanceOf(ApiResponseError)
         expect(err!.message).toMatch(/^the API answered the (stats|compare) request without/)
         expect(t.out.stdout).toBe('')
         const j = io(fakeFetch(() => ({ body })).fetch)
@@ -348,7 +349,7 @@ describe('against the real API', () => {
       const env = { QACTIVITY_URL: 'http://api.test', QACTIVITY_JOB: 't1', ...(token === undefined ? {} : { QACTIVITY_TOKEN: token }) }
       const t = io(fetch)
       const err = await runJobCommand(['list'], env, t.io).catch((e: unknown) => e)
-      expect(err).toBeInstanceOf(ApiError)
+      expect(err).toBeInstanceOf(ApiResponseError)
       expect(t.out).toEqual({ stdout: '', stderr: '' })
       return messageOf(err) // what cli/main.ts prints
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { aggregateActivity, activityLines } from '../../../collector/activity.ts'
+import { sumBySeries, activityLines } from '../../../collector/activity.ts'
 import type { ActivityEntry } from '../../../qumulo/types.ts'
 
 const entries: ActivityEntry[] = [
@@ -15,8 +15,8 @@ const paths: Record<string, string> = {
   '131072291465916581236989999999': '(unresolved)',
 }
 
-describe('aggregateActivity', () => {
-  const series = aggregateActivity(entries, (id) => paths[id])
+describe('sumBySeries', () => {
+  const series = sumBySeries(entries, (id) => paths[id])
 
   it('sums rates per (client, path) and type, counting every entry once', () => {
     const byKey = Object.fromEntries(series.map((s) => [`${s.clientIp} ${s.path}`, [...s.rates]]))
