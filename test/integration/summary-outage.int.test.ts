@@ -144,8 +144,14 @@ describe('summaries of jobs completed during an InfluxDB outage', () => {
     // One completion mail per job, carrying the summary's numbers.
     await Promise.all(queued)
     // Twelve reports with charts and PDFs: slow on a loaded machine, so the bound is the test's own.
-    await vi.waitFor(() => expect(smtp.received).toHaveLength(jobs.length), { timeout: 100_000, interval: 50 })
-    expect(reports.health().queued).toBe(0)
+    // The server has the last mail a moment before the sender marks it sent: wait for both.
+    await vi.waitFor(
+      () => {
+        expect(smtp.received).toHaveLength(jobs.length)
+        expect(reports.health().queued).toBe(0)
+      },
+      { timeout: 100_000, interval: 50 },
+    )
     const mailed = smtp.received.map((m) => String(m.mail.headers.get('x-qactivity-job')))
     expect(mailed.sort()).toEqual(jobs.map((j) => j.id).sort())
     for (const { mail } of smtp.received) {
