@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs'
 import { ConfigError, UsageError, messageOf } from '../lib/errors.ts'
 import { loadDotEnv } from '../lib/config.ts'
 
@@ -21,6 +22,12 @@ function usage(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
+  if (name === '--version' || name === '-V') {
+    // package.json is one level up from cli/main.ts, two from the built dist/cli/main.js
+    const file = [new URL('../package.json', import.meta.url), new URL('../../package.json', import.meta.url)].find((u) => existsSync(u))!
+    process.stdout.write((JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version + '\n')
+    return 0
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n')
     return name ? 0 : 2
