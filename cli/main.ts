@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { ConfigError, UsageError, messageOf } from '../lib/errors.ts'
-import { loadDotEnv } from '../lib/config.ts'
 
 /** A subcommand: resolves to the process exit code. */
 type Command = (argv: string[], env: NodeJS.ProcessEnv) => Promise<number>
@@ -34,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name]
   if (!command) throw new UsageError(`unknown command "${name}" (try qactivity --help)`)
+  // loaded after --version: lib/config.ts is most of what a bare start costs
+  const { loadDotEnv } = await import('../lib/config.ts')
   loadDotEnv()
   return (await command.load())(rest, process.env)
 }
