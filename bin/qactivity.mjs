@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// The sources are TypeScript run through tsx, so a checkout works after `npm install` with no build step.
-import { register } from 'tsx/esm/api'
+// A checkout runs its TypeScript sources through tsx, so an edit takes effect without a build and a
+// stale dist/ can never be run by mistake; an installed package ships no sources, only dist/.
+import { existsSync } from 'node:fs'
 
-register()
-await import('../cli/main.ts')
+const source = new URL('../cli/main.ts', import.meta.url)
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api')
+  register()
+  await import(source.href)
+} else {
+  await import('../dist/cli/main.js')
+}

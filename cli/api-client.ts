@@ -2,6 +2,8 @@
  * A minimal client for the job API (docs/interface.md §5), used by `qactivity job …`. Every failure
  * becomes one {@link ApiResponseError} whose message is a single line fit for stderr.
  */
+import http from 'node:http'
+import https from 'node:https'
 import { oneLine } from '../lib/text.ts'
 
 /** The API's version prefix. */
@@ -14,7 +16,7 @@ export interface ApiClientOptions {
   token?: string
   /** Per-request timeout, covering the response body too @defaultValue 10000 */
   timeoutMs?: number
-  /** Injected for tests @defaultValue globalThis.fetch */
+  /** Injected for tests; without it node:http(s) carries the requests */
   fetch?: typeof fetch
 }
 
@@ -71,24 +73,62 @@ export function errorFromResponse(status: number, statusText: string, bodyText: 
 }
 
 function networkMessage(err: unknown, base: string, timeoutMs: number): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } }
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } }
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
     return `no answer from the qactivity API at ${base} within ${timeoutMs / 1000} s`
   }
-  const why = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err)
+  const why = e?.cause?.code ?? e?.cause?.message ?? e?.code ?? e?.message ?? String(err)
   return `cannot reach the qactivity API at ${base}: ${oneLine(why, 200)}`
+}
+
+interface Answer {
+  status: number
+  statusText: string
+  contentType: string
+  body: Buffer
+}
+
+/**
+ * One exchange over node:http(s). The CLI's default rather than fetch, whose first call loads undici
+ * and web streams: ~80 ms that a Slurm prolog would pay at every call. The timeout covers the body too.
+ */
+function httpExchange(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? https : http).request(url, { method, headers })
+    const fail = (err: Error) => {
+      clearTimeout(timer)
+      reject(err)
+      req.destroy()
+    }
+    const timer = setTimeout(() => fail(Object.assign(new Error('timeout'), { name: 'TimeoutError' })), timeoutMs)
+    req.once('error', fail)
+    req.once('response', (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.once('error', fail)
+      res.once('end', () => {
+        clearTimeout(timer)
+        const type = res.headers['content-type'] ?? ''
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', contentType: type, body: Buffer.concat(chunks) })
+      })
+    })
+    req.end(body)
+  })
 }
 
 export function createApiClient(o: ApiClientOptions): ApiClient {
   const base = o.url.replace(/\/+$/, '')
   const timeoutMs = o.timeoutMs ?? 10_000
-  const doFetch = o.fetch ?? globalThis.fetch
+  const viaFetch = async (doFetch: typeof fetch, url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<Answer> => {
+    // One signal for the whole exchange: a server that sends headers and then stalls still times out.
+    const res = await doFetch(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) })
+    return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) }
+  }
   /** One call; a network failure or timeout is an {@link ApiResponseError} naming the API. */
-  async function exchange(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: unknown) {
+  async function exchange(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: unknown): Promise<Answer> {
+    const text = body === undefined ? undefined : JSON.stringify(body)
     try {
-      // One signal for the whole exchange: a server that sends headers and then stalls still times out.
-      const res = await doFetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) })
-      return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) }
+      return await (o.fetch ? viaFetch(o.fetch, url, method, headers, text) : httpExchange(url, method, headers, text, timeoutMs))
     } catch (err) {
       throw new ApiResponseError(0, 'unreachable', networkMessage(err, base, timeoutMs))
     }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { ConfigError, UsageError, messageOf } from '../lib/errors.ts'
 import { COMMANDS, USAGE, type CommandName } from './commands.ts'
 
@@ -19,8 +19,10 @@ const LOADERS: Record<CommandName, () => Promise<Command>> = {
 
 const isHelp = (arg: string) => arg === '--help' || arg === '-h'
 
+/** package.json is one level up from cli/main.ts, two from the built dist/cli/main.js. */
 function version(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  const file = [new URL('../package.json', import.meta.url), new URL('../../package.json', import.meta.url)].find((u) => existsSync(u))!
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,9 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
-import { z } from 'zod'
+import type * as Yaml from 'yaml'
+import type * as Zod from 'zod'
 import type { QumuloConfig } from './config.ts'
 import { issuesText } from './zod-text.ts'
+
+// zod and yaml take 100-300 ms to load, which every CLI call (a Slurm prolog's `job start`) would
+// pay through lib/config.ts; only a clusters file needs them, so they load when one is read.
+const load = createRequire(import.meta.url)
 
 /**
  * `QACTIVITY_CLUSTERS_FILE`: the Qumulo clusters `serve` polls, one entry per cluster (README,
@@ -15,19 +20,22 @@ import { issuesText } from './zod-text.ts'
 export const CLUSTER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/
 const CLUSTER_NAME_RULE = '1–64 characters of A–Z a–z 0–9 . _ : - starting with a letter or digit'
 
-const Entry = z.strictObject({
-  name: z.string().regex(CLUSTER_NAME_RE, `must be ${CLUSTER_NAME_RULE}`),
-  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
-  token: z.string().min(1).optional(),
-  username: z.string().min(1).optional(),
-  password: z.string().min(1).optional(),
-  tokenFile: z.string().min(1).optional(),
-  caFile: z.string().min(1).optional(),
-  insecureTls: z.boolean().optional(),
-  timeoutSeconds: z.int().min(1).max(600).optional(),
-})
+function entrySchema() {
+  const { z } = load('zod') as typeof Zod
+  return z.strictObject({
+    name: z.string().regex(CLUSTER_NAME_RE, `must be ${CLUSTER_NAME_RULE}`),
+    url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+    token: z.string().min(1).optional(),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
+    caFile: z.string().min(1).optional(),
+    insecureTls: z.boolean().optional(),
+    timeoutSeconds: z.int().min(1).max(600).optional(),
+  })
+}
 
-type Entry = z.infer<typeof Entry>
+type Entry = Zod.infer<ReturnType<typeof entrySchema>>
 
 /** How an entry logs in: exactly one of token, tokenFile, username + password. */
 function authProblem(e: Entry): string | undefined {
@@ -52,7 +60,7 @@ export function readClustersFile(file: string, timeoutMsDefault: number, problem
   }
   let doc: unknown
   try {
-    doc = parseYaml(text)
+    doc = (load('yaml') as typeof Yaml).parse(text)
   } catch (err) {
     at('', `"${file}" is not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`)
     return []
@@ -64,12 +72,13 @@ export function readClustersFile(file: string, timeoutMsDefault: number, problem
   const dir = dirname(resolve(file))
   const out: QumuloConfig[] = []
   const seen = new Set<string>()
+  const schema = entrySchema()
   doc.forEach((raw: unknown, i) => {
     const name = raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? (raw as { name: string }).name : undefined
     const label = `clusters[${i}]${name === undefined ? '' : ` ("${name.slice(0, 64)}")`}: `
     if (name !== undefined && seen.has(name)) return void at(label, `duplicate name "${name}"`)
     if (name !== undefined) seen.add(name)
-    const parsed = Entry.safeParse(raw)
+    const parsed = schema.safeParse(raw)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
       at(label, issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : issuesText(parsed.error))

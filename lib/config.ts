@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
-import { Cron } from 'croner'
+import type * as Croner from 'croner'
 import { ConfigError } from './errors.ts'
 import { normalizePath } from './paths.ts'
 import { clusterNameProblem, readClustersFile } from './clusters-file.ts'
@@ -360,6 +361,8 @@ function readReport(r: Reader): ReportConfig {
   const schedule = r.str('QACTIVITY_REPORT_SCHEDULE')
   if (schedule) {
     try {
+      // loaded here only: every CLI call reads this module, few have a schedule
+      const { Cron } = createRequire(import.meta.url)('croner') as typeof Croner
       new Cron(schedule, { paused: true }).stop()
     } catch (err) {
       r.problems.push(`QACTIVITY_REPORT_SCHEDULE: "${schedule}" is not a cron expression (${(err as Error).message})`)

@@ -20,7 +20,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   dashboards: ['lib'],
   simulator: ['lib'],
   scripts: ['lib'],
-  bin: ['cli'],
+  bin: ['cli', 'dist'],
   cli: ['lib', 'qumulo', 'collector', 'jobs', 'stats', 'reports', 'api', 'dashboards', 'simulator'],
 }
 const UNCHECKED = new Set(['test', 'bench', 'node_modules', 'dist', 'data', 'provisioning', 'docs', 'examples'])
