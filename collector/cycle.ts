@@ -9,6 +9,7 @@ import { PathRule } from './path-rule.ts'
 import type { PathResolver } from './resolver.ts'
 import { selfMetricsLine } from './self-metrics.ts'
 import type { StateLog } from './state-log.ts'
+import pLimit from 'p-limit'
 
 /** Everything one poll cycle needs, passed in so tests can point it at a simulator and a real InfluxDB. */
 export interface CycleDeps {
@@ -120,16 +121,9 @@ async function collectCapacity(deps: CycleDeps, watched: string[], time: number)
       }
     }),
   ]
-  await runLimited(tasks, 4)
+  const limit = pLimit(4)
+  await Promise.all(tasks.map((task) => limit(task)))
   return out
-}
-
-async function runLimited(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let i = 0
-  const worker = async () => {
-    while (i < tasks.length) await tasks[i++]()
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker))
 }
 
 /**

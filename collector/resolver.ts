@@ -1,5 +1,6 @@
 import { IdPathCache } from './id-cache.ts'
 import { directoryOf } from './path-rule.ts'
+import pLimit from 'p-limit'
 
 /** Most ids per `POST /v1/files/resolve` (docs/qumulo/api.md §3: no documented limit; consumers use ≤ 1000). */
 export const RESOLVE_BATCH = 1000
@@ -63,11 +64,8 @@ export class PathResolver {
     report.misses = missing.length
     const batches: string[][] = []
     for (let i = 0; i < missing.length; i += RESOLVE_BATCH) batches.push(missing.slice(i, i + RESOLVE_BATCH))
-    const next = () => batches.shift()
-    const worker = async () => {
-      for (let batch = next(); batch; batch = next()) await this.resolveBatch(batch, report)
-    }
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, batches.length) }, worker))
+    const limit = pLimit(this.concurrency)
+    await Promise.all(batches.map((batch) => limit(() => this.resolveBatch(batch, report))))
     return report
   }
 

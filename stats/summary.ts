@@ -6,6 +6,7 @@ import type { DurableWriter } from '../lib/influx/writer.ts'
 import type { Job, StoreData } from '../jobs/types.ts'
 import type { JobStats, StatsService } from './service.ts'
 import type { DeliveredCheck } from './delivered.ts'
+import pLimit from 'p-limit'
 
 /** The store calls a summariser needs (a subset of jobs/store.ts `JobStore`). */
 export interface SummaryStore {
@@ -109,17 +110,8 @@ export function startSummaries(o: SummaryOptions): Summaries {
   let stopped = false
 
   // Due checks wait in line: each reads a job's points, and a restart can find thousands due.
-  const due: string[] = []
-  let active = 0
-  const drain = () => {
-    while (!stopped && active < (o.concurrency ?? 2) && due.length) {
-      active++
-      void check(due.shift()!).finally(() => {
-        active--
-        drain()
-      })
-    }
-  }
+  const limit = pLimit(o.concurrency ?? 2)
+  const enqueue = (jobId: string) => void limit(() => (stopped ? undefined : check(jobId)))
   const at = (jobId: string, whenMs: number) => {
     clearTimeout(timers.get(jobId))
     if (stopped) return
@@ -127,8 +119,7 @@ export function startSummaries(o: SummaryOptions): Summaries {
       jobId,
       setTimeout(() => {
         timers.delete(jobId)
-        due.push(jobId)
-        drain()
+        enqueue(jobId)
       }, Math.max(0, whenMs - now())).unref(),
     )
   }
