@@ -14,6 +14,7 @@ import { parseScenario } from '../../simulator/scenario.ts'
 import { startFakeGrafana, type FakeGrafana } from '../support/fake-grafana.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
+import { until } from '../support/wait.ts'
 
 const GROWTH = 1_048_576 // bytes per second under /render/shots
 /** The simulator's clock, moved by hand: what it serves depends on no timing of this machine. */
@@ -66,15 +67,6 @@ async function call<T = Job>(method: string, path: string, body?: unknown): Prom
   return { status: res.status, body: (await res.json()) as T }
 }
 
-async function until<T>(f: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = f()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana', () => {
   it('runs the seed story: start with a path, comment, complete; exact capacity growth, job events, annotations', async () => {

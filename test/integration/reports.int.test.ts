@@ -18,6 +18,8 @@ import { collectorWatermark } from '../../stats/delivered.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { startSmtp, type TestSmtp } from '../support/smtp.ts'
 import { tempDir } from '../support/tmp.ts'
+import { until } from '../support/wait.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 // The whole path of issue #6 on real services: the simulator's activity collected into the real
 // influxd every second, jobs completed through the API, summaries computed, completion reports
@@ -61,16 +63,6 @@ async function call<T = Job>(method: string, path: string, body?: unknown): Prom
   const text = await res.text()
   return { status: res.status, body: (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T }
 }
-async function until<T>(f: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = f()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A job run of ~3 s through the API, completed, its summary computed now (instead of after I + 15 s). */
 async function run(name: string, extra: Record<string, unknown> = {}): Promise<Job> {

@@ -6,9 +6,9 @@ import { openJobStore } from '../../jobs/store.ts'
 import type { Job, StoreData } from '../../jobs/types.ts'
 import { silentLogger } from '../../lib/log.ts'
 import { tempDir } from '../support/tmp.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 const root = new URL('../..', import.meta.url).pathname
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Runs the child until `ready`, lets it work for `ms`, kills it with SIGKILL; returns its acknowledged lines. */
 async function runAndKill(file: string, round: number, ms: number): Promise<string[]> {

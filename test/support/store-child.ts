@@ -13,12 +13,12 @@
 import { openJobStore } from '../../jobs/store.ts'
 import type { Job, StoreData } from '../../jobs/types.ts'
 import { silentLogger } from '../../lib/log.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 const [file, round] = process.argv.slice(2)
 const store = await openJobStore(file, silentLogger, { compactRecords: 40, compactBytes: 256 << 10 })
 const ack = (line: string) => process.stdout.write(line + '\n') // synchronous on a pipe (Linux)
 const now = () => new Date().toISOString()
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function job(id: string, over: Partial<Job> = {}): Job {
   const at = now()

@@ -4,18 +4,11 @@ import { StatsService, type JobStats } from '../../../stats/service.ts'
 import type { DirAggregates } from '../../../qumulo/types.ts'
 import { makeApp } from '../../support/api-app.ts'
 import { memorySource } from '../../support/memory-source.ts'
+import { until } from '../../support/wait.ts'
 
 const T0 = Date.parse('2026-11-23T10:00:00Z')
 const iso = (ms: number) => new Date(ms).toISOString()
 
-async function until<T>(f: () => T | undefined, what: string): Promise<T> {
-  for (let i = 0; i < 400; i++) {
-    const v = f()
-    if (v !== undefined) return v
-    await new Promise((r) => setTimeout(r, 5))
-  }
-  throw new Error(`never happened: ${what}`)
-}
 
 describe('capacity readings carry their own times', () => {
   it('a back-dated completion: the window ends at `at`, the end reading is from when complete was called, and stats say so', async () => {

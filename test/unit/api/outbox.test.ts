@@ -11,6 +11,7 @@ import {
 import type { Job, StoreData } from '../../../jobs/types.ts'
 import { createLogger } from '../../../lib/log.ts'
 import { startFakeGrafana, type FakeGrafana, type StoredAnnotation } from '../../support/fake-grafana.ts'
+import { until } from '../../support/wait.ts'
 
 /**
  * A stand-in for jobs/store.ts (written concurrently): same contract — `fn` runs synchronously on the data,
@@ -85,13 +86,6 @@ async function completeJob(store: MemStore, ob: Outbox, id: string, at: number, 
   ob.kick()
 }
 
-async function until(cond: () => boolean, what: string, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 let fake: FakeGrafana
 const logLines: string[] = []
