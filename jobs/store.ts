@@ -1,14 +1,15 @@
-import { mkdir, open, readFile, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, rename, rm, truncate, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { Low, type Adapter } from 'lowdb'
-import { z } from 'zod'
+import { Low } from 'lowdb'
 import { fsyncDir } from '../lib/fsync.ts'
 import { acquireLock, type Lock } from '../lib/lockfile.ts'
 import type { Logger } from '../lib/log.ts'
-import { JobSchema } from './schema.ts'
+import { archiveLine, loadArchive, type ArchiveEntry } from './archive.ts'
+import { DurableJSONFile, writeAll, type Serialised } from './durable-file.ts'
+import { replayJournal, type Replay } from './journal.ts'
+import { extrasOf, jobPart, journalRecord, snapshotChunks } from './snapshot.ts'
+import { emptyData } from './store-schema.ts'
 import type { Job, StoreData } from './types.ts'
-import { issuesText } from '../lib/zod-text.ts'
-
 /**
  * The job store, in three files of one directory, owned by one process (`<file>.lock`):
  *
@@ -35,16 +36,7 @@ import { issuesText } from '../lib/zod-text.ts'
  * records whose effect the snapshot already holds: nothing is lost and nothing doubled.
  */
 
-/** A store file at start is not valid (the snapshot, or a record inside the journal); nothing was modified. */
-export class StoreCorruptError extends Error {
-  readonly file: string
-
-  constructor(file: string, problem: string) {
-    super(`job store ${file} ${problem}; it was left untouched — fix or move it away`)
-    this.name = 'StoreCorruptError'
-    this.file = file
-  }
-}
+export { StoreCorruptError } from './store-schema.ts'
 
 /** Counters for stats and tests. */
 export interface StoreStats {
@@ -131,314 +123,6 @@ const DEFAULT_COMPACT_BYTES = 8 << 20
 const DEFAULT_COMPACT_RECORDS = 5000
 /** After a failed compaction, wait this long before trying again. */
 const COMPACT_RETRY_MS = 10_000
-
-// ---------------------------------------------------------------------------------------------
-// Schema of the working file (validation only: the parsed object itself is kept, unknown fields
-// included, so a newer field is never stripped by an older schema).
-
-const task = { jobId: z.string(), seq: z.number(), attempts: z.number(), notBefore: z.string().optional() }
-const TaskSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('start'), ...task }),
-  z.object({ kind: z.literal('complete'), ...task }),
-  z.object({ kind: z.literal('comment'), ...task, commentIndex: z.number() }),
-])
-const keysMatchIds = (d: { jobs: Record<string, { id: string }> }, ctx: z.RefinementCtx) => {
-  for (const [key, job] of Object.entries(d.jobs)) {
-    if (job.id !== key) ctx.addIssue({ code: 'custom', path: ['jobs', key, 'id'], message: `id ${JSON.stringify(job.id)} differs from its key` })
-  }
-}
-const StoreDataSchema = z
-  .object({
-    version: z.literal(1),
-    jobs: z.record(z.string(), JobSchema),
-    outbox: z.array(TaskSchema),
-    nextSeq: z.number().int(),
-  })
-  .superRefine(keysMatchIds)
-/** One journal line. */
-const JournalRecordSchema = z
-  .object({ jobs: z.record(z.string(), JobSchema), outbox: z.array(TaskSchema), nextSeq: z.number().int() })
-  .superRefine(keysMatchIds)
-type JournalRecord = Pick<StoreData, 'jobs' | 'outbox' | 'nextSeq'>
-
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
-/** Compile-time check that the schema (jobs/schema.ts) and jobs/types.ts describe the same data. */
-const schemaMatchesTypes: Same<z.output<typeof StoreDataSchema>, StoreData> = true
-void schemaMatchesTypes
-
-const emptyData = (): StoreData => ({ version: 1, jobs: {}, outbox: [], nextSeq: 1 })
-
-
-// ---------------------------------------------------------------------------------------------
-
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten
-}
-
-/** A JSON.parse error with its position as line and column (V8 gives none at the end of input). */
-function describeJsonError(text: string, message: string): string {
-  let pos = Number(/at position (\d+)/.exec(message)?.[1] ?? NaN)
-  let detail = message
-  if (Number.isNaN(pos) && /end of JSON input/.test(message)) {
-    pos = text.length
-    detail = text.trim() === '' ? 'the file is empty' : `${message} at position ${pos}`
-  }
-  if (Number.isNaN(pos)) return detail
-  const before = text.slice(0, pos)
-  const line = before.split('\n').length
-  const column = pos - before.lastIndexOf('\n')
-  return `${detail}, line ${line} column ${column}`
-}
-
-/** A serialised snapshot (its bytes, or a lazy sequence of chunks), and what must be durable before it replaces the working file. */
-export interface Serialised {
-  bytes: Iterable<Buffer>
-  beforeRename?: () => Promise<void>
-}
-
-/**
- * lowdb adapter: durable writes (temp + fsync + rename + fsync dir), corrupt files refused. `write()`
- * serialises synchronously, when it is called, through {@link serialize} (the store installs its
- * own, which reuses per-job JSON and orders the journal record a snapshot needs before its rename).
- */
-export class DurableJSONFile implements Adapter<StoreData> {
-  /** steno's temp name, so a leftover from either is recognised. */
-  readonly tmp: string
-  serialize: (data: StoreData) => Serialised = (data) => ({ bytes: [Buffer.from(JSON.stringify(data), 'utf8')] })
-  /** Size of the last file write() wrote. */
-  lastSize = 0
-
-  constructor(readonly file: string) {
-    this.tmp = join(dirname(file), `.${basename(file)}.tmp`)
-  }
-
-  async read(): Promise<StoreData | null> {
-    let bytes: Buffer
-    try {
-      bytes = await readFile(this.file)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-      throw err
-    }
-    let text: string
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-    } catch {
-      throw new StoreCorruptError(this.file, 'is not valid UTF-8')
-    }
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch (err) {
-      throw new StoreCorruptError(this.file, `is not valid JSON (${describeJsonError(text, (err as Error).message)})`)
-    }
-    const checked = StoreDataSchema.safeParse(parsed)
-    if (!checked.success) throw new StoreCorruptError(this.file, `is not a version-1 job store (${issuesText(checked.error)})`)
-    return parsed as StoreData
-  }
-
-  async write(data: StoreData): Promise<void> {
-    const { bytes, beforeRename } = this.serialize(data)
-    this.lastSize = await this.writeChunks(bytes, beforeRename)
-  }
-
-  /**
-   * Writes the chunks (pulled one at a time, so a lazy iterable never holds the whole file) to the
-   * temp file, fsyncs it, runs `beforeRename`, renames it over the file and fsyncs the directory.
-   * Returns the size written.
-   */
-  async writeChunks(chunks: Iterable<Buffer>, beforeRename?: () => Promise<void>): Promise<number> {
-    let size = 0
-    const fh = await open(this.tmp, 'w', 0o600)
-    try {
-      for (const chunk of chunks) {
-        await writeAll(fh, chunk)
-        size += chunk.length
-      }
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await beforeRename?.()
-    await rename(this.tmp, this.file)
-    await fsyncDir(dirname(this.file))
-    return size
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Snapshot layout: `{"version":1,"jobs":{<part>,<part>,…},"outbox":…,"nextSeq":…<,extra>*}` where a
-// part is `"<id>":<job JSON>`; the store keeps each job's part as last written.
-
-/** `"<id>":<job JSON>`. */
-const jobPart = (id: string, job: Job) => `${JSON.stringify(id)}:${JSON.stringify(job)}`
-
-/** The top-level fields this version does not know, as `,"key":value…` (kept, never stripped). */
-function extrasOf(data: StoreData): string {
-  let s = ''
-  for (const [key, value] of Object.entries(data)) {
-    if (key !== 'version' && key !== 'jobs' && key !== 'outbox' && key !== 'nextSeq') s += `,${JSON.stringify(key)}:${JSON.stringify(value)}`
-  }
-  return s
-}
-
-const CHUNK = 1 << 20
-
-/** The snapshot as buffers of about 1 MiB, built lazily (a compaction yields to the event loop between them). */
-function* snapshotChunks(parts: readonly string[], outbox: string, nextSeq: number, extras: string): Generator<Buffer> {
-  let text = '{"version":1,"jobs":{'
-  for (let i = 0; i < parts.length; i++) {
-    text += i === 0 ? parts[i] : `,${parts[i]}`
-    if (text.length >= CHUNK) {
-      yield Buffer.from(text, 'utf8')
-      text = ''
-    }
-  }
-  yield Buffer.from(`${text}},"outbox":${outbox},"nextSeq":${JSON.stringify(nextSeq)}${extras}}`, 'utf8')
-}
-
-const journalRecord = (parts: readonly string[], outbox: string, nextSeq: number) =>
-  Buffer.from(`{"jobs":{${parts.join(',')}},"outbox":${outbox},"nextSeq":${JSON.stringify(nextSeq)}}\n`, 'utf8')
-
-// ---------------------------------------------------------------------------------------------
-// Reading the journal at open.
-
-interface Replay {
-  /** Records applied. */
-  records: number
-  /** Bytes of whole, valid records (the journal is cut here when more follows). */
-  size: number
-  /** Size of the file as found (0 when missing). */
-  found: number
-  exists: boolean
-}
-
-/**
- * Applies the journal's records to `data` in order. A torn or invalid last record (a crash during
- * an append, never acknowledged) ends the replay; an invalid record with more after it is
- * corruption: {@link StoreCorruptError}, nothing modified.
- */
-async function replayJournal(path: string, data: StoreData): Promise<Replay> {
-  let bytes: Buffer
-  try {
-    bytes = await readFile(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: 0, size: 0, found: 0, exists: false }
-    throw err
-  }
-  const decoder = new TextDecoder('utf-8', { fatal: true })
-  let records = 0
-  let start = 0
-  for (let line = 1; start < bytes.length; line++) {
-    const nl = bytes.indexOf(10, start)
-    if (nl === -1) break // no newline: torn
-    let problem: string | undefined
-    let record: JournalRecord | undefined
-    try {
-      const parsed: unknown = JSON.parse(decoder.decode(bytes.subarray(start, nl)))
-      const checked = JournalRecordSchema.safeParse(parsed)
-      if (checked.success) record = parsed as JournalRecord
-      else problem = `is not a journal record (${issuesText(checked.error)})`
-    } catch (err) {
-      problem = err instanceof SyntaxError ? `is not valid JSON (${err.message})` : 'is not valid UTF-8'
-    }
-    if (!record) {
-      if (nl + 1 === bytes.length) break // the last record: torn
-      throw new StoreCorruptError(path, `has a bad record at line ${line}, byte ${start}, with more records after it: line ${line} ${problem}`)
-    }
-    Object.assign(data.jobs, record.jobs)
-    data.outbox = record.outbox
-    data.nextSeq = record.nextSeq
-    records++
-    start = nl + 1
-  }
-  return { records, size: start, found: bytes.length, exists: true }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The archive: JSON lines, each `{"id":…,"endedAt":…,…the rest of the job}` so the index can be
-// built from the line's head without parsing the whole job.
-
-interface ArchiveEntry {
-  offset: number
-  length: number
-  /** endedAt in ms (NaN sorts last). */
-  ended: number
-}
-
-function archiveLine(job: Job): string {
-  const { id, endedAt, ...rest } = job
-  return JSON.stringify({ id, endedAt, ...rest }) + '\n'
-}
-const HEAD = /^\{"id":("(?:[^"\\]|\\.)*"),"endedAt":(null|"(?:[^"\\]|\\.)*")[,}]/
-
-/** The id and end time of one archive line (without its newline); undefined when unreadable. */
-function parseHead(line: Buffer): { id: string; ended: number } | undefined {
-  const m = HEAD.exec(line.subarray(0, 512).toString('utf8'))
-  try {
-    if (m) {
-      const ended = JSON.parse(m[2]) as string | null
-      return { id: JSON.parse(m[1]) as string, ended: ended === null ? NaN : Date.parse(ended) }
-    }
-    const job = JSON.parse(line.toString('utf8')) as Partial<Job>
-    if (typeof job?.id !== 'string') return undefined
-    return { id: job.id, ended: typeof job.endedAt === 'string' ? Date.parse(job.endedAt) : NaN }
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Reads the archive's index (id → last line). A torn last line (a crash during an append, whose
- * jobs are therefore still in the working file) is cut off.
- */
-async function loadArchive(path: string, log: Logger): Promise<{ index: Map<string, ArchiveEntry>; size: number }> {
-  const index = new Map<string, ArchiveEntry>()
-  let fh: FileHandle
-  try {
-    fh = await open(path, 'r')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { index, size: 0 }
-    throw err
-  }
-  let bad = 0
-  let end = 0 // offset just after the last newline
-  try {
-    const chunk = Buffer.allocUnsafe(1 << 20)
-    let carry: Buffer = Buffer.alloc(0)
-    let pos = 0 // file offset of chunk[0]
-    for (;;) {
-      const { bytesRead } = await fh.read(chunk, 0, chunk.length, pos)
-      if (bytesRead === 0) break
-      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead)
-      const base = pos - carry.length
-      let start = 0
-      for (let nl = data.indexOf(10, start); nl !== -1; nl = data.indexOf(10, start)) {
-        if (nl > start) {
-          const head = parseHead(data.subarray(start, nl))
-          if (head) index.set(head.id, { offset: base + start, length: nl - start, ended: head.ended })
-          else bad++
-        }
-        start = nl + 1
-        end = base + start
-      }
-      carry = Buffer.from(data.subarray(start)) // copy: chunk is reused
-      pos += bytesRead
-    }
-    if (carry.length) {
-      log.warn('job archive ends with a torn line (crash during an append); cutting it off', {
-        file: path,
-        bytes: carry.length,
-      })
-    }
-  } finally {
-    await fh.close()
-  }
-  const { size } = await stat(path)
-  if (size > end) await truncate(path, end)
-  if (bad) log.warn('job archive has unreadable lines; they are skipped', { file: path, lines: bad })
-  return { index, size: end }
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -928,3 +612,4 @@ async function readEntry(fh: FileHandle, entry: ArchiveEntry): Promise<Job> {
   const { bytesRead } = await fh.read(buf, 0, entry.length, entry.offset)
   return JSON.parse(buf.subarray(0, bytesRead).toString('utf8')) as Job
 }
+
