@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, only when one is missing:
-#   influxdb (influxd), poppler-utils (pdftotext), docker-compose, fonts-dejavu-core.
+#   influxdb (influxd), poppler-utils (pdftotext), docker-compose, fonts-dejavu-core, chromium
+#   (renders the HTML report headless in test/integration/report-render.int.test.ts).
 # Fast no-op when everything is present. Leaves no influxd service running.
 set -euo pipefail
 
-PACKAGES=(influxdb poppler-utils docker-compose fonts-dejavu-core fonts-droid-fallback)
+PACKAGES=(influxdb poppler-utils docker-compose fonts-dejavu-core fonts-droid-fallback chromium)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
