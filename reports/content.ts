@@ -344,7 +344,12 @@ export function digestContent(input: DigestInput): DigestContent {
   const rows = input.reports.map((r): Cell[] => {
     const now = totals(r.stats)
     const before = r.previous ? totals(r.previous.stats) : undefined
-    const delta = (a: number, b: number | undefined) => (b === undefined ? { text: '—' } : deltaCell(a - b, pctChange(a, b), r.thresholdPct))
+    const notLike = r.previous !== undefined && (scopeChanges(r.job, r.previous.job).length > 0 || r.stats.window.seconds !== r.previous.stats.window.seconds)
+    const delta = (a: number, b: number | undefined): Cell => {
+      if (b === undefined) return { text: '—' }
+      const cell = deltaCell(a - b, pctChange(a, b), r.thresholdPct)
+      return notLike && a !== b ? { ...cell, text: `${cell.text} ${SCOPE_MARK}` } : cell
+    }
     return [
       { text: `${r.job.name} (${r.job.id})` },
       { text: r.job.status },
@@ -375,6 +380,7 @@ export function digestContent(input: DigestInput): DigestContent {
       ],
       rows,
       thresholdPct: threshold,
+      note: rows.some((r) => r.some((c) => c.text.endsWith(` ${SCOPE_MARK}`))) ? `${SCOPE_MARK} Not like for like: the run's length, cluster, paths or clients differ from its previous run's (its section below says how).` : undefined,
     },
     jobs: input.reports.map((r) => reportContent(r, { compact: true })),
     grafanaUrl: input.grafanaUrl && /^https?:\/\//i.test(input.grafanaUrl) ? input.grafanaUrl : undefined,
