@@ -4,7 +4,7 @@ import type { JobStatus } from '../api/types.ts'
 import { formatTime } from '../lib/units.ts'
 import type { ReportImage, ReportInput } from './model.ts'
 import { CHART_SIZE, fontFiles } from './chart.ts'
-import { legendText, reportContent, type Cell, type ReportContent, type Section, type TableSection, type Tone } from './content.ts'
+import { legendText, reportContent, type Cell, type Column, type ReportContent, type Section, type TableSection, type Tone } from './content.ts'
 import { TextSetter, type TextLine, type TextStyle } from './pdf-text.ts'
 
 /**
@@ -85,11 +85,27 @@ class PdfWriter {
   }
 }
 
+/** The wide column keeps at least this much room before `start → end` columns wrap at their arrow. */
+const MIN_WIDE = 120
+
 function columnWidths(w: PdfWriter, t: TableSection): number[] {
-  const natural = t.columns.map((c, i) => Math.max(w.text.width(c.label, HEAD), ...t.rows.map((r) => w.text.width(r[i]?.text ?? '', cellStyle(r[i])))) + 2 * PAD_X + 1)
+  const parts = (text: string, split: boolean) => (split ? text.split(/(?<=→) /) : [text])
+  const measure = (split: (c: Column) => boolean) =>
+    t.columns.map((c, i) => {
+      const widest = (text: string, style: TextStyle) => Math.max(...parts(text, split(c)).map((p) => w.text.width(p, style)))
+      return Math.max(widest(c.label, HEAD), ...t.rows.map((r) => widest(r[i]?.text ?? '', cellStyle(r[i])))) + 2 * PAD_X + 1
+    })
   const flex = Math.max(0, t.columns.findIndex((c) => c.wide))
-  const others = natural.reduce((s, n, i) => (i === flex ? s : s + n), 0)
-  natural[flex] = Math.max(60, w.width - others)
+  const others = (ns: number[]) => ns.reduce((s, n, i) => (i === flex ? s : s + n), 0)
+  // while too wide on one line each, one wrapping column after another takes only the wider side of its arrow
+  const split = new Set<Column>()
+  let natural = measure(() => false)
+  for (const c of t.columns.filter((x) => x.wrap)) {
+    if (others(natural) + MIN_WIDE <= w.width) break
+    split.add(c)
+    natural = measure((x) => split.has(x))
+  }
+  natural[flex] = Math.max(60, w.width - others(natural))
   const total = natural.reduce((s, n) => s + n, 0)
   return total > w.width ? natural.map((n) => (n * w.width) / total) : natural
 }

@@ -44,7 +44,7 @@ describe('job report PDF', () => {
     for (const figure of ['1.80 M ops', '4.32 M ops', '838.2 GiB', '402.3 GiB', '250 MB/s', '+45.0 GiB', '+12,345']) expect(t).toContain(figure)
     expect(t).toMatch(/IOPS read, total\s+1\.80 M ops\s+1\.50 M ops\s+\+300 k ops\s+\+20\.0 %/)
     expect(t).toContain('Compared with the previous run')
-    expect(t).toContain('2026-11-23 10:00:00Z → 11:00:01Z') // when the capacity readings were taken
+    expect(t).toMatch(/2026-11-23 10:00:00Z → *\n[^\n]*11:00:01Z/) // when the capacity readings were taken: wrapped at the arrow, leaving the path its room
     expect(t).toContain('Open the job dashboard in Grafana')
     expect(t.indexOf('frames 1-240')).toBeLessThan(t.indexOf('halfway: cache warm'))
   })
@@ -85,6 +85,8 @@ describe('job report PDF', () => {
     expect(t).toMatch(/Clients +10\.60\.0\.1, /)
     expect(t).toContain('10.60.0.1, 10.60.0.2, 10.60.0.3, 10.60.0.4, 10.60.0.5 and 495 more')
     expect(t).toContain('10.60.0.10 ')
+    // a day-long job's capacity reading times wrap at their arrow, leaving the numbers whole
+    expect(t).toMatch(/\/render\/sq010 +\+45\.0 GiB +100\.0 GiB → +\+12,345 +\+67 +2026-11-23 10:00:00Z →/)
     expect(t).not.toContain('10.60.0.11')
     for (let p = 1; p <= n; p++) expect(t).toContain(`page ${p} of ${n}`)
     poppler('pdftoppm', ['-png', '-r', '20', file, join(tempDir('qactivity-ppm-'), 'p')]) // every page renders
