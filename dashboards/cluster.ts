@@ -6,7 +6,7 @@ import type { Flavour } from './target.ts'
 
 const TOTALS = 'Totals over the time range: Σ rate × poll interval per field, in operations (IOPS fields) and bytes (throughput fields).'
 
-/** Cluster activity: IOPS, throughput, capacity and the busiest clients and paths (interface.md §4, §7). */
+/** Cluster activity: IOPS, throughput, capacity and the busiest clients and paths (README: Dashboards). */
 export function clusterDashboard(f: Flavour): Dashboard {
   const clusterLink = (variable: string, field: string) => ({
     title: `Show only this ${variable}`,
@@ -47,8 +47,17 @@ export function clusterDashboard(f: Flavour): Dashboard {
         .overrideByRegexp('throughput_.*', [{ id: 'unit', value: UNIT.bytes }]),
     )
     .withPanel(
-      table(f, 'Jobs in this time range', 'Every job of the selected clusters with an event (start, comment, completion) in the time range, from qactivity_job: its latest status and window. Click a job to open it on the job dashboard over its own time range.', UNIT.count, lastBy(MEASUREMENT.job, ['status', 'started_at', 'ended_at', 'paths', 'clients'], filters.clusterOnly, ['job_id', 'job_name', 'cluster']), 24, 8)
-        .overrideByName('job_id', [{ id: 'links', value: [{ title: 'Open the job', url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&from=\${__data.fields["started_at"].numeric}&to=now` }] }])
+      table(f, 'Jobs in this time range', 'Every job of the selected clusters with an event (start, comment, completion) in the time range, from qactivity_job: its latest status and window. Click a job to open it on the job dashboard over its own window (a running one from its start to now).', UNIT.count, lastBy(MEASUREMENT.job, ['status', 'started_at', 'ended_at', 'paths', 'clients'], filters.clusterOnly, ['job_id', 'job_name', 'cluster']), 24, 8)
+        // ended_at is 0 while a job runs, and a link cannot choose: one link per case
+        .overrideByName('job_id', [
+          {
+            id: 'links',
+            value: [
+              { title: 'Open the job over its window (completed)', url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&from=\${__data.fields["started_at"].numeric}&to=\${__data.fields["ended_at"].numeric}` },
+              { title: 'Open the job from its start to now (running)', url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&from=\${__data.fields["started_at"].numeric}&to=now` },
+            ],
+          },
+        ])
         .overrideByRegexp('(started|ended)_at', [{ id: 'unit', value: 'dateTimeAsIso' }]),
     )
     .withPanel(stat(f, 'Collector cycles failing', 'qactivity_collector: cycles in the range where an endpoint failed or a point was refused (success = 0). Zero is healthy.', UNIT.count, { influxql: `SELECT count("success") - sum("success") AS "failed cycles" FROM "${MEASUREMENT.collector}" WHERE $timeFilter AND "cluster" =~ /^$cluster$/`, flux: [`from(bucket: "\${bucket}")`, '  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)', `  |> filter(fn: (r) => r._measurement == "${MEASUREMENT.collector}" and r._field == "success" and r.cluster =~ /^\${cluster:regex}$/)`, '  |> map(fn: (r) => ({r with _value: 1.0 - float(v: r._value)}))', '  |> group()', '  |> sum()'].join('\n'), format: 'table' }, 24, 4))

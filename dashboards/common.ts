@@ -60,7 +60,7 @@ export function tagVariable(flavour: Flavour, name: string, label: string, query
   return v
 }
 
-/** Job start/end regions and comments: Grafana's own annotations with all of these tags (interface.md §7). */
+/** Job start/end regions and comments: Grafana's own annotations with all of these tags (README: Dashboards). */
 export function annotations(name: string, tags: string[]): AnnotationQueryBuilder {
   return new AnnotationQueryBuilder()
     .name(name)

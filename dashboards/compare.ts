@@ -2,7 +2,7 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
 import { PanelBuilder as XYChartBuilder, SeriesMapping } from '@grafana/grafana-foundation-sdk/xychart'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
 import { annotations, dashboard, legend, numbered, panel, table, tagVariable, UID, UNIT } from './common.ts'
-import { tagValues, filters, IOPS_FIELDS, lastBy, THROUGHPUT_FIELDS } from './queries.ts'
+import { filters, IOPS_FIELDS, jobChoices, lastBy, THROUGHPUT_FIELDS } from './queries.ts'
 import type { Flavour, PanelQuery } from './target.ts'
 
 /**
@@ -53,7 +53,8 @@ function xy(f: Flavour, title: string, description: string, unit: string, yLabel
 /** Two or more jobs side by side on a time axis relative to each job's start, and their totals. */
 export function compareDashboard(f: Flavour): Dashboard {
   const d = dashboard(f, UID.compare(f), 'qactivity — compare jobs', 'Runs of a job side by side: pick two or more jobs and a time range that covers them.', 'now-30d')
-    .withVariable(tagVariable(f, 'jobs', 'Jobs', tagValues(MEASUREMENT.job, 'job_id'), { multi: true, all: false, sortDesc: true }))
+    // each job shown by name with its ID; the values stay IDs
+    .withVariable(tagVariable(f, 'jobs', 'Jobs', jobChoices(), { multi: true, all: false, sortDesc: true }).regex(jobChoices().regex[f]))
     .annotation(annotations('qactivity jobs', ['qactivity']))
     .withPanel(xy(f, 'IOPS since each job started', 'Per poll, the summed operations per second of each job (file and metadata reads and writes) against the seconds since that job started: runs overlay even when they ran on different days.', UNIT.iops, 'ops/s', relative(IOPS_FIELDS, 'iops')))
     .withPanel(xy(f, 'Throughput since each job started', 'Per poll, the summed bytes per second read and written by each job against the seconds since it started.', UNIT.bytesPerSecond, 'bytes/s', relative(THROUGHPUT_FIELDS, 'throughput')))
@@ -61,13 +62,15 @@ export function compareDashboard(f: Flavour): Dashboard {
       table(
         f,
         'Totals and change against the previous run',
-        "Each selected job's summary (written when it completed): window seconds, totals per field (operations; throughput in bytes) and the % change of each total against the previous completed run of the same name. Any jobs can be compared with deltas against the first in `qactivity job compare`.",
+        "Each selected job's summary (written when it completed): its cluster, window seconds, per field the total (operations; throughput in bytes) beside the mean per second (total ÷ window: a longer run alone raises totals, not rates), and the % change of each total against the previous completed run of the same name. Runs on other clusters or with other paths and clients are not like for like. Any jobs can be compared with deltas against the first in `qactivity job compare`.",
         UNIT.ops,
-        lastBy(MEASUREMENT.jobSummary, ['window_seconds', ...ACTIVITY_FIELDS.map((x) => `${x}_total`), 'previous_job_id', ...ACTIVITY_FIELDS.map((x) => `${x}_total_change_pct`)], filters.jobs, ['job_id', 'job_name']),
+        lastBy(MEASUREMENT.jobSummary, ['window_seconds', ...ACTIVITY_FIELDS.flatMap((x) => [`${x}_total`, `${x}_mean`]), 'previous_job_id', ...ACTIVITY_FIELDS.map((x) => `${x}_total_change_pct`)], filters.jobs, ['job_id', 'job_name', 'cluster']),
         24,
         8,
       )
         .overrideByRegexp('throughput_.*_total', [{ id: 'unit', value: UNIT.bytes }])
+        .overrideByRegexp('.*iops_.*_mean', [{ id: 'unit', value: UNIT.iops }])
+        .overrideByRegexp('throughput_.*_mean', [{ id: 'unit', value: UNIT.bytesPerSecond }])
         .overrideByRegexp('.*_change_pct', [{ id: 'unit', value: 'percent' }])
         .overrideByName('window_seconds', [{ id: 'unit', value: UNIT.seconds }])
         .overrideByName('job_id', [{ id: 'links', value: [{ title: 'Open the job', url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&\${__url_time_range}` }] }]),

@@ -24,7 +24,7 @@ export interface DashboardFile {
 
 const BUILDERS = { cluster: clusterDashboard, job: jobDashboard, compare: compareDashboard }
 
-/** The three dashboards in both flavours (interface.md §7). */
+/** The three dashboards in both flavours (README: Dashboards). */
 export function buildDashboards(o: DashboardOptions = {}): DashboardFile[] {
   return FLAVOURS.flatMap((flavour) =>
     Object.entries(BUILDERS).map(([name, build]) => {

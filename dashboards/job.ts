@@ -2,17 +2,22 @@ import { DashboardLinkBuilder, DashboardLinkType, type Dashboard } from '@grafan
 import { ReduceDataOptionsBuilder } from '@grafana/grafana-foundation-sdk/common'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
 import { annotations, byDesc, dashboard, numbered, stat, table, tagVariable, timeseries, UID, UNIT } from './common.ts'
-import { tagValues, filters, IOPS_FIELDS, jobPerPoll, jobTotals, lastBy, ratesOverTime, THROUGHPUT_FIELDS } from './queries.ts'
+import { filters, IOPS_FIELDS, jobChoices, jobPerPoll, jobTotals, lastBy, ratesOverTime, THROUGHPUT_FIELDS } from './queries.ts'
 import type { Flavour } from './target.ts'
 
 const COPY =
   "From qactivity_job_activity: the points of the job's clients OR under its paths (each counted once), copied with the job's ID by the API as it reads them (running jobs once per poll)."
-const EXACT = 'The exact figures of interface.md §6 are `qactivity job stats` and GET /api/v1/jobs/{id}/stats; these agree with them over the job\'s own time range.'
+const EXACT = 'The exact figures (README, "What the numbers mean") are `qactivity job stats` and GET /api/v1/jobs/{id}/stats; these agree with them over the job\'s own time range.'
+// Total ÷ window needs the job's window, which only its summary knows exactly (the last poll lands after
+// the end, so a time range cut at the end misses it and one past the end is too long): the summary's means.
+const MEAN = 'Total ÷ window seconds, as README "What the numbers mean" defines it and `qactivity job stats` and the report show it, from qactivity_job_summary: shown once the job has completed and its summary is written (while it runs: `qactivity job stats`).'
+const choices = jobChoices()
 
 /** One job: its window, activity restricted to its clients and paths, aggregates and breakdowns. */
 export function jobDashboard(f: Flavour): Dashboard {
   const d = dashboard(f, UID.job(f), 'qactivity — job', "One job's cost to the cluster: open it from a job link (it sets the time range to the job's window), or pick the job and set the time range yourself.", 'now-24h')
-    .withVariable(tagVariable(f, 'job', 'Job', tagValues(MEASUREMENT.job, 'job_id'), { sortDesc: true }))
+    // the picker shows each job's name with its ID; the value stays the ID
+    .withVariable(tagVariable(f, 'job', 'Job', choices, { sortDesc: true }).regex(choices.regex[f]))
     .annotation(annotations('this job', ['qactivity', 'job:${job}']))
     .link(new DashboardLinkBuilder('Compare with other runs').type(DashboardLinkType.Link).url(`/d/${UID.compare(f)}?var-jobs=\${job}`).keepTime(false).includeVars(false).asDropdown(false))
     .withPanel(
@@ -25,8 +30,8 @@ export function jobDashboard(f: Flavour): Dashboard {
     .withPanel(stat(f, 'Total bytes', `Bytes the job read and wrote: Σ rate × seconds inside its window. ${EXACT}`, UNIT.bytes, jobTotals(THROUGHPUT_FIELDS, filters.job), 12))
     .withPanel(stat(f, 'Peak IOPS', 'The highest per-poll sum of the job\'s rates, per kind (ops/s).', UNIT.iops, jobPerPoll('max', IOPS_FIELDS, filters.job), 6))
     .withPanel(stat(f, 'Peak throughput', 'The highest per-poll sum of the job\'s byte rates (bytes/s).', UNIT.bytesPerSecond, jobPerPoll('max', THROUGHPUT_FIELDS, filters.job), 6))
-    .withPanel(stat(f, 'Mean IOPS', 'The mean of the per-poll sums of the job\'s rates over the polls with activity (ops/s).', UNIT.iops, jobPerPoll('mean', IOPS_FIELDS, filters.job), 6))
-    .withPanel(stat(f, 'Mean throughput', 'The mean of the per-poll sums of the job\'s byte rates (bytes/s).', UNIT.bytesPerSecond, jobPerPoll('mean', THROUGHPUT_FIELDS, filters.job), 6))
+    .withPanel(stat(f, 'Mean IOPS', `The job's operations per second, per kind. ${MEAN}`, UNIT.iops, lastBy(MEASUREMENT.jobSummary, IOPS_FIELDS.map((x) => `${x}_mean`), filters.job, ['job_id']), 6))
+    .withPanel(stat(f, 'Mean throughput', `The job's bytes per second. ${MEAN}`, UNIT.bytesPerSecond, lastBy(MEASUREMENT.jobSummary, THROUGHPUT_FIELDS.map((x) => `${x}_mean`), filters.job, ['job_id']), 6))
     .withPanel(timeseries(f, 'Job IOPS', `Operations per second of the job, per kind. ${COPY}`, UNIT.iops, ratesOverTime(MEASUREMENT.jobActivity, IOPS_FIELDS, filters.job)))
     .withPanel(timeseries(f, 'Job throughput', `Bytes per second of the job. ${COPY}`, UNIT.bytesPerSecond, ratesOverTime(MEASUREMENT.jobActivity, THROUGHPUT_FIELDS, filters.job)))
     .withPanel(

@@ -126,8 +126,8 @@ export function jobTotals(fields: readonly ActivityField[], filter: Filter, by?:
   }
 }
 
-/** Per-poll sums of a job's rates reduced over the range with `fn` (`max` = peak, `mean` = mean). */
-export function jobPerPoll(fn: 'max' | 'mean', fields: readonly ActivityField[], filter: Filter): PanelQuery {
+/** Per-poll sums of a job's rates reduced over the range with `fn` (`max` = peak). */
+export function jobPerPoll(fn: 'max', fields: readonly ActivityField[], filter: Filter): PanelQuery {
   const inner = fields.map((f) => `sum(${q(f)}) AS ${q(f)}`).join(', ')
   const outer = fields.map((f) => `${fn}(${q(f)}) AS ${q(FIELD_LABEL[f])}`).join(', ')
   return {
@@ -186,6 +186,33 @@ export function valuesOverTime(measurement: string, fields: readonly string[], f
       '  |> aggregateWindow(every: v.windowPeriod, fn: last, createEmpty: false)',
     ].join('\n'),
     alias: by ? `$tag_${by} $col` : undefined,
+  }
+}
+
+/**
+ * The jobs, each as one string holding its ID and name, for a variable whose regex (`text` and
+ * `value` capture groups, Grafana ≥ 7.4) shows the name and keeps the ID as the value. InfluxQL
+ * cannot join strings, so it lists the series keys of qactivity_job (`…,job_id=ID,job_name=NAME`,
+ * tags in key order); Flux writes `NAME (ID)`.
+ */
+export function jobChoices(): { influxql: string; flux: string; regex: { influxql: string; flux: string } } {
+  return {
+    influxql: `SHOW SERIES FROM ${q(MEASUREMENT.job)}`,
+    flux: [
+      `from(bucket: "\${bucket}")`,
+      '  |> range(start: -90d)',
+      `  |> filter(fn: (r) => r._measurement == "${MEASUREMENT.job}" and r._field == "status")`,
+      '  |> group(columns: ["job_id", "job_name"])',
+      '  |> last()',
+      '  |> group()',
+      '  |> sort(columns: ["_time"], desc: true)',
+      '  |> map(fn: (r) => ({_value: r.job_name + " (" + r.job_id + ")"}))',
+    ].join('\n'),
+    regex: {
+      // job IDs are [A-Za-z0-9._-] (no comma, no escapes): the text is the rest, from the ID to the name
+      influxql: '/,(?<text>job_id=(?<value>[A-Za-z0-9._-]+),job_name=.*)$/',
+      flux: '/^(?<text>.* \\((?<value>[A-Za-z0-9._-]+)\\))$/',
+    },
   }
 }
 

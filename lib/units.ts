@@ -9,7 +9,7 @@ import { FIELD_UNIT, type ActivityField } from './schema.ts'
  * Said once above every stats/compare table, so no reader has to guess MB vs MiB. Bytes and byte rates
  * are binary everywhere (CLI, reports, Grafana's `bytes` and `binBps` units); counts of operations are decimal.
  */
-export const UNITS_NOTE = 'ops, ops/s: k = 10^3, M = 10^6; bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB, GiB = 1024 MiB, TiB = 1024 GiB'
+export const UNITS_NOTE = 'ops, ops/s: k = 10³, M = 10⁶; bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB, GiB = 1024 MiB, TiB = 1024 GiB'
 
 /** `2026-11-23T10:00:00.123Z` → `2026-11-23 10:00:00Z` (UTC, seconds); none → `-`, unparseable input as is. */
 export function formatTime(iso: string | null | undefined): string {

@@ -28,6 +28,8 @@ export interface ChartSeries {
   label: string
   /** CSS colour */
   color: string
+  /** SVG stroke-dasharray; a dashed line lets an equal series drawn before it show through its gaps */
+  dash?: string
   /** one value per time of {@link ChartSpec.times}; NaN leaves a gap */
   values: number[]
 }
@@ -40,8 +42,10 @@ export interface ChartSpec {
   /** x axis range, epoch seconds (widened to the data when points lie outside) */
   from: number
   to: number
-  /** epoch seconds, ascending */
+  /** epoch seconds, ascending: each value stands for the poll interval (t − interval, t] */
   times: number[]
+  /** seconds each point stands for (the poll interval) */
+  interval: number
   series: ChartSeries[]
 }
 
@@ -57,6 +61,12 @@ const INK = '#333'
 
 /** The field colours of both charts: reads blue, writes red, metadata green/orange. */
 export const SERIES_COLORS = { read: '#1f77b4', write: '#d62728', metaRead: '#2ca02c', metaWrite: '#ff7f0e' } as const
+
+/**
+ * Dash patterns by drawing order: each later series leaves gaps of a different length, so series
+ * with equal values show all their colours instead of the last one drawn hiding the others.
+ */
+const DASHES = [undefined, '9 5', '4 4', '2 6'] as const
 
 const r1 = (n: number) => Math.round(n * 10) / 10
 
@@ -78,32 +88,45 @@ function yTicks(max: number): { ticks: number[]; div: number; prefix: string } {
   return { ticks, div: 1000 ** e, prefix: SI[e] }
 }
 
-const X_STEPS = [10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+const X_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
 
-/** Tick times on round UTC boundaries, at most seven, and how to label them. */
+/** Tick times on round UTC boundaries, two to seven (the steps grow at most 2.5× at a time), and how to label them. */
 function xTicks(from: number, to: number): { ticks: number[]; label: (t: number) => string } {
   const span = to - from
   const step = X_STEPS.find((s) => span / s <= 6) ?? Math.ceil(span / 6 / 86400) * 86400
   const ticks: number[] = []
   for (let t = Math.ceil(from / step) * step; t <= to; t += step) ticks.push(t)
+  if (ticks.length < 2) ticks.splice(0, ticks.length, from, to) // under a second: the window's ends
   const iso = (t: number) => new Date(t * 1000).toISOString()
   const label =
     step < 60 ? (t: number) => iso(t).slice(11, 19) : span > 86400 ? (t: number) => iso(t).slice(5, 16).replace('T', ' ') : (t: number) => iso(t).slice(11, 16)
   return { ticks, label }
 }
 
-/** Splits a series into runs of finite values, breaking where a poll is missing (a step > 2.5 × the median step). */
-function segments(times: number[], values: number[]): Array<Array<[number, number]>> {
-  const steps = times.slice(1).map((t, i) => t - times[i]).sort((a, b) => a - b)
-  const gap = steps.length ? steps[Math.floor(steps.length / 2)] * 2.5 : Infinity
+/**
+ * Splits a series into runs of finite values, breaking where a poll is missing (a step > 2.5 × the
+ * interval). A point stamped t stands for (t − interval, t], so it is drawn at that interval's middle
+ * and each run reaches out to the edges of its first and last intervals (within [from, to]): a
+ * short job's lines span its window instead of starting one interval into it.
+ */
+function segments(times: number[], values: number[], interval: number, from: number, to: number): Array<Array<[number, number]>> {
+  const clip = (t: number) => Math.min(to, Math.max(from, t))
   const out: Array<Array<[number, number]>> = []
   let run: Array<[number, number]> | undefined
+  let last = 0 // time of the run's last point
+  const close = () => void run?.push([clip(last), run.at(-1)![1]])
   times.forEach((t, i) => {
     const v = values[i]
-    if (!Number.isFinite(v)) return void (run = undefined)
-    if (!run || t - times[i - 1] > gap) out.push((run = []))
-    run.push([t, v])
+    if (run && (!Number.isFinite(v) || t - last > interval * 2.5)) {
+      close()
+      run = undefined
+    }
+    if (!Number.isFinite(v)) return
+    if (!run) out.push((run = [[clip(t - interval), v]]))
+    run.push([clip(t - interval / 2), v])
+    last = t
   })
+  close()
   return out
 }
 
@@ -136,22 +159,25 @@ export function chartSvg(spec: ChartSpec): string {
   for (const t of x.ticks) {
     const xx = px(t)
     parts.push(`<line x1="${xx}" y1="${PLOT.y + PLOT.h}" x2="${xx}" y2="${PLOT.y + PLOT.h + 4}" stroke="${AXIS}" stroke-width="1"/>`)
-    parts.push(`<text x="${xx}" y="${PLOT.y + PLOT.h + 16}" ${FONT} font-size="10" fill="${INK}" text-anchor="middle">${escapeHtml(x.label(t))}</text>`)
+    // a label at either end of the axis stays inside the image
+    const half = textWidth(x.label(t), 10) / 2
+    const anchor = xx + half > CHART_SIZE.width ? 'end' : xx - half < 0 ? 'start' : 'middle'
+    parts.push(`<text x="${anchor === 'end' ? CHART_SIZE.width - 2 : xx}" y="${PLOT.y + PLOT.h + 16}" ${FONT} font-size="10" fill="${INK}" text-anchor="${anchor}">${escapeHtml(x.label(t))}</text>`)
   }
-  parts.push(`<text x="${PLOT.x + PLOT.w}" y="${CHART_SIZE.height - 2}" ${FONT} font-size="9" fill="${AXIS}" text-anchor="end">UTC</text>`)
+  parts.push(`<text x="${CHART_SIZE.width - 2}" y="${CHART_SIZE.height - 2}" ${FONT} font-size="9" fill="${AXIS}" text-anchor="end">UTC</text>`)
   parts.push(`<line x1="${PLOT.x}" y1="${PLOT.y}" x2="${PLOT.x}" y2="${PLOT.y + PLOT.h}" stroke="${AXIS}" stroke-width="1"/>`)
   if (!spec.times.length) {
     parts.push(`<text x="${PLOT.x + PLOT.w / 2}" y="${PLOT.y + PLOT.h / 2}" ${FONT} font-size="13" fill="${AXIS}" text-anchor="middle">no activity recorded</text>`)
   }
   for (const s of spec.series) {
-    for (const run of segments(spec.times, s.values)) {
-      if (run.length === 1) parts.push(`<circle cx="${px(run[0][0])}" cy="${py(run[0][1])}" r="2.5" fill="${s.color}"/>`)
-      else parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5" stroke-linejoin="round" points="${run.map(([t, v]) => `${px(t)},${py(v)}`).join(' ')}"/>`)
+    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : ''
+    for (const run of segments(spec.times, s.values, spec.interval, from, to)) {
+      parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} stroke-linejoin="round" points="${run.map(([t, v]) => `${px(t)},${py(v)}`).join(' ')}"/>`)
     }
   }
   let lx = CHART_SIZE.width - PAD.right - spec.series.reduce((w, s) => w + 22 + textWidth(s.label, 10) + 10, 0) + 10
   for (const s of spec.series) {
-    parts.push(`<line x1="${r1(lx)}" y1="28" x2="${r1(lx + 16)}" y2="28" stroke="${s.color}" stroke-width="3"/>`)
+    parts.push(`<line x1="${r1(lx)}" y1="28" x2="${r1(lx + 16)}" y2="28" stroke="${s.color}" stroke-width="3"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`)
     parts.push(`<text x="${r1(lx + 20)}" y="32" ${FONT} font-size="10" fill="${INK}">${escapeHtml(s.label)}</text>`)
     lx += 22 + textWidth(s.label, 10) + 10
   }
@@ -225,6 +251,8 @@ export function reportChartSpecs(input: Pick<ReportInput, 'stats' | 'timeline'>)
   const to = Number.isFinite(end) ? end : (times.at(-1) ?? from)
   const col = (i: number) => input.timeline.map((p: TimelinePoint) => p.values[i] ?? NaN)
   const c = SERIES_COLORS
+  const dashed = (series: ChartSeries[]) => series.map((s, i) => (DASHES[i] ? { ...s, dash: DASHES[i] } : s))
+  const interval = input.stats.intervalSeconds
   return [
     {
       title: 'IOPS',
@@ -232,14 +260,15 @@ export function reportChartSpecs(input: Pick<ReportInput, 'stats' | 'timeline'>)
       from,
       to,
       times,
-      series: [
+      interval,
+      series: dashed([
         { label: 'read', color: c.read, values: col(0) },
         { label: 'write', color: c.write, values: col(1) },
         { label: 'metadata read', color: c.metaRead, values: col(2) },
         { label: 'metadata write', color: c.metaWrite, values: col(3) },
-      ],
+      ]),
     },
-    { title: 'Throughput', unit: 'B/s', from, to, times, series: [{ label: 'read', color: c.read, values: col(4) }, { label: 'write', color: c.write, values: col(5) }] },
+    { title: 'Throughput', unit: 'B/s', from, to, times, interval, series: dashed([{ label: 'read', color: c.read, values: col(4) }, { label: 'write', color: c.write, values: col(5) }]) },
   ]
 }
 

@@ -17,7 +17,8 @@ export interface RenderOptions {
   images: 'cid' | 'inline'
 }
 
-const FONT = 'font-family:Arial,Helvetica,sans-serif;'
+// the charts are drawn in DejaVu Sans; Verdana (shipped by Windows and macOS) is its close kin where DejaVu is missing
+const FONT = "font-family:'DejaVu Sans',Verdana,Geneva,sans-serif;"
 const S = {
   body: 'margin:0;padding:0;background-color:#f3f4f6;',
   card: `width:640px;max-width:640px;background-color:#ffffff;border:1px solid #e5e7eb;${FONT}font-size:14px;line-height:20px;color:#1f2937;`,
@@ -45,14 +46,15 @@ const STATUS_STYLE: Record<JobStatus, string> = {
   running: 'background-color:#dbeafe;color:#1d4ed8;',
 }
 
-function badge(status: JobStatus): string {
+function badge(status: JobStatus, text: string): string {
   const style = STATUS_STYLE[status] ?? STATUS_STYLE.running
-  return `<span style="${style}display:inline-block;padding:1px 8px;border-radius:10px;${FONT}font-size:12px;line-height:18px;font-weight:bold;">${e(status)}</span>`
+  return `<span style="${style}display:inline-block;padding:1px 8px;border-radius:10px;${FONT}font-size:12px;line-height:18px;font-weight:bold;">${e(text)}</span>`
 }
 
 function cellHtml(cell: Cell, col: Column): string {
-  const align = col.align === 'right' ? 'text-align:right;white-space:nowrap;' : 'text-align:left;'
-  const wrap = col.wide ? 'overflow-wrap:anywhere;word-break:break-word;' : ''
+  const align = col.align === 'right' ? `text-align:right;${col.wrap ? '' : 'white-space:nowrap;'}` : 'text-align:left;'
+  // a path may break anywhere, but never below about 16 characters (else the numbers squeeze it to a letter per line)
+  const wrap = col.wide ? 'min-width:128px;overflow-wrap:anywhere;word-break:break-word;' : ''
   const tone = cell.tone ? `${TONE_STYLE[cell.tone]}` : ''
   const mark = cell.tone ? ` data-tone="${cell.tone}"` : ''
   return `<td align="${col.align}" style="${S.td}${align}${wrap}${tone}"${mark}>${e(cell.text)}</td>`
@@ -69,7 +71,8 @@ function tableHtml(t: TableSection): string {
   const rows = t.rows.map((r) => `<tr>${r.map((cell, i) => cellHtml(cell, t.columns[i])).join('')}</tr>`).join('\n')
   const intro = t.intro ? `<p style="${S.small}margin:0 0 6px 0;">${e(t.intro)}</p>` : ''
   const legend = t.thresholdPct !== undefined ? legendHtml(t.thresholdPct) : ''
-  return `${intro}<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="${S.table}"><tr>${head}</tr>\n${rows}</table>${legend}`
+  const note = t.note ? `<p style="${S.small}">${e(t.note)}</p>` : ''
+  return `${intro}<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="${S.table}"><tr>${head}</tr>\n${rows}</table>${note}${legend}`
 }
 
 function commentsHtml(comments: ReportInput['job']['comments']): string {
@@ -104,7 +107,7 @@ function jobHeaderHtml(c: ReportContent, level: 'h1' | 'h2'): string {
   const facts = c.facts.map(([k, v]) => `<tr><td style="${S.factKey}">${e(k)}</td><td style="${S.factValue}">${e(v)}</td></tr>`).join('\n')
   const title = `<${level} style="${level === 'h1' ? S.h1 : S.h2}">${e(c.name)}</${level}>`
   return (
-    `<tr><td style="padding:20px 24px 12px 24px;">${title}<div style="margin:6px 0 10px 0;">${badge(c.status)}</div>` +
+    `<tr><td style="padding:20px 24px 12px 24px;">${title}<div style="margin:6px 0 10px 0;">${badge(c.status, c.statusText)}</div>` +
     `<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;">${facts}</table></td></tr>`
   )
 }

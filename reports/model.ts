@@ -9,7 +9,7 @@ import type { TimelinePoint } from '../stats/compute.ts'
 /** Everything a job report shows; assembled by reports/build.ts, rendered by reports/html.ts and reports/pdf.ts. */
 export interface ReportInput {
   job: Job
-  /** the job's §6 aggregates (its summary once completed) */
+  /** the job's aggregates (README: What the numbers mean; its summary once completed) */
   stats: JobStats
   /** per-poll sums over the job's window, oldest first (the charts) */
   timeline: TimelinePoint[]

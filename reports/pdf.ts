@@ -4,7 +4,7 @@ import type { JobStatus } from '../jobs/types.ts'
 import { formatTime } from '../lib/units.ts'
 import type { ReportImage, ReportInput } from './model.ts'
 import { CHART_SIZE, fontFiles } from './chart.ts'
-import { legendText, reportContent, type Cell, type ReportContent, type Section, type TableSection, type Tone } from './content.ts'
+import { legendText, reportContent, type Cell, type Column, type ReportContent, type Section, type TableSection, type Tone } from './content.ts'
 import { TextSetter, type TextLine, type TextStyle } from './pdf-text.ts'
 
 /**
@@ -20,7 +20,9 @@ const MARGIN = 48
 const INK = '#1f2937'
 const MUTED = '#6b7280'
 const RULE = '#e5e7eb'
+/** cell padding: vertical, and horizontal (wide enough that adjacent right-aligned numbers read as columns) */
 const PAD = 4
+const PAD_X = 8
 const TONE: Record<Tone, { bg: string; fg: string }> = { up: { bg: '#fde2e1', fg: '#b42318' }, down: { bg: '#dcfce7', fg: '#166534' } }
 const STATUS: Record<JobStatus, { bg: string; fg: string }> = {
   succeeded: { bg: '#dcfce7', fg: '#166534' },
@@ -66,9 +68,9 @@ class PdfWriter {
     this.y += gap
   }
 
-  heading(title: string): void {
-    // keep a heading with at least three lines of what follows
-    this.ensure(22 + 3 * this.text.lineHeight(CELL.size) + 2 * PAD)
+  /** A section title, on the same page as the first `keep` points of what follows (a chart, a table's header and first rows). */
+  heading(title: string, keep: number): void {
+    this.ensure(10 + this.text.lineHeight(H2.size) + Math.min(keep, this.bottom - MARGIN - 40))
     this.y += 6
     this.y += this.text.draw(this.text.wrap(title, this.width, H2, 2), this.left, this.y, this.width, H2)
     this.y += 4
@@ -83,11 +85,27 @@ class PdfWriter {
   }
 }
 
+/** The wide column keeps at least this much room before `start → end` columns wrap at their arrow. */
+const MIN_WIDE = 120
+
 function columnWidths(w: PdfWriter, t: TableSection): number[] {
-  const natural = t.columns.map((c, i) => Math.max(w.text.width(c.label, HEAD), ...t.rows.map((r) => w.text.width(r[i]?.text ?? '', cellStyle(r[i])))) + 2 * PAD + 1)
+  const parts = (text: string, split: boolean) => (split ? text.split(/(?<=→) /) : [text])
+  const measure = (split: (c: Column) => boolean) =>
+    t.columns.map((c, i) => {
+      const widest = (text: string, style: TextStyle) => Math.max(...parts(text, split(c)).map((p) => w.text.width(p, style)))
+      return Math.max(widest(c.label, HEAD), ...t.rows.map((r) => widest(r[i]?.text ?? '', cellStyle(r[i])))) + 2 * PAD_X + 1
+    })
   const flex = Math.max(0, t.columns.findIndex((c) => c.wide))
-  const others = natural.reduce((s, n, i) => (i === flex ? s : s + n), 0)
-  natural[flex] = Math.max(60, w.width - others)
+  const others = (ns: number[]) => ns.reduce((s, n, i) => (i === flex ? s : s + n), 0)
+  // while too wide on one line each, one wrapping column after another takes only the wider side of its arrow
+  const split = new Set<Column>()
+  let natural = measure(() => false)
+  for (const c of t.columns.filter((x) => x.wrap)) {
+    if (others(natural) + MIN_WIDE <= w.width) break
+    split.add(c)
+    natural = measure((x) => split.has(x))
+  }
+  natural[flex] = Math.max(60, w.width - others(natural))
   const total = natural.reduce((s, n) => s + n, 0)
   return total > w.width ? natural.map((n) => (n * w.width) / total) : natural
 }
@@ -102,7 +120,7 @@ interface RowLayout {
 }
 
 function layoutRow(w: PdfWriter, cells: Array<Cell | undefined>, widths: number[], header: boolean): RowLayout {
-  const lines = cells.map((c, i) => w.text.wrap(c?.text ?? '', widths[i] - 2 * PAD, header ? HEAD : cellStyle(c), MAX_CELL_LINES))
+  const lines = cells.map((c, i) => w.text.wrap(c?.text ?? '', widths[i] - 2 * PAD_X, header ? HEAD : cellStyle(c), MAX_CELL_LINES))
   const height = Math.max(1, ...lines.map((l) => l.length)) * w.text.lineHeight(header ? HEAD.size : CELL.size) + 2 * PAD
   return { cells, lines, height, header }
 }
@@ -113,23 +131,31 @@ function drawRow(w: PdfWriter, row: RowLayout, t: TableSection, widths: number[]
   row.cells.forEach((c, i) => {
     if (!row.header && c?.tone) w.fill(x, w.y, widths[i], row.height, TONE[c.tone].bg)
     const style = row.header ? HEAD : cellStyle(c)
-    w.text.draw(row.lines[i], x + PAD, w.y + PAD, widths[i] - 2 * PAD, { ...style, align: t.columns[i].align })
+    w.text.draw(row.lines[i], x + PAD_X, w.y + PAD, widths[i] - 2 * PAD_X, { ...style, align: t.columns[i].align })
     x += widths[i]
   })
   w.y += row.height
   w.rule(w.y)
 }
 
+const INTRO: TextStyle = { size: 8.5, color: MUTED }
+
 function drawTable(w: PdfWriter, t: TableSection): void {
-  w.heading(t.title)
-  if (t.intro) w.paragraph(t.intro, { size: 8.5, color: MUTED })
   const widths = columnWidths(w, t)
   const header = layoutRow(w, t.columns.map((c) => ({ text: c.label })), widths, true)
+  const rows = t.rows.map((cells) => layoutRow(w, cells, widths, false))
+  // the title, intro, header and first two rows stay together: a header never ends a page alone
+  const intro = t.intro ? w.text.wrap(t.intro, w.width, INTRO).length * w.text.lineHeight(INTRO.size) + 4 : 0
+  w.heading(t.title, intro + header.height + rows.slice(0, 2).reduce((h, r) => h + r.height, 0))
+  if (t.intro) w.paragraph(t.intro, INTRO)
   drawRow(w, header, t, widths)
-  for (const cells of t.rows) {
-    const row = layoutRow(w, cells, widths, false)
+  for (const row of rows) {
     if (w.ensure(row.height)) drawRow(w, header, t, widths)
     drawRow(w, row, t, widths)
+  }
+  if (t.note) {
+    w.y += 3
+    w.paragraph(t.note, { size: 7.5, color: MUTED }, 0)
   }
   if (t.thresholdPct !== undefined) drawLegend(w, t.thresholdPct)
   w.y += 6
@@ -140,6 +166,7 @@ function drawLegend(w: PdfWriter, thresholdPct: number): void {
   const l = legendText(thresholdPct)
   const size = 7.5
   w.y += 3
+  w.ensure(2 * w.text.lineHeight(size)) // its two lines together
   w.paragraph(l.before.trim(), { size, color: MUTED }, 0)
   w.ensure(w.text.lineHeight(size))
   let x = w.left
@@ -166,8 +193,10 @@ function drawComments(w: PdfWriter, comments: ReportInput['job']['comments']): v
   }
 }
 
+const chartHeight = (w: PdfWriter) => (w.width * CHART_SIZE.height) / CHART_SIZE.width
+
 function drawCharts(w: PdfWriter, images: ReportImage[]): void {
-  const h = (w.width * CHART_SIZE.height) / CHART_SIZE.width
+  const h = chartHeight(w)
   for (const img of images) {
     w.ensure(h + 8)
     w.doc.image(img.content, w.left, w.y, { width: w.width })
@@ -179,9 +208,9 @@ function drawHeader(w: PdfWriter, c: ReportContent): void {
   const title: TextStyle = { size: 18, bold: true, color: '#111827' }
   w.y += w.text.draw(w.text.wrap(c.name, w.width, title, 3), w.left, w.y, w.width, title) + 4
   const badge: TextStyle = { size: 8.5, bold: true, color: STATUS[c.status]?.fg ?? INK }
-  const bw = w.text.width(c.status, badge) + 12
+  const bw = w.text.width(c.statusText, badge) + 12
   w.doc.save().roundedRect(w.left, w.y, bw, 15, 7).fill(STATUS[c.status]?.bg ?? '#eee').restore()
-  w.text.draw(w.text.wrap(c.status, bw, badge, 1), w.left + 6, w.y + 2, bw, badge)
+  w.text.draw(w.text.wrap(c.statusText, bw, badge, 1), w.left + 6, w.y + 2, bw, badge)
   w.y += 22
   const keyWidth = Math.max(...c.facts.map(([k]) => w.text.width(k, { size: 9 }))) + 12
   for (const [k, v] of c.facts) {
@@ -207,10 +236,10 @@ function drawSection(w: PdfWriter, s: Section, images: ReportImage[]): void {
   if (s.kind === 'table') return drawTable(w, s)
   if (s.kind === 'charts') {
     if (!images.length) return
-    w.heading(s.title)
+    w.heading(s.title, chartHeight(w) + 8)
     return drawCharts(w, images)
   }
-  w.heading(s.title)
+  w.heading(s.title, 2 * w.text.lineHeight(BODY.size) + 4)
   drawComments(w, s.comments)
 }
 

@@ -76,7 +76,7 @@ export function recipients(job: Job, config: Pick<ReportConfig, 'to'>): string[]
 }
 
 /**
- * E-mailed job reports (interface.md §2, §5; issue #6): a durable queue (`reports.json`, written
+ * E-mailed job reports (README: Job reports; issue #6): a durable queue (`reports.json`, written
  * before a call is answered) drained in order by one sender with exponential backoff, so an SMTP
  * server that is down delays mail but never fails or slows a job call, and a restart resumes the
  * queue. Each job's delivery state is mirrored on the job (`report`). Completion reports are queued

@@ -27,6 +27,7 @@ function tableText(t: TableSection): string[] {
   }
   const out = t.intro ? [line(t.intro)] : []
   out.push(...rows.map((r) => r.map(pad).join('  ').trimEnd()))
+  if (t.note) out.push(line(t.note))
   if (t.thresholdPct !== undefined) {
     const l = legendText(t.thresholdPct)
     out.push(`${l.before}${MARK.up} ${l.red}${l.middle}${MARK.down} ${l.green}${l.after}`)
@@ -48,6 +49,7 @@ function jobText(c: ReportContent, underline: string): string[] {
   return [
     title,
     underline.repeat(Math.max(3, width(title))),
+    `${'Status'.padEnd(keyWidth)}  ${c.statusText}`,
     ...c.facts.map(([k, v]) => `${k.padEnd(keyWidth)}  ${line(v)}`),
     ...(c.grafanaUrl ? [`${'Grafana'.padEnd(keyWidth)}  ${c.grafanaUrl}`] : []),
     '',

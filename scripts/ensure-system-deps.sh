@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, only when one is missing:
 #   influxdb (influxd), poppler-utils (pdftotext), docker-compose, fonts-dejavu-core, systemd
-#   (systemd-analyze verify for the units in packaging/systemd; nothing of it runs).
+#   (systemd-analyze verify for the units in packaging/systemd; nothing of it runs), chromium
+#   (renders the HTML report headless in test/integration/report-render.int.test.ts).
 # Fast no-op when everything is present. Leaves no influxd service running.
 set -euo pipefail
 
-PACKAGES=(influxdb poppler-utils docker-compose fonts-dejavu-core fonts-droid-fallback systemd)
+PACKAGES=(influxdb poppler-utils docker-compose fonts-dejavu-core fonts-droid-fallback systemd chromium)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]

@@ -130,6 +130,23 @@ describe('the panels show the right numbers', () => {
     expect(Number(change.iops_read_total_change_pct)).toBeCloseTo(((s.activity.iops_read.total - stats['run-1'].activity.iops_read.total) / stats['run-1'].activity.iops_read.total) * 100, 6)
   })
 
+  it('job: the means are total ÷ window, the numbers of the stats (README, What the numbers mean)', async () => {
+    for (const [title, fields] of [['Mean IOPS', ACTIVITY_FIELDS.slice(0, 4)], ['Mean throughput', ACTIVITY_FIELDS.slice(4)]] as const) {
+      const [row] = await run(panel('influxql/job.json', title))
+      for (const f of fields) expect(Number(row[`${f}_mean`]), `${title} ${f}`).toBeCloseTo(stats['run-2'].activity[f].mean, 9)
+    }
+    expect(stats['run-2'].activity.iops_read.mean).toBeCloseTo(stats['run-2'].activity.iops_read.total / 240, 9) // a 240 s window
+  })
+
+  it('job picker: each job by its name with its ID, the value its ID', async () => {
+    const v = dashboards.find((d) => d.file === 'influxql/job.json')!.dashboard.templating!.list!.find((x) => x.name === 'job')!
+    const m = /^\/(.*)\/$/.exec(String(v.regex))!
+    const options = (await run(String(v.query))).map((r) => Object.values(r).map(String).find((x) => x.startsWith('qactivity_job,'))!)
+    const picked = options.map((o) => new RegExp(m[1]).exec(o)!.groups!)
+    expect(picked.map((g) => g.value).sort()).toEqual(['run-1', 'run-2'])
+    for (const g of picked) expect(g.text).toBe(`job_id=${g.value},job_name=render`)
+  })
+
   it('cluster: rates are per-poll sums, top clients are rate × poll seconds over the range', async () => {
     // Grafana's interval of 5 polls: still the rate, not 5 × the rate.
     const rows = await run(panel('influxql/cluster.json', 'IOPS'), VARS, 5 * I)

@@ -162,7 +162,7 @@ describe('formatStats', () => {
         'status  succeeded',
         'window  2026-11-23 10:00:00Z → 2026-11-23 10:12:05Z  (12m 05s)',
         'polls   13 (every 60 s)',
-        'units   ops, ops/s: k = 10^3, M = 10^6; bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB, GiB = 1024 MiB, TiB = 1024 GiB',
+        'units   ops, ops/s: k = 10³, M = 10⁶; bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB, GiB = 1024 MiB, TiB = 1024 GiB',
         '',
         'ACTIVITY             TOTAL       MEAN          PEAK',
         'iops_read            1.23 M ops  1.70 k ops/s  4.50 k ops/s',
@@ -249,7 +249,7 @@ describe('formatComparison', () => {
   it('one column per job, one row per total, % change against the first (n/a when the first is 0)', () => {
     expect(formatComparison({ jobs: [STATS, second], deltas })).toBe(
       [
-        'units  ops, ops/s: k = 10^3, M = 10^6; bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB, GiB = 1024 MiB, TiB = 1024 GiB',
+        'units  ops, ops/s: k = 10³, M = 10⁶; bytes, bytes/s: KiB = 1024 B, MiB = 1024 KiB, GiB = 1024 MiB, TiB = 1024 GiB',
         "delta  change of each job's total against the first job (j1)",
         '',
         'JOB                        j1 (baseline)         j2',

@@ -120,3 +120,67 @@ describe('generated dashboards', () => {
     })
   }
 })
+
+/** Grafana's variable regex (`/…/flags`) applied to one option as Grafana does: named groups `text` and `value`. */
+function pick(regex: string, option: string): { text: string; value: string } | undefined {
+  const m = /^\/(.*)\/([a-z]*)$/s.exec(regex)!
+  const groups = new RegExp(m[1], m[2]).exec(option)?.groups
+  return groups ? { text: groups.text, value: groups.value } : undefined
+}
+
+describe('what a first reader trips over (issue #11)', () => {
+  const jobVariables = files.flatMap((f) => (f.dashboard.templating?.list ?? []).filter((v) => v.name === 'job' || v.name === 'jobs').map((v) => ({ f, v })))
+
+  it("shows each job in the pickers by its name with its ID, the ID staying the value", () => {
+    expect(jobVariables).toHaveLength(4)
+    for (const { f, v } of jobVariables) {
+      // what each language's query yields for one job: InfluxQL a series key (tags in key order), Flux `name (id)`
+      const option = f.flavour === 'influxql' ? 'qactivity_job,cluster=prod-a,job_id=01JDZ8W2Q3R4S5T6V7W8X9Y0ZA,job_name=render-sq010' : 'render-sq010 (01JDZ8W2Q3R4S5T6V7W8X9Y0ZA)'
+      const picked = pick(String(v.regex), option)
+      expect(picked?.value, `${f.file} ${v.name}`).toBe('01JDZ8W2Q3R4S5T6V7W8X9Y0ZA')
+      expect(picked?.text).toContain('render-sq010')
+      expect(picked?.text).toContain('01JDZ8W2Q3R4S5T6V7W8X9Y0ZA')
+    }
+    // a job tied to no cluster has no cluster tag in its key
+    const influxql = jobVariables.find(({ f }) => f.flavour === 'influxql')!.v
+    expect(pick(String(influxql.regex), 'qactivity_job,job_id=j1,job_name=render')?.value).toBe('j1')
+  })
+
+  it('cite the repository\'s README, never interface.md', () => {
+    for (const f of files) {
+      const text = JSON.stringify(f.dashboard)
+      expect(text, f.file).not.toMatch(/interface\.md|§/)
+    }
+    const job = files.find((f) => f.file === 'influxql/job.json')!
+    expect(panelsOf(job.dashboard).find((p) => p.title === 'Total operations')!.description).toContain('README, "What the numbers mean"')
+  })
+
+  it("opens a job from the cluster dashboard over its own window: to its end, or to now while it runs", () => {
+    for (const f of files.filter((x) => x.file.endsWith('/cluster.json'))) {
+      const jobs = panelsOf(f.dashboard).find((p) => p.title === 'Jobs in this time range')!
+      const urls = JSON.stringify(jobs.fieldConfig?.overrides)
+      expect(urls, f.file).toContain('&to=${__data.fields[\\"ended_at\\"].numeric}')
+      expect(urls).toContain('Open the job over its window (completed)')
+    }
+  })
+
+  it('defines a mean as total ÷ window, as the stats, the CLI and the report do: the summary\'s means', () => {
+    for (const f of files.filter((x) => x.file.endsWith('/job.json'))) {
+      for (const [title, fields] of [['Mean IOPS', ['iops_read_mean', 'metadata_iops_write_mean']], ['Mean throughput', ['throughput_read_mean', 'throughput_write_mean']]] as const) {
+        const p = panelsOf(f.dashboard).find((x) => x.title === title)!
+        expect(p.description, `${f.file} ${title}`).toContain('Total ÷ window seconds')
+        const q = p.targets![0].query
+        expect(q).toContain('qactivity_job_summary')
+        for (const field of fields) expect(q).toContain(field)
+      }
+    }
+  })
+
+  it('shows per-second means beside totals and the cluster of each compared job', () => {
+    for (const f of files.filter((x) => x.file.endsWith('/compare.json'))) {
+      const q = panelsOf(f.dashboard).find((p) => p.title === 'Totals and change against the previous run')!.targets![0].query
+      expect(q, f.file).toMatch(/iops_read_total.*iops_read_mean/)
+      expect(q).toContain('cluster')
+    }
+  })
+})

@@ -60,17 +60,20 @@ describe('job report HTML', () => {
   })
 
   it('highlights deltas at or beyond the threshold (red up, green down) and no others', () => {
-    expect(rowOf(r.html, 'IOPS read, total')).toMatch(/data-tone="up">\+20\.0 %</) // exactly at 20 %
-    expect(rowOf(r.html, 'Throughput read, total')).toMatch(/data-tone="down">-30\.0 %</)
-    expect(rowOf(r.html, 'Metadata IOPS read, total')).toMatch(/data-tone="up">new</) // the previous run had none
+    // the runs differ in length (1h against 1h 10m): totals are marked as not like for like
+    expect(rowOf(r.html, 'IOPS read, total')).toMatch(/data-tone="up">\+20\.0 % \*</) // exactly at 20 %
+    expect(rowOf(r.html, 'Throughput read, total')).toMatch(/data-tone="down">-30\.0 % \*</)
+    expect(rowOf(r.html, 'Metadata IOPS read, total')).toMatch(/data-tone="up">new \*</) // the previous run had none
     for (const below of ['IOPS write, total', 'Metadata IOPS write, total', 'Throughput write, total']) {
       expect(rowOf(r.html, below)).not.toContain('data-tone')
     }
-    expect(rowOf(r.html, 'IOPS write, total')).toContain('>+5.0 %<')
+    expect(rowOf(r.html, 'IOPS write, total')).toContain('>+5.0 % *<')
+    expect(rowOf(r.html, 'Metadata IOPS write, total')).toContain('>0.0 %<') // no change is no change, whatever the scope
     expect(r.html).toContain('Δ % at or beyond ±20 % is highlighted')
-    expect(r.html.match(/data-tone="up"/g)).toHaveLength(4) // IOPS read and metadata read: total and peak
-    expect(r.html.match(/data-tone="down"/g)).toHaveLength(2)
+    expect(r.html.match(/data-tone="up"/g)).toHaveLength(6) // IOPS read and metadata read: total, per second and peak
+    expect(r.html.match(/data-tone="down"/g)).toHaveLength(3)
     expect(rowOf(r.html, 'IOPS read, peak')).toMatch(/>800 ops\/s<.*>667 ops\/s<.*>\+133 ops\/s<.*data-tone="up">\+20\.0 %</)
+    expect(rowOf(r.html, 'IOPS read, per second')).toMatch(/>500 ops\/s<.*>417 ops\/s<.*data-tone="up">\+20\.0 %</) // rates are not marked: same scope
   })
 
   it('follows the threshold it is given', () => {
@@ -117,11 +120,11 @@ describe('job report HTML', () => {
   })
 
   it('has a plain-text version with the same content', () => {
-    expect(r.text).toMatch(/^render-sq010\n=+\n/)
+    expect(r.text).toMatch(/^render-sq010\n=+\nStatus +succeeded\n/)
     expect(r.text).toContain('1.80 M ops')
     expect(r.text).toContain('838.2 GiB')
-    expect(r.text).toMatch(/IOPS read, total +1\.80 M ops +1\.50 M ops +\+300 k ops +\+20\.0 % ▲/)
-    expect(r.text).toMatch(/Throughput read, total .* -30\.0 % ▼/)
+    expect(r.text).toMatch(/IOPS read, total +1\.80 M ops +1\.50 M ops +\+300 k ops +\+20\.0 % \* ▲/)
+    expect(r.text).toMatch(/Throughput read, total .* -30\.0 % \* ▼/)
     expect(r.text.indexOf('alice')).toBeLessThan(r.text.indexOf('bob'))
     expect(r.text).toContain('  started with\n  frames 1-240')
   })
@@ -164,8 +167,10 @@ describe('digest', () => {
   it('summarises every job in one table with its change against the previous run highlighted', () => {
     const summary = rowOf(d.html, 'render-sq010 (sq010-run2)')
     expect(summary).toContain('>7.02 M ops<')
-    expect(summary).toMatch(/data-tone="up">\+196\.7 %</)
-    expect(summary).toMatch(/data-tone="down">-23\.3 %</)
+    // the run is 10 minutes shorter than its previous one: its totals' changes are marked
+    expect(summary).toMatch(/data-tone="up">\+196\.7 % \*</)
+    expect(summary).toMatch(/data-tone="down">-23\.3 % \*</)
+    expect(d.html).toContain("* Not like for like: the run&#39;s length, cluster, paths or clients differ from its previous run&#39;s")
     expect(d.html).toContain('render &lt;script&gt;')
     expect(d.html.indexOf('render-sq010')).toBeLessThan(d.html.indexOf('render &lt;script&gt;'))
   })
@@ -185,5 +190,67 @@ describe('digest', () => {
     expect(d.subject).toBe('qactivity digest: 2 jobs completed 2026-11-23 00:00:00Z → 2026-11-24 00:00:00Z')
     expect(d.text).toContain('render-sq010 (sq010-run2)')
     expect(d.text).not.toContain('\r')
+  })
+})
+
+describe('what a first reader trips over (issue #11)', () => {
+  it('states the status once, in the badge, with "figures so far" while the job runs', () => {
+    const done = renderReport(reportInput(), { images: 'cid' })
+    expect(done.html.match(/>succeeded</g)).toHaveLength(1)
+    expect(done.html).not.toContain('>Status<')
+    const input = reportInput({ previous: false })
+    input.job.status = 'running'
+    input.stats.live = true
+    const running = renderReport(input, { images: 'cid' })
+    expect(running.html.match(/running \(figures so far\)/g)).toHaveLength(1)
+    expect(running.text.match(/running \(figures so far\)/g)).toHaveLength(1)
+  })
+
+  it('lists the clients without a count that reads like part of the first address', () => {
+    const input = reportInput()
+    input.job.clients = ['10.0.1.0/28']
+    expect(rowOf(renderReport(input, { images: 'cid' }).html, 'Clients')).toMatch(/>10\.0\.1\.0\/28<\/td>/)
+  })
+
+  it('writes powers in the units footer as superscripts, not carets', () => {
+    const { html, text } = renderReport(reportInput(), { images: 'cid' })
+    for (const out of [html, text]) {
+      expect(out).not.toContain('^')
+      expect(out).toContain('10³')
+    }
+  })
+
+  it('sets the body in the charts\' font (DejaVu Sans) first', () => {
+    const { html } = renderReport(reportInput(), { images: 'cid' })
+    const families = [...html.matchAll(/font-family:([^;"]+)/g)].map((m) => m[1])
+    expect(families.length).toBeGreaterThan(10)
+    for (const f of families) expect(f.split(',')[0]).toBe("'DejaVu Sans'")
+  })
+
+  it('lets the capacity spans wrap so the path column keeps its room', () => {
+    const { html } = renderReport(reportInput(), { images: 'cid' })
+    const row = rowOf(html, '/render/sq010')
+    expect(row).toMatch(/min-width:128px;[^"]*">\/render\/sq010</)
+    expect(row).toMatch(/text-align:right;(?!white-space)[^"]*">2026-11-23 10:00:00Z → 11:00:01Z</)
+  })
+
+  it('says next to the change when the runs watched different things, and shows per-second rates beside totals', () => {
+    const input = reportInput()
+    input.job.paths = [...input.job.paths, '/render/extra']
+    input.previous!.job.cluster = 'qumulo-b'
+    const { html, text } = renderReport(input, { images: 'cid' })
+    expect(html).toContain('* Not like for like: cluster qumulo-b → qumulo-a; paths added: /render/extra; this run is 10m 00s shorter.')
+    // with another scope, rates are marked too
+    expect(rowOf(html, 'IOPS read, per second')).toMatch(/>500 ops\/s<.*>417 ops\/s<.*data-tone="up">\+20\.0 % \*</)
+    expect(text).toMatch(/IOPS read, total .*\n.*IOPS read, per second .*\n.*IOPS read, peak /)
+  })
+
+  it('marks nothing when the runs are alike: same scope, same length', () => {
+    const input = reportInput()
+    input.previous!.stats.window.seconds = input.stats.window.seconds
+    const { html } = renderReport(input, { images: 'cid' })
+    expect(html).not.toContain('Not like for like')
+    expect(html).not.toMatch(/ \*</)
+    expect(rowOf(html, 'IOPS read, total')).toMatch(/data-tone="up">\+20\.0 %</)
   })
 })

@@ -44,7 +44,7 @@ describe('job report PDF', () => {
     for (const figure of ['1.80 M ops', '4.32 M ops', '838.2 GiB', '402.3 GiB', '238.4 MiB/s', '+45.0 GiB', '+12,345']) expect(t).toContain(figure)
     expect(t).toMatch(/IOPS read, total\s+1\.80 M ops\s+1\.50 M ops\s+\+300 k ops\s+\+20\.0 %/)
     expect(t).toContain('Compared with the previous run')
-    expect(t).toContain('2026-11-23 10:00:00Z → 11:00:01Z') // when the capacity readings were taken
+    expect(t).toMatch(/2026-11-23 10:00:00Z → *\n[^\n]*11:00:01Z/) // when the capacity readings were taken: wrapped at the arrow, leaving the path its room
     expect(t).toContain('Open the job dashboard in Grafana')
     expect(t.indexOf('frames 1-240')).toBeLessThan(t.indexOf('halfway: cache warm'))
   })
@@ -82,8 +82,11 @@ describe('job report PDF', () => {
     expect(n).toBeGreaterThanOrEqual(4)
     expect(n).toBeLessThanOrEqual(8)
     for (let i = 0; i < 50; i++) expect(t).toContain(`comment ${i}:`)
-    expect(t).toContain('500: 10.60.0.1, 10.60.0.2, 10.60.0.3, 10.60.0.4, 10.60.0.5 and 495 more')
+    expect(t).toMatch(/Clients +10\.60\.0\.1, /)
+    expect(t).toContain('10.60.0.1, 10.60.0.2, 10.60.0.3, 10.60.0.4, 10.60.0.5 and 495 more')
     expect(t).toContain('10.60.0.10 ')
+    // a day-long job's capacity reading times wrap at their arrow, leaving the numbers whole
+    expect(t).toMatch(/\/render\/sq010 +\+45\.0 GiB +100\.0 GiB → +\+12,345 +\+67 +2026-11-23 10:00:00Z →/)
     expect(t).not.toContain('10.60.0.11')
     for (let p = 1; p <= n; p++) expect(t).toContain(`page ${p} of ${n}`)
     poppler('pdftoppm', ['-png', '-r', '20', file, join(tempDir('qactivity-ppm-'), 'p')]) // every page renders
@@ -98,4 +101,42 @@ describe('job report PDF', () => {
     expect(t).toContain('…')
     expect(pages(file)).toBeLessThanOrEqual(4)
   })
+})
+
+describe('job report PDF page breaks', () => {
+  /** A heading, a table's intro or its column header: never the last thing on a page. */
+  const STARTS = [
+    /^Activity$/,
+    /^Compared with the previous run$/,
+    /^Capacity growth$/,
+    /^Top clients$/,
+    /^Top paths$/,
+    /^Comments \(\d+\)$/,
+    /^Previous run: /,
+    /^Capacity is read when/,
+    /^Field +Total +Mean +Peak$/,
+    /^This run +Previous +Δ +Δ %$/,
+    /^Path +Used Δ/,
+    /^(Client|Path) +Operations +Bytes$/,
+    /^Δ % at or beyond/, // the legend's first line
+  ]
+
+  it('keeps every heading and table header with what follows it, and "Activity over time" with its charts', async () => {
+    // a longer and longer previous-run ID (the comparison's intro wraps without limit) pushes the
+    // comparison table, the charts and everything after them down line by line, across page ends
+    for (let lines = 0; lines <= 36; lines++) {
+      const input = reportInput({ grafanaUrl: 'https://grafana.example.com/d/x' })
+      input.previous!.job.id = 'sq010-run1' + '-of-the-render-of-shot-010-'.repeat(lines * 4)
+      const { file } = await pdfFile(input)
+      const at = `an intro of about ${lines + 1} lines`
+      const pageTexts = text(file).split('\f').slice(0, -1)
+      pageTexts.forEach((page, i) => {
+        const last = page.split('\n').map((l) => l.trim()).filter((l) => l && !/^qactivity · .*page \d+ of \d+$/.test(l)).at(-1) ?? ''
+        expect(STARTS.some((re) => re.test(last)), `${at}: page ${i + 1} ends with "${last}"`).toBe(false)
+      })
+      const chartsPage = pageTexts.findIndex((p) => /^\s*Activity over time$/m.test(p)) + 1
+      const imagePages = poppler('pdfimages', ['-list', file]).split('\n').slice(2).filter(Boolean).map((l) => Number(l.trim().split(/\s+/)[0]))
+      expect(imagePages[0], `${at}: the first chart is on the page of its heading`).toBe(chartsPage)
+    }
+  }, 120_000)
 })
