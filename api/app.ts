@@ -50,7 +50,10 @@ export function callerAddress(trustProxy: boolean) {
   return (c: Context): string | undefined => {
     if (trustProxy) {
       // The right-most entry was added by our proxy; entries left of it are whatever the client sent.
-      const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+      const hops = (c.req.header('x-forwarded-for') ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
       const last = hops.at(-1)
       if (last) return canonicalAddress(last)
     }
@@ -67,9 +70,11 @@ export function callerAddress(trustProxy: boolean) {
 const contentTypeGate = async (c: Context, next: () => Promise<void>) => {
   if (!['POST', 'PUT', 'PATCH'].includes(c.req.method)) return next()
   const type = c.req.header('content-type')
-  if (type && /^multipart\//i.test(type)) throw new ApiError(415, 'unsupported_media_type', 'use application/json or application/x-www-form-urlencoded')
+  if (type && /^multipart\//i.test(type))
+    throw new ApiError(415, 'unsupported_media_type', 'use application/json or application/x-www-form-urlencoded')
   if (!type) {
-    if ((await c.req.raw.clone().arrayBuffer()).byteLength > 0) throw new ApiError(415, 'unsupported_media_type', 'Content-Type is required: application/json or application/x-www-form-urlencoded')
+    if ((await c.req.raw.clone().arrayBuffer()).byteLength > 0)
+      throw new ApiError(415, 'unsupported_media_type', 'Content-Type is required: application/json or application/x-www-form-urlencoded')
     const headers = new Headers(c.req.raw.headers)
     headers.set('content-type', 'application/json')
     c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers, body: '{}' })
@@ -84,7 +89,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
 
   app.get('/healthz', async (c) => c.json(deps.health ? await deps.health() : { status: 'ok' }, 200))
 
-  app.use('/api/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json(errorBody('payload_too_large', `body over ${MAX_BODY_BYTES / 1024} KiB`), 413) }))
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json(errorBody('payload_too_large', `body over ${MAX_BODY_BYTES / 1024} KiB`), 413),
+    }),
+  )
   app.use('/api/*', contentTypeGate)
   app.use('/api/*', authenticate(deps.config))
   app.use('/api/*', async (c, next) => requireRole(roleFor(c.req.method, c.req.path))(c, next))
@@ -104,7 +115,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' })
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'qactivity job API', version: deps.version ?? '0.1.0', description: 'Jobs on a Qumulo cluster: attach paths and clients, comment, complete (README: The job API).' },
+    info: {
+      title: 'qactivity job API',
+      version: deps.version ?? '0.1.0',
+      description: 'Jobs on a Qumulo cluster: attach paths and clients, comment, complete (README: The job API).',
+    },
     servers: [{ url: '/' }],
   })
   return app

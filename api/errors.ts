@@ -46,7 +46,14 @@ export const validationHook: Hook<unknown, any, any, unknown> = (result, c) => {
 
 const JOB_STATUS: Record<JobErrorCode, ContentfulStatusCode> = { invalid_request: 400, not_found: 404, conflict: 409 }
 
-const CODES: Partial<Record<number, string>> = { 400: 'invalid_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 413: 'payload_too_large', 415: 'unsupported_media_type' }
+const CODES: Partial<Record<number, string>> = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+}
 
 /** One place turning thrown errors into responses: expected ones keep their status, anything else is a logged 500. */
 export function onError(log: Logger) {

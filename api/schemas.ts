@@ -20,10 +20,7 @@ const quoted = (s: string) => JSON.stringify(s.slice(0, 80))
 
 /** Job IDs: client-chosen (e.g. a Slurm job ID) or generated. */
 export const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-export const JobId = z
-  .string()
-  .regex(JOB_ID_RE, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}')
-  .openapi({ example: 'slurm-48213' })
+export const JobId = z.string().regex(JOB_ID_RE, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}').openapi({ example: 'slurm-48213' })
 
 const text = (max: number, what: string) =>
   z
@@ -72,7 +69,10 @@ const labelPair = z.string().transform((s, ctx) => {
   const i = s.indexOf('=')
   const [k, v] = i > 0 ? [s.slice(0, i), s.slice(i + 1)] : [s, '']
   if (!LABEL_KEY.test(k) || v === '' || v.length > 256 || CONTROL_OR_NEWLINE.test(v)) {
-    ctx.addIssue({ code: 'custom', message: `label ${quoted(s)} must be key=value (key [A-Za-z0-9_.-]{1,64}, value 1–256 characters, no control characters, tabs or newlines)` })
+    ctx.addIssue({
+      code: 'custom',
+      message: `label ${quoted(s)} must be key=value (key [A-Za-z0-9_.-]{1,64}, value 1–256 characters, no control characters, tabs or newlines)`,
+    })
     return z.NEVER
   }
   return [k, v] as [string, string]
@@ -81,7 +81,14 @@ const labelPair = z.string().transform((s, ctx) => {
 /** Labels as a JSON object, or `k=v` strings (form bodies, CLI). */
 export const Labels = z
   .union([
-    z.record(z.string().regex(LABEL_KEY, 'label keys must match [A-Za-z0-9_.-]{1,64}'), z.string().min(1).max(256).refine((v) => !CONTROL_OR_NEWLINE.test(v), 'label values must not contain control characters, tabs or newlines')),
+    z.record(
+      z.string().regex(LABEL_KEY, 'label keys must match [A-Za-z0-9_.-]{1,64}'),
+      z
+        .string()
+        .min(1)
+        .max(256)
+        .refine((v) => !CONTROL_OR_NEWLINE.test(v), 'label values must not contain control characters, tabs or newlines'),
+    ),
     oneOrMany(labelPair, 32, 'labels').transform((pairs) => Object.fromEntries(pairs)),
   ])
   .refine((l) => Object.keys(l).length <= 32, 'at most 32 labels')
@@ -115,7 +122,8 @@ function instantMs(v: unknown): number | string {
   if (typeof v === 'number' || (typeof v === 'string' && /^\d{1,16}$/.test(v))) {
     const ms = Number(v)
     if (!Number.isSafeInteger(ms) || ms < 0) return `${shown} is not ${INSTANT_FORMS}`
-    if (ms < MIN_EPOCH_MS) return `${shown} is not epoch milliseconds (smaller than ${MIN_EPOCH_MS}, i.e. before 2001-09-09: epoch seconds?); give ${INSTANT_FORMS}`
+    if (ms < MIN_EPOCH_MS)
+      return `${shown} is not epoch milliseconds (smaller than ${MIN_EPOCH_MS}, i.e. before 2001-09-09: epoch seconds?); give ${INSTANT_FORMS}`
     if (ms > MAX_EPOCH_MS) return `${shown} is past the largest time (${MAX_EPOCH_MS} ms)`
     return ms
   }
@@ -185,7 +193,10 @@ export const CommentBody = z
   .openapi('Comment')
 
 export const CompleteBody = z
-  .strictObject({ status: z.enum(['succeeded', 'failed']).default('succeeded'), at: Instant.optional().openapi({ description: `the end (default: now); at most ${MAX_FUTURE_MS / 1000} s ahead of the server clock` }) })
+  .strictObject({
+    status: z.enum(['succeeded', 'failed']).default('succeeded'),
+    at: Instant.optional().openapi({ description: `the end (default: now); at most ${MAX_FUTURE_MS / 1000} s ahead of the server clock` }),
+  })
   .openapi('Complete')
 
 export const ListQuery = z.strictObject({
@@ -195,7 +206,11 @@ export const ListQuery = z.strictObject({
   since: Instant.optional(),
   until: Instant.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(200).regex(/^[A-Za-z0-9_-]+$/, 'cursor is malformed').optional(),
+  cursor: z
+    .string()
+    .max(200)
+    .regex(/^[A-Za-z0-9_-]+$/, 'cursor is malformed')
+    .optional(),
 })
 
 export const IdParam = z.strictObject({ id: JobId.openapi({ param: { name: 'id', in: 'path' } }) })
@@ -231,7 +246,10 @@ export const StatsSchema = z
       z.object({
         path: z.string(),
         startAt: z.string().nullable().openapi({ description: 'when the start reading was taken (the path attached), null without one' }),
-        endAt: z.string().nullable().openapi({ description: 'when the end reading was taken: when complete was called (not a back-dated at), or now while running; null without one' }),
+        endAt: z.string().nullable().openapi({
+          description:
+            'when the end reading was taken: when complete was called (not a back-dated at), or now while running; null without one',
+        }),
         usedBytes: Growth,
         files: Growth,
         directories: Growth,
@@ -252,13 +270,23 @@ const FieldDelta = z.object({ total: Delta, mean: Delta, peak: Delta })
 export const ComparisonSchema = z
   .object({
     jobs: z.array(StatsSchema),
-    deltas: z.array(z.object({ job: z.string(), activity: z.object(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, FieldDelta])) as Record<ActivityField, typeof FieldDelta>) })),
+    deltas: z.array(
+      z.object({
+        job: z.string(),
+        activity: z.object(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, FieldDelta])) as Record<ActivityField, typeof FieldDelta>),
+      }),
+    ),
   })
   .openapi('Comparison')
 
 export const CompareQuery = z.strictObject({
   jobs: z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(JobId).min(2, 'give at least 2 job ids, comma-separated').max(10, 'at most 10 job ids')),
 })

@@ -70,7 +70,8 @@ export function grafanaSinkFor(g: GrafanaConfig): AnnotationSink | undefined {
   if (!tokenFile) return undefined
   let current: { token: string; sink: AnnotationSink } | undefined
   const sink = async (): Promise<AnnotationSink> => {
-    const unusable = (why: string) => new GrafanaApiError(`GRAFANA_TOKEN_FILE: "${tokenFile}" ${why}`, { retriable: true, configError: true })
+    const unusable = (why: string) =>
+      new GrafanaApiError(`GRAFANA_TOKEN_FILE: "${tokenFile}" ${why}`, { retriable: true, configError: true })
     let text: string
     try {
       text = (await readFile(tokenFile, 'utf8')).trim()
@@ -121,7 +122,11 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   })
   const retentionMs = config.api.retentionDays * 24 * HOUR
   const archive = () => store.archive(new Date(Date.now() - retentionMs))
-  const archiveSoon = () => archive().then((n) => n && log.info('Archived completed jobs', { count: n }), (err) => log.error('Archiving failed', { error: messageOf(err) }))
+  const archiveSoon = () =>
+    archive().then(
+      (n) => n && log.info('Archived completed jobs', { count: n }),
+      (err) => log.error('Archiving failed', { error: messageOf(err) }),
+    )
   void archiveSoon()
   const archiveTimer = setInterval(archiveSoon, HOUR).unref()
 
@@ -137,11 +142,20 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
       }),
     ])
     const clusters = Object.fromEntries(perCluster)
-    const qumulo = perCluster.length ? { ok: perCluster.every(([, c]) => c.ok), clusters } : { ok: false, error: 'no cluster configured (QUMULO_URL or QACTIVITY_CLUSTERS_FILE)' }
+    const qumulo = perCluster.length
+      ? { ok: perCluster.every(([, c]) => c.ok), clusters }
+      : { ok: false, error: 'no cluster configured (QUMULO_URL or QACTIVITY_CLUSTERS_FILE)' }
     const grafana = outbox.health()
     const mail = reports ? reports.health() : reportsError ? { failing: true, lastError: reportsError } : { off: 'SMTP_URL not set' }
     const ok = influx.ok && (!perCluster.length || qumulo.ok) && !grafana.failing && !('failing' in mail && mail.failing)
-    return { status: ok ? 'ok' : 'degraded', influx, qumulo, grafana, reports: mail, store: { jobs: Object.keys(store.data.jobs).length, archived: store.stats.archived } }
+    return {
+      status: ok ? 'ok' : 'degraded',
+      influx,
+      qumulo,
+      grafana,
+      reports: mail,
+      store: { jobs: Object.keys(store.data.jobs).length, archived: store.stats.archived },
+    }
   }
 
   const stats = new StatsService({
@@ -151,7 +165,8 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     aggregates,
     emit: (job, selector, rows) => {
       const lines = jobActivityLines(job, selector, rows)
-      if (lines.length) o.writer.write(lines).catch((err: unknown) => log.error('Job activity not written', { job: job.id, error: messageOf(err) }))
+      if (lines.length)
+        o.writer.write(lines).catch((err: unknown) => log.error('Job activity not written', { job: job.id, error: messageOf(err) }))
     },
   })
   const reportSources: ReportSources = {
@@ -166,23 +181,50 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   // A queue file that cannot be read stops the mail, not the API and the collector: /healthz says why.
   let reportsError: string | undefined
   const reports: Reports | undefined = smtpUrl
-    ? await startReports({ config: { ...config.report, smtpUrl }, store, sources: reportSources, dataDir: config.storage.dataDir, log: log.child({ component: 'reports' }), ...o.reportRetry }).catch(
-        (err: unknown) => {
-          reportsError = `reports off: ${messageOf(err)}`
-          log.error('E-mailed reports are off', { error: reportsError })
-          return undefined
-        },
-      )
+    ? await startReports({
+        config: { ...config.report, smtpUrl },
+        store,
+        sources: reportSources,
+        dataDir: config.storage.dataDir,
+        log: log.child({ component: 'reports' }),
+        ...o.reportRetry,
+      }).catch((err: unknown) => {
+        reportsError = `reports off: ${messageOf(err)}`
+        log.error('E-mailed reports are off', { error: reportsError })
+        return undefined
+      })
     : undefined
   // The service's onComplete above calls this; it is only ever called once startApi has returned.
   const summaries: Summaries = startSummaries({
-    store, stats, writer: o.writer, log: log.child({ component: 'summaries' }), intervalSeconds: config.collector.pollSeconds,
+    store,
+    stats,
+    writer: o.writer,
+    log: log.child({ component: 'summaries' }),
+    intervalSeconds: config.collector.pollSeconds,
     // The collector may be another process: InfluxDB itself tells what it has delivered.
     delivered: collectorWatermark(config.influx),
-    onDone: (id) => void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
+    onDone: (id) =>
+      void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
   })
-  const warmer = startLiveWarmer({ stats, runningJobs: () => service.runningJobs(), intervalSeconds: config.collector.pollSeconds, log: log.child({ component: 'stats' }) })
-  const app = createApp({ service, stats, summaries, reportSources, reports, reportsOff: reportsError, reportTo: config.report.to, config: config.api, log: log.child({ component: 'api' }), health, archive })
+  const warmer = startLiveWarmer({
+    stats,
+    runningJobs: () => service.runningJobs(),
+    intervalSeconds: config.collector.pollSeconds,
+    log: log.child({ component: 'stats' }),
+  })
+  const app = createApp({
+    service,
+    stats,
+    summaries,
+    reportSources,
+    reports,
+    reportsOff: reportsError,
+    reportTo: config.report.to,
+    config: config.api,
+    log: log.child({ component: 'api' }),
+    health,
+    archive,
+  })
   const stopAll = async () => {
     clearInterval(archiveTimer)
     summaries.stop()
@@ -199,7 +241,11 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.api.port
   const url = `http://${config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host}:${port}`
-  log.info('API listening', { url, auth: config.api.auth ? `${config.api.tokens.length} tokens` : 'off', grafana: sink ? config.grafana.url : 'off' })
+  log.info('API listening', {
+    url,
+    auth: config.api.auth ? `${config.api.tokens.length} tokens` : 'off',
+    grafana: sink ? config.grafana.url : 'off',
+  })
   return {
     url,
     service,
@@ -229,4 +275,3 @@ function listen(fetch: (req: Request) => Response | Promise<Response>, host: str
     })
   })
 }
-

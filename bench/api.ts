@@ -63,7 +63,11 @@ async function runLoad(o: LoadOptions): Promise<LoadResult> {
   }
   const onJob = (route: Route, method: string, suffix: string, body?: object): autocannon.Request => ({
     method,
-    setupRequest: (req, ctx) => ({ ...req, path: `/api/v1/jobs/${String(ctx.id ?? 'missing')}${suffix}`, ...(body ? { body: JSON.stringify(body) } : {}) }),
+    setupRequest: (req, ctx) => ({
+      ...req,
+      path: `/api/v1/jobs/${String(ctx.id ?? 'missing')}${suffix}`,
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    }),
     onResponse: record(route),
   })
   const result = await autocannon({
@@ -75,7 +79,11 @@ async function runLoad(o: LoadOptions): Promise<LoadResult> {
       {
         method: 'POST',
         path: '/api/v1/jobs',
-        body: JSON.stringify({ name: 'bench-render-shot', paths: ['/render/bench/shot001/in'], labels: { project: 'bench', queue: 'cpu' } }),
+        body: JSON.stringify({
+          name: 'bench-render-shot',
+          paths: ['/render/bench/shot001/in'],
+          labels: { project: 'bench', queue: 'cpu' },
+        }),
         onResponse: (status, body, ctx) => {
           record('create')(status, body)
           ctx.id = status === 201 ? (JSON.parse(body) as { id: string }).id : undefined
@@ -128,14 +136,29 @@ function seedJobs(count: number, running: number, now = Date.now()): Job[] {
   for (let i = 0; i < count; i++) {
     const isRunning = i >= count - running
     // ascending start times (newJobId is monotonic); running jobs started in the last 6 hours
-    const start = isRunning ? now - 6 * 3_600_000 + Math.floor((i - (count - running)) * ((6 * 3_600_000) / running)) : now - 25 * DAY + Math.floor(i * ((25 * DAY - 7 * 3_600_000) / count))
+    const start = isRunning
+      ? now - 6 * 3_600_000 + Math.floor((i - (count - running)) * ((6 * 3_600_000) / running))
+      : now - 25 * DAY + Math.floor(i * ((25 * DAY - 7 * 3_600_000) / count))
     const end = isRunning ? null : start + 600_000 + ((i * 7919) % (6 * 3_600_000))
     const id = i % 3 === 0 ? `slurm-${4_800_000 + i}` : newJobId(start)
     const user = `user${i % 120}`
     const show = SHOWS[i % SHOWS.length]
-    const paths = [`/render/${show}/shot${String(i % 200).padStart(3, '0')}`, `/scratch/${user}/job-${i}`, ...(i % 4 === 0 ? [`/projects/proj-${i % 40}/cache`] : [])]
-    const clients = [`10.${1 + (i % 4)}.${(i >> 2) % 256}.${(i % 250) + 1}`, `10.${1 + (i % 4)}.${(i >> 3) % 256}.${((i + 17) % 250) + 1}`, ...(i % 3 === 0 ? [`10.20.${i % 256}.0/24`] : [])]
-    const reading = (at: number, k: number) => ({ at: iso(at), usedBytes: String(1_000_000_000 + i * 4096 * k), files: String(10_000 + i * k), directories: String(100 + (i % 50) * k) })
+    const paths = [
+      `/render/${show}/shot${String(i % 200).padStart(3, '0')}`,
+      `/scratch/${user}/job-${i}`,
+      ...(i % 4 === 0 ? [`/projects/proj-${i % 40}/cache`] : []),
+    ]
+    const clients = [
+      `10.${1 + (i % 4)}.${(i >> 2) % 256}.${(i % 250) + 1}`,
+      `10.${1 + (i % 4)}.${(i >> 3) % 256}.${((i + 17) % 250) + 1}`,
+      ...(i % 3 === 0 ? [`10.20.${i % 256}.0/24`] : []),
+    ]
+    const reading = (at: number, k: number) => ({
+      at: iso(at),
+      usedBytes: String(1_000_000_000 + i * 4096 * k),
+      files: String(10_000 + i * k),
+      directories: String(100 + (i % 50) * k),
+    })
     jobs.push({
       id,
       cluster: 'bench',
@@ -148,11 +171,17 @@ function seedJobs(count: number, running: number, now = Date.now()): Job[] {
       labels: { project: `proj-${i % 40}`, user, queue: QUEUES[i % 3] },
       comments: [
         { at: iso(start + 1000), author: 'render-farm', text: `submitted by ${user} to ${QUEUES[i % 3]}, ${8 + (i % 56)} nodes` },
-        { at: iso((end ?? start) + 2000), author: 'render-farm', text: isRunning ? 'frames 1-120 rendered' : `finished: ${240 + (i % 960)} frames, ${i % 5} retries` },
+        {
+          at: iso((end ?? start) + 2000),
+          author: 'render-farm',
+          text: isRunning ? 'frames 1-120 rendered' : `finished: ${240 + (i % 960)} frames, ${i % 5} retries`,
+        },
       ],
       notify: i % 5 === 0 ? [`${user}@example.com`] : [],
       annotation: { state: 'off', comments: 0 },
-      capacity: isRunning ? paths.map((path) => ({ path, start: reading(start, 1) })) : paths.map((path) => ({ path, start: reading(start, 1), end: reading(end!, 2) })),
+      capacity: isRunning
+        ? paths.map((path) => ({ path, start: reading(start, 1) }))
+        : paths.map((path) => ({ path, start: reading(start, 1), end: reading(end!, 2) })),
       createdBy: 'render-farm',
       updatedAt: iso(end ?? start + 2000),
     })
@@ -231,9 +260,16 @@ async function measure(label: string, api: RunningApi, duration: number, connect
   const bad = r.non2xx + r.errors + r.timeouts
   const perRoute = ROUTES.map((route) => `${route} ${int(Object.values(r.routes[route]).reduce((a, b) => a + b, 0))}`).join(', ')
   const after = Object.keys(api.store.data.jobs).length
-  row(`  same: requests per route; non-2xx/errors/timeouts; store`, `${perRoute}; ${r.non2xx}/${r.errors}/${r.timeouts}; ${int(before)} → ${int(after)} jobs, ${int(api.store.stats.writes - writesBefore)} store writes`, '0 non-2xx', bad === 0)
+  row(
+    `  same: requests per route; non-2xx/errors/timeouts; store`,
+    `${perRoute}; ${r.non2xx}/${r.errors}/${r.timeouts}; ${int(before)} → ${int(after)} jobs, ${int(api.store.stats.writes - writesBefore)} store writes`,
+    '0 non-2xx',
+    bad === 0,
+  )
   if (bad) {
-    failures.push(`${label}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts; statuses per route ${JSON.stringify(r.routes)}\n  ${r.samples.join('\n  ')}`)
+    failures.push(
+      `${label}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts; statuses per route ${JSON.stringify(r.routes)}\n  ${r.samples.join('\n  ')}`,
+    )
   }
 }
 

@@ -16,7 +16,14 @@ const CHECKOUT_BIN = new URL('../bin/qactivity.mjs', import.meta.url).pathname
 function startApi(bin: string, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
   mkdirSync(dataDir)
   // No auth, and an INFLUX_URL nobody listens on: job events wait in the spool, `job start` does not wait for them.
-  const env = { PATH: process.env.PATH ?? '', QACTIVITY_AUTH: 'off', QACTIVITY_DATA_DIR: dataDir, QACTIVITY_HOST: '127.0.0.1', QACTIVITY_PORT: '0', INFLUX_URL: 'http://127.0.0.1:9' }
+  const env = {
+    PATH: process.env.PATH ?? '',
+    QACTIVITY_AUTH: 'off',
+    QACTIVITY_DATA_DIR: dataDir,
+    QACTIVITY_HOST: '127.0.0.1',
+    QACTIVITY_PORT: '0',
+    INFLUX_URL: 'http://127.0.0.1:9',
+  }
   const child = spawn(bin, ['api'], { env, cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] })
   return new Promise((resolve, reject) => {
     let err = ''
@@ -60,7 +67,9 @@ api.child.kill()
 const base = quantile(times[0], 0.5)
 for (const [k, c] of cases.entries()) {
   const median = quantile(times[k], 0.5)
-  const figure = `median ${median.toFixed(0)} ms, p90 ${quantile(times[k], 0.9).toFixed(0)} ms` + (k ? ` (node -e 0 + ${(median - base).toFixed(0)} ms)` : '')
+  const figure =
+    `median ${median.toFixed(0)} ms, p90 ${quantile(times[k], 0.9).toFixed(0)} ms` +
+    (k ? ` (node -e 0 + ${(median - base).toFixed(0)} ms)` : '')
   row(`${c.name}, ${RUNS} runs`, figure, c.goal ? `median ≤ ${c.goal} ms` : '—', c.goal ? median <= c.goal : undefined)
 }
 printTable()

@@ -18,7 +18,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** The simulator in its own process, so it does not share the collector's event loop. */
 async function startScaleSimulator(entries: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, 'simulate', '--scale', String(entries), '--port', '0', '--user', 'bench:bench'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, 'simulate', '--scale', String(entries), '--port', '0', '--user', 'bench:bench'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   const url = await new Promise<string>((resolve, reject) => {
     let err = ''
     child.stderr!.on('data', (d) => {
@@ -35,10 +37,22 @@ async function cycleBench(influxUrl: string, entries: number): Promise<void> {
   const sim = await startScaleSimulator(entries)
   try {
     const config = loadConfig(
-      { QUMULO_URL: sim.url, QUMULO_USERNAME: 'bench', QUMULO_PASSWORD: 'bench', INFLUX_URL: influxUrl, INFLUX_BUCKET: `bench_cycle_${entries}`, QACTIVITY_DATA_DIR: tempDir() },
+      {
+        QUMULO_URL: sim.url,
+        QUMULO_USERNAME: 'bench',
+        QUMULO_PASSWORD: 'bench',
+        INFLUX_URL: influxUrl,
+        INFLUX_BUCKET: `bench_cycle_${entries}`,
+        QACTIVITY_DATA_DIR: tempDir(),
+      },
       ['qumulo', 'influx'],
     )
-    const writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: config.storage.spoolMaxBytes, log: silentLogger })
+    const writer = await createDurableWriter({
+      influx: config.influx,
+      dir: join(config.storage.dataDir, 'spool'),
+      maxBytes: config.storage.spoolMaxBytes,
+      log: silentLogger,
+    })
     const t = Math.floor(Date.now() / 60_000) * 60 - 7200
     const cold: number[] = []
     const warm: number[] = []
@@ -65,7 +79,9 @@ function syntheticCycle(time: number): string[] {
   const lines: string[] = []
   for (let c = 0; c < 200; c++) {
     for (let p = 0; p < 100; p++) {
-      lines.push(`qumulo_activity,client_ip=10.1.${c >> 4}.${c & 15},cluster=bench,path=/proj${p % 10}/dir${p} iops_read=${(c + p) % 7}.25,iops_write=0.5,metadata_iops_read=0,metadata_iops_write=0.016666666666666666,throughput_read=68.26666666666667,throughput_write=${c * p} ${time}`)
+      lines.push(
+        `qumulo_activity,client_ip=10.1.${c >> 4}.${c & 15},cluster=bench,path=/proj${p % 10}/dir${p} iops_read=${(c + p) % 7}.25,iops_write=0.5,metadata_iops_read=0,metadata_iops_write=0.016666666666666666,throughput_read=68.26666666666667,throughput_write=${c * p} ${time}`,
+      )
     }
   }
   return lines
@@ -103,7 +119,12 @@ async function rawRun(influxUrl: string, db: string, data: string[][]): Promise<
 
 async function writerRun(influxUrl: string, db: string, data: string[][]): Promise<number> {
   const config = loadConfig({ INFLUX_URL: influxUrl, INFLUX_BUCKET: db, QACTIVITY_DATA_DIR: tempDir() }, ['influx'])
-  const writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 2 ** 31, log: silentLogger })
+  const writer = await createDurableWriter({
+    influx: config.influx,
+    dir: join(config.storage.dataDir, 'spool'),
+    maxBytes: 2 ** 31,
+    log: silentLogger,
+  })
   const start = performance.now()
   for (const lines of data) await writer.write(lines)
   await writer.flush()
@@ -127,21 +148,38 @@ async function ingestBench(influxUrl: string): Promise<void> {
   }
   const rate = (ms: number) => total / (ms / 1000)
   const ratio = rate(median(ours)) / rate(median(raw))
-  row(`raw line-protocol POST (node:http keep-alive), ${total / 1000}k points (30 polls × 20k series), 5k per request (median of 4)`, `${Math.round(rate(median(raw)) / 1000)}k points/s`, '—', true)
-  row('durable writer (spool, fsync, ordered delivery), one write() per poll (median of 4)', `${Math.round(rate(median(ours)) / 1000)}k points/s`, '—', true)
+  row(
+    `raw line-protocol POST (node:http keep-alive), ${total / 1000}k points (30 polls × 20k series), 5k per request (median of 4)`,
+    `${Math.round(rate(median(raw)) / 1000)}k points/s`,
+    '—',
+    true,
+  )
+  row(
+    'durable writer (spool, fsync, ordered delivery), one write() per poll (median of 4)',
+    `${Math.round(rate(median(ours)) / 1000)}k points/s`,
+    '—',
+    true,
+  )
   row('ingest throughput ratio (medians, order alternated)', `${(ratio * 100).toFixed(1)} %`, '≥ 90 %', ratio >= 0.9)
 }
 
 async function rssBench(): Promise<void> {
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', RUN_TS, new URL('./rss-child.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, ['--expose-gc', RUN_TS, new URL('./rss-child.ts', import.meta.url).pathname], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let s = ''
     child.stdout.on('data', (d) => (s += d))
     child.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`rss child exited ${code}`))))
   })
   const r = JSON.parse(out) as { baseline: number; peak: number; rss: number; heapUsed: number; entries: number }
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`
-  row(`collector RSS with ${r.entries / 1e6}M cached ids, settled (3 s idle)`, `${mb(r.rss)} (heap ${mb(r.heapUsed)}, empty process ${mb(r.baseline)})`, '< 200 MB', r.rss < 200 * 2 ** 20)
+  row(
+    `collector RSS with ${r.entries / 1e6}M cached ids, settled (3 s idle)`,
+    `${mb(r.rss)} (heap ${mb(r.heapUsed)}, empty process ${mb(r.baseline)})`,
+    '< 200 MB',
+    r.rss < 200 * 2 ** 20,
+  )
   row('  same, right after the last fill cycle', mb(r.peak), '—', true)
 }
 

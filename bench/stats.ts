@@ -59,16 +59,27 @@ const EXACT = Array.from({ length: 250 }, (_, i) => `10.60.${i >> 7}.${(i & 127)
 const VIA_CIDR = Array.from({ length: 250 }, (_, i) => `10.50.${Math.floor(i / 50)}.${(i % 50) + 1}`)
 const CIDRS = [0, 1, 2, 3, 4].map((b) => `10.50.${b}.0/26`)
 /** 2,000 clients outside the job: 500 right next to the CIDRs (10.50.b.64–163), 1,500 elsewhere. */
-const OTHERS = Array.from({ length: 2000 }, (_, i) => (i < 500 ? `10.50.${Math.floor(i / 100)}.${64 + (i % 100)}` : `10.70.${(i - 500) >> 8}.${(i - 500) & 255}`))
+const OTHERS = Array.from({ length: 2000 }, (_, i) =>
+  i < 500 ? `10.50.${Math.floor(i / 100)}.${64 + (i % 100)}` : `10.70.${(i - 500) >> 8}.${(i - 500) & 255}`,
+)
 /** Their paths sit next to the job paths but never under them (`/a/b` vs `/a/bc`). */
 const OTHER_PATHS = ['/render/sq0100/shot1', '/scratch/bench-old/x', '/scratch/benchmark', '/home/other', '/render/sq01/shot9']
 
 function dataSet(): Series[] {
   const out: Series[] = []
   ;[...EXACT, ...VIA_CIDR].forEach((client, i) => {
-    const paths = [`/render/sq010/shot${String(i % 50).padStart(3, '0')}`, `/scratch/bench/u${i % 20}`, `/home/u${i % 100}`, `/projects/p${i % 10}/cache`]
+    const paths = [
+      `/render/sq010/shot${String(i % 50).padStart(3, '0')}`,
+      `/scratch/bench/u${i % 20}`,
+      `/home/u${i % 100}`,
+      `/projects/p${i % 10}/cache`,
+    ]
     paths.forEach((path, j) =>
-      out.push({ client, path, rates: [1 + (i % 7) + j * 0.5, 0.25 * (j + 1), i % 3, 0.016666666666666666, 4096 * (1 + (i % 5)), 68.26666666666667 * (j + 1)] }),
+      out.push({
+        client,
+        path,
+        rates: [1 + (i % 7) + j * 0.5, 0.25 * (j + 1), i % 3, 0.016666666666666666, 4096 * (1 + (i % 5)), 68.26666666666667 * (j + 1)],
+      }),
     )
   })
   OTHERS.forEach((client, i) => out.push({ client, path: OTHER_PATHS[i % OTHER_PATHS.length], rates: [1000, 1000, 1000, 1000, 1e9, 1e9] }))
@@ -93,7 +104,8 @@ function expected(series: Series[], job: Pick<Job, 'clients' | 'paths'>, startS:
   const clientIn = (c: string) => exact.has(c) || nets.some(([n, bits]) => ipaddr.parse(c).match(n, bits))
   const pathIn = (p: string) => job.paths.some((jp) => p === jp || p.startsWith(jp + '/'))
   const out = Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, 0])) as Record<ActivityField, number>
-  for (const s of series) if (clientIn(s.client) || pathIn(s.path)) ACTIVITY_FIELDS.forEach((f, i) => (out[f] += s.rates[i] * (endS - startS)))
+  for (const s of series)
+    if (clientIn(s.client) || pathIn(s.path)) ACTIVITY_FIELDS.forEach((f, i) => (out[f] += s.rates[i] * (endS - startS)))
   return out
 }
 
@@ -107,8 +119,22 @@ function matches(actual: JobStats, want: Record<ActivityField, number>): string 
 
 function job(id: string, over: Partial<Job>): Job {
   return {
-    id, name: 'bench-render', cluster: '', status: 'running', startedAt: '', endedAt: null, paths: [], clients: [], labels: {}, comments: [], notify: [],
-    annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 'bench', updatedAt: '', ...over,
+    id,
+    name: 'bench-render',
+    cluster: '',
+    status: 'running',
+    startedAt: '',
+    endedAt: null,
+    paths: [],
+    clients: [],
+    labels: {},
+    comments: [],
+    notify: [],
+    annotation: { state: 'off', comments: 0 },
+    capacity: [],
+    createdBy: 'bench',
+    updatedAt: '',
+    ...over,
   }
 }
 
@@ -118,15 +144,28 @@ const iso = (s: number) => new Date(s * 1000).toISOString()
 // Parts 1–3
 
 async function queryBenches(influxUrl: string): Promise<void> {
-  const config = loadConfig({ INFLUX_URL: influxUrl, INFLUX_BUCKET: 'bench_stats', QACTIVITY_DATA_DIR: tempDir('qactivity-bench-stats-') }, ['influx'])
-  const writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 2 ** 31, log: silentLogger })
+  const config = loadConfig(
+    { INFLUX_URL: influxUrl, INFLUX_BUCKET: 'bench_stats', QACTIVITY_DATA_DIR: tempDir('qactivity-bench-stats-') },
+    ['influx'],
+  )
+  const writer = await createDurableWriter({
+    influx: config.influx,
+    dir: join(config.storage.dataDir, 'spool'),
+    maxBytes: 2 ** 31,
+    log: silentLogger,
+  })
   const series = dataSet()
   const last = Math.floor(Date.now() / 1000 / I) * I // the latest grid time already polled
   const load = await timed(async () => {
     for (let k = POLLS - 1; k >= 0; k--) await writer.write(lines(series, last - k * I)) // one write() per poll, like the collector
     await writer.flush()
   })
-  row(`setup: ${series.length.toLocaleString('en-US')} series × ${POLLS} polls written (durable writer, precision ms)`, `${((series.length * POLLS) / 1000).toFixed(0)}k points in ${(load.ms / 1000).toFixed(1)} s`, '—', undefined)
+  row(
+    `setup: ${series.length.toLocaleString('en-US')} series × ${POLLS} polls written (durable writer, precision ms)`,
+    `${((series.length * POLLS) / 1000).toFixed(0)}k points in ${(load.ms / 1000).toFixed(1)} s`,
+    '—',
+    undefined,
+  )
 
   // Counts the activity queries, to show that a summarised job is served without one.
   const influx = createInfluxQLSource(config.influx)
@@ -197,7 +236,13 @@ async function queryBenches(influxUrl: string): Promise<void> {
   )
 
   // 2. A completed job: its summary is computed once, then stats() reads it from the job.
-  const doneJob = job('bench-done', { status: 'succeeded', startedAt: iso(last - 3600), endedAt: iso(last - 60), clients: [...EXACT, ...CIDRS], paths: JOB_PATHS })
+  const doneJob = job('bench-done', {
+    status: 'succeeded',
+    startedAt: iso(last - 3600),
+    endedAt: iso(last - 60),
+    clients: [...EXACT, ...CIDRS],
+    paths: JOB_PATHS,
+  })
   const data: StoreData = { version: 1, jobs: { [doneJob.id]: doneJob }, outbox: [], nextSeq: 0 }
   // An in-memory store (the real one persists to jobs.json; the summary path is the same).
   const store: SummaryStore = { data, update: (fn) => Promise.resolve(fn(data)) }
@@ -215,7 +260,12 @@ async function queryBenches(influxUrl: string): Promise<void> {
   }
   const rawDuring = rawQueries - before
   const servedCheck = served ? matches(served, expected(series, doneJob, last - 3600, last - 60)) : 'no answer'
-  row(`  same data: summary computation of a completed 1-hour job (once, raw points)`, `${ms(computed.ms)}; totals ${summaryCheck ? `MISMATCH ${summaryCheck}` : 'OK'}`, '—', undefined)
+  row(
+    `  same data: summary computation of a completed 1-hour job (once, raw points)`,
+    `${ms(computed.ms)}; totals ${summaryCheck ? `MISMATCH ${summaryCheck}` : 'OK'}`,
+    '—',
+    undefined,
+  )
   row(
     'completed job from its summary (median of 20)',
     `${ms(median(fromSummary))} (max ${ms(Math.max(...fromSummary))}); raw queries during: ${rawDuring}, totals ${servedCheck ? `MISMATCH ${servedCheck}` : 'OK'}`,
@@ -293,7 +343,18 @@ async function freshnessBench(influxUrl: string): Promise<void> {
   const client = '10.99.0.1'
   let simStartMs: number | undefined
   const sim = await startSimulator({
-    scenario: parseScenario({ workloads: [{ name: 'fresh', clients: [client], path: '/fresh/job', files: 4, ops: { 'file-iops-read': 600, 'file-iops-write': 60 }, startSeconds: START }] }),
+    scenario: parseScenario({
+      workloads: [
+        {
+          name: 'fresh',
+          clients: [client],
+          path: '/fresh/job',
+          files: 4,
+          ops: { 'file-iops-read': 600, 'file-iops-write': 60 },
+          startSeconds: START,
+        },
+      ],
+    }),
     users: { bench: 'bench' },
     // The simulator reads its clock once at start (its time origin): record that moment exactly.
     clock: () => {
@@ -304,14 +365,31 @@ async function freshnessBench(influxUrl: string): Promise<void> {
   })
   const config = loadConfig(
     {
-      QUMULO_URL: sim.url, QUMULO_USERNAME: 'bench', QUMULO_PASSWORD: 'bench', QUMULO_CLUSTER: 'fresh',
-      INFLUX_URL: influxUrl, INFLUX_BUCKET: 'bench_stats_fresh', QACTIVITY_POLL_SECONDS: String(POLL), QACTIVITY_DATA_DIR: tempDir('qactivity-bench-fresh-'),
+      QUMULO_URL: sim.url,
+      QUMULO_USERNAME: 'bench',
+      QUMULO_PASSWORD: 'bench',
+      QUMULO_CLUSTER: 'fresh',
+      INFLUX_URL: influxUrl,
+      INFLUX_BUCKET: 'bench_stats_fresh',
+      QACTIVITY_POLL_SECONDS: String(POLL),
+      QACTIVITY_DATA_DIR: tempDir('qactivity-bench-fresh-'),
     },
     ['qumulo', 'influx'],
   )
-  const writer: DurableWriter = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 2 ** 30, log: silentLogger })
+  const writer: DurableWriter = await createDurableWriter({
+    influx: config.influx,
+    dir: join(config.storage.dataDir, 'spool'),
+    maxBytes: 2 ** 30,
+    log: silentLogger,
+  })
   const ticks: number[] = []
-  const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log: silentLogger, onCycle: (r) => r.entries && ticks.push(r.time) })
+  const collector = createCollector({
+    config,
+    qumulo: createQumuloClient(config.qumulo, silentLogger),
+    writer,
+    log: silentLogger,
+    onCycle: (r) => r.entries && ticks.push(r.time),
+  })
   const stats = new StatsService({ source: createInfluxQLSource(config.influx), intervalSeconds: POLL, previousRuns: () => [] })
   const running = job('bench-fresh', { startedAt: new Date().toISOString(), clients: [client] })
   collector.start()

@@ -92,7 +92,13 @@ interface Answer {
  * One exchange over node:http(s). The CLI's default rather than fetch, whose first call loads undici
  * and web streams: ~80 ms that a Slurm prolog would pay at every call. The timeout covers the body too.
  */
-function httpExchange(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Answer> {
+function httpExchange(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = (url.startsWith('https:') ? https : http).request(url, { method, headers })
     const fail = (err: Error) => {
@@ -119,10 +125,21 @@ function httpExchange(url: string, method: string, headers: Record<string, strin
 export function createApiClient(o: ApiClientOptions): ApiClient {
   const base = o.url.replace(/\/+$/, '')
   const timeoutMs = o.timeoutMs ?? 10_000
-  const viaFetch = async (doFetch: typeof fetch, url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<Answer> => {
+  const viaFetch = async (
+    doFetch: typeof fetch,
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<Answer> => {
     // One signal for the whole exchange: a server that sends headers and then stalls still times out.
     const res = await doFetch(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) })
-    return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) }
+    return {
+      status: res.status,
+      statusText: res.statusText,
+      contentType: res.headers.get('content-type') ?? '',
+      body: Buffer.from(await res.arrayBuffer()),
+    }
   }
   /** One call; a network failure or timeout is an {@link ApiResponseError} naming the API. */
   async function exchange(method: 'GET' | 'POST', url: string, headers: Record<string, string>, body: unknown): Promise<Answer> {
@@ -145,14 +162,23 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
   return {
     async download(path, query) {
       const qs = query?.toString()
-      const res = await exchange('GET', `${base}${API_PREFIX}${path}${qs ? `?${qs}` : ''}`, auth({ 'user-agent': 'qactivity-cli' }), undefined)
+      const res = await exchange(
+        'GET',
+        `${base}${API_PREFIX}${path}${qs ? `?${qs}` : ''}`,
+        auth({ 'user-agent': 'qactivity-cli' }),
+        undefined,
+      )
       if (res.status < 200 || res.status > 299) throw failure(res.status, res.statusText, res.body.toString('utf8'))
       return { contentType: res.contentType, body: res.body }
     },
     async request<T>(method: 'GET' | 'POST', path: string, opts: RequestOptions = {}): Promise<T> {
       const qs = opts.query?.toString()
       const url = `${base}${API_PREFIX}${path}${qs ? `?${qs}` : ''}`
-      const headers = auth({ accept: 'application/json', 'user-agent': 'qactivity-cli', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}) })
+      const headers = auth({
+        accept: 'application/json',
+        'user-agent': 'qactivity-cli',
+        ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      })
       const res = await exchange(method, url, headers, opts.body)
       const { status, statusText } = res
       const text = res.body.toString('utf8')
@@ -161,7 +187,11 @@ export function createApiClient(o: ApiClientOptions): ApiClient {
       try {
         return JSON.parse(text) as T
       } catch {
-        throw new ApiResponseError(status, 'bad_response', `the qactivity API at ${base} answered ${status} with something that is not JSON`)
+        throw new ApiResponseError(
+          status,
+          'bad_response',
+          `the qactivity API at ${base} answered ${status} with something that is not JSON`,
+        )
       }
     },
   }

@@ -19,10 +19,12 @@ function stopSignal(): Promise<void> {
 }
 
 /** A start that failed closes the writer (releasing its spool's lock) before the error is reported. */
-const closing = (writer: DurableWriter) => async (err: unknown): Promise<never> => {
-  await writer.close()
-  throw err
-}
+const closing =
+  (writer: DurableWriter) =>
+  async (err: unknown): Promise<never> => {
+    await writer.close()
+    throw err
+  }
 
 /** `qactivity api`: the job API alone (split deployments). */
 export async function runApiCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -55,7 +57,8 @@ export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): P
     log: log.child({ component: 'collector' }),
     jobPaths: async (cluster, tick) => api.service.watchedPaths(cluster, tick),
     // One recorder per cluster: a path missing on one cluster is a problem of that cluster's jobs only.
-    onPathStates: (cluster) => pathProblemRecorder(api.store, () => api.service.runningJobs().filter((j) => j.cluster === cluster || j.cluster === '')),
+    onPathStates: (cluster) =>
+      pathProblemRecorder(api.store, () => api.service.runningJobs().filter((j) => j.cluster === cluster || j.cluster === '')),
   })
   fleet.start()
   for (const c of config.clusters) log.info('Collector started', { qumulo: c.url, poll: config.collector.pollSeconds, cluster: c.cluster })

@@ -25,7 +25,9 @@ function pickCluster(config: Config, name: string | undefined): QumuloConfig {
   const names = config.clusters.map((c) => c.cluster)
   if (name === undefined) {
     if (config.clusters.length === 1) return config.clusters[0]
-    throw new UsageError(`--cluster is required: QACTIVITY_CLUSTERS_FILE lists ${names.join(', ')} (run one collector per cluster, or \`qactivity serve\` for all)`)
+    throw new UsageError(
+      `--cluster is required: QACTIVITY_CLUSTERS_FILE lists ${names.join(', ')} (run one collector per cluster, or \`qactivity serve\` for all)`,
+    )
   }
   const found = config.clusters.find((c) => c.cluster === name)
   if (!found) throw new UsageError(`--cluster "${name}" is not configured (${names.join(', ')})`)
@@ -51,12 +53,20 @@ export async function runCollectCommand(argv: string[], env: NodeJS.ProcessEnv):
   const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, log), writer, log, jobPaths })
   if (once) {
     const report = await collector.runOnce()
-    const delivered = await writer.flush().then(() => true, () => false)
+    const delivered = await writer.flush().then(
+      () => true,
+      () => false,
+    )
     await writer.close()
     if (!delivered) log.error('InfluxDB unreachable; points kept in the spool for the next run', { spoolBytes: writer.stats().spoolBytes })
     return report.success && delivered ? 0 : 1
   }
-  log.info('Collector started', { qumulo: config.qumulo.url, influx: config.influx.url, poll: config.collector.pollSeconds, cluster: config.qumulo.cluster })
+  log.info('Collector started', {
+    qumulo: config.qumulo.url,
+    influx: config.influx.url,
+    poll: config.collector.pollSeconds,
+    cluster: config.qumulo.cluster,
+  })
   collector.start()
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)

@@ -45,9 +45,19 @@ export const JOB_SUBCOMMANDS = {
     positionals: false,
   },
   'add-path': { synopsis: 'add-path P…', about: 'attach cluster paths to the job', options: withJob, positionals: true },
-  'add-client': { synopsis: 'add-client [IP…]', about: "attach client IPs or CIDRs; none = this machine's address as the API sees it", options: withJob, positionals: true },
+  'add-client': {
+    synopsis: 'add-client [IP…]',
+    about: "attach client IPs or CIDRs; none = this machine's address as the API sees it",
+    options: withJob,
+    positionals: true,
+  },
   comment: { synopsis: 'comment TEXT…', about: 'add a comment (words joined with spaces)', options: withJob, positionals: true },
-  complete: { synopsis: 'complete [--failed] [--at TIME]', about: 'complete the job (succeeded unless --failed; now unless --at)', options: { ...withJob, failed: flag, at: str }, positionals: false },
+  complete: {
+    synopsis: 'complete [--failed] [--at TIME]',
+    about: 'complete the job (succeeded unless --failed; now unless --at)',
+    options: { ...withJob, failed: flag, at: str },
+    positionals: false,
+  },
   show: { synopsis: 'show [ID]', about: "the job's attributes and comments", options: withJob, positionals: true },
   list: {
     synopsis: 'list [--status S] [--name N] [--label k:v]… [--since TIME] [--until TIME] [--limit N] [--all]',
@@ -61,10 +71,16 @@ export const JOB_SUBCOMMANDS = {
     options: { ...withJob, top: str },
     positionals: true,
   },
-  compare: { synopsis: 'compare ID ID…', about: "activity totals side by side, each later job's change against the first in %\n(--job ID counts as the first ID)", options: withJob, positionals: true },
+  compare: {
+    synopsis: 'compare ID ID…',
+    about: "activity totals side by side, each later job's change against the first in %\n(--job ID counts as the first ID)",
+    options: withJob,
+    positionals: true,
+  },
   report: {
     synopsis: 'report [ID] [--pdf FILE] [--email ADDR]…',
-    about: "the job's report: HTML on stdout; --pdf writes the PDF to FILE (- = stdout);\n--email queues it by e-mail (no ADDR: the job's notify and QACTIVITY_REPORT_TO\nwith --email '')",
+    about:
+      "the job's report: HTML on stdout; --pdf writes the PDF to FILE (- = stdout);\n--email queues it by e-mail (no ADDR: the job's notify and QACTIVITY_REPORT_TO\nwith --email '')",
     options: { ...withJob, pdf: str, email: many },
     positionals: true,
   },

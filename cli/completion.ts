@@ -5,7 +5,10 @@ import { COMMANDS, JOB_SUBCOMMANDS, SUBCOMMANDS, type CommandName, type Options 
 const flags = (options: Options) => Object.keys(options).map((o) => `--${o}`)
 
 /** The options that take a value: after one of them bash completes file names (`-o default`). */
-const valued = (options: Options) => Object.entries(options).filter(([, o]) => o.type === 'string').map(([o]) => `--${o}`)
+const valued = (options: Options) =>
+  Object.entries(options)
+    .filter(([, o]) => o.type === 'string')
+    .map(([o]) => `--${o}`)
 
 /** One `case` branch that sets the words to offer and the flags that take a value. */
 const branch = (pattern: string, words: readonly string[], values: readonly string[], indent: string) =>
@@ -23,7 +26,9 @@ export function bashCompletion(): string {
       const c = COMMANDS[n]
       return branch(n, [...('words' in c ? c.words : []), ...flags(c.options)], valued(c.options), '      ')
     })
-  const jobBranches = SUBCOMMANDS.map((s) => branch(s, flags(JOB_SUBCOMMANDS[s].options), valued(JOB_SUBCOMMANDS[s].options), '            '))
+  const jobBranches = SUBCOMMANDS.map((s) =>
+    branch(s, flags(JOB_SUBCOMMANDS[s].options), valued(JOB_SUBCOMMANDS[s].options), '            '),
+  )
   return `# bash completion for qactivity: source <(qactivity completion bash)
 _qactivity() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} words= values=

@@ -78,14 +78,21 @@ async function runDemo(cycles: number, env: NodeJS.ProcessEnv, dataDir: string, 
   )
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, { component: 'demo' })
   out(`Simulated Qumulo cluster: ${sim.url} (scenario ${DEMO_SCENARIO})`)
-  if (influxd) out(`InfluxDB: ${influxd.url}, database "${config.influx.bucket}" (a private influxd, data in ${influxd.dir}; stopped and removed when the demo ends: set INFLUX_URL to keep the data)`)
+  if (influxd)
+    out(
+      `InfluxDB: ${influxd.url}, database "${config.influx.bucket}" (a private influxd, data in ${influxd.dir}; stopped and removed when the demo ends: set INFLUX_URL to keep the data)`,
+    )
   else out(`InfluxDB: ${config.influx.url}, database "${config.influx.bucket}" (INFLUX_URL)`)
   const writer = await openWriter(config, log, 'spool')
   const qumulo = createQumuloClient(config.qumulo, log)
   const api = await startApi({ config, log, writer, qumulo: new Map([[config.qumulo.cluster, qumulo]]) })
   out(`Job API (serve, no auth): ${api.url}`)
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(api.url + path, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })
+    const res = await fetch(api.url + path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    })
     return (await res.json()) as { id: string }
   }
 
@@ -102,7 +109,9 @@ async function runDemo(cycles: number, env: NodeJS.ProcessEnv, dataDir: string, 
     jobPaths: async (tick) => api.service.watchedPaths(config.qumulo.cluster, tick),
     onPathStates: pathProblemRecorder(api.store, () => api.service.runningJobs()),
     onCycle: (r) => {
-      out(`  cycle at ${new Date(r.time * 1000).toISOString()}: ${r.entries} activity entries → ${r.points} points in ${(r.durationSeconds * 1000).toFixed(0)} ms`)
+      out(
+        `  cycle at ${new Date(r.time * 1000).toISOString()}: ${r.entries} activity entries → ${r.points} points in ${(r.durationSeconds * 1000).toFixed(0)} ms`,
+      )
       if (++done === 1) void call('POST', `/api/v1/jobs/${job.id}/comments`, { text: 'enabled Maya 64-bit shaders' })
       if (done === cycles) allDone()
     },
@@ -120,7 +129,11 @@ async function runDemo(cycles: number, env: NodeJS.ProcessEnv, dataDir: string, 
   out()
   out(`$ ${influxCommand(config.influx.url, config.influx.bucket)} -execute '${query}'`)
   const [result] = await createInfluxQL(config.influx).query(query)
-  const rows = (result.series ?? []).map((s) => [s.tags.client_ip, s.tags.path, ...ACTIVITY_FIELDS.map((f) => s.values[0][s.columns.indexOf(f)] as number)])
+  const rows = (result.series ?? []).map((s) => [
+    s.tags.client_ip,
+    s.tags.path,
+    ...ACTIVITY_FIELDS.map((f) => s.values[0][s.columns.indexOf(f)] as number),
+  ])
   out(table([['client_ip', 'path', ...ACTIVITY_FIELDS], ...rows.map((r) => r.map((v) => (typeof v === 'number' ? v.toFixed(2) : v)))]))
   out('(ops/s for iops fields, bytes/s for throughput fields; means over the cycles just collected)')
   out()

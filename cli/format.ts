@@ -32,10 +32,12 @@ export function safe(text: string, keepNewlines = false): string {
 export const formatTime = (iso: string | null | undefined): string => safe(units.formatTime(iso))
 
 /** {@link units.formatBytes}, terminal-safe. */
-export const formatBytes = (value: string | bigint | number | null | undefined, signed = false): string => safe(units.formatBytes(value, signed))
+export const formatBytes = (value: string | bigint | number | null | undefined, signed = false): string =>
+  safe(units.formatBytes(value, signed))
 
 /** {@link units.formatCount}, terminal-safe. */
-export const formatCount = (value: string | bigint | number | null | undefined, signed = false): string => safe(units.formatCount(value, signed))
+export const formatCount = (value: string | bigint | number | null | undefined, signed = false): string =>
+  safe(units.formatCount(value, signed))
 
 /** A job's duration: end − start, or now − start while it runs. */
 export function jobDuration(job: Pick<Job, 'startedAt' | 'endedAt'>, now: number): string {
@@ -63,7 +65,9 @@ function capacityLine(c: PathCapacity): string {
         counted(d('directories'), 'dir', true),
       )
     } else if (c.start) {
-      parts.push(`${formatBytes(c.start.usedBytes)}, ${counted(c.start.files, 'file')}, ${counted(c.start.directories, 'dir')} at attachment`)
+      parts.push(
+        `${formatBytes(c.start.usedBytes)}, ${counted(c.start.files, 'file')}, ${counted(c.start.directories, 'dir')} at attachment`,
+      )
     }
   } catch {
     parts.push('unreadable reading')
@@ -146,7 +150,12 @@ export function table(rows: string[][]): string {
   const widths: number[] = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)))
   return rows
-    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i] - [...cell].length))).join('  ').trimEnd())
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i] - [...cell].length)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n')
 }
 
@@ -196,7 +205,15 @@ export interface StatsView {
   status: string
   window: { start: string; end: string | null; seconds: number }
   activity: Partial<Record<ActivityField, FieldView>>
-  capacity?: Array<{ path: string; startAt?: string | null; endAt?: string | null; usedBytes?: GrowthView; files?: GrowthView; directories?: GrowthView; error?: string }>
+  capacity?: Array<{
+    path: string
+    startAt?: string | null
+    endAt?: string | null
+    usedBytes?: GrowthView
+    files?: GrowthView
+    directories?: GrowthView
+    error?: string
+  }>
   topClients?: Array<{ client: string; ops: number; bytes: number }>
   topPaths?: Array<{ path: string; ops: number; bytes: number }>
   /** true while the job runs (the window ends now) */
@@ -260,8 +277,18 @@ export function formatStats(s: StatsView, top = TOP_N): string {
   ])
   lines.push(...section(['CAPACITY GROWTH', 'USED', 'FILES', 'DIRECTORIES', 'READ AT (START → END)', ''], capacity))
   const share = (key: string, x: { ops: number; bytes: number }) => [safe(String(key)), formatOps(x.ops), formatBytes(x.bytes)]
-  lines.push(...section(['TOP CLIENTS', 'OPS', 'BYTES'], (s.topClients ?? []).slice(0, top).map((c) => share(c.client, c))))
-  lines.push(...section(['TOP PATHS', 'OPS', 'BYTES'], (s.topPaths ?? []).slice(0, top).map((p) => share(p.path, p))))
+  lines.push(
+    ...section(
+      ['TOP CLIENTS', 'OPS', 'BYTES'],
+      (s.topClients ?? []).slice(0, top).map((c) => share(c.client, c)),
+    ),
+  )
+  lines.push(
+    ...section(
+      ['TOP PATHS', 'OPS', 'BYTES'],
+      (s.topPaths ?? []).slice(0, top).map((p) => share(p.path, p)),
+    ),
+  )
   const runs = (s.previousRuns ?? []).map((r) => [safe(String(r.id)), formatTime(r.startedAt), safe(String(r.status))])
   lines.push(...section(['PREVIOUS RUNS', 'STARTED', 'STATUS'], runs))
   return lines.join('\n') + '\n'
@@ -281,7 +308,14 @@ export function formatComparison(c: ComparisonView): string {
     ['name', ...jobs.map((j) => truncate(safe(String(j.name ?? '')), 30))],
     ['started', ...jobs.map((j) => formatTime(j.window?.start))],
     ['status', ...jobs.map((j) => safe(String(j.status)))],
-    ['duration', ...jobs.map((j) => (isNum(j.window?.seconds) ? formatDuration(j.window.seconds * 1000) : '-') + (j.live === true || j.status === 'running' ? ' so far' : ''))],
+    [
+      'duration',
+      ...jobs.map(
+        (j) =>
+          (isNum(j.window?.seconds) ? formatDuration(j.window.seconds * 1000) : '-') +
+          (j.live === true || j.status === 'running' ? ' so far' : ''),
+      ),
+    ],
   ]
   for (const f of ACTIVITY_FIELDS) {
     rows.push([
@@ -292,5 +326,12 @@ export function formatComparison(c: ComparisonView): string {
       }),
     ])
   }
-  return [`units  ${UNITS_NOTE}`, `delta  change of each job's total against the first job (${safe(String(jobs[0]?.job ?? '-'))})`, '', table(rows)].join('\n') + '\n'
+  return (
+    [
+      `units  ${UNITS_NOTE}`,
+      `delta  change of each job's total against the first job (${safe(String(jobs[0]?.job ?? '-'))})`,
+      '',
+      table(rows),
+    ].join('\n') + '\n'
+  )
 }

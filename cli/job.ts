@@ -63,7 +63,13 @@ export function parseTime(option: string, value: string): string {
   const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((x) => Number(x ?? 0))
   const t = new Date(y, mo - 1, d, h, mi, sec, Number((m[7] ?? '').padEnd(3, '0')))
   // The Date constructor rolls 2026-02-31 over into March (and a DST gap forward): only a time that reads back the same is real.
-  const real = t.getFullYear() === y && t.getMonth() === mo - 1 && t.getDate() === d && t.getHours() === h && t.getMinutes() === mi && t.getSeconds() === sec
+  const real =
+    t.getFullYear() === y &&
+    t.getMonth() === mo - 1 &&
+    t.getDate() === d &&
+    t.getHours() === h &&
+    t.getMinutes() === mi &&
+    t.getSeconds() === sec
   if (!real) throw new UsageError(`${option}: "${value}" is not a valid local time (YYYY-MM-DD[THH:MM[:SS]], or add a zone: Z or ±hh:mm)`)
   return t.toISOString()
 }
@@ -149,7 +155,8 @@ export function parseJobArgs(argv: string[]): Invocation {
     }
     case 'report': {
       if (pos.length > 1) throw new UsageError('job report: at most one job ID')
-      if (pos.length && inv.job !== undefined && pos[0] !== inv.job) throw new UsageError('job report: give the job ID either as argument or with --job, not both')
+      if (pos.length && inv.job !== undefined && pos[0] !== inv.job)
+        throw new UsageError('job report: give the job ID either as argument or with --job, not both')
       const email = v.email === undefined ? undefined : list('email').filter((a) => a.trim() !== '')
       if (email !== undefined && s('pdf') !== undefined) throw new UsageError('job report: --pdf and --email do not go together')
       return { ...inv, job: pos[0] ?? inv.job, pdf: s('pdf'), email }
@@ -157,10 +164,12 @@ export function parseJobArgs(argv: string[]): Invocation {
     case 'show':
     case 'stats': {
       if (pos.length > 1) throw new UsageError(`job ${sub}: at most one job ID`)
-      if (pos.length && inv.job !== undefined && pos[0] !== inv.job) throw new UsageError(`job ${sub}: give the job ID either as argument or with --job, not both`)
+      if (pos.length && inv.job !== undefined && pos[0] !== inv.job)
+        throw new UsageError(`job ${sub}: give the job ID either as argument or with --job, not both`)
       const top = s('top') === undefined ? undefined : Number(positiveInt('--top', s('top')!))
       // The API answers with its top TOP_N: more rows cannot be shown, and silently showing fewer would mislead.
-      if (top !== undefined && top > TOP_N) throw new UsageError(`--top must be from 1 to ${TOP_N} (the API returns the top ${TOP_N}), got "${s('top')}"`)
+      if (top !== undefined && top > TOP_N)
+        throw new UsageError(`--top must be from 1 to ${TOP_N} (the API returns the top ${TOP_N}), got "${s('top')}"`)
       return { ...inv, job: pos[0] ?? inv.job, top }
     }
     case 'compare': {
@@ -175,7 +184,8 @@ export function parseJobArgs(argv: string[]): Invocation {
       const query = new URLSearchParams()
       const status = s('status')
       if (status !== undefined) {
-        if (!['running', 'succeeded', 'failed'].includes(status)) throw new UsageError(`--status must be running, succeeded or failed, got "${status}"`)
+        if (!['running', 'succeeded', 'failed'].includes(status))
+          throw new UsageError(`--status must be running, succeeded or failed, got "${status}"`)
         query.set('status', status)
       }
       if (s('name') !== undefined) query.set('name', s('name')!)
@@ -295,9 +305,15 @@ const isStats = (x: unknown) => isObject(x) && isObject(x.activity) && isObject(
 
 /** Human output needs the §6 shape; anything else is the API's fault (exit 1), not a crash in a formatter. */
 function checkShape(sub: Subcommand, result: unknown): void {
-  if (sub === 'stats' && !isStats(result)) throw new ApiResponseError(0, 'bad_response', 'the API answered the stats request without activity and window')
+  if (sub === 'stats' && !isStats(result))
+    throw new ApiResponseError(0, 'bad_response', 'the API answered the stats request without activity and window')
   if (sub === 'compare') {
-    const ok = isObject(result) && Array.isArray(result.jobs) && result.jobs.length > 0 && result.jobs.every(isStats) && (result.deltas === undefined || Array.isArray(result.deltas))
+    const ok =
+      isObject(result) &&
+      Array.isArray(result.jobs) &&
+      result.jobs.length > 0 &&
+      result.jobs.every(isStats) &&
+      (result.deltas === undefined || Array.isArray(result.deltas))
     if (!ok) throw new ApiResponseError(0, 'bad_response', 'the API answered the compare request without a list of job stats')
   }
 }
@@ -312,7 +328,12 @@ async function downloadReport(api: ApiClient, req: PlannedRequest, pdf: string |
     throw err
   }
   const want = pdf !== undefined ? 'application/pdf' : 'text/html'
-  if (!doc.contentType.startsWith(want)) throw new ApiResponseError(0, 'bad_response', `the API answered the report request with ${doc.contentType || 'no content type'}, not ${want}`)
+  if (!doc.contentType.startsWith(want))
+    throw new ApiResponseError(
+      0,
+      'bad_response',
+      `the API answered the report request with ${doc.contentType || 'no content type'}, not ${want}`,
+    )
   if (pdf === undefined || pdf === '-') io.stdout(pdf === undefined ? doc.body.toString('utf8') : doc.body)
   else {
     await writeFile(`${pdf}.part`, doc.body)
@@ -330,12 +351,19 @@ export async function runJobCommand(argv: string[], env: NodeJS.ProcessEnv, io: 
   }
   const client = loadConfig(env).client
   const req = planRequest(inv, client.job)
-  const api = createApiClient({ url: client.url, token: client.token, fetch: io.fetch, timeoutMs: io.timeoutMs ?? (inv.sub === 'report' ? 120_000 : undefined) })
+  const api = createApiClient({
+    url: client.url,
+    token: client.token,
+    fetch: io.fetch,
+    timeoutMs: io.timeoutMs ?? (inv.sub === 'report' ? 120_000 : undefined),
+  })
   if (inv.sub === 'report' && req.method === 'GET') return downloadReport(api, req, inv.pdf, io)
   let result: unknown
   try {
     result =
-      inv.sub === 'list' ? await listJobs(api, req, inv.all === true) : await api.request<Job | JobComment>(req.method, req.path, { body: req.body, query: req.query })
+      inv.sub === 'list'
+        ? await listJobs(api, req, inv.all === true)
+        : await api.request<Job | JobComment>(req.method, req.path, { body: req.body, query: req.query })
   } catch (err) {
     // A 400 (validation) or 413 (too large) is about what the user typed: a usage error, exit 2.
     if (err instanceof ApiResponseError && err.isUserInput) throw new UsageError(err.message)

@@ -87,7 +87,12 @@ async function collectActivity(deps: CycleDeps, rule: PathRule, time: number, re
   report.cacheHitRate = resolved.hits + resolved.misses ? resolved.hits / (resolved.hits + resolved.misses) : 1
   if (resolved.errors.length) {
     out.failed.push('resolve')
-    deps.states.fail('resolve', 'Resolve failed; activity kept as unresolved', { ids: resolved.failed, error: messageOf(resolved.errors[0]) }, 'error')
+    deps.states.fail(
+      'resolve',
+      'Resolve failed; activity kept as unresolved',
+      { ids: resolved.failed, error: messageOf(resolved.errors[0]) },
+      'error',
+    )
   } else deps.states.ok('resolve', 'Resolve recovered')
   const series = sumBySeries(served.entries, (id) => rule.tagFor(resolved.directories.get(id) ?? ''))
   out.lines = activityLines(series, deps.cluster, time)
@@ -117,7 +122,10 @@ async function collectCapacity(deps: CycleDeps, watched: string[], time: number)
         const missing = isMissingDirectory(err)
         if (missing) out.pathStates.set(path, `${clip(path)}: ${err.status === 404 ? 'no such directory' : 'not a directory'} on Qumulo`)
         else out.failed.push(key)
-        deps.states.fail(key, missing ? 'Watched path is not a directory on Qumulo' : 'Aggregates poll failed', { ...fields, error: messageOf(err) })
+        deps.states.fail(key, missing ? 'Watched path is not a directory on Qumulo' : 'Aggregates poll failed', {
+          ...fields,
+          error: messageOf(err),
+        })
       }
     }),
   ]
@@ -134,8 +142,20 @@ async function collectCapacity(deps: CycleDeps, watched: string[], time: number)
 export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0): Promise<CycleReport> {
   const started = performance.now()
   const report: CycleReport = {
-    time, success: false, durationSeconds: 0, entries: 0, rejectedEntries: 0, points: 0, resolveCalls: 0, resolvedIds: 0,
-    cacheHitRate: 1, cacheSize: 0, failedEndpoints: [], failedPaths: 0, droppedPoints: 0, skippedTicks,
+    time,
+    success: false,
+    durationSeconds: 0,
+    entries: 0,
+    rejectedEntries: 0,
+    points: 0,
+    resolveCalls: 0,
+    resolvedIds: 0,
+    cacheHitRate: 1,
+    cacheSize: 0,
+    failedEndpoints: [],
+    failedPaths: 0,
+    droppedPoints: 0,
+    skippedTicks,
   }
   let watched: string[] = []
   try {

@@ -78,12 +78,28 @@ export function createCollector(o: CollectorOptions): Collector {
       const fields = { time: report.time, entries: report.entries, points: report.points, seconds: report.durationSeconds.toFixed(3) }
       if (report.success) o.log.debug('Cycle done', fields)
       // Each failing endpoint or path already logged once when it began failing; the self-metrics point says the rest.
-      else o.log.debug('Cycle incomplete', { ...fields, failed: report.failedEndpoints.join(',') || undefined, dropped: report.droppedPoints })
+      else
+        o.log.debug('Cycle incomplete', { ...fields, failed: report.failedEndpoints.join(',') || undefined, dropped: report.droppedPoints })
       return record(report)
     } catch (err) {
       // Only the writer can throw here (e.g. the spool directory vanished): report and keep polling.
       o.log.error('Cycle failed', { time, error: messageOf(err) })
-      return record({ time, success: false, durationSeconds: 0, entries: 0, rejectedEntries: 0, points: 0, resolveCalls: 0, resolvedIds: 0, cacheHitRate: 0, cacheSize: 0, failedEndpoints: ['write'], failedPaths: 0, droppedPoints: 0, skippedTicks: skipped })
+      return record({
+        time,
+        success: false,
+        durationSeconds: 0,
+        entries: 0,
+        rejectedEntries: 0,
+        points: 0,
+        resolveCalls: 0,
+        resolvedIds: 0,
+        cacheHitRate: 0,
+        cacheSize: 0,
+        failedEndpoints: ['write'],
+        failedPaths: 0,
+        droppedPoints: 0,
+        skippedTicks: skipped,
+      })
     }
   }
 

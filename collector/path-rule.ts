@@ -25,7 +25,10 @@ export class PathRule {
    * @param watched - normalised absolute paths (running jobs' paths and `QACTIVITY_WATCH_PATHS`)
    * @param depth - components kept outside watched paths (`QACTIVITY_PATH_DEPTH`)
    */
-  constructor(watched: Iterable<string>, private readonly depth: number) {
+  constructor(
+    watched: Iterable<string>,
+    private readonly depth: number,
+  ) {
     this.watched = new Set(watched)
   }
 

@@ -13,7 +13,15 @@ import {
 import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat'
 import { PanelBuilder as TableBuilder } from '@grafana/grafana-foundation-sdk/table'
 import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries'
-import { TableSortByFieldStateBuilder, LegendDisplayMode, LegendPlacement, VizOrientation, BigValueGraphMode, ReduceDataOptionsBuilder, VizLegendOptionsBuilder } from '@grafana/grafana-foundation-sdk/common'
+import {
+  TableSortByFieldStateBuilder,
+  LegendDisplayMode,
+  LegendPlacement,
+  VizOrientation,
+  BigValueGraphMode,
+  ReduceDataOptionsBuilder,
+  VizLegendOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common'
 import { DATASOURCE, GRAFANA_VERSION, InfluxTargetBuilder, TagsTargetBuilder, UID, type Flavour, type PanelQuery } from './target.ts'
 
 export { UID }
@@ -39,13 +47,27 @@ export function dashboard(flavour: Flavour, uid: string, title: string, descript
         .description("The collector's QACTIVITY_POLL_SECONDS: each point stands for this many seconds")
         .value('60'),
     )
-    .link(new DashboardLinkBuilder('qactivity').type(DashboardLinkType.Dashboards).tags(['qactivity', flavour]).asDropdown(true).includeVars(false).keepTime(true))
-  if (flavour === 'flux') d.withVariable(new ConstantVariableBuilder('bucket').label('Bucket').description('INFLUX_BUCKET').value('qactivity'))
+    .link(
+      new DashboardLinkBuilder('qactivity')
+        .type(DashboardLinkType.Dashboards)
+        .tags(['qactivity', flavour])
+        .asDropdown(true)
+        .includeVars(false)
+        .keepTime(true),
+    )
+  if (flavour === 'flux')
+    d.withVariable(new ConstantVariableBuilder('bucket').label('Bucket').description('INFLUX_BUCKET').value('qactivity'))
   return d
 }
 
 /** A query variable over a tag's values, optionally multi-valued with "All" = `.*`. */
-export function tagVariable(flavour: Flavour, name: string, label: string, query: { influxql: string; flux: string }, opts: { multi?: boolean; all?: boolean; sortDesc?: boolean; hide?: boolean } = {}): QueryVariableBuilder {
+export function tagVariable(
+  flavour: Flavour,
+  name: string,
+  label: string,
+  query: { influxql: string; flux: string },
+  opts: { multi?: boolean; all?: boolean; sortDesc?: boolean; hide?: boolean } = {},
+): QueryVariableBuilder {
   const v = new QueryVariableBuilder(name)
     .label(label)
     .datasource(DATASOURCE[flavour])
@@ -70,7 +92,12 @@ export function annotations(name: string, tags: string[]): AnnotationQueryBuilde
     .target(new TagsTargetBuilder(tags))
 }
 
-export const legend = () => new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.Table).placement(LegendPlacement.Bottom).calcs(['mean', 'max'])
+export const legend = () =>
+  new VizLegendOptionsBuilder()
+    .showLegend(true)
+    .displayMode(LegendDisplayMode.Table)
+    .placement(LegendPlacement.Bottom)
+    .calcs(['mean', 'max'])
 
 /** The builder methods every panel type of the SDK shares. */
 interface PanelSetters<T> {
@@ -84,11 +111,35 @@ interface PanelSetters<T> {
 }
 
 /** What every qactivity panel has: title, description, the flavour's datasource, one query, a unit, a size. */
-export function panel<T extends PanelSetters<T>>(builder: T, flavour: Flavour, title: string, description: string, unit: string, query: PanelQuery, w: number, h: number): T {
-  return builder.title(title).description(description).datasource(DATASOURCE[flavour]).withTarget(new InfluxTargetBuilder(flavour, query)).unit(unit).span(w).height(h)
+export function panel<T extends PanelSetters<T>>(
+  builder: T,
+  flavour: Flavour,
+  title: string,
+  description: string,
+  unit: string,
+  query: PanelQuery,
+  w: number,
+  h: number,
+): T {
+  return builder
+    .title(title)
+    .description(description)
+    .datasource(DATASOURCE[flavour])
+    .withTarget(new InfluxTargetBuilder(flavour, query))
+    .unit(unit)
+    .span(w)
+    .height(h)
 }
 
-export function timeseries(flavour: Flavour, title: string, description: string, unit: string, query: PanelQuery, w = 12, h = 8): TimeseriesBuilder {
+export function timeseries(
+  flavour: Flavour,
+  title: string,
+  description: string,
+  unit: string,
+  query: PanelQuery,
+  w = 12,
+  h = 8,
+): TimeseriesBuilder {
   return panel(new TimeseriesBuilder(), flavour, title, description, unit, query, w, h).min(0).fillOpacity(10).legend(legend())
 }
 

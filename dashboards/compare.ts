@@ -38,33 +38,69 @@ function relative(fields: readonly string[], name: string): PanelQuery {
 }
 
 function xy(f: Flavour, title: string, description: string, unit: string, yLabel: string, q: PanelQuery): XYChartBuilder {
-  return panel(new XYChartBuilder(), f, title, description, unit, q, 24, 9)
-    .withTransformation({ id: 'partitionByValues', options: { fields: ['job_id'], keepFields: false } })
-    .mapping(SeriesMapping.Auto)
-    .axisLabel(yLabel)
-    // x is the first number field, `elapsed`: its own unit and label.
-    .overrideByName('elapsed', [
-      { id: 'unit', value: UNIT.seconds },
-      { id: 'custom.axisLabel', value: 'time since the job started' },
-    ])
-    .legend(legend())
+  return (
+    panel(new XYChartBuilder(), f, title, description, unit, q, 24, 9)
+      .withTransformation({ id: 'partitionByValues', options: { fields: ['job_id'], keepFields: false } })
+      .mapping(SeriesMapping.Auto)
+      .axisLabel(yLabel)
+      // x is the first number field, `elapsed`: its own unit and label.
+      .overrideByName('elapsed', [
+        { id: 'unit', value: UNIT.seconds },
+        { id: 'custom.axisLabel', value: 'time since the job started' },
+      ])
+      .legend(legend())
+  )
 }
 
 /** Two or more jobs side by side on a time axis relative to each job's start, and their totals. */
 export function compareDashboard(f: Flavour): Dashboard {
-  const d = dashboard(f, UID.compare(f), 'qactivity — compare jobs', 'Runs of a job side by side: pick two or more jobs and a time range that covers them.', 'now-30d')
+  const d = dashboard(
+    f,
+    UID.compare(f),
+    'qactivity — compare jobs',
+    'Runs of a job side by side: pick two or more jobs and a time range that covers them.',
+    'now-30d',
+  )
     // each job shown by name with its ID; the values stay IDs
     .withVariable(tagVariable(f, 'jobs', 'Jobs', jobChoices(), { multi: true, all: false, sortDesc: true }).regex(jobChoices().regex[f]))
     .annotation(annotations('qactivity jobs', ['qactivity']))
-    .withPanel(xy(f, 'IOPS since each job started', 'Per poll, the summed operations per second of each job (file and metadata reads and writes) against the seconds since that job started: runs overlay even when they ran on different days.', UNIT.iops, 'ops/s', relative(IOPS_FIELDS, 'iops')))
-    .withPanel(xy(f, 'Throughput since each job started', 'Per poll, the summed bytes per second read and written by each job against the seconds since it started.', UNIT.bytesPerSecond, 'bytes/s', relative(THROUGHPUT_FIELDS, 'throughput')))
+    .withPanel(
+      xy(
+        f,
+        'IOPS since each job started',
+        'Per poll, the summed operations per second of each job (file and metadata reads and writes) against the seconds since that job started: runs overlay even when they ran on different days.',
+        UNIT.iops,
+        'ops/s',
+        relative(IOPS_FIELDS, 'iops'),
+      ),
+    )
+    .withPanel(
+      xy(
+        f,
+        'Throughput since each job started',
+        'Per poll, the summed bytes per second read and written by each job against the seconds since it started.',
+        UNIT.bytesPerSecond,
+        'bytes/s',
+        relative(THROUGHPUT_FIELDS, 'throughput'),
+      ),
+    )
     .withPanel(
       table(
         f,
         'Totals and change against the previous run',
         "Each selected job's summary (written when it completed): its cluster, window seconds, per field the total (operations; throughput in bytes) beside the mean per second (total ÷ window: a longer run alone raises totals, not rates), and the % change of each total against the previous completed run of the same name. Runs on other clusters or with other paths and clients are not like for like. Any jobs can be compared with deltas against the first in `qactivity job compare`.",
         UNIT.ops,
-        lastBy(MEASUREMENT.jobSummary, ['window_seconds', ...ACTIVITY_FIELDS.flatMap((x) => [`${x}_total`, `${x}_mean`]), 'previous_job_id', ...ACTIVITY_FIELDS.map((x) => `${x}_total_change_pct`)], filters.jobs, ['job_id', 'job_name', 'cluster']),
+        lastBy(
+          MEASUREMENT.jobSummary,
+          [
+            'window_seconds',
+            ...ACTIVITY_FIELDS.flatMap((x) => [`${x}_total`, `${x}_mean`]),
+            'previous_job_id',
+            ...ACTIVITY_FIELDS.map((x) => `${x}_total_change_pct`),
+          ],
+          filters.jobs,
+          ['job_id', 'job_name', 'cluster'],
+        ),
         24,
         8,
       )
@@ -73,7 +109,12 @@ export function compareDashboard(f: Flavour): Dashboard {
         .overrideByRegexp('throughput_.*_mean', [{ id: 'unit', value: UNIT.bytesPerSecond }])
         .overrideByRegexp('.*_change_pct', [{ id: 'unit', value: 'percent' }])
         .overrideByName('window_seconds', [{ id: 'unit', value: UNIT.seconds }])
-        .overrideByName('job_id', [{ id: 'links', value: [{ title: 'Open the job', url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&\${__url_time_range}` }] }]),
+        .overrideByName('job_id', [
+          {
+            id: 'links',
+            value: [{ title: 'Open the job', url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&\${__url_time_range}` }],
+          },
+        ]),
     )
   return numbered(d.build())
 }

@@ -36,7 +36,10 @@ export interface Filter {
 
 export const filters = {
   /** the cluster dashboard's variables */
-  cluster: { influxql: `${q('cluster')} =~ /^$cluster$/ AND ${q('client_ip')} =~ /^$client$/ AND ${q('path')} =~ /^$path$/`, flux: 'r.cluster =~ /^${cluster:regex}$/ and r.client_ip =~ /^${client:regex}$/ and r.path =~ /^${path:regex}$/' },
+  cluster: {
+    influxql: `${q('cluster')} =~ /^$cluster$/ AND ${q('client_ip')} =~ /^$client$/ AND ${q('path')} =~ /^$path$/`,
+    flux: 'r.cluster =~ /^${cluster:regex}$/ and r.client_ip =~ /^${client:regex}$/ and r.path =~ /^${path:regex}$/',
+  },
   clusterOnly: { influxql: `${q('cluster')} =~ /^$cluster$/`, flux: 'r.cluster =~ /^${cluster:regex}$/' },
   /** one job (job IDs are [A-Za-z0-9._-]: safe inside quotes) */
   job: { influxql: `${q('job_id')} = '$job'`, flux: 'r.job_id == "${job}"' },

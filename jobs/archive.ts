@@ -85,4 +85,3 @@ export async function loadArchive(path: string, log: Logger): Promise<{ index: M
   if (bad) log.warn('job archive has unreadable lines; they are skipped', { file: path, lines: bad })
   return { index, size: end }
 }
-

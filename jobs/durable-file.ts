@@ -9,7 +9,7 @@ import { StoreCorruptError, StoreDataSchema } from './store-schema.ts'
 // The snapshot file: written whole through a temp file, fsync, rename and a directory fsync.
 
 export async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten
+  for (let off = 0; off < buf.length;) off += (await fh.write(buf, off, buf.length - off)).bytesWritten
 }
 
 /** A JSON.parse error with its position as line and column (V8 gives none at the end of input). */
@@ -102,4 +102,3 @@ export class DurableJSONFile implements Adapter<StoreData> {
     return size
   }
 }
-

@@ -46,7 +46,10 @@ export async function replayJournal(path: string, data: StoreData): Promise<Repl
     }
     if (!record) {
       if (nl + 1 === bytes.length) break // the last record: torn
-      throw new StoreCorruptError(path, `has a bad record at line ${line}, byte ${start}, with more records after it: line ${line} ${problem}`)
+      throw new StoreCorruptError(
+        path,
+        `has a bad record at line ${line}, byte ${start}, with more records after it: line ${line} ${problem}`,
+      )
     }
     Object.assign(data.jobs, record.jobs)
     data.outbox = record.outbox
@@ -56,4 +59,3 @@ export async function replayJournal(path: string, data: StoreData): Promise<Repl
   }
   return { records, size: start, found: bytes.length, exists: true }
 }
-

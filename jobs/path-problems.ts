@@ -17,18 +17,25 @@ export function pathProblemRecorder(store: JobStore, runningJobs: () => Job[]): 
     for (const job of runningJobs()) {
       for (const p of job.paths) watched.add(p)
       if (!job.paths.every((p) => known.has(p))) continue
-      const error = job.paths.map((p) => known.get(p)).filter(Boolean).join('; ') || undefined
+      const error =
+        job.paths
+          .map((p) => known.get(p))
+          .filter(Boolean)
+          .join('; ') || undefined
       if (error !== job.error) changes.set(job.id, error)
     }
     for (const p of known.keys()) if (!watched.has(p)) known.delete(p)
     if (!changes.size) return
-    await store.update((d) => {
-      for (const [id, error] of changes) {
-        const job = d.jobs[id]
-        if (!job) continue
-        if (error) job.error = error
-        else delete job.error
-      }
-    }, [...changes.keys()])
+    await store.update(
+      (d) => {
+        for (const [id, error] of changes) {
+          const job = d.jobs[id]
+          if (!job) continue
+          if (error) job.error = error
+          else delete job.error
+        }
+      },
+      [...changes.keys()],
+    )
   }
 }

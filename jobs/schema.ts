@@ -27,12 +27,27 @@ export const JobSchema = z
       lastError: z.string().optional(),
     }),
     capacity: z.array(z.object({ path: z.string(), start: Reading.optional(), end: Reading.optional(), error: z.string().optional() })),
-    error: z.string().optional().openapi({ description: 'why the collector cannot measure some of the job\'s paths (not a directory on Qumulo)' }),
+    error: z
+      .string()
+      .optional()
+      .openapi({ description: "why the collector cannot measure some of the job's paths (not a directory on Qumulo)" }),
     summary: z
-      .object({ state: z.enum(['pending', 'done']), computedAt: z.string().optional(), lastError: z.string().optional(), stats: z.record(z.string(), z.unknown()).optional() })
+      .object({
+        state: z.enum(['pending', 'done']),
+        computedAt: z.string().optional(),
+        lastError: z.string().optional(),
+        stats: z.record(z.string(), z.unknown()).optional(),
+      })
       .optional(),
     report: z
-      .object({ state: z.enum(['pending', 'sent', 'failing', 'failed']), to: z.array(z.string()), attempts: z.number(), lastError: z.string().optional(), sentAt: z.string().optional(), completion: z.boolean().optional() })
+      .object({
+        state: z.enum(['pending', 'sent', 'failing', 'failed']),
+        to: z.array(z.string()),
+        attempts: z.number(),
+        lastError: z.string().optional(),
+        sentAt: z.string().optional(),
+        completion: z.boolean().optional(),
+      })
       .optional(),
     createdBy: z.string(),
     updatedAt: z.string(),

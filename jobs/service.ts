@@ -115,10 +115,12 @@ export class JobService {
   private clusterFor(asked: string | undefined): string {
     const known = this.deps.clusters
     if (asked !== undefined) {
-      if (known.length && !known.includes(asked)) throw new JobError('invalid_request', `cluster: "${asked}" is not a configured cluster (${known.join(', ')})`)
+      if (known.length && !known.includes(asked))
+        throw new JobError('invalid_request', `cluster: "${asked}" is not a configured cluster (${known.join(', ')})`)
       return asked
     }
-    if (known.length > 1) throw new JobError('invalid_request', `cluster: required when several clusters are configured (${known.join(', ')})`)
+    if (known.length > 1)
+      throw new JobError('invalid_request', `cluster: required when several clusters are configured (${known.join(', ')})`)
     return known[0] ?? ''
   }
 
@@ -153,7 +155,8 @@ export class JobService {
     const existing = input.id ? this.deps.store.data.jobs[input.id] : undefined
     const cluster = this.clusterFor(input.cluster ?? existing?.cluster)
     if (existing) return { job: await this.replayCreate(existing, { ...input, cluster }), created: false }
-    if (input.id && (await this.deps.store.findArchived(input.id))) throw new JobError('conflict', `job "${input.id}" exists in the archive`)
+    if (input.id && (await this.deps.store.findArchived(input.id)))
+      throw new JobError('conflict', `job "${input.id}" exists in the archive`)
     const id = input.id ?? newJobId(at)
     const job: Job = {
       id,
@@ -172,14 +175,17 @@ export class JobService {
       createdBy: principal.name,
       updatedAt: iso(at),
     }
-    await this.deps.store.update((d) => {
-      if (d.jobs[id]) throw new JobError('conflict', `job "${id}" was created concurrently; retry`)
-      d.jobs[id] = job
-      this.running.add(id)
-      this.named(job)
-      this.deps.annotations?.start(d, id)
-      if (job.comments.length) this.deps.annotations?.comment(d, id, 0)
-    }, [id])
+    await this.deps.store.update(
+      (d) => {
+        if (d.jobs[id]) throw new JobError('conflict', `job "${id}" was created concurrently; retry`)
+        d.jobs[id] = job
+        this.running.add(id)
+        this.named(job)
+        this.deps.annotations?.start(d, id)
+        if (job.comments.length) this.deps.annotations?.comment(d, id, 0)
+      },
+      [id],
+    )
     this.afterChange(job, 'start', at, job.paths, input.comment)
     return { job, created: true }
   }
@@ -188,7 +194,9 @@ export class JobService {
     const conflicts = [
       job.name !== input.name && `name "${job.name}"`,
       job.cluster !== input.cluster && `cluster "${job.cluster}"`,
-      ...Object.entries(input.labels ?? {}).filter(([k, v]) => k in job.labels && job.labels[k] !== v).map(([k]) => `label ${k}`),
+      ...Object.entries(input.labels ?? {})
+        .filter(([k, v]) => k in job.labels && job.labels[k] !== v)
+        .map(([k]) => `label ${k}`),
     ].filter(Boolean)
     if (conflicts.length) throw new JobError('conflict', `job "${job.id}" exists with another ${conflicts.join(', ')}`, { job: job.id })
     const newPaths = (input.paths ?? []).filter((p) => !job.paths.includes(p))
@@ -213,12 +221,15 @@ export class JobService {
     const newClients = clients.filter((c) => !job.clients.includes(c))
     if (!newPaths.length && !newClients.length) return job
     if (job.status !== 'running') throw new JobError('conflict', `job "${id}" is ${job.status}; nothing can be attached`)
-    await this.deps.store.update((d) => {
-      const j = d.jobs[id]
-      j.paths = union(j.paths, newPaths)
-      j.clients = union(j.clients, newClients)
-      j.updatedAt = iso(at)
-    }, [id])
+    await this.deps.store.update(
+      (d) => {
+        const j = d.jobs[id]
+        j.paths = union(j.paths, newPaths)
+        j.clients = union(j.clients, newClients)
+        j.updatedAt = iso(at)
+      },
+      [id],
+    )
     this.snapshot(id, newPaths, 'start')
     return this.get(id)
   }
@@ -227,12 +238,15 @@ export class JobService {
     const at = this.now()
     this.get(id)
     const comment: JobComment = { at: iso(at), author: principal.name, text }
-    await this.deps.store.update((d) => {
-      const j = d.jobs[id]
-      j.comments.push(comment)
-      j.updatedAt = iso(at)
-      this.deps.annotations?.comment(d, id, j.comments.length - 1)
-    }, [id])
+    await this.deps.store.update(
+      (d) => {
+        const j = d.jobs[id]
+        j.comments.push(comment)
+        j.updatedAt = iso(at)
+        this.deps.annotations?.comment(d, id, j.comments.length - 1)
+      },
+      [id],
+    )
     this.afterChange(this.get(id), 'comment', at, [], text)
     return comment
   }
@@ -243,19 +257,23 @@ export class JobService {
     if (job.status !== 'running') throw new JobError('conflict', `job "${id}" is already ${job.status} (at ${job.endedAt})`)
     const end = at ? at.getTime() : now
     if (end < Date.parse(job.startedAt)) throw new JobError('invalid_request', `at: must not be before the job started (${job.startedAt})`)
-    if (end > now + MAX_FUTURE_MS) throw new JobError('invalid_request', `at: must not be more than ${MAX_FUTURE_MS / 1000} s ahead of the server clock (${iso(now)})`)
-    await this.deps.store.update((d) => {
-      const j = d.jobs[id]
-      if (j.status !== 'running') throw new JobError('conflict', `job "${id}" is already ${j.status}`)
-      j.status = status
-      this.running.delete(id)
-      // Without a collector asking (a lone `api`), nothing else forgets ended jobs.
-      for (const [other, endMs] of this.ended) if (endMs < now - 2 * this.graceMs) this.ended.delete(other)
-      this.ended.set(id, end)
-      j.endedAt = iso(end)
-      j.updatedAt = iso(now)
-      this.deps.annotations?.complete(d, id)
-    }, [id])
+    if (end > now + MAX_FUTURE_MS)
+      throw new JobError('invalid_request', `at: must not be more than ${MAX_FUTURE_MS / 1000} s ahead of the server clock (${iso(now)})`)
+    await this.deps.store.update(
+      (d) => {
+        const j = d.jobs[id]
+        if (j.status !== 'running') throw new JobError('conflict', `job "${id}" is already ${j.status}`)
+        j.status = status
+        this.running.delete(id)
+        // Without a collector asking (a lone `api`), nothing else forgets ended jobs.
+        for (const [other, endMs] of this.ended) if (endMs < now - 2 * this.graceMs) this.ended.delete(other)
+        this.ended.set(id, end)
+        j.endedAt = iso(end)
+        j.updatedAt = iso(now)
+        this.deps.annotations?.complete(d, id)
+      },
+      [id],
+    )
     this.afterChange(this.get(id), 'complete', end, [])
     this.snapshot(id, job.paths, 'end')
     this.deps.onComplete?.(id)
@@ -349,7 +367,12 @@ export class JobService {
           const a = await read(cluster, path)
           // Qumulo answered somewhere between sending and receiving: the midpoint is the best estimate.
           at = Math.round((sent + this.now()) / 2)
-          await this.recordCapacity(id, path, which, { at: iso(at), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) })
+          await this.recordCapacity(id, path, which, {
+            at: iso(at),
+            usedBytes: String(a.totalCapacity),
+            files: String(a.totalFiles),
+            directories: String(a.totalDirectories),
+          })
           this.write([capacityLine(cluster, path, a, Math.floor(at / 1000))])
         } catch (err) {
           this.deps.log.warn('Capacity snapshot failed', { job: id, path: clip(path), which, error: messageOf(err) })
@@ -360,16 +383,19 @@ export class JobService {
   }
 
   private recordCapacity(id: string, path: string, which: 'start' | 'end', reading?: Job['capacity'][number]['start'], error?: string) {
-    return this.deps.store.update((d) => {
-      const j = d.jobs[id]
-      if (!j) return
-      let entry = j.capacity.find((c) => c.path === path)
-      if (!entry) j.capacity.push((entry = { path }))
-      if (reading) {
-        entry[which] = reading
-        delete entry.error
-      } else entry.error = `${which}: ${error}`
-    }, [id])
+    return this.deps.store.update(
+      (d) => {
+        const j = d.jobs[id]
+        if (!j) return
+        let entry = j.capacity.find((c) => c.path === path)
+        if (!entry) j.capacity.push((entry = { path }))
+        if (reading) {
+          entry[which] = reading
+          delete entry.error
+        } else entry.error = `${which}: ${error}`
+      },
+      [id],
+    )
   }
 }
 

@@ -10,7 +10,8 @@ export const jobPart = (id: string, job: Job) => `${JSON.stringify(id)}:${JSON.s
 export function extrasOf(data: StoreData): string {
   let s = ''
   for (const [key, value] of Object.entries(data)) {
-    if (key !== 'version' && key !== 'jobs' && key !== 'outbox' && key !== 'nextSeq') s += `,${JSON.stringify(key)}:${JSON.stringify(value)}`
+    if (key !== 'version' && key !== 'jobs' && key !== 'outbox' && key !== 'nextSeq')
+      s += `,${JSON.stringify(key)}:${JSON.stringify(value)}`
   }
   return s
 }
@@ -32,4 +33,3 @@ export function* snapshotChunks(parts: readonly string[], outbox: string, nextSe
 
 export const journalRecord = (parts: readonly string[], outbox: string, nextSeq: number) =>
   Buffer.from(`{"jobs":{${parts.join(',')}},"outbox":${outbox},"nextSeq":${JSON.stringify(nextSeq)}}\n`, 'utf8')
-

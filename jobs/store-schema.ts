@@ -26,7 +26,8 @@ const TaskSchema = z.discriminatedUnion('kind', [
 ])
 const keysMatchIds = (d: { jobs: Record<string, { id: string }> }, ctx: z.RefinementCtx) => {
   for (const [key, job] of Object.entries(d.jobs)) {
-    if (job.id !== key) ctx.addIssue({ code: 'custom', path: ['jobs', key, 'id'], message: `id ${JSON.stringify(job.id)} differs from its key` })
+    if (job.id !== key)
+      ctx.addIssue({ code: 'custom', path: ['jobs', key, 'id'], message: `id ${JSON.stringify(job.id)} differs from its key` })
   }
 }
 export const StoreDataSchema = z
@@ -49,5 +50,3 @@ const schemaMatchesTypes: Same<z.output<typeof StoreDataSchema>, StoreData> = tr
 void schemaMatchesTypes
 
 export const emptyData = (): StoreData => ({ version: 1, jobs: {}, outbox: [], nextSeq: 1 })
-
-

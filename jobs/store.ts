@@ -468,7 +468,7 @@ class Store implements JobStore {
       await fh.datasync()
     } else {
       const tail = Buffer.allocUnsafe(rest)
-      for (let got = 0; got < rest; ) {
+      for (let got = 0; got < rest;) {
         const { bytesRead } = await fh.read(tail, got, rest - got, cut.offset + got)
         if (bytesRead === 0) throw new Error(`journal ${this.journalFile} is shorter than expected`)
         got += bytesRead
@@ -612,4 +612,3 @@ async function readEntry(fh: FileHandle, entry: ArchiveEntry): Promise<Job> {
   const { bytesRead } = await fh.read(buf, 0, entry.length, entry.offset)
   return JSON.parse(buf.subarray(0, bytesRead).toString('utf8')) as Job
 }
-

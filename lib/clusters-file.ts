@@ -39,7 +39,9 @@ type Entry = Zod.infer<ReturnType<typeof entrySchema>>
 
 /** How an entry logs in: exactly one of token, tokenFile, username + password. */
 function authProblem(e: Entry): string | undefined {
-  const ways = [e.token !== undefined, e.tokenFile !== undefined, e.username !== undefined || e.password !== undefined].filter(Boolean).length
+  const ways = [e.token !== undefined, e.tokenFile !== undefined, e.username !== undefined || e.password !== undefined].filter(
+    Boolean,
+  ).length
   if (ways !== 1) return 'give exactly one of token, tokenFile, or username + password'
   if ((e.username === undefined) !== (e.password === undefined)) return 'username and password go together'
   return undefined
@@ -74,7 +76,8 @@ export function readClustersFile(file: string, timeoutMsDefault: number, problem
   const seen = new Set<string>()
   const schema = entrySchema()
   doc.forEach((raw: unknown, i) => {
-    const name = raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? (raw as { name: string }).name : undefined
+    const name =
+      raw && typeof raw === 'object' && typeof (raw as { name?: unknown }).name === 'string' ? (raw as { name: string }).name : undefined
     const label = `clusters[${i}]${name === undefined ? '' : ` ("${name.slice(0, 64)}")`}: `
     if (name !== undefined && seen.has(name)) return void at(label, `duplicate name "${name}"`)
     if (name !== undefined) seen.add(name)

@@ -221,7 +221,10 @@ class Reader {
     const raw = this.str(name)
     if (!raw) return []
     const out: string[] = []
-    for (const p of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const p of raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const n = normalizePath(p)
       if (n.ok) out.push(n.path)
       else this.problems.push(`${name}: "${p}" ${n.reason}`)
@@ -235,18 +238,24 @@ const TOKEN_RE = /^([A-Za-z0-9._-]{1,64}):([\x21-\x7e]{16,256}?)(?::(reader|writ
 function readApi(r: Reader, needed: boolean): ApiConfig {
   const auth = r.oneOf('QACTIVITY_AUTH', 'on', ['on', 'off'] as const) === 'on'
   const tokens: ApiToken[] = []
-  const entries = (r.str('QACTIVITY_API_TOKENS') ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  const entries = (r.str('QACTIVITY_API_TOKENS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   for (const entry of entries) {
     const m = TOKEN_RE.exec(entry)
     if (!m) {
-      r.problems.push(`QACTIVITY_API_TOKENS: entry "${entry.split(':')[0]}:…" must be name:token[:role] with a token of 16+ printable characters and role reader, writer or admin`)
+      r.problems.push(
+        `QACTIVITY_API_TOKENS: entry "${entry.split(':')[0]}:…" must be name:token[:role] with a token of 16+ printable characters and role reader, writer or admin`,
+      )
       continue
     }
     if (tokens.some((t) => t.name === m[1] || t.token === m[2])) r.problems.push(`QACTIVITY_API_TOKENS: duplicate name or token "${m[1]}"`)
     tokens.push({ name: m[1], token: m[2], role: (m[3] as Role | undefined) ?? 'writer' })
   }
   // Entries that were given but are invalid have their own message; "required" is for none at all.
-  if (needed && auth && entries.length === 0) r.problems.push('QACTIVITY_API_TOKENS is required (or set QACTIVITY_AUTH=off to run without authentication)')
+  if (needed && auth && entries.length === 0)
+    r.problems.push('QACTIVITY_API_TOKENS is required (or set QACTIVITY_AUTH=off to run without authentication)')
   return {
     port: r.int('QACTIVITY_PORT', 8750, 0, 65535),
     host: r.str('QACTIVITY_HOST') ?? '0.0.0.0',
@@ -328,7 +337,9 @@ function readSmtpUrl(r: Reader): string | undefined {
   try {
     u = new URL(raw)
   } catch {
-    r.problems.push('SMTP_URL must be an smtp:// or smtps:// URL (smtp://[user:password@]host[:port]; percent-encode @ : / % in the password)')
+    r.problems.push(
+      'SMTP_URL must be an smtp:// or smtps:// URL (smtp://[user:password@]host[:port]; percent-encode @ : / % in the password)',
+    )
     return undefined
   }
   const shown = `${u.protocol}//${u.username ? '***@' : ''}${u.host}`
@@ -350,7 +361,10 @@ function readReport(r: Reader): ReportConfig {
   const smtpUrl = readSmtpUrl(r)
   const addresses = (name: string): string[] => {
     const out: string[] = []
-    for (const a of (r.str(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const a of (r.str(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       if (a.length <= 254 && EMAIL_RE.test(a)) out.push(a)
       else r.problems.push(`${name}: "${a}" is not an e-mail address`)
     }
@@ -409,7 +423,8 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
     },
     logLevel: r.oneOf('QACTIVITY_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   }
-  if (config.influx.queryLanguage === 'flux' && !config.influx.org) r.problems.push('INFLUX_ORG is required with INFLUX_QUERY_LANGUAGE=flux')
+  if (config.influx.queryLanguage === 'flux' && !config.influx.org)
+    r.problems.push('INFLUX_ORG is required with INFLUX_QUERY_LANGUAGE=flux')
   if (config.grafana.url && !config.grafana.token && !config.grafana.tokenFile) {
     r.problems.push('GRAFANA_TOKEN (or GRAFANA_TOKEN_FILE) is required when GRAFANA_URL is set')
   }

@@ -25,7 +25,7 @@ export function stripTrailingSlash(path: string): string {
 /** True when `path` is `base` or lies under it: `/a/b` is under `/a` but `/ab` is not. */
 export function isAtOrUnder(path: string, base: string): boolean {
   if (base === '/') return path.startsWith('/')
-  return path === base || (path.startsWith(base) && path.charCodeAt(base.length) === 47 /* '/' */)
+  return path === base || (path.startsWith(base) && path.charCodeAt(base.length) === 47) /* '/' */
 }
 
 /** The first `depth` components of an absolute path (`/` when depth is 0 or the path is the root). */

@@ -16,7 +16,10 @@ export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '-'
   const t = Date.parse(iso)
   if (Number.isNaN(t)) return iso
-  return new Date(t).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z')
+  return new Date(t)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z')
 }
 
 /** Two times as `2026-11-23 10:00:00Z → 11:00:01Z` (the date once when it is the same); `-` for a missing one. */
@@ -148,7 +151,9 @@ export function formatByteRate(bytesPerSecond: number | null | undefined): strin
 /** A percentage change with one decimal and its sign: `+12.3 %`, `-5.0 %`, `0.0 %`; null (first job was 0) or NaN → `n/a`. */
 export function formatPct(pct: number | null | undefined): string {
   if (!isNum(pct)) return 'n/a'
-  const text = Math.abs(pct).toFixed(1).replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+  const text = Math.abs(pct)
+    .toFixed(1)
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',')
   if (text === '0.0') return '0.0 %'
   return `${pct < 0 ? '-' : '+'}${text} %`
 }

@@ -97,9 +97,14 @@ export function createQumuloClient(config: QumuloConfig, log: Logger): QumuloCli
 
   const login = async (): Promise<string> => {
     counters.logins++
-    const call: Call = { method: 'POST', path: ENDPOINT.login, body: JSON.stringify({ username: config.username, password: config.password }) }
+    const call: Call = {
+      method: 'POST',
+      path: ENDPOINT.login,
+      body: JSON.stringify({ username: config.username, password: config.password }),
+    }
     const res = await send(call)
-    if (res.status === 401 || res.status === 403) throw httpFailure(call, res, `login refused for user "${config.username}": check QUMULO_USERNAME and QUMULO_PASSWORD`)
+    if (res.status === 401 || res.status === 403)
+      throw httpFailure(call, res, `login refused for user "${config.username}": check QUMULO_USERNAME and QUMULO_PASSWORD`)
     const token = decode(call, res, parseLogin)
     log.info('Logged in to Qumulo', { user: config.username })
     return token
@@ -194,11 +199,25 @@ function unauthorizedHint(call: Call): string {
 function httpFailure(call: Call, res: RawResponse, hint?: string): QumuloApiError {
   const envelope = parseErrorEnvelope(res.body)
   const text = res.body.trim() && !envelope ? `body: ${res.body}` : undefined
-  return new QumuloApiError({ method: call.method, url: call.path, status: res.status, statusText: res.statusText, envelope, detail: hint ?? text })
+  return new QumuloApiError({
+    method: call.method,
+    url: call.path,
+    status: res.status,
+    statusText: res.statusText,
+    envelope,
+    detail: hint ?? text,
+  })
 }
 
 function invalid(call: Call, res: RawResponse, detail: string): QumuloApiError {
-  return new QumuloApiError({ method: call.method, url: call.path, status: res.status, statusText: res.statusText, detail, retriable: false })
+  return new QumuloApiError({
+    method: call.method,
+    url: call.path,
+    status: res.status,
+    statusText: res.statusText,
+    detail,
+    retriable: false,
+  })
 }
 
 function transportFailure(call: Call, err: unknown): QumuloApiError {

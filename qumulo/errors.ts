@@ -88,4 +88,3 @@ function describeEnvelope(e: QumuloErrorEnvelope): string {
   const inner = e.inner ? describeEnvelope(e.inner) : ''
   return inner && inner !== head ? `${head} <- ${inner}` : head
 }
-

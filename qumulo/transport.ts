@@ -49,7 +49,18 @@ export function createTransport(config: QumuloConfig): QumuloTransport {
   return {
     send: (req) =>
       exchange(
-        (onResponse) => request({ host: base.hostname.replace(/^\[|\]$/g, ''), port: base.port, agent, method: req.method, path: prefix + req.path, headers: headersOf(req) }, onResponse),
+        (onResponse) =>
+          request(
+            {
+              host: base.hostname.replace(/^\[|\]$/g, ''),
+              port: base.port,
+              agent,
+              method: req.method,
+              path: prefix + req.path,
+              headers: headersOf(req),
+            },
+            onResponse,
+          ),
         req.body,
         config.timeoutMs,
       ),

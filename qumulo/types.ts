@@ -49,9 +49,15 @@ const notACount = (issue: { input?: unknown }) =>
   issue.input === undefined ? 'missing' : `expected a decimal string, got ${JSON.stringify(issue.input)}`
 
 const bigCount = z
-  .union([z.string().regex(/^\d+$/, { error: notACount }), z.number().nonnegative({ error: notACount }).refine(Number.isSafeInteger, { error: notACount })], {
-    error: notACount,
-  })
+  .union(
+    [
+      z.string().regex(/^\d+$/, { error: notACount }),
+      z.number().nonnegative({ error: notACount }).refine(Number.isSafeInteger, { error: notACount }),
+    ],
+    {
+      error: notACount,
+    },
+  )
   .transform((v) => BigInt(v))
 
 const smallCount = z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().positive())

@@ -18,7 +18,11 @@ export interface ReportSources {
 
 /** The Grafana job dashboard over the job's window (to now while it runs). */
 export function grafanaJobUrl(base: string, flavour: Flavour, job: Pick<Job, 'id' | 'startedAt' | 'endedAt'>): string {
-  const q = new URLSearchParams({ 'var-job': job.id, from: String(Date.parse(job.startedAt)), to: job.endedAt ? String(Date.parse(job.endedAt)) : 'now' })
+  const q = new URLSearchParams({
+    'var-job': job.id,
+    from: String(Date.parse(job.startedAt)),
+    to: job.endedAt ? String(Date.parse(job.endedAt)) : 'now',
+  })
   return `${base}/d/${UID.job(flavour)}?${q}`
 }
 
@@ -37,7 +41,8 @@ export async function buildReport(job: Job, src: ReportSources, opts: { timeline
     job,
     stats: current.stats,
     timeline: current.timeline,
-    previous: previousJob && previousStats ? { job: previousJob, stats: previousStats, deltas: deltas(previousStats, current.stats) } : undefined,
+    previous:
+      previousJob && previousStats ? { job: previousJob, stats: previousStats, deltas: deltas(previousStats, current.stats) } : undefined,
     grafanaUrl: src.grafanaUrl ? grafanaJobUrl(src.grafanaUrl, src.flavour, job) : undefined,
     thresholdPct: src.thresholdPct,
     generatedAt: new Date((src.now ?? Date.now)()),

@@ -99,7 +99,11 @@ function xTicks(from: number, to: number): { ticks: number[]; label: (t: number)
   if (ticks.length < 2) ticks.splice(0, ticks.length, from, to) // under a second: the window's ends
   const iso = (t: number) => new Date(t * 1000).toISOString()
   const label =
-    step < 60 ? (t: number) => iso(t).slice(11, 19) : span > 86400 ? (t: number) => iso(t).slice(5, 16).replace('T', ' ') : (t: number) => iso(t).slice(11, 16)
+    step < 60
+      ? (t: number) => iso(t).slice(11, 19)
+      : span > 86400
+        ? (t: number) => iso(t).slice(5, 16).replace('T', ' ')
+        : (t: number) => iso(t).slice(11, 16)
   return { ticks, label }
 }
 
@@ -162,22 +166,32 @@ export function chartSvg(spec: ChartSpec): string {
     // a label at either end of the axis stays inside the image
     const half = textWidth(x.label(t), 10) / 2
     const anchor = xx + half > CHART_SIZE.width ? 'end' : xx - half < 0 ? 'start' : 'middle'
-    parts.push(`<text x="${anchor === 'end' ? CHART_SIZE.width - 2 : xx}" y="${PLOT.y + PLOT.h + 16}" ${FONT} font-size="10" fill="${INK}" text-anchor="${anchor}">${escapeHtml(x.label(t))}</text>`)
+    parts.push(
+      `<text x="${anchor === 'end' ? CHART_SIZE.width - 2 : xx}" y="${PLOT.y + PLOT.h + 16}" ${FONT} font-size="10" fill="${INK}" text-anchor="${anchor}">${escapeHtml(x.label(t))}</text>`,
+    )
   }
-  parts.push(`<text x="${CHART_SIZE.width - 2}" y="${CHART_SIZE.height - 2}" ${FONT} font-size="9" fill="${AXIS}" text-anchor="end">UTC</text>`)
+  parts.push(
+    `<text x="${CHART_SIZE.width - 2}" y="${CHART_SIZE.height - 2}" ${FONT} font-size="9" fill="${AXIS}" text-anchor="end">UTC</text>`,
+  )
   parts.push(`<line x1="${PLOT.x}" y1="${PLOT.y}" x2="${PLOT.x}" y2="${PLOT.y + PLOT.h}" stroke="${AXIS}" stroke-width="1"/>`)
   if (!spec.times.length) {
-    parts.push(`<text x="${PLOT.x + PLOT.w / 2}" y="${PLOT.y + PLOT.h / 2}" ${FONT} font-size="13" fill="${AXIS}" text-anchor="middle">no activity recorded</text>`)
+    parts.push(
+      `<text x="${PLOT.x + PLOT.w / 2}" y="${PLOT.y + PLOT.h / 2}" ${FONT} font-size="13" fill="${AXIS}" text-anchor="middle">no activity recorded</text>`,
+    )
   }
   for (const s of spec.series) {
     const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : ''
     for (const run of segments(spec.times, s.values, spec.interval, from, to)) {
-      parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} stroke-linejoin="round" points="${run.map(([t, v]) => `${px(t)},${py(v)}`).join(' ')}"/>`)
+      parts.push(
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} stroke-linejoin="round" points="${run.map(([t, v]) => `${px(t)},${py(v)}`).join(' ')}"/>`,
+      )
     }
   }
   let lx = CHART_SIZE.width - PAD.right - spec.series.reduce((w, s) => w + 22 + textWidth(s.label, 10) + 10, 0) + 10
   for (const s of spec.series) {
-    parts.push(`<line x1="${r1(lx)}" y1="28" x2="${r1(lx + 16)}" y2="28" stroke="${s.color}" stroke-width="3"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`)
+    parts.push(
+      `<line x1="${r1(lx)}" y1="28" x2="${r1(lx + 16)}" y2="28" stroke="${s.color}" stroke-width="3"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
+    )
     parts.push(`<text x="${r1(lx + 20)}" y="32" ${FONT} font-size="10" fill="${INK}">${escapeHtml(s.label)}</text>`)
     lx += 22 + textWidth(s.label, 10) + 10
   }
@@ -268,7 +282,18 @@ export function reportChartSpecs(input: Pick<ReportInput, 'stats' | 'timeline'>)
         { label: 'metadata write', color: c.metaWrite, values: col(3) },
       ]),
     },
-    { title: 'Throughput', unit: 'B/s', from, to, times, interval, series: dashed([{ label: 'read', color: c.read, values: col(4) }, { label: 'write', color: c.write, values: col(5) }]) },
+    {
+      title: 'Throughput',
+      unit: 'B/s',
+      from,
+      to,
+      times,
+      interval,
+      series: dashed([
+        { label: 'read', color: c.read, values: col(4) },
+        { label: 'write', color: c.write, values: col(5) },
+      ]),
+    },
   ]
 }
 

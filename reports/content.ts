@@ -1,6 +1,18 @@
 import type { Job, JobComment, JobStatus } from '../jobs/types.ts'
 import { ACTIVITY_FIELDS, FIELD_UNIT, type ActivityField } from '../lib/schema.ts'
-import { formatAggregate, formatBytes, formatCount, formatDuration, formatByteRate, formatOps, formatPct, formatSpan, formatTime, UNITS_NOTE, type AggregateKind } from '../lib/units.ts'
+import {
+  formatAggregate,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatByteRate,
+  formatOps,
+  formatPct,
+  formatSpan,
+  formatTime,
+  UNITS_NOTE,
+  type AggregateKind,
+} from '../lib/units.ts'
 import type { JobStats } from '../stats/service.ts'
 import type { DigestInput, ReportInput } from './model.ts'
 import { headerLine } from './escape.ts'
@@ -168,7 +180,10 @@ function facts(input: ReportInput): Array<[string, string]> {
   ]
   if (input.previous) {
     const p = input.previous.job
-    out.push(['Previous run', `${p.id}, started ${formatTime(p.startedAt)} (${p.status})${p.cluster && p.cluster !== job.cluster ? ` on cluster ${p.cluster}` : ''}`])
+    out.push([
+      'Previous run',
+      `${p.id}, started ${formatTime(p.startedAt)} (${p.status})${p.cluster && p.cluster !== job.cluster ? ` on cluster ${p.cluster}` : ''}`,
+    ])
   }
   return out
 }
@@ -177,13 +192,22 @@ function activityTable(stats: JobStats): TableSection {
   return {
     kind: 'table',
     title: 'Activity',
-    columns: [{ label: 'Field', align: 'left', wide: true }, ...['Total', 'Mean', 'Peak'].map((label) => ({ label, align: 'right' as const }))],
-    rows: ACTIVITY_FIELDS.map((f) => [{ text: FIELD_LABELS[f] }, ...KINDS.map((k) => ({ text: formatAggregate(f, k, stats.activity[f]?.[k]) }))]),
+    columns: [
+      { label: 'Field', align: 'left', wide: true },
+      ...['Total', 'Mean', 'Peak'].map((label) => ({ label, align: 'right' as const })),
+    ],
+    rows: ACTIVITY_FIELDS.map((f) => [
+      { text: FIELD_LABELS[f] },
+      ...KINDS.map((k) => ({ text: formatAggregate(f, k, stats.activity[f]?.[k]) })),
+    ]),
   }
 }
 
 /** What differs between two runs' scopes (cluster, paths, clients), in words; empty when they watch the same things. */
-export function scopeChanges(now: Pick<Job, 'cluster' | 'paths' | 'clients'>, before: Pick<Job, 'cluster' | 'paths' | 'clients'>): string[] {
+export function scopeChanges(
+  now: Pick<Job, 'cluster' | 'paths' | 'clients'>,
+  before: Pick<Job, 'cluster' | 'paths' | 'clients'>,
+): string[] {
   const out: string[] = []
   if ((now.cluster ?? '') !== (before.cluster ?? '')) out.push(`cluster ${before.cluster || '(any)'} → ${now.cluster || '(any)'}`)
   const diff = (what: string, a: string[] = [], b: string[] = []) => {
@@ -234,12 +258,20 @@ function comparisonTable(input: ReportInput, compact: boolean): TableSection | u
       ])
     }
   }
-  const notLike = [...scope, ...(longer ? [`this run is ${durationDelta} ${longer}${scope.length ? '' : ' (totals only: per-second rates are total ÷ window)'}`] : [])]
+  const notLike = [
+    ...scope,
+    ...(longer
+      ? [`this run is ${durationDelta} ${longer}${scope.length ? '' : ' (totals only: per-second rates are total ÷ window)'}`]
+      : []),
+  ]
   return {
     kind: 'table',
     title: 'Compared with the previous run',
     intro: `Previous run: ${prev.job.id}, started ${formatTime(prev.job.startedAt)} (${prev.job.status}).`,
-    columns: [{ label: '', align: 'left', wide: true }, ...['This run', 'Previous', 'Δ', 'Δ %'].map((label) => ({ label, align: 'right' as const }))],
+    columns: [
+      { label: '', align: 'left', wide: true },
+      ...['This run', 'Previous', 'Δ', 'Δ %'].map((label) => ({ label, align: 'right' as const })),
+    ],
     rows,
     thresholdPct: t,
     note: notLike.length ? `${SCOPE_MARK} Not like for like: ${notLike.join('; ')}.` : undefined,
@@ -276,7 +308,11 @@ function shareTable(title: string, key: string, items: Array<{ name: string; ops
   return {
     kind: 'table',
     title,
-    columns: [{ label: key, align: 'left', wide: true }, { label: 'Operations', align: 'right' }, { label: 'Bytes', align: 'right' }],
+    columns: [
+      { label: key, align: 'left', wide: true },
+      { label: 'Operations', align: 'right' },
+      { label: 'Bytes', align: 'right' },
+    ],
     rows: items.map((x) => [{ text: x.name }, { text: formatOps(x.ops) }, { text: formatBytes(x.bytes) }]),
   }
 }
@@ -294,9 +330,19 @@ export function reportContent(input: ReportInput, opts: { compact?: boolean } = 
     comparisonTable(input, opts.compact ?? false),
     opts.compact ? undefined : { kind: 'charts', title: 'Activity over time' },
     capacityTable(stats),
-    shareTable('Top clients', 'Client', (stats.topClients ?? []).slice(0, top).map((c) => ({ name: c.client, ...c }))),
-    shareTable('Top paths', 'Path', (stats.topPaths ?? []).slice(0, top).map((p) => ({ name: p.path, ...p }))),
-    job.comments?.length ? { kind: 'comments', title: `Comments (${job.comments.length})`, comments: sortedComments(job.comments) } : undefined,
+    shareTable(
+      'Top clients',
+      'Client',
+      (stats.topClients ?? []).slice(0, top).map((c) => ({ name: c.client, ...c })),
+    ),
+    shareTable(
+      'Top paths',
+      'Path',
+      (stats.topPaths ?? []).slice(0, top).map((p) => ({ name: p.path, ...p })),
+    ),
+    job.comments?.length
+      ? { kind: 'comments', title: `Comments (${job.comments.length})`, comments: sortedComments(job.comments) }
+      : undefined,
   ]
   return {
     name: job.name,
@@ -322,7 +368,10 @@ function changeNote(input: ReportInput): string {
 /** `qactivity: render-sq010 succeeded — 1.23 M ops, 45.0 GiB (ops +12.0 %, bytes -3.1 % vs previous run)`: one line, no CR/LF. */
 export function reportSubject(input: ReportInput): string {
   const t = totals(input.stats)
-  return headerLine(`qactivity: ${headerLine(input.job.name, 80)} ${input.job.status} — ${formatOps(t.ops)}, ${formatBytes(t.bytes)}${changeNote(input)}`, 250)
+  return headerLine(
+    `qactivity: ${headerLine(input.job.name, 80)} ${input.job.status} — ${formatOps(t.ops)}, ${formatBytes(t.bytes)}${changeNote(input)}`,
+    250,
+  )
 }
 
 /** A digest's content: a summary table of its jobs (oldest first), then each job's compact content. */
@@ -341,7 +390,9 @@ export function digestContent(input: DigestInput): DigestContent {
   const rows = input.reports.map((r): Cell[] => {
     const now = totals(r.stats)
     const before = r.previous ? totals(r.previous.stats) : undefined
-    const notLike = r.previous !== undefined && (scopeChanges(r.job, r.previous.job).length > 0 || r.stats.window.seconds !== r.previous.stats.window.seconds)
+    const notLike =
+      r.previous !== undefined &&
+      (scopeChanges(r.job, r.previous.job).length > 0 || r.stats.window.seconds !== r.previous.stats.window.seconds)
     const delta = (a: number, b: number | undefined): Cell => {
       if (b === undefined) return { text: '—' }
       const cell = deltaCell(a - b, pctChange(a, b), r.thresholdPct)
@@ -377,7 +428,9 @@ export function digestContent(input: DigestInput): DigestContent {
       ],
       rows,
       thresholdPct: threshold,
-      note: rows.some((r) => r.some((c) => c.text.endsWith(` ${SCOPE_MARK}`))) ? `${SCOPE_MARK} Not like for like: the run's length, cluster, paths or clients differ from its previous run's (its section below says how).` : undefined,
+      note: rows.some((r) => r.some((c) => c.text.endsWith(` ${SCOPE_MARK}`)))
+        ? `${SCOPE_MARK} Not like for like: the run's length, cluster, paths or clients differ from its previous run's (its section below says how).`
+        : undefined,
     },
     jobs: input.reports.map((r) => reportContent(r, { compact: true })),
     grafanaUrl: input.grafanaUrl && /^https?:\/\//i.test(input.grafanaUrl) ? input.grafanaUrl : undefined,
@@ -388,5 +441,7 @@ export function digestContent(input: DigestInput): DigestContent {
 /** `qactivity digest: 3 jobs completed 2026-11-23 00:00:00Z → 2026-11-24 00:00:00Z`: one line. */
 export function digestSubject(input: DigestInput): string {
   const n = input.reports.length
-  return headerLine(`qactivity digest: ${n} job${n === 1 ? '' : 's'} completed ${formatTime(input.since.toISOString())} → ${formatTime(input.until.toISOString())}`)
+  return headerLine(
+    `qactivity digest: ${n} job${n === 1 ? '' : 's'} completed ${formatTime(input.since.toISOString())} → ${formatTime(input.until.toISOString())}`,
+  )
 }

@@ -1,6 +1,14 @@
 /** Escaping of user-supplied text for the report's media: HTML (text and attributes) and mail headers. */
 
-const HTML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '=': '&#61;', '`': '&#96;' }
+const HTML_ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '=': '&#61;',
+  '`': '&#96;',
+}
 
 /**
  * Escapes text for HTML element content and quoted attribute values alike: & < > " ' and also = and
@@ -18,7 +26,10 @@ export function escapeHtml(text: string): string {
  * result is cut to `max` characters (code points) with an ellipsis.
  */
 export function headerLine(text: string, max = 200): string {
-  const line = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/ {2,}/g, ' ').trim()
+  const line = text
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim()
   const chars = [...line]
   return chars.length > max ? chars.slice(0, max - 1).join('') + '…' : line
 }

@@ -2,7 +2,19 @@ import type { JobStatus } from '../jobs/types.ts'
 import { formatTime } from '../lib/units.ts'
 import type { DigestInput, RenderedReport, ReportImage, ReportInput } from './model.ts'
 import { renderCharts } from './chart.ts'
-import { digestContent, digestSubject, legendText, reportContent, reportSubject, type Cell, type Column, type ReportContent, type Section, type TableSection, type Tone } from './content.ts'
+import {
+  digestContent,
+  digestSubject,
+  legendText,
+  reportContent,
+  reportSubject,
+  type Cell,
+  type Column,
+  type ReportContent,
+  type Section,
+  type TableSection,
+  type Tone,
+} from './content.ts'
 import { escapeHtml as e } from './escape.ts'
 import { digestText, reportText } from './text.ts'
 
@@ -132,7 +144,11 @@ function page(title: string, rows: string[], footer: string): string {
 export function renderReport(input: ReportInput, opts: RenderOptions): RenderedReport {
   const content = reportContent(input)
   const images = renderCharts(input)
-  const rows = [jobHeaderHtml(content, 'h1'), grafanaHtml(content.grafanaUrl, 'Open the job dashboard in Grafana'), ...content.sections.map((s) => sectionHtml(s, images, opts.images))]
+  const rows = [
+    jobHeaderHtml(content, 'h1'),
+    grafanaHtml(content.grafanaUrl, 'Open the job dashboard in Grafana'),
+    ...content.sections.map((s) => sectionHtml(s, images, opts.images)),
+  ]
   return {
     subject: reportSubject(input),
     html: page(`qactivity: ${content.name}`, rows, content.footer),

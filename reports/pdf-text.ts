@@ -160,7 +160,10 @@ export class TextSetter {
       let cx = style.align === 'right' ? x + width - l.width * style.size : x
       const baseline = y + i * lh + style.size * 1.02
       for (const r of l.runs) {
-        this.doc.font(r.font).fontSize(style.size).fillColor(style.color ?? '#1f2937')
+        this.doc
+          .font(r.font)
+          .fontSize(style.size)
+          .fillColor(style.color ?? '#1f2937')
         this.doc.text(r.text, cx, baseline, { lineBreak: false, baseline: 'alphabetic' })
         cx += r.width * style.size
       }

@@ -4,7 +4,16 @@ import type { JobStatus } from '../jobs/types.ts'
 import { formatTime } from '../lib/units.ts'
 import type { ReportImage, ReportInput } from './model.ts'
 import { CHART_SIZE, fontFiles } from './chart.ts'
-import { legendText, reportContent, type Cell, type Column, type ReportContent, type Section, type TableSection, type Tone } from './content.ts'
+import {
+  legendText,
+  reportContent,
+  type Cell,
+  type Column,
+  type ReportContent,
+  type Section,
+  type TableSection,
+  type Tone,
+} from './content.ts'
 import { TextSetter, type TextLine, type TextStyle } from './pdf-text.ts'
 
 /**
@@ -14,7 +23,10 @@ import { TextSetter, type TextLine, type TextStyle } from './pdf-text.ts'
  */
 
 /** Fonts for the characters DejaVu Sans lacks (CJK), first found wins: Debian `fonts-droid-fallback`. */
-export const FALLBACK_FONTS = ['/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf', '/usr/share/fonts-droid-fallback/truetype/DroidSansFallback.ttf']
+export const FALLBACK_FONTS = [
+  '/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf',
+  '/usr/share/fonts-droid-fallback/truetype/DroidSansFallback.ttf',
+]
 
 const MARGIN = 48
 const INK = '#1f2937'
@@ -81,7 +93,14 @@ class PdfWriter {
   }
 
   rule(y: number): void {
-    this.doc.save().moveTo(this.left, y).lineTo(this.left + this.width, y).lineWidth(0.5).strokeColor(RULE).stroke().restore()
+    this.doc
+      .save()
+      .moveTo(this.left, y)
+      .lineTo(this.left + this.width, y)
+      .lineWidth(0.5)
+      .strokeColor(RULE)
+      .stroke()
+      .restore()
   }
 }
 
@@ -95,7 +114,10 @@ function columnWidths(w: PdfWriter, t: TableSection): number[] {
       const widest = (text: string, style: TextStyle) => Math.max(...parts(text, split(c)).map((p) => w.text.width(p, style)))
       return Math.max(widest(c.label, HEAD), ...t.rows.map((r) => widest(r[i]?.text ?? '', cellStyle(r[i])))) + 2 * PAD_X + 1
     })
-  const flex = Math.max(0, t.columns.findIndex((c) => c.wide))
+  const flex = Math.max(
+    0,
+    t.columns.findIndex((c) => c.wide),
+  )
   const others = (ns: number[]) => ns.reduce((s, n, i) => (i === flex ? s : s + n), 0)
   // while too wide on one line each, one wrapping column after another takes only the wider side of its arrow
   const split = new Set<Column>()
@@ -142,7 +164,12 @@ const INTRO: TextStyle = { size: 8.5, color: MUTED }
 
 function drawTable(w: PdfWriter, t: TableSection): void {
   const widths = columnWidths(w, t)
-  const header = layoutRow(w, t.columns.map((c) => ({ text: c.label })), widths, true)
+  const header = layoutRow(
+    w,
+    t.columns.map((c) => ({ text: c.label })),
+    widths,
+    true,
+  )
   const rows = t.rows.map((cells) => layoutRow(w, cells, widths, false))
   // the title, intro, header and first two rows stay together: a header never ends a page alone
   const intro = t.intro ? w.text.wrap(t.intro, w.width, INTRO).length * w.text.lineHeight(INTRO.size) + 4 : 0
@@ -170,7 +197,12 @@ function drawLegend(w: PdfWriter, thresholdPct: number): void {
   w.paragraph(l.before.trim(), { size, color: MUTED }, 0)
   w.ensure(w.text.lineHeight(size))
   let x = w.left
-  const parts: Array<[string, Tone | undefined]> = [[l.red, 'up'], [l.middle, undefined], [l.green, 'down'], [l.after, undefined]]
+  const parts: Array<[string, Tone | undefined]> = [
+    [l.red, 'up'],
+    [l.middle, undefined],
+    [l.green, 'down'],
+    [l.after, undefined],
+  ]
   for (const [text, tone] of parts) {
     const style: TextStyle = tone ? { size, bold: true, color: TONE[tone].fg } : { size, color: MUTED }
     const width = w.text.width(text, style)
@@ -209,7 +241,11 @@ function drawHeader(w: PdfWriter, c: ReportContent): void {
   w.y += w.text.draw(w.text.wrap(c.name, w.width, title, 3), w.left, w.y, w.width, title) + 4
   const badge: TextStyle = { size: 8.5, bold: true, color: STATUS[c.status]?.fg ?? INK }
   const bw = w.text.width(c.statusText, badge) + 12
-  w.doc.save().roundedRect(w.left, w.y, bw, 15, 7).fill(STATUS[c.status]?.bg ?? '#eee').restore()
+  w.doc
+    .save()
+    .roundedRect(w.left, w.y, bw, 15, 7)
+    .fill(STATUS[c.status]?.bg ?? '#eee')
+    .restore()
   w.text.draw(w.text.wrap(c.statusText, bw, badge, 1), w.left + 6, w.y + 2, bw, badge)
   w.y += 22
   const keyWidth = Math.max(...c.facts.map(([k]) => w.text.width(k, { size: 9 }))) + 12
@@ -226,7 +262,14 @@ function drawHeader(w: PdfWriter, c: ReportContent): void {
     const lw = w.text.width(label, link)
     w.text.draw(w.text.wrap(label, lw + 1, link, 1), w.left, w.y, lw + 1, link)
     w.doc.link(w.left, w.y, lw, w.text.lineHeight(link.size), c.grafanaUrl)
-    w.doc.save().moveTo(w.left, w.y + 12).lineTo(w.left + lw, w.y + 12).lineWidth(0.6).strokeColor('#2563eb').stroke().restore()
+    w.doc
+      .save()
+      .moveTo(w.left, w.y + 12)
+      .lineTo(w.left + lw, w.y + 12)
+      .lineWidth(0.6)
+      .strokeColor('#2563eb')
+      .stroke()
+      .restore()
     w.y += w.text.lineHeight(link.size)
   }
   w.y += 6

@@ -99,10 +99,13 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
 
   const mirror = (jobId: string, change: (r: ReportDelivery | undefined) => ReportDelivery): Promise<void> =>
     o.store
-      .update((d) => {
-        const j = d.jobs[jobId]
-        if (j) j.report = change(j.report)
-      }, [jobId])
+      .update(
+        (d) => {
+          const j = d.jobs[jobId]
+          if (j) j.report = change(j.report)
+        },
+        [jobId],
+      )
       .then(
         () => undefined,
         (err: unknown) => o.log.error('Report state not stored on the job', { job: jobId, error: messageOf(err) }),
@@ -142,10 +145,7 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
         html: r.html,
         text: r.text,
         headers: { 'X-Qactivity-Job': job.id },
-        attachments: [
-          ...r.images,
-          { filename: `qactivity-${job.id}.pdf`, contentType: 'application/pdf', content: pdf },
-        ],
+        attachments: [...r.images, { filename: `qactivity-${job.id}.pdf`, contentType: 'application/pdf', content: pdf }],
       }
     }
     const since = Date.parse(task.since!)
@@ -158,8 +158,18 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     const waiting = jobs.filter((j) => j.summary?.state !== 'done')
     if (waiting.length) throw new Error(`waiting for the summaries of ${waiting.length} job(s), e.g. ${waiting[0].id}`)
     const reports = await Promise.all(jobs.map((j) => buildReport(j, o.sources, { timeline: false })))
-    const r = renderDigest({ since: new Date(since), until: new Date(until), reports, grafanaUrl: o.sources.grafanaUrl, generatedAt: new Date(now()) }, { images: 'cid' })
-    return { ...base, subject: r.subject, html: r.html, text: r.text, headers: { 'X-Qactivity-Digest': `${task.since}/${task.until}` }, attachments: r.images }
+    const r = renderDigest(
+      { since: new Date(since), until: new Date(until), reports, grafanaUrl: o.sources.grafanaUrl, generatedAt: new Date(now()) },
+      { images: 'cid' },
+    )
+    return {
+      ...base,
+      subject: r.subject,
+      html: r.html,
+      text: r.text,
+      headers: { 'X-Qactivity-Digest': `${task.since}/${task.until}` },
+      attachments: r.images,
+    }
   }
 
   /** SMTP's verdict that retrying cannot change: a 5xx reply (every recipient refused, message refused). */
@@ -173,17 +183,35 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     try {
       const msg = await message(task)
       const info = msg ? ((await transport.sendMail(msg)) as { rejected?: unknown[] }) : undefined
-      if (!msg) o.log.info(task.kind === 'digest' ? 'No job completed in the digest window; nothing sent' : 'Job gone; report dropped', { task: task.id, job: task.jobId })
+      if (!msg)
+        o.log.info(task.kind === 'digest' ? 'No job completed in the digest window; nothing sent' : 'Job gone; report dropped', {
+          task: task.id,
+          job: task.jobId,
+        })
       const refused = (info?.rejected ?? []).map(String)
       // The job says `sent` (and `completion`) before the task leaves the queue, so that no moment
       // exists where neither shows the completion report (completed() would queue it again).
       if (msg && task.jobId) {
         const error = refused.length ? `refused by the SMTP server: ${refused.join(', ')}` : undefined
-        await mirror(task.jobId, (r) => ({ ...r, ...(task.completion ? { completion: true } : {}), state: 'sent', to: task.to, attempts: task.attempts + 1, sentAt: new Date(now()).toISOString(), lastError: error }))
+        await mirror(task.jobId, (r) => ({
+          ...r,
+          ...(task.completion ? { completion: true } : {}),
+          state: 'sent',
+          to: task.to,
+          attempts: task.attempts + 1,
+          sentAt: new Date(now()).toISOString(),
+          lastError: error,
+        }))
       }
       await state.update((s) => void (s.tasks = s.tasks.filter((t) => t.id !== task.id)))
       lastError = undefined
-      if (msg) o.log.info('Report e-mailed', { task: task.id, job: task.jobId, to: task.to.join(','), ...(refused.length ? { refused: refused.join(',') } : {}) })
+      if (msg)
+        o.log.info('Report e-mailed', {
+          task: task.id,
+          job: task.jobId,
+          to: task.to.join(','),
+          ...(refused.length ? { refused: refused.join(',') } : {}),
+        })
     } catch (err) {
       const error = messageOf(err)
       lastError = error
@@ -193,7 +221,15 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
           // Retrying a refusal only repeats it: drop the task, keep the reason on the job.
           o.log.error('Report refused by the SMTP server; not retried', { task: task.id, job: task.jobId, error })
           await state.update((s) => void (s.tasks = s.tasks.filter((t) => t.id !== task.id)))
-          if (task.jobId) await mirror(task.jobId, (r) => ({ ...r, ...(task.completion ? { completion: true } : {}), state: 'failed', to: task.to, attempts, lastError: error }))
+          if (task.jobId)
+            await mirror(task.jobId, (r) => ({
+              ...r,
+              ...(task.completion ? { completion: true } : {}),
+              state: 'failed',
+              to: task.to,
+              attempts,
+              lastError: error,
+            }))
           return
         }
         const delay = retryDelay(attempts, o.retryMinMs ?? 5000, o.retryMaxMs ?? 600_000)
@@ -226,10 +262,10 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     })()
       .catch((err: unknown) => o.log.error('Mail sender failed', { error: messageOf(err) }))
       .finally(() => {
-      pumping = undefined
-      const next = Math.min(...state.data.tasks.map((t) => (t.notBefore ? Date.parse(t.notBefore) : Date.now())))
-      if (!closed && Number.isFinite(next)) timer = setTimeout(kick, Math.max(0, next - Date.now())).unref()
-    })
+        pumping = undefined
+        const next = Math.min(...state.data.tasks.map((t) => (t.notBefore ? Date.parse(t.notBefore) : Date.now())))
+        if (!closed && Number.isFinite(next)) timer = setTimeout(kick, Math.max(0, next - Date.now())).unref()
+      })
   }
 
   async function send(job: Job, to = recipients(job, o.config)): Promise<MailTask> {
@@ -246,7 +282,9 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     const to = recipients(job, o.config)
     if (!to.length) return
     const task = await enqueue((s) =>
-      o.store.data.jobs[jobId]?.report?.completion || s.tasks.some((t) => t.completion && t.jobId === jobId) ? undefined : { kind: 'job', jobId, to, completion: true },
+      o.store.data.jobs[jobId]?.report?.completion || s.tasks.some((t) => t.completion && t.jobId === jobId)
+        ? undefined
+        : { kind: 'job', jobId, to, completion: true },
     )
     if (!task) return
     await pendingOn(jobId, to)
@@ -275,7 +313,9 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
   let cron: Cron | undefined
   if (o.config.schedule) {
     cron = new Cron(o.config.schedule, { protect: true }, () => {
-      digest(new Date(Math.floor(now() / 1000) * 1000)).catch((err: unknown) => o.log.error('Digest not queued (reports.json not written); the next tick catches up', { error: messageOf(err) }))
+      digest(new Date(Math.floor(now() / 1000) * 1000)).catch((err: unknown) =>
+        o.log.error('Digest not queued (reports.json not written); the next tick catches up', { error: messageOf(err) }),
+      )
     })
     // A tick missed while the process was down is queued now; the first start only sets the position.
     const missed = cron.previousRuns(1, new Date(now()))[0]

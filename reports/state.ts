@@ -50,7 +50,13 @@ const TaskSchema = z.object({
   notBefore: Iso.optional(),
   lastError: z.string().optional(),
 })
-const StateSchema = z.object({ version: z.literal(1), enabledAt: Iso, lastDigestUntil: Iso.nullable(), tasks: z.array(TaskSchema), nextId: z.number().int() })
+const StateSchema = z.object({
+  version: z.literal(1),
+  enabledAt: Iso,
+  lastDigestUntil: Iso.nullable(),
+  tasks: z.array(TaskSchema),
+  nextId: z.number().int(),
+})
 
 /** The state file is not valid; nothing was changed. */
 export class ReportStateCorruptError extends Error {

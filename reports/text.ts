@@ -39,7 +39,12 @@ function sectionText(s: Section): string[] {
   const title = s.title.toUpperCase()
   if (s.kind === 'table') return [title, ...tableText(s)]
   if (s.kind === 'charts') return [title, '(charts in the HTML version and the PDF)']
-  const comments = s.comments.map((c) => [`${formatTime(c.at)}  ${line(c.author)}`, ...paragraph(c.text).split('\n').map((l) => `  ${l}`.trimEnd())])
+  const comments = s.comments.map((c) => [
+    `${formatTime(c.at)}  ${line(c.author)}`,
+    ...paragraph(c.text)
+      .split('\n')
+      .map((l) => `  ${l}`.trimEnd()),
+  ])
   return [title, ...comments.flatMap((lines, i) => (i ? ['', ...lines] : lines))]
 }
 

@@ -77,7 +77,8 @@ export async function initGrafana(o: GrafanaInitOptions): Promise<GrafanaInitRes
     const r = await call(method, path, basic, body)
     if (!ok.includes(r.status)) {
       const msg = (r.json as { message?: unknown } | undefined)?.message
-      const hint = r.status === 401 ? ' (GF_SECURITY_ADMIN_PASSWORD only applies when Grafana first creates its database; see the README)' : ''
+      const hint =
+        r.status === 401 ? ' (GF_SECURITY_ADMIN_PASSWORD only applies when Grafana first creates its database; see the README)' : ''
       throw new InitError(`[${method}] ${path}: ${r.status}${typeof msg === 'string' ? ` ${msg}` : ''}${hint}`)
     }
     return r.json
@@ -101,7 +102,8 @@ export async function initGrafana(o: GrafanaInitOptions): Promise<GrafanaInitRes
   // 2. The service account, with the role annotations need.
   type Account = { id: number; name: string; role?: string; isDisabled?: boolean }
   const find = async (): Promise<Account | undefined> => {
-    const found = (await admin('GET', `/api/serviceaccounts/search?perpage=100&page=1&query=${encodeURIComponent(name)}`)) as { serviceAccounts?: Account[] } | undefined
+    const found = (await admin('GET', `/api/serviceaccounts/search?perpage=100&page=1&query=${encodeURIComponent(name)}`)) as
+      { serviceAccounts?: Account[] } | undefined
     return found?.serviceAccounts?.find((a) => a.name === name)
   }
   let account = await find()
@@ -121,7 +123,10 @@ export async function initGrafana(o: GrafanaInitOptions): Promise<GrafanaInitRes
   if (typeof account.id !== 'number') throw new InitError('[POST] /api/serviceaccounts: answer has no id')
 
   // 3. A token already there and accepted: nothing more to do.
-  const existing = await readFile(o.tokenFile, 'utf8').then((t) => t.trim(), () => '')
+  const existing = await readFile(o.tokenFile, 'utf8').then(
+    (t) => t.trim(),
+    () => '',
+  )
   if (existing) {
     const r = await call('GET', '/api/annotations?limit=1', `Bearer ${existing}`)
     if (r.status === 200) {
@@ -133,10 +138,13 @@ export async function initGrafana(o: GrafanaInitOptions): Promise<GrafanaInitRes
   }
 
   // 4. A fresh token; the ones earlier runs made are unusable now (their secret is gone), so delete them.
-  const tokens = ((await admin('GET', `/api/serviceaccounts/${account.id}/tokens`)) as Array<{ id: number; name: string }> | undefined) ?? []
+  const tokens =
+    ((await admin('GET', `/api/serviceaccounts/${account.id}/tokens`)) as Array<{ id: number; name: string }> | undefined) ?? []
   for (const t of tokens) if (t.name.startsWith(TOKEN_PREFIX)) await admin('DELETE', `/api/serviceaccounts/${account.id}/tokens/${t.id}`)
-  const created = (await admin('POST', `/api/serviceaccounts/${account.id}/tokens`, { name: `${TOKEN_PREFIX}${Date.now()}` })) as { key?: unknown } | undefined
-  if (typeof created?.key !== 'string' || !created.key) throw new InitError(`[POST] /api/serviceaccounts/${account.id}/tokens: answer has no key`)
+  const created = (await admin('POST', `/api/serviceaccounts/${account.id}/tokens`, { name: `${TOKEN_PREFIX}${Date.now()}` })) as
+    { key?: unknown } | undefined
+  if (typeof created?.key !== 'string' || !created.key)
+    throw new InitError(`[POST] /api/serviceaccounts/${account.id}/tokens: answer has no key`)
 
   await mkdir(dirname(o.tokenFile), { recursive: true })
   const tmp = `${o.tokenFile}.tmp-${process.pid}`

@@ -11,6 +11,8 @@ bash scripts/ensure-system-deps.sh
 
 echo "typecheck: tsc --noEmit"
 npx tsc --noEmit -p .
+echo "format: prettier --check (npm run format fixes it)"
+npx prettier --check --log-level warn '**/*.{ts,mjs}'
 
 mkdir -p .tmp
 status=0

@@ -143,7 +143,8 @@ function aggregates(c: Context, d: SimulatorAppDeps): Response {
   if (!node) return fail(c, 404, 'fs_no_such_entry_error', `No such file or directory: ${ref}`)
   if (node.kind !== 'dir') return fail(c, 400, 'fs_not_a_directory_error', `Not a directory: ${ref}`)
   const maxEntries = c.req.query('max-entries') ?? '1000'
-  if (!/^\d+$/.test(maxEntries)) return fail(c, 400, 'http_bad_request_error', `max-entries must be a non-negative integer, got "${maxEntries}"`)
+  if (!/^\d+$/.test(maxEntries))
+    return fail(c, 400, 'http_bad_request_error', `max-entries must be a non-negative integer, got "${maxEntries}"`)
   const orderBy = c.req.query('order-by') ?? 'total_blocks'
   if (!(ORDER_BY as readonly string[]).includes(orderBy)) return fail(c, 400, 'http_bad_request_error', `Unknown order-by "${orderBy}"`)
   return c.json(d.cluster.capacity.aggregates(node, d.elapsedSeconds(), Math.min(Number(maxEntries), 5000), orderBy as OrderBy))

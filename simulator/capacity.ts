@@ -49,7 +49,9 @@ export function createCapacityModel(tree: Tree, scenario: Scenario, writes: Writ
   const entries = new Map(scenario.capacity.map((c) => [c.path, c]))
   const totals = (dir: DirNode, elapsed: number): Totals => {
     const entry = entries.get(dir.path)
-    return entry ? plus(fromEntry(entry, elapsed), writes.under(dir.path, elapsed)) : plus(summed(dir, elapsed, totals), writes.at(dir.path, elapsed))
+    return entry
+      ? plus(fromEntry(entry, elapsed), writes.under(dir.path, elapsed))
+      : plus(summed(dir, elapsed, totals), writes.at(dir.path, elapsed))
   }
   const fileTotals = (file: FileNode, elapsed: number) => plus(FILE_TOTALS, { data: writes.file(file.id, elapsed), files: 0n })
   return {
@@ -114,9 +116,22 @@ function aggregateFields(t: Totals): Record<string, string> {
   }
 }
 
-const FILE_TOTALS: Totals = { capacity: FILE_DATA_BYTES + FILE_META_BYTES, data: FILE_DATA_BYTES, meta: FILE_META_BYTES, files: 1n, directories: 0n }
+const FILE_TOTALS: Totals = {
+  capacity: FILE_DATA_BYTES + FILE_META_BYTES,
+  data: FILE_DATA_BYTES,
+  meta: FILE_META_BYTES,
+  files: 1n,
+  directories: 0n,
+}
 
-function topChildren(dir: DirNode, elapsed: number, totals: CapacityModel['totals'], fileTotals: (f: FileNode, elapsed: number) => Totals, max: number, orderBy: OrderBy) {
+function topChildren(
+  dir: DirNode,
+  elapsed: number,
+  totals: CapacityModel['totals'],
+  fileTotals: (f: FileNode, elapsed: number) => Totals,
+  max: number,
+  orderBy: OrderBy,
+) {
   const key = sortKey(orderBy)
   const rows: Array<[DirNode | FileNode, Totals]> = [
     ...[...dir.children.values()].map((d): [DirNode, Totals] => [d, totals(d, elapsed)]),

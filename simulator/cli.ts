@@ -106,7 +106,12 @@ export async function runSimulateCommand(
   const log = createLogger(logLevelOf(env))
   const sim = await startSimulator(args.options)
   if (args.caOut && sim.caPem) writeFileSync(args.caOut, sim.caPem)
-  log.info('Qumulo simulator listening', { url: sim.url, scenario: args.source, users: Object.keys(args.options.users ?? { admin: '' }).join(','), ca_file: args.caOut })
+  log.info('Qumulo simulator listening', {
+    url: sim.url,
+    scenario: args.source,
+    users: Object.keys(args.options.users ?? { admin: '' }).join(','),
+    ca_file: args.caOut,
+  })
   await waitForStop(signal)
   await sim.close()
   log.info('Qumulo simulator stopped')

@@ -14,7 +14,12 @@ export interface Cluster {
 
 export function buildCluster(scenario: Scenario): Cluster {
   const tree = createTree(scenario.clusterIdPrefix)
-  const timed = scenario.workloads.map((w) => ({ start: w.startSeconds, end: w.endSeconds, items: workloadItems(tree, w), shared: w.directoryIds }))
+  const timed = scenario.workloads.map((w) => ({
+    start: w.startSeconds,
+    end: w.endSeconds,
+    items: workloadItems(tree, w),
+    shared: w.directoryIds,
+  }))
   const writes = scenario.workloads.map((w, i) => writeStream(w, timed[i].items))
   for (const c of scenario.capacity) tree.ensureDir(c.path)
   return { tree, activity: createActivityFeed(timed), capacity: createCapacityModel(tree, scenario, createWriteLedger(writes)) }

@@ -41,7 +41,10 @@ const workload = z
     /** Files each client creates in `path` per minute (empty: a metadata block each). */
     newFilesPerMinute: z.number().int().nonnegative().default(0),
   })
-  .refine((w) => w.endSeconds === null || w.endSeconds > w.startSeconds, { message: 'must be greater than startSeconds', path: ['endSeconds'] })
+  .refine((w) => w.endSeconds === null || w.endSeconds > w.startSeconds, {
+    message: 'must be greater than startSeconds',
+    path: ['endSeconds'],
+  })
   .refine((w) => !(w.deleted && w.directoryIds), { message: 'a workload on directory ids cannot be deleted', path: ['deleted'] })
 
 const growth = z.strictObject({
@@ -66,7 +69,10 @@ const fileSystem = z.strictObject({
 const scenarioSchema = z
   .strictObject({
     /** 18-digit prefix shared by every file id of the cluster. */
-    clusterIdPrefix: z.string().regex(/^\d{18}$/, 'expected 18 digits').default('131072291465916581'),
+    clusterIdPrefix: z
+      .string()
+      .regex(/^\d{18}$/, 'expected 18 digits')
+      .default('131072291465916581'),
     workloads: z.array(workload).default([]),
     capacity: z.array(capacity).default([]),
     fileSystem: fileSystem.default({ totalBytes: 10n ** 15n, snapshotBytes: 0n }),

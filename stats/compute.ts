@@ -99,7 +99,9 @@ export class ActivityAccumulator {
     const polls: Array<[number, number[]]> = []
     for (const [time, values] of [...this.perTime].sort(([a], [b]) => a - b)) {
       const prev = polls.at(-1)?.[0]
-      if (prev !== undefined && intervalSeconds) for (let t = prev + intervalSeconds; t < time - intervalSeconds / 2; t += intervalSeconds) polls.push([t, ACTIVITY_FIELDS.map(() => 0)])
+      if (prev !== undefined && intervalSeconds)
+        for (let t = prev + intervalSeconds; t < time - intervalSeconds / 2; t += intervalSeconds)
+          polls.push([t, ACTIVITY_FIELDS.map(() => 0)])
       polls.push([time, values])
     }
     const k = Math.ceil(polls.length / maxPoints)
@@ -107,7 +109,10 @@ export class ActivityAccumulator {
     const out: TimelinePoint[] = []
     for (let i = 0; i < polls.length; i += k) {
       const group = polls.slice(i, i + k)
-      out.push({ time: group[group.length - 1][0], values: ACTIVITY_FIELDS.map((_, f) => group.reduce((sum, [, v]) => sum + v[f], 0) / group.length) })
+      out.push({
+        time: group[group.length - 1][0],
+        values: ACTIVITY_FIELDS.map((_, f) => group.reduce((sum, [, v]) => sum + v[f], 0) / group.length),
+      })
     }
     return out
   }
@@ -128,10 +133,20 @@ export class ActivityAccumulator {
     const activity = Object.fromEntries(
       ACTIVITY_FIELDS.map((f, i) => [
         f,
-        { total: this.totals[i], mean: seconds > 0 ? this.totals[i] / seconds : 0, peak: Math.max(0, ...[...this.perTime.values()].map((v) => v[i])) },
+        {
+          total: this.totals[i],
+          mean: seconds > 0 ? this.totals[i] / seconds : 0,
+          peak: Math.max(0, ...[...this.perTime.values()].map((v) => v[i])),
+        },
       ]),
     ) as Record<ActivityField, FieldAggregate>
-    return { activity, topClients: top(this.clients, 'client', TOP_N), topPaths: top(this.paths, 'path', TOP_N), polls: this.perTime.size, timeline: this.timeline(TIMELINE_POINTS, s.intervalSeconds) }
+    return {
+      activity,
+      topClients: top(this.clients, 'client', TOP_N),
+      topPaths: top(this.paths, 'path', TOP_N),
+      polls: this.perTime.size,
+      timeline: this.timeline(TIMELINE_POINTS, s.intervalSeconds),
+    }
   }
 }
 

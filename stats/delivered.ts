@@ -22,13 +22,15 @@ const HORIZON_MS = 366 * 24 * 3_600_000
 /** The Flux counting the collector points of `cluster` at or after `untilS` (one `_value`, no table when none). */
 export function renderFluxCollectorCount(cluster: string, untilS: number, bucket: string): string {
   const from = Math.round(untilS * 1000)
-  return [
-    `from(bucket: ${fluxString(bucket)})`,
-    `  |> range(start: ${fluxTime(from)}, stop: ${fluxTime(from + HORIZON_MS)})`,
-    `  |> filter(fn: (r) => r._measurement == ${fluxString(MEASUREMENT.collector)}${cluster ? ` and r.cluster == ${fluxString(cluster)}` : ''} and r._field == "points")`,
-    '  |> group()',
-    '  |> count()',
-  ].join('\n') + '\n'
+  return (
+    [
+      `from(bucket: ${fluxString(bucket)})`,
+      `  |> range(start: ${fluxTime(from)}, stop: ${fluxTime(from + HORIZON_MS)})`,
+      `  |> filter(fn: (r) => r._measurement == ${fluxString(MEASUREMENT.collector)}${cluster ? ` and r.cluster == ${fluxString(cluster)}` : ''} and r._field == "points")`,
+      '  |> group()',
+      '  |> count()',
+    ].join('\n') + '\n'
+  )
 }
 
 /** {@link DeliveredCheck} with one query in the configured language (`INFLUX_QUERY_LANGUAGE`). */

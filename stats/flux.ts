@@ -74,7 +74,11 @@ function selectPoints(q: ActivityQuery, fields: readonly string[], bucket: strin
     `from(bucket: ${fluxString(bucket)})`,
     `  |> range(start: ${fluxTime(q.range.fromMs + 1)}, stop: ${fluxTime(q.range.toMs)})`,
     `  |> filter(fn: (r) => r._measurement == ${fluxString(q.measurement)})`,
-    `  |> filter(fn: (r) => ${anyOf([...new Set(fields)].map((f) => `r._field == ${fluxString(f)}`), 'or', 'false')})`,
+    `  |> filter(fn: (r) => ${anyOf(
+      [...new Set(fields)].map((f) => `r._field == ${fluxString(f)}`),
+      'or',
+      'false',
+    )})`,
     ...(s.cluster ? [`  |> filter(fn: (r) => r.cluster == ${fluxString(s.cluster)})`] : []),
     `  |> filter(fn: (r) => ${match})`,
   ]
@@ -83,22 +87,26 @@ function selectPoints(q: ActivityQuery, fields: readonly string[], bucket: strin
 /** Flux listing every stored `client_ip` tag value of `qumulo_activity`, of one cluster when given (for CIDR expansion), as `_value`. */
 export function renderFluxClientValues(bucket: string, cluster?: string): string {
   const predicate = `r._measurement == ${fluxString(MEASUREMENT.activity)}${cluster ? ` and r.cluster == ${fluxString(cluster)}` : ''}`
-  return [
-    'import "influxdata/influxdb/schema"',
-    '',
-    `schema.tagValues(bucket: ${fluxString(bucket)}, tag: "client_ip", predicate: (r) => ${predicate}, start: 1970-01-01T00:00:00Z)`,
-  ].join('\n') + '\n'
+  return (
+    [
+      'import "influxdata/influxdb/schema"',
+      '',
+      `schema.tagValues(bucket: ${fluxString(bucket)}, tag: "client_ip", predicate: (r) => ${predicate}, start: 1970-01-01T00:00:00Z)`,
+    ].join('\n') + '\n'
+  )
 }
 
 /** Flux reading a completed job's stored series (`qactivity_job_timeline`) as (`_time`, `_field`, `_value`). */
 export function renderFluxTimeline(jobId: string, range: TimeRange, bucket: string): string {
-  return [
-    `from(bucket: ${fluxString(bucket)})`,
-    `  |> range(start: ${fluxTime(range.fromMs + 1)}, stop: ${fluxTime(range.toMs)})`,
-    `  |> filter(fn: (r) => r._measurement == ${fluxString(MEASUREMENT.jobTimeline)})`,
-    `  |> filter(fn: (r) => r.job_id == ${fluxString(jobId)})`,
-    '  |> keep(columns: ["_time", "_field", "_value"])',
-  ].join('\n') + '\n'
+  return (
+    [
+      `from(bucket: ${fluxString(bucket)})`,
+      `  |> range(start: ${fluxTime(range.fromMs + 1)}, stop: ${fluxTime(range.toMs)})`,
+      `  |> filter(fn: (r) => r._measurement == ${fluxString(MEASUREMENT.jobTimeline)})`,
+      `  |> filter(fn: (r) => r.job_id == ${fluxString(jobId)})`,
+      '  |> keep(columns: ["_time", "_field", "_value"])',
+    ].join('\n') + '\n'
+  )
 }
 
 type FluxLsp = typeof import('@influxdata/flux-lsp-node')
@@ -216,7 +224,8 @@ export function createFluxRunner(cfg: InfluxConfig, opts: FluxRunnerOptions = {}
     try {
       for await (const { values, tableMeta } of queryApi.iterateRows(flux)) {
         const error = inBandError(tableMeta, values)
-        if (error !== undefined) throw new InfluxError(`[POST] "${url.href}": query failed: ${error}`, { status: 200, body: error, retriable: false })
+        if (error !== undefined)
+          throw new InfluxError(`[POST] "${url.href}": query failed: ${error}`, { status: 200, body: error, retriable: false })
         yield { values, meta: tableMeta }
       }
     } catch (err) {
@@ -237,7 +246,10 @@ export function createFluxRunner(cfg: InfluxConfig, opts: FluxRunnerOptions = {}
         if (i === undefined) continue
         const raw = col('_value').get(values)
         const value = raw === null || raw === undefined ? 0 : Number(raw)
-        if (!Number.isFinite(value)) throw new InfluxError(`[POST] "${url.href}": non-numeric ${field} value ${JSON.stringify(values[col('_value').index])}`, { retriable: false })
+        if (!Number.isFinite(value))
+          throw new InfluxError(`[POST] "${url.href}": non-numeric ${field} value ${JSON.stringify(values[col('_value').index])}`, {
+            retriable: false,
+          })
         const time = parseFluxTime(values[col('_time').index] ?? '')
         const client = String(col('client_ip').get(values) ?? '')
         const path = String(col('path').get(values) ?? '')

@@ -32,7 +32,10 @@ function where(q: ActivityQuery): string | undefined {
  */
 export function renderInfluxQL(q: ActivityQuery): string | undefined {
   const w = where(q)
-  return w && `SELECT ${q.fields.map(quoteIdent).join(', ')} FROM ${quoteIdent(q.measurement)} WHERE ${w} GROUP BY ${quoteIdent('client_ip')}, ${quoteIdent('path')}`
+  return (
+    w &&
+    `SELECT ${q.fields.map(quoteIdent).join(', ')} FROM ${quoteIdent(q.measurement)} WHERE ${w} GROUP BY ${quoteIdent('client_ip')}, ${quoteIdent('path')}`
+  )
 }
 
 /** The InfluxQL counting the matching points of a query (by {@link COUNTED_FIELD}); undefined when nothing can match. */
@@ -72,8 +75,10 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
       return series ? Number(series.values[0]?.[series.columns.indexOf('count')] ?? 0) : 0
     },
     async timeline(jobId, range) {
-          const fields = ACTIVITY_FIELDS.map(quoteIdent).join(', ')
-      const [result] = await influxql.query(`SELECT ${fields} FROM ${quoteIdent(MEASUREMENT.jobTimeline)} WHERE ${quoteIdent('job_id')} = ${quoteString(jobId)} AND time > ${timeLiteral(range.fromMs)} AND time < ${timeLiteral(range.toMs)}`)
+      const fields = ACTIVITY_FIELDS.map(quoteIdent).join(', ')
+      const [result] = await influxql.query(
+        `SELECT ${fields} FROM ${quoteIdent(MEASUREMENT.jobTimeline)} WHERE ${quoteIdent('job_id')} = ${quoteString(jobId)} AND time > ${timeLiteral(range.fromMs)} AND time < ${timeLiteral(range.toMs)}`,
+      )
       const series = result?.series[0]
       if (!series) return []
       const idx = ACTIVITY_FIELDS.map((f) => series.columns.indexOf(f))
@@ -81,7 +86,9 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
     },
     async clientValues(cluster) {
       const where = cluster ? ` WHERE ${quoteIdent('cluster')} = ${quoteString(cluster)}` : ''
-      const [result] = await influxql.query(`SHOW TAG VALUES FROM ${quoteIdent('qumulo_activity')} WITH KEY = ${quoteIdent('client_ip')}${where}`)
+      const [result] = await influxql.query(
+        `SHOW TAG VALUES FROM ${quoteIdent('qumulo_activity')} WITH KEY = ${quoteIdent('client_ip')}${where}`,
+      )
       return (result?.series ?? []).flatMap((s) => s.values.map((v) => String(v[s.columns.indexOf('value')])))
     },
   }

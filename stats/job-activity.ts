@@ -27,7 +27,14 @@ export function jobActivityLines(job: Pick<Job, 'id' | 'name' | 'cluster'>, s: A
     if (seconds <= 0) continue
     const fields: Record<string, number> = { seconds, elapsed_seconds: r.time - s.startMs / 1000 }
     ACTIVITY_FIELDS.forEach((f, i) => (fields[f] = r.values[i]))
-    out.push(toLine({ measurement: MEASUREMENT.jobActivity, tags: { job_id: job.id, job_name: job.name, cluster: job.cluster, client_ip: r.client, path: r.path }, fields, time: r.time }))
+    out.push(
+      toLine({
+        measurement: MEASUREMENT.jobActivity,
+        tags: { job_id: job.id, job_name: job.name, cluster: job.cluster, client_ip: r.client, path: r.path },
+        fields,
+        time: r.time,
+      }),
+    )
   }
   return out
 }

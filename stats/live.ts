@@ -57,7 +57,11 @@ export class LiveAggregates {
    * The aggregates of a running job's window [start, end = now]. `emit` sees the rows this call
    * read: those folded for good (`final`, each once per fold) and the unsettled rest.
    */
-  async aggregates(jobId: string, s: ActivitySelector, emit?: (rows: ActivityRow[], final: boolean) => void): Promise<ActivityAggregates & LiveInfo> {
+  async aggregates(
+    jobId: string,
+    s: ActivitySelector,
+    emit?: (rows: ActivityRow[], final: boolean) => void,
+  ): Promise<ActivityAggregates & LiveInfo> {
     const key = JSON.stringify([s.startMs, s.intervalSeconds, s.cluster, [...s.clients].sort(), [...s.paths].sort()])
     let entry = this.entries.get(jobId)
     if (!entry || entry.key !== key) entry = { key, acc: new ActivityAccumulator(), settledMs: s.startMs, queue: Promise.resolve() }
@@ -80,7 +84,11 @@ export class LiveAggregates {
     return this.entries.size
   }
 
-  private async refresh(e: Entry, s: ActivitySelector, emit?: (rows: ActivityRow[], final: boolean) => void): Promise<ActivityAggregates & LiveInfo> {
+  private async refresh(
+    e: Entry,
+    s: ActivitySelector,
+    emit?: (rows: ActivityRow[], final: boolean) => void,
+  ): Promise<ActivityAggregates & LiveInfo> {
     let full = e.settledMs <= s.startMs
     if (!full) {
       const stored = await this.source.count(activityQuery(s, { fromMs: s.startMs, toMs: e.settledMs + 1 }))

@@ -119,7 +119,11 @@ function capacityGrowth(job: Job, path: string, liveEnd?: CapacityReading, liveE
 /** `later` against `first`, per field and aggregate: abs = later − first, pct = abs / first × 100 (null when first is 0). */
 export function deltas(first: Pick<JobStats, 'activity'>, later: Pick<JobStats, 'activity'>): Comparison['deltas'][number]['activity'] {
   const delta = (a: number, b: number): Delta => ({ abs: b - a, pct: a === 0 ? null : ((b - a) / a) * 100 })
-  const of = (f: ActivityField) => ({ total: delta(first.activity[f].total, later.activity[f].total), mean: delta(first.activity[f].mean, later.activity[f].mean), peak: delta(first.activity[f].peak, later.activity[f].peak) })
+  const of = (f: ActivityField) => ({
+    total: delta(first.activity[f].total, later.activity[f].total),
+    mean: delta(first.activity[f].mean, later.activity[f].mean),
+    peak: delta(first.activity[f].peak, later.activity[f].peak),
+  })
   return Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, of(f)])) as Comparison['deltas'][number]['activity']
 }
 
@@ -158,13 +162,20 @@ export class StatsService {
   }
 
   private previousRunsOf(job: Job): JobStats['previousRuns'] {
-    return this.deps.previousRuns(job.name, job.startedAt, job.id).slice(0, 5).map((j) => ({ id: j.id, startedAt: j.startedAt, status: j.status }))
+    return this.deps
+      .previousRuns(job.name, job.startedAt, job.id)
+      .slice(0, 5)
+      .map((j) => ({ id: j.id, startedAt: j.startedAt, status: j.status }))
   }
 
   private summarised(job: Job): JobStats | undefined {
     if (job.status === 'running' || job.summary?.state !== 'done' || !job.summary.stats) return undefined
     // Capacity from the job itself: summaries stored before the reading times were added lack them.
-    return { ...(job.summary.stats as unknown as JobStats), capacity: job.paths.map((p) => capacityGrowth(job, p)), previousRuns: this.previousRunsOf(job) }
+    return {
+      ...(job.summary.stats as unknown as JobStats),
+      capacity: job.paths.map((p) => capacityGrowth(job, p)),
+      previousRuns: this.previousRunsOf(job),
+    }
   }
 
   private async computed(job: Job): Promise<{ stats: JobStats; timeline: TimelinePoint[] }> {
@@ -213,7 +224,14 @@ export class StatsService {
   private async selector(job: Job): Promise<ActivitySelector> {
     const startMs = Date.parse(job.startedAt)
     const endMs = job.status === 'running' ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
-    return { startMs, endMs, intervalSeconds: this.deps.intervalSeconds, clients: await this.clientValues(job), paths: job.paths, cluster: job.cluster || undefined }
+    return {
+      startMs,
+      endMs,
+      intervalSeconds: this.deps.intervalSeconds,
+      clients: await this.clientValues(job),
+      paths: job.paths,
+      cluster: job.cluster || undefined,
+    }
   }
 
   /** The activity aggregates: kept incrementally while the job runs, read once in full after. */
@@ -238,7 +256,12 @@ export class StatsService {
         if (!live || !this.deps.aggregates || !job.cluster) return capacityGrowth(job, path)
         try {
           const a = await this.deps.aggregates(job.cluster, path)
-          return capacityGrowth(job, path, { at: new Date(this.now()).toISOString(), usedBytes: String(a.totalCapacity), files: String(a.totalFiles), directories: String(a.totalDirectories) })
+          return capacityGrowth(job, path, {
+            at: new Date(this.now()).toISOString(),
+            usedBytes: String(a.totalCapacity),
+            files: String(a.totalFiles),
+            directories: String(a.totalDirectories),
+          })
         } catch (err) {
           return capacityGrowth(job, path, undefined, `live reading: ${(err as Error).message}`)
         }
@@ -257,5 +280,4 @@ export class StatsService {
     const [first, ...rest] = stats
     return { jobs: stats, deltas: rest.map((s) => ({ job: s.job, activity: deltas(first, s) })) }
   }
-
 }

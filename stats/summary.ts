@@ -77,16 +77,28 @@ export function summaryLine(job: Job, s: JobStats, previous?: { id: string; stat
       if (typeof before === 'number' && before !== 0) fields[`${f}_total_change_pct`] = ((s.activity[f].total - before) / before) * 100
     }
   }
-  return toLine({ measurement: MEASUREMENT.jobSummary, tags: { job_id: job.id, job_name: job.name, cluster: job.cluster }, fields, time: Date.parse(job.endedAt!) / 1000 })
+  return toLine({
+    measurement: MEASUREMENT.jobSummary,
+    tags: { job_id: job.id, job_name: job.name, cluster: job.cluster },
+    fields,
+    time: Date.parse(job.endedAt!) / 1000,
+  })
 }
 
 /** `qactivity_job_timeline`: the job's series (≤ 240 points) for its report charts, stamped at each poll (group). */
-export function timelineLines(job: Pick<Job, 'id' | 'name' | 'cluster'>, timeline: ReadonlyArray<{ time: number; values: number[] }>): string[] {
+export function timelineLines(
+  job: Pick<Job, 'id' | 'name' | 'cluster'>,
+  timeline: ReadonlyArray<{ time: number; values: number[] }>,
+): string[] {
   return timeline.map((p) =>
-    toLine({ measurement: MEASUREMENT.jobTimeline, tags: { job_id: job.id, job_name: job.name, cluster: job.cluster }, fields: Object.fromEntries(ACTIVITY_FIELDS.map((f, i) => [f, p.values[i]])), time: p.time }),
+    toLine({
+      measurement: MEASUREMENT.jobTimeline,
+      tags: { job_id: job.id, job_name: job.name, cluster: job.cluster },
+      fields: Object.fromEntries(ACTIVITY_FIELDS.map((f, i) => [f, p.values[i]])),
+      time: p.time,
+    }),
   )
 }
-
 
 /**
  * Computes each completed job's aggregates once every point up to `end + interval` is in InfluxDB
@@ -117,10 +129,13 @@ export function startSummaries(o: SummaryOptions): Summaries {
     if (stopped) return
     timers.set(
       jobId,
-      setTimeout(() => {
-        timers.delete(jobId)
-        enqueue(jobId)
-      }, Math.max(0, whenMs - now())).unref(),
+      setTimeout(
+        () => {
+          timers.delete(jobId)
+          enqueue(jobId)
+        },
+        Math.max(0, whenMs - now()),
+      ).unref(),
     )
   }
   const nextRecheck = (jobId: string) => {
@@ -139,14 +154,20 @@ export function startSummaries(o: SummaryOptions): Summaries {
       const points = await o.stats.pointCount(job)
       const { stats, timeline } = await o.stats.statsAndTimeline({ ...job, summary: undefined })
       const { previousRuns: _previous, ...kept } = stats
-      await o.store.update((d) => {
-        const j = d.jobs[jobId]
-        if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown>, points }
-      }, [jobId])
+      await o.store.update(
+        (d) => {
+          const j = d.jobs[jobId]
+          if (j) j.summary = { state: 'done', computedAt: new Date(now()).toISOString(), stats: kept as Record<string, unknown>, points }
+        },
+        [jobId],
+      )
       attempts.delete(jobId)
       o.onDone?.(jobId)
       const prev = stats.previousRuns.map((r) => o.store.data.jobs[r.id]).find((j) => j?.summary?.state === 'done' && j.summary.stats)
-      await o.writer?.write([summaryLine(job, stats, prev && { id: prev.id, stats: prev.summary!.stats as unknown as JobStats }), ...timelineLines(job, timeline)])
+      await o.writer?.write([
+        summaryLine(job, stats, prev && { id: prev.id, stats: prev.summary!.stats as unknown as JobStats }),
+        ...timelineLines(job, timeline),
+      ])
       return stats
     } catch (err) {
       await failed(jobId, err)
@@ -160,10 +181,13 @@ export function startSummaries(o: SummaryOptions): Summaries {
     const delay = Math.min((o.retryMs ?? 30_000) * 2 ** (n - 1), 600_000)
     o.log.warn('Job summary not computed; will retry', { job: jobId, attempt: n, retryInMs: delay, error: messageOf(err) })
     await o.store
-      .update((d) => {
-        const j = d.jobs[jobId]
-        if (j && j.summary?.state !== 'done') j.summary = { state: 'pending', lastError: messageOf(err) }
-      }, [jobId])
+      .update(
+        (d) => {
+          const j = d.jobs[jobId]
+          if (j && j.summary?.state !== 'done') j.summary = { state: 'pending', lastError: messageOf(err) }
+        },
+        [jobId],
+      )
       .catch(() => {})
     at(jobId, now() + delay)
   }

@@ -141,8 +141,7 @@ export function createGrafanaSink(cfg: GrafanaSinkConfig): AnnotationSink {
     const msg = serverMessage(text)
     // 401/403: token or permissions. A redirect (login page, http→https) or a 404 on the collection route
     // means GRAFANA_URL points somewhere else. All need an operator; none may drop queued annotations.
-    const configError =
-      status === 401 || status === 403 || (status >= 300 && status < 400) || (status === 404 && method !== 'PATCH')
+    const configError = status === 401 || status === 403 || (status >= 300 && status < 400) || (status === 404 && method !== 'PATCH')
     const retryAfter = Number(res.headers.get('retry-after'))
     throw new GrafanaApiError(clean(`${where}: ${reason}${msg ? ` (${msg})` : ''}`), {
       status,
@@ -214,7 +213,10 @@ function serverMessage(body: string): string {
   } catch {
     // not JSON (a proxy's HTML page…)
   }
-  return body.replace(/<[^>]*>/g, ' ').trim().slice(0, 200)
+  return body
+    .replace(/<[^>]*>/g, ' ')
+    .trim()
+    .slice(0, 200)
 }
 
 /** `connect ECONNREFUSED 127.0.0.1:3000` rather than undici's bare `fetch failed`. */

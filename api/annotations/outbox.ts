@@ -305,19 +305,22 @@ export function startOutbox(deps: OutboxDeps): Outbox {
     // 1. Mark the attempt durably before any POST can land.
     let begun: { task: AnnotationTask; job: Job; prior: number } | 'gone' | undefined
     try {
-      begun = await store.update((d) => {
-        const i = findTask(d, seq)
-        if (i < 0) return undefined
-        const task = d.outbox[i]
-        const job = d.jobs[task.jobId]
-        if (!job) {
-          d.outbox.splice(i, 1)
-          return 'gone' as const
-        }
-        const prior = task.attempts
-        task.attempts = prior + 1
-        return { task: { ...task }, job: structuredClone(job), prior }
-      }, [jobId])
+      begun = await store.update(
+        (d) => {
+          const i = findTask(d, seq)
+          if (i < 0) return undefined
+          const task = d.outbox[i]
+          const job = d.jobs[task.jobId]
+          if (!job) {
+            d.outbox.splice(i, 1)
+            return 'gone' as const
+          }
+          const prior = task.attempts
+          task.attempts = prior + 1
+          return { task: { ...task }, job: structuredClone(job), prior }
+        },
+        [jobId],
+      )
     } catch (err) {
       storeFailed(err)
       return
@@ -347,22 +350,25 @@ export function startOutbox(deps: OutboxDeps): Outbox {
         holdUntil = 0
         lastError = undefined
         configError = false
-        await store.update((d) => {
-          const i = findTask(d, seq)
-          if (i >= 0) d.outbox.splice(i, 1)
-          // Grafana answers again: tasks held back by the outage need not wait out their backoff.
-          for (const x of d.outbox) delete x.notBefore
-          const job = d.jobs[jobId]
-          if (!job) return
-          const a = (job.annotation ??= initialAnnotationSync(true))
-          if (done!.id !== undefined) a.id = done!.id
-          if (done!.comment) a.comments++
-          if (d.outbox.some((x) => x.jobId === jobId)) a.state = 'pending'
-          else {
-            a.state = 'synced'
-            delete a.lastError
-          }
-        }, [jobId])
+        await store.update(
+          (d) => {
+            const i = findTask(d, seq)
+            if (i >= 0) d.outbox.splice(i, 1)
+            // Grafana answers again: tasks held back by the outage need not wait out their backoff.
+            for (const x of d.outbox) delete x.notBefore
+            const job = d.jobs[jobId]
+            if (!job) return
+            const a = (job.annotation ??= initialAnnotationSync(true))
+            if (done!.id !== undefined) a.id = done!.id
+            if (done!.comment) a.comments++
+            if (d.outbox.some((x) => x.jobId === jobId)) a.state = 'pending'
+            else {
+              a.state = 'synced'
+              delete a.lastError
+            }
+          },
+          [jobId],
+        )
         log.debug('annotation delivered', { ...fields, id: done.id, note: done.note })
         return
       }
@@ -377,15 +383,18 @@ export function startOutbox(deps: OutboxDeps): Outbox {
         const delay = backoff(failures, hint)
         holdUntil = t + delay
         const notBefore = new Date(t + backoff(begun.task.attempts, hint)).toISOString()
-        await store.update((d) => {
-          const i = findTask(d, seq)
-          if (i >= 0) d.outbox[i].notBefore = notBefore
-          const job = d.jobs[jobId]
-          if (job?.annotation) {
-            job.annotation.state = 'failing'
-            job.annotation.lastError = msg
-          }
-        }, [jobId])
+        await store.update(
+          (d) => {
+            const i = findTask(d, seq)
+            if (i >= 0) d.outbox[i].notBefore = notBefore
+            const job = d.jobs[jobId]
+            if (job?.annotation) {
+              job.annotation.state = 'failing'
+              job.annotation.lastError = msg
+            }
+          },
+          [jobId],
+        )
         const level = configError || !(error instanceof GrafanaApiError) ? 'error' : 'warn'
         log[level]('annotation delivery failed; will retry', { ...fields, error: msg, retryInMs: delay })
       } else {
@@ -393,15 +402,18 @@ export function startOutbox(deps: OutboxDeps): Outbox {
         failures = 0
         holdUntil = 0
         const what = error instanceof Undeliverable ? msg : `${kind} annotation dropped: ${msg}`
-        await store.update((d) => {
-          const i = findTask(d, seq)
-          if (i >= 0) d.outbox.splice(i, 1)
-          const job = d.jobs[jobId]
-          if (job?.annotation) {
-            job.annotation.state = 'failing'
-            job.annotation.lastError = what
-          }
-        }, [jobId])
+        await store.update(
+          (d) => {
+            const i = findTask(d, seq)
+            if (i >= 0) d.outbox.splice(i, 1)
+            const job = d.jobs[jobId]
+            if (job?.annotation) {
+              job.annotation.state = 'failing'
+              job.annotation.lastError = what
+            }
+          },
+          [jobId],
+        )
         log.warn('annotation task dropped', { ...fields, error: what })
       }
     } catch (err) {
@@ -504,4 +516,3 @@ export function startOutbox(deps: OutboxDeps): Outbox {
     }),
   }
 }
-

@@ -19,7 +19,9 @@ import {
 const security = [{ bearerAuth: [] }]
 type JsonResponse<S extends z.ZodType> = { description: string; content: { 'application/json': { schema: S } } }
 function errors<const C extends readonly number[]>(...codes: C): { [K in C[number]]: JsonResponse<typeof ErrorSchema> } {
-  return Object.fromEntries(codes.map((c) => [c, { description: ERROR_TEXT[c], content: { 'application/json': { schema: ErrorSchema } } }])) as never
+  return Object.fromEntries(
+    codes.map((c) => [c, { description: ERROR_TEXT[c], content: { 'application/json': { schema: ErrorSchema } } }]),
+  ) as never
 }
 const ERROR_TEXT: Record<number, string> = {
   400: 'invalid input; the message names the field',
@@ -51,7 +53,18 @@ export function jobRoutes(service: JobService, callerAddress: CallerAddress) {
   const app = new OpenAPIHono<AuthEnv>()
 
   app.openapi(
-    createRoute({ method: 'post', path: '/jobs', security, summary: 'Start a job', request: { body: body(CreateJobBody) }, responses: { ...jobResponse(201, 'created'), ...jobResponse(200, 'the same create replayed (client-chosen id)'), ...errors(400, 401, 403, 409, 413, 415) } }),
+    createRoute({
+      method: 'post',
+      path: '/jobs',
+      security,
+      summary: 'Start a job',
+      request: { body: body(CreateJobBody) },
+      responses: {
+        ...jobResponse(201, 'created'),
+        ...jobResponse(200, 'the same create replayed (client-chosen id)'),
+        ...errors(400, 401, 403, 409, 413, 415),
+      },
+    }),
     async (c) => {
       const { path, client, label, ...b } = bodyOf<z.output<typeof CreateJobBody>>(c)
       const input = {
@@ -66,17 +79,41 @@ export function jobRoutes(service: JobService, callerAddress: CallerAddress) {
   )
 
   app.openapi(
-    createRoute({ method: 'get', path: '/jobs', security, summary: 'List jobs, newest first', request: { query: ListQuery }, responses: { 200: { description: 'a page of jobs', content: { 'application/json': { schema: JobListSchema } } }, ...errors(400, 401, 403) } }),
+    createRoute({
+      method: 'get',
+      path: '/jobs',
+      security,
+      summary: 'List jobs, newest first',
+      request: { query: ListQuery },
+      responses: {
+        200: { description: 'a page of jobs', content: { 'application/json': { schema: JobListSchema } } },
+        ...errors(400, 401, 403),
+      },
+    }),
     (c) => c.json(service.list(c.req.valid('query')), 200),
   )
 
   app.openapi(
-    createRoute({ method: 'get', path: '/jobs/{id}', security, summary: 'One job', request: { params: IdParam }, responses: { ...jobResponse(200, 'the job'), ...errors(400, 401, 403, 404) } }),
+    createRoute({
+      method: 'get',
+      path: '/jobs/{id}',
+      security,
+      summary: 'One job',
+      request: { params: IdParam },
+      responses: { ...jobResponse(200, 'the job'), ...errors(400, 401, 403, 404) },
+    }),
     async (c) => c.json(await service.find(c.req.valid('param').id), 200),
   )
 
   app.openapi(
-    createRoute({ method: 'post', path: '/jobs/{id}/paths', security, summary: 'Attach paths (idempotent)', request: { params: IdParam, body: body(AddPathsBody) }, responses: { ...jobResponse(200, 'the job'), ...errors(400, 401, 403, 404, 409, 413, 415) } }),
+    createRoute({
+      method: 'post',
+      path: '/jobs/{id}/paths',
+      security,
+      summary: 'Attach paths (idempotent)',
+      request: { params: IdParam, body: body(AddPathsBody) },
+      responses: { ...jobResponse(200, 'the job'), ...errors(400, 401, 403, 404, 409, 413, 415) },
+    }),
     async (c) => {
       const b = bodyOf<z.output<typeof AddPathsBody>>(c)
       return c.json(await service.addPaths(c.req.valid('param').id, [...(b.path ? [b.path] : []), ...(b.paths ?? [])]), 200)
@@ -84,7 +121,14 @@ export function jobRoutes(service: JobService, callerAddress: CallerAddress) {
   )
 
   app.openapi(
-    createRoute({ method: 'post', path: '/jobs/{id}/clients', security, summary: 'Attach clients (idempotent); none = the caller', request: { params: IdParam, body: body(AddClientsBody) }, responses: { ...jobResponse(200, 'the job'), ...errors(400, 401, 403, 404, 409, 413, 415) } }),
+    createRoute({
+      method: 'post',
+      path: '/jobs/{id}/clients',
+      security,
+      summary: 'Attach clients (idempotent); none = the caller',
+      request: { params: IdParam, body: body(AddClientsBody) },
+      responses: { ...jobResponse(200, 'the job'), ...errors(400, 401, 403, 404, 409, 413, 415) },
+    }),
     async (c) => {
       const b = bodyOf<z.output<typeof AddClientsBody>>(c)
       let clients = [...(b.client ? [b.client] : []), ...(b.clients ?? [])]
@@ -98,12 +142,33 @@ export function jobRoutes(service: JobService, callerAddress: CallerAddress) {
   )
 
   app.openapi(
-    createRoute({ method: 'post', path: '/jobs/{id}/comments', security, summary: 'Comment (the fossil record)', request: { params: IdParam, body: body(CommentBody) }, responses: { 201: { description: 'the comment', content: { 'application/json': { schema: z.object({ at: z.string(), author: z.string(), text: z.string() }) } } }, ...errors(400, 401, 403, 404, 413, 415) } }),
-    async (c) => c.json(await service.comment(c.get('principal'), c.req.valid('param').id, bodyOf<z.output<typeof CommentBody>>(c).text), 201),
+    createRoute({
+      method: 'post',
+      path: '/jobs/{id}/comments',
+      security,
+      summary: 'Comment (the fossil record)',
+      request: { params: IdParam, body: body(CommentBody) },
+      responses: {
+        201: {
+          description: 'the comment',
+          content: { 'application/json': { schema: z.object({ at: z.string(), author: z.string(), text: z.string() }) } },
+        },
+        ...errors(400, 401, 403, 404, 413, 415),
+      },
+    }),
+    async (c) =>
+      c.json(await service.comment(c.get('principal'), c.req.valid('param').id, bodyOf<z.output<typeof CommentBody>>(c).text), 201),
   )
 
   app.openapi(
-    createRoute({ method: 'post', path: '/jobs/{id}/complete', security, summary: 'Complete a job', request: { params: IdParam, body: body(CompleteBody) }, responses: { ...jobResponse(200, 'the completed job'), ...errors(400, 401, 403, 404, 409, 413, 415) } }),
+    createRoute({
+      method: 'post',
+      path: '/jobs/{id}/complete',
+      security,
+      summary: 'Complete a job',
+      request: { params: IdParam, body: body(CompleteBody) },
+      responses: { ...jobResponse(200, 'the completed job'), ...errors(400, 401, 403, 404, 409, 413, 415) },
+    }),
     async (c) => {
       const b = bodyOf<z.output<typeof CompleteBody>>(c)
       return c.json(await service.complete(c.req.valid('param').id, b.status, b.at), 200)

@@ -23,7 +23,20 @@ export function statsRoutes(jobs: JobService, stats: StatsService | undefined, l
   }
 
   app.openapi(
-    createRoute({ method: 'get', path: '/jobs/{id}/stats', security, summary: 'The job’s aggregates (live while running)', request: { params: IdParam }, responses: { 200: { description: 'the aggregates (README: What the numbers mean)', content: { 'application/json': { schema: StatsSchema } } }, 400: err('invalid id'), 401: err('no token'), 404: err('no such job'), 503: err('InfluxDB unreachable') } }),
+    createRoute({
+      method: 'get',
+      path: '/jobs/{id}/stats',
+      security,
+      summary: 'The job’s aggregates (live while running)',
+      request: { params: IdParam },
+      responses: {
+        200: { description: 'the aggregates (README: What the numbers mean)', content: { 'application/json': { schema: StatsSchema } } },
+        400: err('invalid id'),
+        401: err('no token'),
+        404: err('no such job'),
+        503: err('InfluxDB unreachable'),
+      },
+    }),
     async (c) => {
       const job = await jobs.find(c.req.valid('param').id)
       return c.json(await guarded(() => need().stats(job)), 200)
@@ -31,7 +44,20 @@ export function statsRoutes(jobs: JobService, stats: StatsService | undefined, l
   )
 
   app.openapi(
-    createRoute({ method: 'get', path: '/compare', security, summary: 'Jobs side by side, deltas against the first', request: { query: CompareQuery }, responses: { 200: { description: 'stats and deltas', content: { 'application/json': { schema: ComparisonSchema } } }, 400: err('fewer than 2 or malformed ids'), 401: err('no token'), 404: err('a job does not exist'), 503: err('InfluxDB unreachable') } }),
+    createRoute({
+      method: 'get',
+      path: '/compare',
+      security,
+      summary: 'Jobs side by side, deltas against the first',
+      request: { query: CompareQuery },
+      responses: {
+        200: { description: 'stats and deltas', content: { 'application/json': { schema: ComparisonSchema } } },
+        400: err('fewer than 2 or malformed ids'),
+        401: err('no token'),
+        404: err('a job does not exist'),
+        503: err('InfluxDB unreachable'),
+      },
+    }),
     async (c) => {
       const list = await Promise.all(c.req.valid('query').jobs.map((id) => jobs.find(id)))
       return c.json(await guarded(() => need().compare(list)), 200)

@@ -14,10 +14,7 @@ export class InfluxError extends Error {
   /** Milliseconds the server asked us to wait (`Retry-After`), if it did. */
   readonly retryAfterMs?: number
 
-  constructor(
-    message: string,
-    opts: { status?: number; body?: string; retriable: boolean; retryAfterMs?: number; cause?: unknown },
-  ) {
+  constructor(message: string, opts: { status?: number; body?: string; retriable: boolean; retryAfterMs?: number; cause?: unknown }) {
     super(redact(message), { cause: opts.cause })
     this.name = 'InfluxError'
     this.status = opts.status
@@ -128,8 +125,7 @@ function exchange(url: URL, req: HttpRequest): Promise<HttpResponse> {
   const timeoutMs = req.timeoutMs ?? 10_000
   const agents = req.agents ?? shared
   const lib = url.protocol === 'https:' ? https : http
-  const fail = (what: string, cause?: unknown) =>
-    new InfluxError(`[${req.method}] "${url.href}": ${what}`, { retriable: true, cause })
+  const fail = (what: string, cause?: unknown) => new InfluxError(`[${req.method}] "${url.href}": ${what}`, { retriable: true, cause })
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...req.headers }
     if (req.body !== undefined) headers['content-length'] = Buffer.byteLength(req.body)

@@ -304,7 +304,8 @@ class SpoolWriter implements DurableWriter {
       this.waiters.reject(new Error(`The InfluxDB writer closed with ${left.length} segments undelivered`))
       this.transport?.close?.()
       for (const seg of left) seg.data = undefined
-      if (left.length) this.log.info('Undelivered points stay spooled for the next start', { segments: left.length, bytes: this.spool.bytes })
+      if (left.length)
+        this.log.info('Undelivered points stay spooled for the next start', { segments: left.length, bytes: this.spool.bytes })
     } finally {
       await this.spool.close()
     }

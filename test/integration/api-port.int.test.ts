@@ -18,7 +18,10 @@ interface Run {
 
 function runApi(env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'api'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, cwd: tempDir() })
+    const child = spawn(process.execPath, [BIN, 'api'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      cwd: tempDir(),
+    })
     let stderr = ''
     let url: string | undefined
     child.stdout.resume()
@@ -50,7 +53,13 @@ describe('qactivity api on a port that is taken', () => {
     const taken = await listening()
     const port = (taken.address() as { port: number }).port
     const dataDir = tempDir()
-    const env = { QACTIVITY_AUTH: 'off', QACTIVITY_HOST: '127.0.0.1', QACTIVITY_DATA_DIR: dataDir, INFLUX_URL: 'http://127.0.0.1:1', QACTIVITY_LOG_LEVEL: 'error' }
+    const env = {
+      QACTIVITY_AUTH: 'off',
+      QACTIVITY_HOST: '127.0.0.1',
+      QACTIVITY_DATA_DIR: dataDir,
+      INFLUX_URL: 'http://127.0.0.1:1',
+      QACTIVITY_LOG_LEVEL: 'error',
+    }
     try {
       const busy = await runApi({ ...env, QACTIVITY_PORT: String(port) })
       expect(busy.code).toBe(1)

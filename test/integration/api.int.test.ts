@@ -21,7 +21,15 @@ const GROWTH = 1_048_576 // bytes per second under /render/shots
 let simNow = Date.now()
 const scenario = parseScenario({
   workloads: [{ clients: ['10.0.1.1'], path: '/render/shots/s01', files: 2, ops: { 'file-iops-read': 60 } }],
-  capacity: [{ path: '/render/shots', usedBytes: '1000000000000', files: 5000, directories: 50, growth: { bytesPerSecond: GROWTH, filesPerSecond: 10, directoriesPerSecond: 0 } }],
+  capacity: [
+    {
+      path: '/render/shots',
+      usedBytes: '1000000000000',
+      files: 5000,
+      directories: 50,
+      growth: { bytesPerSecond: GROWTH, filesPerSecond: 10, directoriesPerSecond: 0 },
+    },
+  ],
 })
 
 let influxd: Influxd
@@ -63,14 +71,22 @@ afterAll(async () => {
 })
 
 async function call<T = Job>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(api.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined })
+  const res = await fetch(api.url + path, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  })
   return { status: res.status, body: (await res.json()) as T }
 }
 
-
 describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana', () => {
   it('runs the seed story: start with a path, comment, complete; exact capacity growth, job events, annotations', async () => {
-    const created = await call('POST', '/api/v1/jobs', { name: 'render', paths: ['/render/shots'], clients: ['10.0.1.0/24'], labels: { shot: '042' } })
+    const created = await call('POST', '/api/v1/jobs', {
+      name: 'render',
+      paths: ['/render/shots'],
+      clients: ['10.0.1.0/24'],
+      labels: { shot: '042' },
+    })
     expect(created.status).toBe(201)
     const id = created.body.id
     const job = () => api.store.data.jobs[id]
@@ -96,10 +112,18 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
       const [cap] = await q.query(`SELECT "used_bytes" FROM "qumulo_capacity" WHERE "path" = '/render/shots'`)
       expect(cap.series[0].values.map((v) => String(v[1]))).toEqual([start.usedBytes, end.usedBytes])
     })
-    const [events] = await q.query(`SELECT "event", "status", "started_at", "ended_at", "paths", "clients" FROM "qactivity_job" WHERE "job_id" = '${id}'`)
+    const [events] = await q.query(
+      `SELECT "event", "status", "started_at", "ended_at", "paths", "clients" FROM "qactivity_job" WHERE "job_id" = '${id}'`,
+    )
     const rows = events.series[0].values
     expect(rows.map((r) => r[1])).toEqual(['start', 'comment', 'complete'])
-    expect(rows[2].slice(2)).toEqual(['succeeded', Date.parse(job().startedAt), Date.parse(job().endedAt!), '["/render/shots"]', '["10.0.1.0/24"]'])
+    expect(rows[2].slice(2)).toEqual([
+      'succeeded',
+      Date.parse(job().startedAt),
+      Date.parse(job().endedAt!),
+      '["/render/shots"]',
+      '["10.0.1.0/24"]',
+    ])
 
     await api.outbox.drain(10_000)
     const region = grafana.withTags('qactivity', `job:${id}`, 'name:render')
@@ -113,7 +137,9 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
     // §6 over HTTP: the stats route and a comparison with a second run of the same name.
     const st = await call<Record<string, any>>('GET', `/api/v1/jobs/${id}/stats`)
     expect(st.status).toBe(200)
-    expect(Object.keys(st.body)).toEqual(expect.arrayContaining(['job', 'name', 'status', 'window', 'activity', 'capacity', 'topClients', 'topPaths']))
+    expect(Object.keys(st.body)).toEqual(
+      expect.arrayContaining(['job', 'name', 'status', 'window', 'activity', 'capacity', 'topClients', 'topPaths']),
+    )
     expect(st.body.capacity[0].usedBytes.delta).toBe(Number(BigInt(end.usedBytes) - BigInt(start.usedBytes)))
     const second = (await call('POST', '/api/v1/jobs', { name: 'render', clients: ['10.0.1.1'] })).body.id
     await call('POST', `/api/v1/jobs/${second}/complete`, {})
@@ -152,10 +178,28 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
     const t = Math.floor(Date.now() / 60_000) * 60 - 600
     const { body: job } = await call('POST', '/api/v1/jobs', { name: 'deep', paths: ['/render/shots/s01'] })
     expect(job.cluster).toBe('sim')
-    const inProcess = createCollector({ config, qumulo, writer, log: silentLogger, jobPaths: async (tick) => api.service.watchedPaths('sim', tick) })
+    const inProcess = createCollector({
+      config,
+      qumulo,
+      writer,
+      log: silentLogger,
+      jobPaths: async (tick) => api.service.watchedPaths('sim', tick),
+    })
     // A lone collector of cluster "sim" (tagged "lone" here to tell its points apart), and one of another cluster.
-    const lone = createCollector({ config: { ...config, qumulo: { ...config.qumulo, cluster: 'lone' } }, qumulo, writer, log: silentLogger, jobPaths: jobPathsFromApi(api.url, undefined, 'sim') })
-    const other = createCollector({ config: { ...config, qumulo: { ...config.qumulo, cluster: 'other' } }, qumulo, writer, log: silentLogger, jobPaths: jobPathsFromApi(api.url, undefined, 'other') })
+    const lone = createCollector({
+      config: { ...config, qumulo: { ...config.qumulo, cluster: 'lone' } },
+      qumulo,
+      writer,
+      log: silentLogger,
+      jobPaths: jobPathsFromApi(api.url, undefined, 'sim'),
+    })
+    const other = createCollector({
+      config: { ...config, qumulo: { ...config.qumulo, cluster: 'other' } },
+      qumulo,
+      writer,
+      log: silentLogger,
+      jobPaths: jobPathsFromApi(api.url, undefined, 'other'),
+    })
     await Promise.all([inProcess.runOnce(t), lone.runOnce(t), other.runOnce(t)])
     const { body: done } = await call('POST', `/api/v1/jobs/${job.id}/complete`, {})
     // The first poll after the end still overlaps the job's window; the one after does not.
@@ -165,11 +209,26 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
     await Promise.all([inProcess.runOnce(grace), lone.runOnce(grace)])
     await Promise.all([inProcess.runOnce(grace + 60), lone.runOnce(grace + 60)])
     await writer.flush()
-    const [r] = await createInfluxQL(config.influx).query(`SELECT "iops_read", "cluster" FROM "qumulo_activity" WHERE "client_ip" = '10.0.1.1' AND time >= ${t}s AND time <= ${grace + 60}s GROUP BY "path"`)
+    const [r] = await createInfluxQL(config.influx).query(
+      `SELECT "iops_read", "cluster" FROM "qumulo_activity" WHERE "client_ip" = '10.0.1.1' AND time >= ${t}s AND time <= ${grace + 60}s GROUP BY "path"`,
+    )
     const byPath = Object.fromEntries(r.series.map((s) => [s.tags.path, s.values.map((v) => [v[0], v[2]])]))
     // While the job runs its path is watched (deeper than QACTIVITY_PATH_DEPTH=1), and one poll after; then depth rules.
     const sorted = (rows: unknown[][]) => rows.sort((x, y) => String(x).localeCompare(String(y)))
-    expect(sorted(byPath['/render/shots/s01'])).toEqual(sorted([[t, 'sim'], [t, 'lone'], [grace, 'sim'], [grace, 'lone']]))
-    expect(sorted(byPath['/render'])).toEqual(sorted([[t, 'other'], [grace + 60, 'sim'], [grace + 60, 'lone']]))
+    expect(sorted(byPath['/render/shots/s01'])).toEqual(
+      sorted([
+        [t, 'sim'],
+        [t, 'lone'],
+        [grace, 'sim'],
+        [grace, 'lone'],
+      ]),
+    )
+    expect(sorted(byPath['/render'])).toEqual(
+      sorted([
+        [t, 'other'],
+        [grace + 60, 'sim'],
+        [grace + 60, 'lone'],
+      ]),
+    )
   })
 })

@@ -74,7 +74,7 @@ describe('qactivity collect', () => {
     const [res] = await createInfluxQL({ url: influxd.url, bucket: 'cli_once', queryLanguage: 'influxql' }).query(
       `SELECT sum("iops_read") AS r, sum("throughput_write") AS w FROM "qumulo_activity" WHERE "cluster" = 'c1'`,
     )
-    expect(res.series[0].values[0].slice(1)).toEqual([2, 2 * 15 * 4096 / 60])
+    expect(res.series[0].values[0].slice(1)).toEqual([2, (2 * 15 * 4096) / 60])
   })
 
   it('--once exits 1 and names the failing endpoint when Qumulo is unreachable', async () => {
@@ -86,7 +86,14 @@ describe('qactivity collect', () => {
   })
 
   it('--once trusts a self-signed cluster through QUMULO_CA_FILE, refuses it without, or with QUMULO_INSECURE_TLS=1 accepts it', async () => {
-    const env = { ...baseEnv(), QUMULO_URL: tls.url, QUMULO_TOKEN: 'access-v1:tls-token', QUMULO_USERNAME: '', QUMULO_PASSWORD: '', INFLUX_BUCKET: 'cli_tls' }
+    const env = {
+      ...baseEnv(),
+      QUMULO_URL: tls.url,
+      QUMULO_TOKEN: 'access-v1:tls-token',
+      QUMULO_USERNAME: '',
+      QUMULO_PASSWORD: '',
+      INFLUX_BUCKET: 'cli_tls',
+    }
     const trusted = await run(['collect', '--once'], { ...env, QUMULO_CA_FILE: caFile })
     expect(trusted.code).toBe(0)
     const untrusted = await run(['collect', '--once'], env)
@@ -110,7 +117,11 @@ describe('qactivity collect', () => {
     try {
       // Stopped after four cycles, however slowly a loaded machine starts the process.
       const cycles = (out: string) => out.match(/Cycle (done|incomplete)/g)?.length ?? 0
-      const r = await run(['collect'], { ...baseEnv(), INFLUX_BUCKET: 'cli_loop', QACTIVITY_POLL_SECONDS: '1', QACTIVITY_LOG_LEVEL: 'debug' }, { killWhen: (out) => cycles(out) >= 4 })
+      const r = await run(
+        ['collect'],
+        { ...baseEnv(), INFLUX_BUCKET: 'cli_loop', QACTIVITY_POLL_SECONDS: '1', QACTIVITY_LOG_LEVEL: 'debug' },
+        { killWhen: (out) => cycles(out) >= 4 },
+      )
       expect(r.code).toBe(0)
     } finally {
       sim.setFaults({ tokenLifetimeSeconds: 36000 })

@@ -21,11 +21,13 @@ let api: ChildProcess
 let apiUrl: string
 let apiStderr = ''
 
-
 /** Starts `qactivity api`; resolves with its URL once it logs `msg="API listening" url=…`. */
 function startApi(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'api'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, cwd: tempDir() })
+    const child = spawn(process.execPath, [BIN, 'api'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      cwd: tempDir(),
+    })
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`qactivity api not ready after 30 s; stderr:\n${apiStderr}`))
@@ -90,7 +92,13 @@ interface Run {
 function run(cmd: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', QACTIVITY_URL: apiUrl, QACTIVITY_TOKEN: WRITER, ...env } as NodeJS.ProcessEnv,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        QACTIVITY_URL: apiUrl,
+        QACTIVITY_TOKEN: WRITER,
+        ...env,
+      } as NodeJS.ProcessEnv,
       cwd: tempDir(),
     })
     let stdout = ''
@@ -173,7 +181,9 @@ describe('qactivity job against the real API', () => {
     const json = await qa(['stats', '--job', ids[1], '--json'])
     expect(json.code, json.stderr).toBe(0)
     const stats = JSON.parse(json.stdout)
-    expect(Object.keys(stats)).toEqual(expect.arrayContaining(['job', 'window', 'activity', 'capacity', 'topClients', 'topPaths', 'previousRuns']))
+    expect(Object.keys(stats)).toEqual(
+      expect.arrayContaining(['job', 'window', 'activity', 'capacity', 'topClients', 'topPaths', 'previousRuns']),
+    )
     expect(stats.previousRuns[0].id).toBe(ids[0])
     const human = await qa(['stats', '--job', ids[1]])
     expect(human.code, human.stderr).toBe(0)
@@ -206,7 +216,11 @@ describe('qactivity job against the real API', () => {
   })
 
   it('usage errors exit 2 with one line: missing job, bad flags, and the API refusing the input (400)', async () => {
-    expectFailure(await qa(['comment', 'hello'], { QACTIVITY_JOB: undefined }), 2, /^qactivity: no job: pass --job ID or set QACTIVITY_JOB$/)
+    expectFailure(
+      await qa(['comment', 'hello'], { QACTIVITY_JOB: undefined }),
+      2,
+      /^qactivity: no job: pass --job ID or set QACTIVITY_JOB$/,
+    )
     expectFailure(await qa(['start']), 2, /--name is required/)
     expectFailure(await qa(['start', '--name', 'x', '--frobnicate']), 2, /Unknown option '--frobnicate'/)
     expectFailure(await qa(['bogus']), 2, /unknown job subcommand "bogus"/)
@@ -223,8 +237,16 @@ describe('qactivity job against the real API', () => {
 
   it('operational failures exit 1 with one line: unknown job (404), bad token (401), reader writing (403), API down', async () => {
     expectFailure(await qa(['show', '--job', 'no-such-job']), 1, /\(404\)$/)
-    expectFailure(await qa(['list'], { QACTIVITY_TOKEN: 'wrong-token-0123456789' }), 1, /does not know the token in QACTIVITY_TOKEN: .*QACTIVITY_API_TOKENS.* \(401\)$/)
-    expectFailure(await qa(['list'], { QACTIVITY_TOKEN: undefined }), 1, /needs a token: set QACTIVITY_TOKEN .*QACTIVITY_API_TOKENS.* \(401\)$/)
+    expectFailure(
+      await qa(['list'], { QACTIVITY_TOKEN: 'wrong-token-0123456789' }),
+      1,
+      /does not know the token in QACTIVITY_TOKEN: .*QACTIVITY_API_TOKENS.* \(401\)$/,
+    )
+    expectFailure(
+      await qa(['list'], { QACTIVITY_TOKEN: undefined }),
+      1,
+      /needs a token: set QACTIVITY_TOKEN .*QACTIVITY_API_TOKENS.* \(401\)$/,
+    )
     expectFailure(await qa(['start', '--name', 'x'], { QACTIVITY_TOKEN: READER }), 1, /\(403\)$/)
     expect((await qa(['list', '--limit', '1'], { QACTIVITY_TOKEN: READER })).code).toBe(0)
     const down = await qa(['show', '--job', 'x'], { QACTIVITY_URL: `http://127.0.0.1:${await freePort()}` })
@@ -267,8 +289,18 @@ describe('qactivity job against the real API', () => {
     const list = JSON.parse((await qa(['list', '--json', '--name', 'render-farm-test'])).stdout)
     expect(list.jobs).toHaveLength(1)
     const job = list.jobs[0]
-    expect(job).toMatchObject({ status: 'succeeded', paths: ['/render/shots'], clients: ['127.0.0.1'], labels: { shot: 'sq010', workers: '4' } })
-    expect(job.comments.map((c: { text: string }) => c.text).sort()).toEqual(['worker 1 done', 'worker 2 done', 'worker 3 done', 'worker 4 done'])
+    expect(job).toMatchObject({
+      status: 'succeeded',
+      paths: ['/render/shots'],
+      clients: ['127.0.0.1'],
+      labels: { shot: 'sq010', workers: '4' },
+    })
+    expect(job.comments.map((c: { text: string }) => c.text).sort()).toEqual([
+      'worker 1 done',
+      'worker 2 done',
+      'worker 3 done',
+      'worker 4 done',
+    ])
     // the script ends with `job show` of that job
     expect(r.stdout).toMatch(new RegExp(`^id +${job.id}\n`))
     expect(r.stdout).toContain('comments (4)')
@@ -284,7 +316,10 @@ describe('qactivity job against the real API', () => {
       SLURM_JOB_PARTITION: 'gpu',
       QACTIVITY_SLURM_PATHS: '/render/shots',
     }
-    const nodes = await Promise.all([run('bash', [`${EXAMPLES}slurm/prolog.sh`], slurm), run('bash', [`${EXAMPLES}slurm/prolog.sh`], slurm)])
+    const nodes = await Promise.all([
+      run('bash', [`${EXAMPLES}slurm/prolog.sh`], slurm),
+      run('bash', [`${EXAMPLES}slurm/prolog.sh`], slurm),
+    ])
     for (const n of nodes) expect(n, n.stderr).toMatchObject({ code: 0, stderr: '' })
     let job = JSON.parse((await qa(['show', '--json', '--job', '48213'])).stdout)
     expect(job).toMatchObject({ id: '48213', name: 'sim-run', status: 'running', clients: ['127.0.0.1'], paths: ['/render/shots'] })
@@ -299,7 +334,11 @@ describe('qactivity job against the real API', () => {
     expect(job.status).toBe('failed')
 
     // the API being down never fails a prolog (a failing prolog would drain the node)
-    const down = await run('bash', [`${EXAMPLES}slurm/prolog.sh`], { ...slurm, SLURM_JOB_ID: '48214', QACTIVITY_URL: `http://127.0.0.1:${await freePort()}` })
+    const down = await run('bash', [`${EXAMPLES}slurm/prolog.sh`], {
+      ...slurm,
+      SLURM_JOB_ID: '48214',
+      QACTIVITY_URL: `http://127.0.0.1:${await freePort()}`,
+    })
     expect(down.code).toBe(0)
   })
 })

@@ -22,7 +22,14 @@ const A = { reads: 120, writes: 30, files: 2 }
 const B = { reads: 600, writes: 6, files: 3 }
 const scenario = (w: typeof A, usedBytes: number) =>
   parseScenario({
-    workloads: [{ clients: ['10.0.1.1'], path: '/render/shots/sq010', files: w.files, ops: { 'file-iops-read': w.reads, 'file-throughput-write': w.writes } }],
+    workloads: [
+      {
+        clients: ['10.0.1.1'],
+        path: '/render/shots/sq010',
+        files: w.files,
+        ops: { 'file-iops-read': w.reads, 'file-throughput-write': w.writes },
+      },
+    ],
     capacity: [{ path: '/render/shots', usedBytes, files: 10, directories: 2 }],
   })
 
@@ -34,7 +41,11 @@ let api: string
 let stderr = ''
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(api + path, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const res = await fetch(api + path, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
   return { status: res.status, body: await res.json() }
 }
 
@@ -49,7 +60,17 @@ beforeAll(async () => {
   // YAML with a relative tokenFile: read from the clusters file's directory.
   writeFileSync(
     join(dir, 'clusters.yaml'),
-    [`- name: a`, `  url: ${simA.url}`, `  username: qa`, `  password: pw-a`, `- name: b`, `  url: ${simB.url}`, `  tokenFile: b.token`, `  timeoutSeconds: 10`, ''].join('\n'),
+    [
+      `- name: a`,
+      `  url: ${simA.url}`,
+      `  username: qa`,
+      `  password: pw-a`,
+      `- name: b`,
+      `  url: ${simB.url}`,
+      `  tokenFile: b.token`,
+      `  timeoutSeconds: 10`,
+      '',
+    ].join('\n'),
   )
   await createInfluxQL({ url: influxd.url, bucket: 'clusters', queryLanguage: 'influxql' }).query('CREATE DATABASE "clusters"')
   const port = await freePort()

@@ -34,7 +34,15 @@ afterAll(async () => {
 
 function configFor(): Config {
   return loadConfig(
-    { QUMULO_URL: sim.url, QUMULO_USERNAME: 'admin', QUMULO_PASSWORD: 'pw', QUMULO_CLUSTER: 'sim', INFLUX_URL: influxd.url, INFLUX_BUCKET: `collector_log_${++db}`, QACTIVITY_DATA_DIR: tempDir() },
+    {
+      QUMULO_URL: sim.url,
+      QUMULO_USERNAME: 'admin',
+      QUMULO_PASSWORD: 'pw',
+      QUMULO_CLUSTER: 'sim',
+      INFLUX_URL: influxd.url,
+      INFLUX_BUCKET: `collector_log_${++db}`,
+      QACTIVITY_DATA_DIR: tempDir(),
+    },
     ['qumulo', 'influx'],
   )
 }
@@ -54,11 +62,20 @@ describe('collector failures are logged once per change of state', () => {
     const missing = Array.from({ length: 9 }, (_, i) => `/projects/${'x'.repeat(4000)}/${i}`)
     const bad = [...missing, '/render/shots/f0000.bin']
     const jobs = []
-    for (const [i, path] of bad.entries()) jobs.push((await service.create({ name: 'ci' }, { name: `bad-${i}`, paths: [path, '/render'] })).job.id)
-    const writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 1e7, log: silentLogger })
+    for (const [i, path] of bad.entries())
+      jobs.push((await service.create({ name: 'ci' }, { name: `bad-${i}`, paths: [path, '/render'] })).job.id)
+    const writer = await createDurableWriter({
+      influx: config.influx,
+      dir: join(config.storage.dataDir, 'spool'),
+      maxBytes: 1e7,
+      log: silentLogger,
+    })
     const { lines, log } = captured()
     const collector = createCollector({
-      config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log,
+      config,
+      qumulo: createQumuloClient(config.qumulo, silentLogger),
+      writer,
+      log,
       jobPaths: async (tick) => service.watchedPaths('sim', tick),
       onPathStates: pathProblemRecorder(store, () => service.runningJobs()),
     })
@@ -77,7 +94,9 @@ describe('collector failures are logged once per change of state', () => {
     expect(store.stats.writes).toBe(writesAfterFirst)
     for (const [i, id] of jobs.entries()) {
       const error = store.data.jobs[id].error
-      expect(error).toMatch(i < 9 ? /^\/projects\/x+…\(4012 bytes\): no such directory on Qumulo$/ : /^\/render\/shots\/f0000\.bin: not a directory on Qumulo$/)
+      expect(error).toMatch(
+        i < 9 ? /^\/projects\/x+…\(4012 bytes\): no such directory on Qumulo$/ : /^\/render\/shots\/f0000\.bin: not a directory on Qumulo$/,
+      )
     }
     const [self] = await createInfluxQL(config.influx).query(`SELECT "success", "failed_paths" FROM "qactivity_collector"`)
     expect(new Set(self.series[0].values.map((v) => `${v[1]}/${v[2]}`))).toEqual(new Set(['1/10']))
@@ -86,9 +105,19 @@ describe('collector failures are logged once per change of state', () => {
 
   it('a Qumulo outage of 5 cycles: one line per endpoint when it starts, one when it ends with the count', async () => {
     const config = configFor()
-    const writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 1e7, log: silentLogger })
+    const writer = await createDurableWriter({
+      influx: config.influx,
+      dir: join(config.storage.dataDir, 'spool'),
+      maxBytes: 1e7,
+      log: silentLogger,
+    })
     const { lines, log } = captured()
-    const collector = createCollector({ config: { ...config, collector: { ...config.collector, watchPaths: ['/render'] } }, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log })
+    const collector = createCollector({
+      config: { ...config, collector: { ...config.collector, watchPaths: ['/render'] } },
+      qumulo: createQumuloClient(config.qumulo, silentLogger),
+      writer,
+      log,
+    })
     expect((await collector.runOnce(t0)).success).toBe(true)
     const outage = []
     try {

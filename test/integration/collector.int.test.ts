@@ -14,8 +14,20 @@ import { tempDir } from '../support/tmp.ts'
 import { perMinuteTruth } from '../support/ground-truth.ts'
 
 const workloads = [
-  { name: 'render', clients: ['10.0.1.1', '10.0.1.2'], path: '/render/shots/s01', files: 3, ops: { 'file-iops-read': 120, 'file-throughput-read': 30, 'file-iops-write': 7 } },
-  { name: 'genomics', clients: ['10.0.2.1'], path: '/genomics/run1/bam', files: 2, ops: { 'file-throughput-write': 17, 'metadata-iops-read': 11 } },
+  {
+    name: 'render',
+    clients: ['10.0.1.1', '10.0.1.2'],
+    path: '/render/shots/s01',
+    files: 3,
+    ops: { 'file-iops-read': 120, 'file-throughput-read': 30, 'file-iops-write': 7 },
+  },
+  {
+    name: 'genomics',
+    clients: ['10.0.2.1'],
+    path: '/genomics/run1/bam',
+    files: 2,
+    ops: { 'file-throughput-write': 17, 'metadata-iops-read': 11 },
+  },
   { name: 'genomics-dirs', clients: ['10.0.2.1'], path: '/genomics/run1', files: 2, directoryIds: true, ops: { 'metadata-iops-write': 3 } },
   { name: 'deleted', clients: ['10.0.3.1'], path: '/scratch/tmp', files: 2, deleted: true, ops: { 'file-iops-write': 5 } },
 ]
@@ -29,7 +41,15 @@ const expectedTag: Record<string, string> = {
 const BIG = 2n ** 53n + 1n
 const scenario = parseScenario({
   workloads,
-  capacity: [{ path: '/render/shots', usedBytes: String(BIG), files: 1000, directories: 10, growth: { bytesPerSecond: 0, filesPerSecond: 0, directoriesPerSecond: 0 } }],
+  capacity: [
+    {
+      path: '/render/shots',
+      usedBytes: String(BIG),
+      files: 1000,
+      directories: 10,
+      growth: { bytesPerSecond: 0, filesPerSecond: 0, directoriesPerSecond: 0 },
+    },
+  ],
   fileSystem: { totalBytes: '100000000000000000', snapshotBytes: '0' },
 })
 
@@ -65,7 +85,14 @@ function configFor(extra: Record<string, string> = {}): Config {
 }
 
 async function setup(config: Config, dir = join(config.storage.dataDir, 'spool')) {
-  const writer = await createDurableWriter({ influx: config.influx, dir, maxBytes: config.storage.spoolMaxBytes, log: silentLogger, retryMinMs: 50, retryMaxMs: 200 })
+  const writer = await createDurableWriter({
+    influx: config.influx,
+    dir,
+    maxBytes: config.storage.spoolMaxBytes,
+    log: silentLogger,
+    retryMinMs: 50,
+    retryMaxMs: 200,
+  })
   const qumulo = createQumuloClient(config.qumulo, silentLogger)
   const collector = createCollector({ config, qumulo, writer, log: silentLogger })
   return { writer, qumulo, collector, influxql: createInfluxQL(config.influx) }
@@ -105,8 +132,16 @@ describe('simulator → collector → InfluxDB', () => {
     await writer.flush()
     await writer.close()
 
-    expectPerMinute(await perMinuteSums(config, 'client_ip'), perMinuteTruth(workloads, (_, c) => c), 3)
-    expectPerMinute(await perMinuteSums(config, 'path'), perMinuteTruth(workloads, (w) => expectedTag[w.name]), 3)
+    expectPerMinute(
+      await perMinuteSums(config, 'client_ip'),
+      perMinuteTruth(workloads, (_, c) => c),
+      3,
+    )
+    expectPerMinute(
+      await perMinuteSums(config, 'path'),
+      perMinuteTruth(workloads, (w) => expectedTag[w.name]),
+      3,
+    )
   })
 
   it('keeps activity of deleted files under (unresolved) and resolves only uncached ids, ≤ 1000 per call', async () => {
@@ -130,7 +165,10 @@ describe('simulator → collector → InfluxDB', () => {
     await writer.flush()
     await writer.close()
     // JSON numbers cannot hold 2^53 + 1; InfluxDB's CSV output carries the stored int64 digits.
-    const csv = await fetch(`${influxd.url}/query?db=${config.influx.bucket}&q=${encodeURIComponent(`SELECT "used_bytes" FROM "qumulo_capacity" WHERE "path" = '/render/shots'`)}`, { headers: { accept: 'application/csv' } })
+    const csv = await fetch(
+      `${influxd.url}/query?db=${config.influx.bucket}&q=${encodeURIComponent(`SELECT "used_bytes" FROM "qumulo_capacity" WHERE "path" = '/render/shots'`)}`,
+      { headers: { accept: 'application/csv' } },
+    )
     expect((await csv.text()).trim().split('\n')[1].split(',').at(-1)).toBe(String(BIG))
     const q = createInfluxQL(config.influx)
     const [cl] = await q.query(`SELECT "total_bytes" FROM "qumulo_cluster"`)
@@ -169,7 +207,11 @@ describe('failures are survived', () => {
       await influxd.start().catch(() => {})
     }
     expect(await countPoints(config)).toBe(5 * series)
-    expectPerMinute(await perMinuteSums(config, 'client_ip'), perMinuteTruth(workloads, (_, c) => c), 5)
+    expectPerMinute(
+      await perMinuteSums(config, 'client_ip'),
+      perMinuteTruth(workloads, (_, c) => c),
+      5,
+    )
   })
 
   it('logs in again when the session token expires mid-run, with no gap', async () => {

@@ -83,7 +83,9 @@ describe('docker-compose.yml', () => {
     const dir = mkdtempSync(join(tmpdir(), 'qactivity-env-'))
     try {
       const file = join(dir, '.env')
-      const filled = read('.env.example').replace(/^([A-Z_]+)=$/gm, (line, name: string) => (name in secrets ? `${name}=${secrets[name as keyof typeof secrets]}` : line))
+      const filled = read('.env.example').replace(/^([A-Z_]+)=$/gm, (line, name: string) =>
+        name in secrets ? `${name}=${secrets[name as keyof typeof secrets]}` : line,
+      )
       writeFileSync(file, filled + 'QUMULO_USERNAME=demo-user\nQUMULO_PASSWORD=demo-password\n')
       const r = config(['--env-file', file, '--profile', 'demo'], {})
       expect(r.stderr).toBe('')
@@ -121,7 +123,11 @@ describe('docker-compose.yml', () => {
 
   it('gives every long-running service a health check; the one-shot init is awaited to completion', () => {
     const oneShots = new Set(
-      Object.values(services).flatMap((s) => Object.entries(s.depends_on ?? {}).filter(([, d]) => d.condition === 'service_completed_successfully').map(([n]) => n)),
+      Object.values(services).flatMap((s) =>
+        Object.entries(s.depends_on ?? {})
+          .filter(([, d]) => d.condition === 'service_completed_successfully')
+          .map(([n]) => n),
+      ),
     )
     expect([...oneShots]).toEqual(['grafana-init'])
     expect(services['grafana-init'].restart).toBe('no')
@@ -195,8 +201,35 @@ describe('provisioning/', () => {
   })
 
   // The keys Grafana's provisioning documentation lists (administration/provisioning).
-  const DATASOURCE_KEYS = ['name', 'type', 'access', 'orgId', 'uid', 'url', 'user', 'database', 'basicAuth', 'basicAuthUser', 'withCredentials', 'isDefault', 'jsonData', 'secureJsonData', 'version', 'editable']
-  const PROVIDER_KEYS = ['name', 'orgId', 'folder', 'folderUid', 'type', 'disableDeletion', 'updateIntervalSeconds', 'allowUiUpdates', 'options']
+  const DATASOURCE_KEYS = [
+    'name',
+    'type',
+    'access',
+    'orgId',
+    'uid',
+    'url',
+    'user',
+    'database',
+    'basicAuth',
+    'basicAuthUser',
+    'withCredentials',
+    'isDefault',
+    'jsonData',
+    'secureJsonData',
+    'version',
+    'editable',
+  ]
+  const PROVIDER_KEYS = [
+    'name',
+    'orgId',
+    'folder',
+    'folderUid',
+    'type',
+    'disableDeletion',
+    'updateIntervalSeconds',
+    'allowUiUpdates',
+    'options',
+  ]
 
   it('declares the InfluxQL and Flux data sources in the documented format, by fixed uid', () => {
     expect(datasources.apiVersion).toBe(1)
@@ -292,9 +325,11 @@ class FakeGrafana {
     }
     this.calls.push(`${req.method} ${u.pathname}`)
     const auth = req.headers.authorization ?? ''
-    if (u.pathname === '/api/health') return this.healthFailures-- > 0 ? send(503, { database: 'failing' }) : send(200, { database: 'ok', version: '12.4.12' })
+    if (u.pathname === '/api/health')
+      return this.healthFailures-- > 0 ? send(503, { database: 'failing' }) : send(200, { database: 'ok', version: '12.4.12' })
     if (u.pathname.startsWith('/api/serviceaccounts')) {
-      if (auth !== 'Basic ' + Buffer.from(`admin:${this.password}`).toString('base64')) return send(401, { message: 'Invalid username or password' })
+      if (auth !== 'Basic ' + Buffer.from(`admin:${this.password}`).toString('base64'))
+        return send(401, { message: 'Invalid username or password' })
       const parts = u.pathname.split('/').slice(3) // after /api/serviceaccounts
       if (req.method === 'GET' && parts[0] === 'search') {
         const q = u.searchParams.get('query') ?? ''
@@ -315,7 +350,11 @@ class FakeGrafana {
       }
       if (parts[1] === 'tokens') {
         const mine = [...this.tokens.entries()].filter(([, t]) => t.saId === account.id)
-        if (req.method === 'GET') return send(200, mine.map(([, t]) => ({ id: t.id, name: t.name, expiration: null, hasExpired: false })))
+        if (req.method === 'GET')
+          return send(
+            200,
+            mine.map(([, t]) => ({ id: t.id, name: t.name, expiration: null, hasExpired: false })),
+          )
         if (req.method === 'POST') {
           if (mine.some(([, t]) => t.name === body.name)) return send(400, { message: 'token name taken' })
           const key = `glsa_${Math.random().toString(36).slice(2)}_${this.nextId}`
@@ -391,7 +430,9 @@ describe('grafana-init (the one-shot service) and GRAFANA_TOKEN_FILE', () => {
   })
 
   it('fails in one line when the admin password is wrong or Grafana never comes up', async () => {
-    await expect(initGrafana({ ...opts(), password: 'wrong', tokenFile: join(dir, 'other') })).rejects.toThrow(/serviceaccounts.*401.*GF_SECURITY_ADMIN_PASSWORD/)
+    await expect(initGrafana({ ...opts(), password: 'wrong', tokenFile: join(dir, 'other') })).rejects.toThrow(
+      /serviceaccounts.*401.*GF_SECURITY_ADMIN_PASSWORD/,
+    )
     grafana.healthFailures = 1000
     await expect(initGrafana({ ...opts(), waitSeconds: 0.2 })).rejects.toThrow(/api\/health: not ready after 0.2 s \(answered 503\)/)
     grafana.healthFailures = 0
@@ -403,7 +444,12 @@ describe('grafana-init (the one-shot service) and GRAFANA_TOKEN_FILE', () => {
     // dist/ exists only in the image (and packed installs): the test runs the source it is built from
     const args = [join(ROOT, 'bin/run-ts.mjs'), sourceOf(built)]
     const file = join(dir, 'from-compose', 'token')
-    const env = { ...rendered.environment, GRAFANA_URL: grafana.url, GF_SECURITY_ADMIN_PASSWORD: grafana.password, GRAFANA_TOKEN_FILE: file }
+    const env = {
+      ...rendered.environment,
+      GRAFANA_URL: grafana.url,
+      GF_SECURITY_ADMIN_PASSWORD: grafana.password,
+      GRAFANA_TOKEN_FILE: file,
+    }
     const run = (e: Record<string, string>) =>
       new Promise<{ code: number | null; stderr: string }>((done) => {
         const p = spawn(cmd === 'node' ? process.execPath : cmd, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...e } })
@@ -424,7 +470,10 @@ describe('grafana-init (the one-shot service) and GRAFANA_TOKEN_FILE', () => {
     const file = join(dir, 'late', 'token')
     const sink = grafanaSinkFor({ url: grafana.url, tokenFile: file })!
     const annotation = { time: 1_700_000_000_000, tags: ['qactivity', 'job:j1'], text: 'j1' }
-    const missing = await sink.create(annotation).then(() => undefined, (e: unknown) => e)
+    const missing = await sink.create(annotation).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     expect(missing).toBeInstanceOf(GrafanaApiError)
     expect(missing).toMatchObject({ retriable: true, configError: true })
     expect((missing as Error).message).toBe(`GRAFANA_TOKEN_FILE: "${file}" cannot be read (ENOENT)`)
@@ -435,7 +484,11 @@ describe('grafana-init (the one-shot service) and GRAFANA_TOKEN_FILE', () => {
     expect(grafana.annotations.at(-1)?.auth).toBe(`Bearer ${token}`)
 
     await writeFile(file, '\n')
-    await expect(sink.find({ tags: ['qactivity'], from: 0, to: 1 })).rejects.toMatchObject({ retriable: true, configError: true, message: `GRAFANA_TOKEN_FILE: "${file}" is empty` })
+    await expect(sink.find({ tags: ['qactivity'], from: 0, to: 1 })).rejects.toMatchObject({
+      retriable: true,
+      configError: true,
+      message: `GRAFANA_TOKEN_FILE: "${file}" is empty`,
+    })
     grafana.tokens.clear()
     await initGrafana({ ...opts(), tokenFile: file })
     const rotated = (await readFile(file, 'utf8')).trim()

@@ -40,33 +40,78 @@ const stats: Record<string, JobStats> = {}
 
 function job(id: string, startS: number, endS: number, over: Partial<Job> = {}): Job {
   return {
-    id, name: 'render', cluster: 'sim', status: 'succeeded', startedAt: new Date(startS * 1000).toISOString(), endedAt: new Date(endS * 1000).toISOString(),
-    paths: [], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '', ...over,
+    id,
+    name: 'render',
+    cluster: 'sim',
+    status: 'succeeded',
+    startedAt: new Date(startS * 1000).toISOString(),
+    endedAt: new Date(endS * 1000).toISOString(),
+    paths: [],
+    clients: [],
+    labels: {},
+    comments: [],
+    notify: [],
+    annotation: { state: 'off', comments: 0 },
+    capacity: [],
+    createdBy: 't',
+    updatedAt: '',
+    ...over,
   }
 }
-const jobs = [job('run-1', t0 + 30, t0 + 270, { clients: ['10.1.0.1'] }), job('run-2', t0 + 330, t0 + 570, { clients: ['10.1.0.1'], paths: ['/proj/b'] })]
+const jobs = [
+  job('run-1', t0 + 30, t0 + 270, { clients: ['10.1.0.1'] }),
+  job('run-2', t0 + 330, t0 + 570, { clients: ['10.1.0.1'], paths: ['/proj/b'] }),
+]
 
 beforeAll(async () => {
   ;[influxd, sim] = await Promise.all([startInfluxd(), startSimulator({ scenario: parseScenario({ workloads }) })])
   config = loadConfig(
-    { QUMULO_URL: sim.url, QUMULO_USERNAME: 'admin', QUMULO_PASSWORD: 'admin', QUMULO_CLUSTER: 'sim', INFLUX_URL: influxd.url, INFLUX_BUCKET: 'dash_it', QACTIVITY_PATH_DEPTH: '3', QACTIVITY_WATCH_PATHS: '/proj,/proj/b', QACTIVITY_DATA_DIR: tempDir() },
+    {
+      QUMULO_URL: sim.url,
+      QUMULO_USERNAME: 'admin',
+      QUMULO_PASSWORD: 'admin',
+      QUMULO_CLUSTER: 'sim',
+      INFLUX_URL: influxd.url,
+      INFLUX_BUCKET: 'dash_it',
+      QACTIVITY_PATH_DEPTH: '3',
+      QACTIVITY_WATCH_PATHS: '/proj,/proj/b',
+      QACTIVITY_DATA_DIR: tempDir(),
+    },
     ['qumulo', 'influx'],
   )
-  writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 1e9, log: silentLogger })
+  writer = await createDurableWriter({
+    influx: config.influx,
+    dir: join(config.storage.dataDir, 'spool'),
+    maxBytes: 1e9,
+    log: silentLogger,
+  })
   const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log: silentLogger })
   for (let k = 0; k <= 10; k++) await collector.runOnce(t0 + k * I)
   await writer.flush()
 
   const data: StoreData = { version: 1, jobs: Object.fromEntries(jobs.map((j) => [j.id, j])), outbox: [], nextSeq: 0 }
   const service = new StatsService({
-    source: createInfluxQLSource(config.influx), intervalSeconds: I,
-    previousRuns: (name, before, id) => Object.values(data.jobs).filter((j) => j.name === name && j.id !== id && j.startedAt < before).reverse(),
+    source: createInfluxQLSource(config.influx),
+    intervalSeconds: I,
+    previousRuns: (name, before, id) =>
+      Object.values(data.jobs)
+        .filter((j) => j.name === name && j.id !== id && j.startedAt < before)
+        .reverse(),
     emit: (j, s, rows) => void writer.write(jobActivityLines(j, s, rows)),
   })
-  const summaries = startSummaries({ store: { data, update: (fn) => Promise.resolve(fn(data)) }, stats: service, writer, log: silentLogger, intervalSeconds: I })
+  const summaries = startSummaries({
+    store: { data, update: (fn) => Promise.resolve(fn(data)) },
+    stats: service,
+    writer,
+    log: silentLogger,
+    intervalSeconds: I,
+  })
   summaries.stop()
   for (const j of jobs) {
-    await writer.write([jobEventLine({ ...j, status: 'running', endedAt: null }, 'start', Date.parse(j.startedAt)), jobEventLine(j, 'complete', Date.parse(j.endedAt!))])
+    await writer.write([
+      jobEventLine({ ...j, status: 'running', endedAt: null }, 'start', Date.parse(j.startedAt)),
+      jobEventLine(j, 'complete', Date.parse(j.endedAt!)),
+    ])
     stats[j.id] = (await summaries.compute(j.id))!
   }
   await writer.flush()
@@ -82,7 +127,11 @@ const VARS = { poll: String(I), cluster: 'sim', client: '.*', path: '.*', job: '
 const dashboards = buildDashboards().filter((d) => d.flavour === 'influxql')
 
 /** Runs a panel's query; the rows of its first statement as objects, tags merged in. */
-async function run(query: string, vars: Record<string, string | string[]> = VARS, intervalSeconds = I): Promise<Array<Record<string, unknown>>> {
+async function run(
+  query: string,
+  vars: Record<string, string | string[]> = VARS,
+  intervalSeconds = I,
+): Promise<Array<Record<string, unknown>>> {
   const [r] = await ql.query(substituteInfluxQL(query, { ...range, intervalSeconds, vars }))
   return r.series.flatMap((s) => s.rows.map((row) => ({ ...s.tags, ...row })))
 }
@@ -119,7 +168,11 @@ describe('the panels show the right numbers', () => {
     for (const f of ACTIVITY_FIELDS) expect(Number({ ...ops, ...bytes }[f]), f).toBeCloseTo(s.activity[f].total, 6)
     for (const by of ['By client', 'By path']) {
       const rows = await run(panel('influxql/job.json', by))
-      for (const f of ACTIVITY_FIELDS) expect(rows.reduce((a, r) => a + Number(r[f] ?? 0), 0), `${by} ${f}`).toBeCloseTo(s.activity[f].total, 6)
+      for (const f of ACTIVITY_FIELDS)
+        expect(
+          rows.reduce((a, r) => a + Number(r[f] ?? 0), 0),
+          `${by} ${f}`,
+        ).toBeCloseTo(s.activity[f].total, 6)
     }
     expect((await run(panel('influxql/job.json', 'By client'))).map((r) => r.client_ip).sort()).toEqual(['10.1.0.1', '10.1.0.3'])
     const [peak] = await run(panel('influxql/job.json', 'Peak IOPS'))
@@ -127,11 +180,17 @@ describe('the panels show the right numbers', () => {
     expect(Number(peak.write)).toBeCloseTo(s.activity.iops_write.peak, 9)
     const [change] = await run(panel('influxql/job.json', 'Change against the previous run'))
     expect(change.previous_job_id).toBe('run-1')
-    expect(Number(change.iops_read_total_change_pct)).toBeCloseTo(((s.activity.iops_read.total - stats['run-1'].activity.iops_read.total) / stats['run-1'].activity.iops_read.total) * 100, 6)
+    expect(Number(change.iops_read_total_change_pct)).toBeCloseTo(
+      ((s.activity.iops_read.total - stats['run-1'].activity.iops_read.total) / stats['run-1'].activity.iops_read.total) * 100,
+      6,
+    )
   })
 
   it('job: the means are total ÷ window, the numbers of the stats (README, What the numbers mean)', async () => {
-    for (const [title, fields] of [['Mean IOPS', ACTIVITY_FIELDS.slice(0, 4)], ['Mean throughput', ACTIVITY_FIELDS.slice(4)]] as const) {
+    for (const [title, fields] of [
+      ['Mean IOPS', ACTIVITY_FIELDS.slice(0, 4)],
+      ['Mean throughput', ACTIVITY_FIELDS.slice(4)],
+    ] as const) {
       const [row] = await run(panel('influxql/job.json', title))
       for (const f of fields) expect(Number(row[`${f}_mean`]), `${title} ${f}`).toBeCloseTo(stats['run-2'].activity[f].mean, 9)
     }
@@ -141,7 +200,11 @@ describe('the panels show the right numbers', () => {
   it('job picker: each job by its name with its ID, the value its ID', async () => {
     const v = dashboards.find((d) => d.file === 'influxql/job.json')!.dashboard.templating!.list!.find((x) => x.name === 'job')!
     const m = /^\/(.*)\/$/.exec(String(v.regex))!
-    const options = (await run(String(v.query))).map((r) => Object.values(r).map(String).find((x) => x.startsWith('qactivity_job,'))!)
+    const options = (await run(String(v.query))).map((r) =>
+      Object.values(r)
+        .map(String)
+        .find((x) => x.startsWith('qactivity_job,'))!,
+    )
     const picked = options.map((o) => new RegExp(m[1]).exec(o)!.groups!)
     expect(picked.map((g) => g.value).sort()).toEqual(['run-1', 'run-2'])
     for (const g of picked) expect(g.text).toBe(`job_id=${g.value},job_name=render`)

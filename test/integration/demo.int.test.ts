@@ -24,7 +24,10 @@ function demo(env: NodeJS.ProcessEnv, dataDir: string) {
 }
 
 async function answersPing(url: string): Promise<boolean> {
-  return fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 204, () => false)
+  return fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) }).then(
+    (r) => r.status === 204,
+    () => false,
+  )
 }
 
 /** The private influxd the demo announced: its URL and data dir. */
@@ -38,7 +41,11 @@ function announcedInfluxd(stdout: string): { url: string; port: string; dir: str
 function printedJob(stdout: string) {
   const start = stdout.indexOf('{', stdout.indexOf('$ curl http'))
   return JSON.parse(stdout.slice(start, stdout.indexOf('\n}\n', start) + 2)) as {
-    capacity: Array<{ path: string; start: { at: string; usedBytes: string; files: string }; end: { at: string; usedBytes: string; files: string } }>
+    capacity: Array<{
+      path: string
+      start: { at: string; usedBytes: string; files: string }
+      end: { at: string; usedBytes: string; files: string }
+    }>
   }
 }
 

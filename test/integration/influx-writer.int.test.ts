@@ -27,7 +27,9 @@ const config = (): InfluxConfig => ({ url: influxd.url, bucket: `writer_${++dbCo
 const writerFor = (influx: InfluxConfig, dir = tempDir(), over: Partial<DurableWriterOptions> = {}) =>
   createDurableWriter({ influx, dir, maxBytes: 2 ** 28, log, retryMinMs: 50, retryMaxMs: 200, ...over })
 const points = (from: number, n: number) =>
-  Array.from({ length: n }, (_, i) => toLine({ measurement: 'seq', tags: { host: `h${(from + i) % 7}` }, fields: { n: BigInt(from + i) }, time: T0 + from + i }))
+  Array.from({ length: n }, (_, i) =>
+    toLine({ measurement: 'seq', tags: { host: `h${(from + i) % 7}` }, fields: { n: BigInt(from + i) }, time: T0 + from + i }),
+  )
 
 async function count(influx: InfluxConfig, measurement = 'seq'): Promise<number> {
   const q = createInfluxQL(influx)
@@ -69,7 +71,9 @@ describe('durable writer against a real influxd', () => {
     const where = `${quoteIdent('p a=th')} = ${quoteString("/proj/it's, é😀")} AND nl = $nl`
     const [r] = await q.query(`SELECT * FROM ${quoteIdent('we"ird m,x')} WHERE ${where}`, { nl: 'a\\nb' })
     expect(r.series[0].rows[0]).toMatchObject({ s: 'say "hi"\\ C:\\', f: -1.5e-7, ok: true, nl: 'a\\nb' })
-    const csv = await fetch(`${influxd.url}/query?db=${influx.bucket}&q=${encodeURIComponent(`SELECT big FROM "we\\"ird m,x"`)}`, { headers: { accept: 'application/csv' } })
+    const csv = await fetch(`${influxd.url}/query?db=${influx.bucket}&q=${encodeURIComponent(`SELECT big FROM "we\\"ird m,x"`)}`, {
+      headers: { accept: 'application/csv' },
+    })
     expect(await csv.text()).toContain(String(2n ** 62n + 1n))
   })
 

@@ -38,7 +38,9 @@ describe('npm pack', () => {
   it('runs --version, dashboards --out and simulate --help from the installed package', () => {
     const version = run(['--version'])
     expect(version.stderr).toBe('')
-    expect(version.stdout).toBe(`${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}\n`)
+    expect(version.stdout).toBe(
+      `${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}\n`,
+    )
 
     const out = join(dir, 'dashboards')
     const dash = run(['dashboards', '--out', out])
@@ -85,22 +87,31 @@ describe('systemd units', () => {
   const read = (name: string) => readFileSync(join(UNITS, name), 'utf8')
 
   it('pass systemd-analyze verify without a single warning (serve, and a collector instance)', () => {
-    const r = verify({ 'qactivity.service': read('qactivity.service'), 'qactivity-collect@.service': read('qactivity-collect@.service') }, ['qactivity.service', 'qactivity-collect@lab.service'])
+    const r = verify({ 'qactivity.service': read('qactivity.service'), 'qactivity-collect@.service': read('qactivity-collect@.service') }, [
+      'qactivity.service',
+      'qactivity-collect@lab.service',
+    ])
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
   })
 
   it('the check sees a mistake: an unknown key and a missing program both fail it', () => {
-    const typo = verify({ 'qactivity.service': read('qactivity.service').replace('NoNewPrivileges=', 'NoNewPrivilege=') }, ['qactivity.service'])
+    const typo = verify({ 'qactivity.service': read('qactivity.service').replace('NoNewPrivileges=', 'NoNewPrivilege=') }, [
+      'qactivity.service',
+    ])
     expect(typo.stderr).toContain("Unknown key 'NoNewPrivilege'")
-    const missing = verify({ 'qactivity.service': read('qactivity.service').replace('/usr/local/bin/qactivity', '/nonexistent/qactivity') }, ['qactivity.service'])
+    const missing = verify(
+      { 'qactivity.service': read('qactivity.service').replace('/usr/local/bin/qactivity', '/nonexistent/qactivity') },
+      ['qactivity.service'],
+    )
     expect(missing.status).not.toBe(0)
   })
 
   it('run as the qactivity user with the env files, hardened, each collector with its own data dir', () => {
     for (const name of ['qactivity.service', 'qactivity-collect@.service']) {
       const text = read(name)
-      for (const line of ['User=qactivity', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'EnvironmentFile=/etc/qactivity/qactivity.env']) expect(text, name).toContain(`\n${line}\n`)
+      for (const line of ['User=qactivity', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'EnvironmentFile=/etc/qactivity/qactivity.env'])
+        expect(text, name).toContain(`\n${line}\n`)
       const dataDir = /^Environment=QACTIVITY_DATA_DIR=(.+)$/m.exec(text)?.[1]
       const state = /^StateDirectory=(.+)$/m.exec(text)?.[1]
       expect(dataDir, name).toBe(`/var/lib/${state}`) // systemd creates it for the user; everything else is read-only

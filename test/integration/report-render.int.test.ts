@@ -16,7 +16,8 @@ function run(tool: string, args: string[], pkg: string): string {
   try {
     return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000 })
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${tool} not found: run scripts/ensure-system-deps.sh (Debian ${pkg})`)
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error(`${tool} not found: run scripts/ensure-system-deps.sh (Debian ${pkg})`)
     throw err
   }
 }
@@ -32,7 +33,22 @@ function pngSize(file: string): { width: number; height: number } {
 }
 
 /** What a reader must find in either rendering of the default report. */
-const EXPECTED = ['render-sq010', 'sq010-run2', 'succeeded', '1.80 M ops', '838.2 GiB', 'Compared with the previous run', 'IOPS read, per second', 'Not like for like', 'Activity over time', 'Capacity growth', '/render/sq010', 'Top clients', 'halfway: cache warm', '10³']
+const EXPECTED = [
+  'render-sq010',
+  'sq010-run2',
+  'succeeded',
+  '1.80 M ops',
+  '838.2 GiB',
+  'Compared with the previous run',
+  'IOPS read, per second',
+  'Not like for like',
+  'Activity over time',
+  'Capacity growth',
+  '/render/sq010',
+  'Top clients',
+  'halfway: cache warm',
+  '10³',
+]
 
 /** pdftotext output with runs of spaces folded, so table columns read as words. */
 const pdfText = (file: string) => run('pdftotext', ['-layout', file, '-'], 'poppler-utils').replace(/[ \t]+/g, ' ')

@@ -24,7 +24,17 @@ import { setTimeout as sleep } from 'node:timers/promises'
 // The whole path of issue #6 on real services: the simulator's activity collected into the real
 // influxd every second, jobs completed through the API, summaries computed, completion reports
 // rendered and sent through a real SMTP server that is down at first.
-const scenario = parseScenario({ workloads: [{ name: 'render', clients: ['10.9.0.1', '10.9.0.2'], path: '/render/r1', files: 3, ops: { 'file-iops-read': 600, 'file-throughput-write': 60 } }] })
+const scenario = parseScenario({
+  workloads: [
+    {
+      name: 'render',
+      clients: ['10.9.0.1', '10.9.0.2'],
+      path: '/render/r1',
+      files: 3,
+      ops: { 'file-iops-read': 600, 'file-throughput-write': 60 },
+    },
+  ],
+})
 const HOSTILE = `<script>alert("x")</script>"><img src=x onerror=alert(1)>&`
 
 let influxd: Influxd
@@ -39,9 +49,22 @@ beforeAll(async () => {
   ;[influxd, sim, smtp] = await Promise.all([startInfluxd(), startSimulator({ scenario }), startSmtp({ up: false })])
   config = loadConfig(
     {
-      QACTIVITY_AUTH: 'off', QACTIVITY_HOST: '127.0.0.1', QACTIVITY_PORT: '0', QACTIVITY_DATA_DIR: tempDir(), QACTIVITY_POLL_SECONDS: '1',
-      INFLUX_URL: influxd.url, INFLUX_BUCKET: 'reports_it', QUMULO_URL: sim.url, QUMULO_USERNAME: 'admin', QUMULO_PASSWORD: 'admin', QUMULO_CLUSTER: 'sim',
-      SMTP_URL: smtp.url, QACTIVITY_REPORT_FROM: 'qactivity@example.com', QACTIVITY_REPORT_TO: 'ops@example.com', GRAFANA_URL: 'http://grafana.example:3000', GRAFANA_TOKEN: 'glsa_test_token_0123456789',
+      QACTIVITY_AUTH: 'off',
+      QACTIVITY_HOST: '127.0.0.1',
+      QACTIVITY_PORT: '0',
+      QACTIVITY_DATA_DIR: tempDir(),
+      QACTIVITY_POLL_SECONDS: '1',
+      INFLUX_URL: influxd.url,
+      INFLUX_BUCKET: 'reports_it',
+      QUMULO_URL: sim.url,
+      QUMULO_USERNAME: 'admin',
+      QUMULO_PASSWORD: 'admin',
+      QUMULO_CLUSTER: 'sim',
+      SMTP_URL: smtp.url,
+      QACTIVITY_REPORT_FROM: 'qactivity@example.com',
+      QACTIVITY_REPORT_TO: 'ops@example.com',
+      GRAFANA_URL: 'http://grafana.example:3000',
+      GRAFANA_TOKEN: 'glsa_test_token_0123456789',
     },
     ['api', 'influx', 'qumulo'],
   )
@@ -49,7 +72,13 @@ beforeAll(async () => {
   const qumulo = createQumuloClient(config.qumulo, silentLogger)
   collector = createCollector({ config, qumulo, writer, log: silentLogger })
   collector.start()
-  api = await startApi({ config, log: silentLogger, writer, qumulo: new Map([[config.qumulo.cluster, qumulo]]), reportRetry: { retryMinMs: 200, retryMaxMs: 500 } })
+  api = await startApi({
+    config,
+    log: silentLogger,
+    writer,
+    qumulo: new Map([[config.qumulo.cluster, qumulo]]),
+    reportRetry: { retryMinMs: 200, retryMaxMs: 500 },
+  })
 }, 60_000)
 afterAll(async () => {
   await collector?.stop()
@@ -59,7 +88,11 @@ afterAll(async () => {
 })
 
 async function call<T = Job>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(api.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined })
+  const res = await fetch(api.url + path, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  })
   const text = await res.text()
   return { status: res.status, body: (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T }
 }
@@ -76,10 +109,13 @@ async function run(name: string, extra: Record<string, unknown> = {}): Promise<J
   // The poll after the end, in InfluxDB: however late a loaded machine runs it.
   const delivered = collectorWatermark(config.influx)
   const after = Date.parse(api.store.data.jobs[id].endedAt!) / 1000 + config.collector.pollSeconds
-  await vi.waitFor(async () => {
-    await writer.flush()
-    expect(await delivered('sim', after)).toBe(true)
-  }, { timeout: 30_000, interval: 100 })
+  await vi.waitFor(
+    async () => {
+      await writer.flush()
+      expect(await delivered('sim', after)).toBe(true)
+    },
+    { timeout: 30_000, interval: 100 },
+  )
   expect((await call('POST', `/api/v1/admin/jobs/${id}/summary`)).status).toBe(200)
   return api.store.data.jobs[id]
 }
@@ -90,13 +126,24 @@ describe('an unreadable mail queue', () => {
     writeFileSync(join(dir, 'reports.json'), '{"version":1,"tasks":[')
     const broken = await startApi({ config: { ...config, storage: { ...config.storage, dataDir: dir } }, log: silentLogger, writer })
     try {
-      const health = (await (await fetch(`${broken.url}/healthz`)).json()) as { status: string; reports: { failing: boolean; lastError: string } }
+      const health = (await (await fetch(`${broken.url}/healthz`)).json()) as {
+        status: string
+        reports: { failing: boolean; lastError: string }
+      }
       expect(health.status).toBe('degraded')
       expect(health.reports.lastError).toMatch(/reports\.json.*not valid JSON/)
-      const created = await fetch(`${broken.url}/api/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'still works' }) })
+      const created = await fetch(`${broken.url}/api/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'still works' }),
+      })
       expect(created.status).toBe(201)
       const id = ((await created.json()) as Job).id
-      const mail = await fetch(`${broken.url}/api/v1/jobs/${id}/report/email`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+      const mail = await fetch(`${broken.url}/api/v1/jobs/${id}/report/email`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      })
       expect(mail.status).toBe(409)
       expect(((await mail.json()) as { error: { message: string } }).error.message).toMatch(/reports\.json/)
       // A running job's report comes from its live aggregates.
@@ -112,7 +159,10 @@ describe('an unreadable mail queue', () => {
 describe('completion reports by e-mail (real influxd, real SMTP)', () => {
   it('are queued while SMTP is down (job calls unaffected, state visible), then delivered once with correct numbers and the PDF', async () => {
     const first = await run(`render ${HOSTILE}`)
-    await until(() => first.report?.state === 'failing' || api.store.data.jobs[first.id].report?.state === 'failing', 'the failing state on the job')
+    await until(
+      () => first.report?.state === 'failing' || api.store.data.jobs[first.id].report?.state === 'failing',
+      'the failing state on the job',
+    )
     const health = await call<Record<string, any>>('GET', '/healthz')
     expect(health.body.reports).toMatchObject({ queued: 1, failing: true })
 
@@ -134,8 +184,13 @@ describe('completion reports by e-mail (real influxd, real SMTP)', () => {
     expect(html).not.toMatch(/<img src=x onerror/)
     expect(html).toContain('&lt;script&gt;')
     // Attribute values escape `=` and `&` too; a browser decodes them back.
-    const decoded = html.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))).replace(/&#x([0-9a-f]+);/gi, (_, n: string) => String.fromCharCode(parseInt(n, 16))).replace(/&amp;/g, '&')
-    expect(decoded).toContain(`href="http://grafana.example:3000/d/qactivity-job-influxql?var-job=${first.id}&from=${Date.parse(first.startedAt)}&to=${Date.parse(api.store.data.jobs[first.id].endedAt!)}`)
+    const decoded = html
+      .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
+      .replace(/&#x([0-9a-f]+);/gi, (_, n: string) => String.fromCharCode(parseInt(n, 16)))
+      .replace(/&amp;/g, '&')
+    expect(decoded).toContain(
+      `href="http://grafana.example:3000/d/qactivity-job-influxql?var-job=${first.id}&from=${Date.parse(first.startedAt)}&to=${Date.parse(api.store.data.jobs[first.id].endedAt!)}`,
+    )
     const pdf = mail.attachments.find((a) => a.contentType === 'application/pdf')!
     expect(pdf.filename).toBe(`qactivity-${first.id}.pdf`)
     const file = join(tempDir(), 'report.pdf')
@@ -155,7 +210,8 @@ describe('completion reports by e-mail (real influxd, real SMTP)', () => {
     expect(html).toContain(second.id) // the previous run is named
     expect(html).toMatch(/previous/i)
     // The change of the total against the previous run, from the two summaries: twice the clients, about twice the reads.
-    const total = (j: Job) => (api.store.data.jobs[j.id].summary!.stats as { activity: Record<string, { total: number }> }).activity.iops_read.total
+    const total = (j: Job) =>
+      (api.store.data.jobs[j.id].summary!.stats as { activity: Record<string, { total: number }> }).activity.iops_read.total
     const pct = ((total(third) - total(second)) / total(second)) * 100
     expect(pct).toBeGreaterThan(30)
     expect(html).toContain(formatPct(pct))
@@ -172,7 +228,11 @@ describe('completion reports by e-mail (real influxd, real SMTP)', () => {
     expect(page.body).not.toMatch(/src="(?!data:)/)
     const pdf = await fetch(`${api.url}/api/v1/jobs/${third.id}/report?format=pdf`)
     expect(pdf.headers.get('content-type')).toBe('application/pdf')
-    expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-')
+    expect(
+      Buffer.from(await pdf.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('%PDF-')
     expect((await call('GET', `/api/v1/jobs/${third.id}/report?format=doc`)).status).toBe(400)
 
     const out: Array<string | Buffer> = []

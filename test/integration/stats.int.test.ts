@@ -42,10 +42,26 @@ let stats: StatsService
 beforeAll(async () => {
   ;[influxd, sim] = await Promise.all([startInfluxd(), startSimulator({ scenario: parseScenario({ workloads }) })])
   config = loadConfig(
-    { QUMULO_URL: sim.url, QUMULO_USERNAME: 'admin', QUMULO_PASSWORD: 'admin', QUMULO_CLUSTER: 'sim', INFLUX_URL: influxd.url, INFLUX_BUCKET: 'stats_it', QACTIVITY_PATH_DEPTH: '3', QACTIVITY_DATA_DIR: tempDir() },
+    {
+      QUMULO_URL: sim.url,
+      QUMULO_USERNAME: 'admin',
+      QUMULO_PASSWORD: 'admin',
+      QUMULO_CLUSTER: 'sim',
+      INFLUX_URL: influxd.url,
+      INFLUX_BUCKET: 'stats_it',
+      QACTIVITY_PATH_DEPTH: '3',
+      QACTIVITY_DATA_DIR: tempDir(),
+    },
     ['qumulo', 'influx'],
   )
-  writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 1e9, log: silentLogger, retryMinMs: 50, retryMaxMs: 200 })
+  writer = await createDurableWriter({
+    influx: config.influx,
+    dir: join(config.storage.dataDir, 'spool'),
+    maxBytes: 1e9,
+    log: silentLogger,
+    retryMinMs: 50,
+    retryMaxMs: 200,
+  })
   collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log: silentLogger })
   // Polls at t0, t0+60, … t0+600; influxd is down for the polls at t0+240 … t0+360 (spooled, replayed).
   for (let k = 0; k <= 10; k++) {
@@ -65,18 +81,43 @@ afterAll(async () => {
 function job(over: Partial<Job> & { startS: number; endS: number }): Job {
   const { startS, endS, ...rest } = over
   return {
-    id: 'j', name: 'n', cluster: '', status: 'succeeded', startedAt: new Date(startS * 1000).toISOString(), endedAt: new Date(endS * 1000).toISOString(),
-    paths: [], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '', ...rest,
+    id: 'j',
+    name: 'n',
+    cluster: '',
+    status: 'succeeded',
+    startedAt: new Date(startS * 1000).toISOString(),
+    endedAt: new Date(endS * 1000).toISOString(),
+    paths: [],
+    clients: [],
+    labels: {},
+    comments: [],
+    notify: [],
+    annotation: { state: 'off', comments: 0 },
+    capacity: [],
+    createdBy: 't',
+    updatedAt: '',
+    ...rest,
   }
 }
 
 /** Ground truth from the scenario numbers alone: Σ files × k/60 (× 4096 for throughput) × seconds. */
 function truth(selected: W[], perClient: (w: W) => readonly string[], seconds: number): Record<ActivityField, number> {
   const out = Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, 0])) as Record<ActivityField, number>
-  const field = (t: ActivityType) => ACTIVITY_FIELDS[['file-iops-read', 'file-iops-write', 'metadata-iops-read', 'metadata-iops-write', 'file-throughput-read', 'file-throughput-write'].indexOf(t)]
+  const field = (t: ActivityType) =>
+    ACTIVITY_FIELDS[
+      [
+        'file-iops-read',
+        'file-iops-write',
+        'metadata-iops-read',
+        'metadata-iops-write',
+        'file-throughput-read',
+        'file-throughput-write',
+      ].indexOf(t)
+    ]
   for (const w of selected) {
     for (const _c of perClient(w)) {
-      for (const [t, k] of Object.entries(w.ops) as Array<[ActivityType, number]>) out[field(t)] += ((w.files * k * (t.includes('throughput') ? 4096 : 1)) / 60) * seconds
+      for (const [t, k] of Object.entries(w.ops) as Array<[ActivityType, number]>)
+        out[field(t)] += ((w.files * k * (t.includes('throughput') ? 4096 : 1)) / 60) * seconds
     }
   }
   return out
@@ -93,7 +134,10 @@ const E = t0 + 570 // 9 minutes; the outage (polls t0+240…t0+360) lies inside
 describe('per-job aggregates against the scenario ground truth (real influxd, InfluxQL)', () => {
   it('by client only: every path the client touched, nothing of other clients', async () => {
     const s = await stats.stats(job({ startS: S, endS: E, clients: ['10.1.0.1'] }))
-    expectTotals(s.activity, truth([...W_('A', 'D')], () => ['10.1.0.1'], E - S))
+    expectTotals(
+      s.activity,
+      truth([...W_('A', 'D')], () => ['10.1.0.1'], E - S),
+    )
     expect(s.activity.iops_read.mean).toBeCloseTo((2 + 0.1) * 1, 9)
     expect(s.activity.iops_read.peak).toBeCloseTo(2.1, 9)
     expect(s.topClients.map((c) => c.client)).toEqual(['10.1.0.1'])
@@ -101,22 +145,37 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
 
   it('by path only, including paths under it but never a sibling prefix', async () => {
     const s = await stats.stats(job({ startS: S, endS: E, paths: ['/proj/a'] }))
-    expectTotals(s.activity, truth(W_('A', 'C'), (w) => w.clients, E - S))
+    expectTotals(
+      s.activity,
+      truth(W_('A', 'C'), (w) => w.clients, E - S),
+    )
     const ab = await stats.stats(job({ startS: S, endS: E, paths: ['/adv/a/b'] }))
-    expectTotals(ab.activity, truth(W_('AB'), (w) => w.clients, E - S))
+    expectTotals(
+      ab.activity,
+      truth(W_('AB'), (w) => w.clients, E - S),
+    )
   })
 
   it('by client and path with overlap: each point counted once', async () => {
     const s = await stats.stats(job({ startS: S, endS: E, clients: ['10.1.0.1'], paths: ['/proj/a'] }))
-    expectTotals(s.activity, truth(W_('A', 'C', 'D'), (w) => w.clients, E - S))
+    expectTotals(
+      s.activity,
+      truth(W_('A', 'C', 'D'), (w) => w.clients, E - S),
+    )
     expect(s.topPaths.map((p) => p.path).sort()).toEqual(['/other/d/x', '/proj/a/sub', '/proj/a/x'])
   })
 
   it('CIDR clients and nested job paths', async () => {
     const cidr = await stats.stats(job({ startS: S, endS: E, clients: ['10.1.0.0/30'] }))
-    expectTotals(cidr.activity, truth(W_('A', 'B', 'D'), (w) => w.clients, E - S))
+    expectTotals(
+      cidr.activity,
+      truth(W_('A', 'B', 'D'), (w) => w.clients, E - S),
+    )
     const nested = await stats.stats(job({ startS: S, endS: E, paths: ['/proj/a', '/proj/a/sub'] }))
-    expectTotals(nested.activity, truth(W_('A', 'C'), (w) => w.clients, E - S))
+    expectTotals(
+      nested.activity,
+      truth(W_('A', 'C'), (w) => w.clients, E - S),
+    )
   })
 
   it('two concurrent jobs sharing a client each see all of that client', async () => {
@@ -124,7 +183,10 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
       stats.stats(job({ id: 'x', startS: S, endS: E, clients: ['10.1.0.1'] })),
       stats.stats(job({ id: 'y', startS: S + 60, endS: E, clients: ['10.1.0.1'], paths: ['/proj/b'] })),
     ])
-    expectTotals(x.activity, truth(W_('A', 'D'), () => ['10.1.0.1'], E - S))
+    expectTotals(
+      x.activity,
+      truth(W_('A', 'D'), () => ['10.1.0.1'], E - S),
+    )
     const yTruth = truth(W_('A', 'D'), () => ['10.1.0.1'], E - S - 60)
     const b = truth(W_('B'), (w) => w.clients, E - S - 60)
     expectTotals(y.activity, Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, yTruth[f] + b[f]])) as Record<ActivityField, number>)
@@ -132,13 +194,19 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
 
   it('a job shorter than one poll interval gets its share of the overlapping point', async () => {
     const s = await stats.stats(job({ startS: t0 + 70, endS: t0 + 100, clients: ['10.1.0.3'] }))
-    expectTotals(s.activity, truth(W_('B'), (w) => w.clients, 30))
+    expectTotals(
+      s.activity,
+      truth(W_('B'), (w) => w.clients, 30),
+    )
     expect(s.polls).toBe(1)
   })
 
   it('adversarial paths: quotes, backslashes, regex metacharacters and Unicode give exact numbers', async () => {
     const s = await stats.stats(job({ startS: S, endS: E, paths: [ODD] }))
-    expectTotals(s.activity, truth(W_('ODD'), (w) => w.clients, E - S))
+    expectTotals(
+      s.activity,
+      truth(W_('ODD'), (w) => w.clients, E - S),
+    )
     expect(s.topPaths.map((p) => p.path)).toEqual([ODD])
   })
 
@@ -159,7 +227,14 @@ describe('live stats of a running job (kept incrementally, stats/live.ts)', () =
   it('read only the polls since the previous call, equal a full read, and count a point delivered late', async () => {
     const influx = createInfluxQLSource(config.influx)
     let rowsRead = 0
-    const source: ActivitySource = { ...influx, rows: async (q) => { const r = await influx.rows(q); rowsRead += r.length; return r } }
+    const source: ActivitySource = {
+      ...influx,
+      rows: async (q) => {
+        const r = await influx.rows(q)
+        rowsRead += r.length
+        return r
+      },
+    }
     let nowS = t0 + 305
     const live = new StatsService({ source, intervalSeconds: I, previousRuns: () => [], now: () => nowS * 1000 })
     const fresh = () => new StatsService({ source: influx, intervalSeconds: I, previousRuns: () => [], now: () => nowS * 1000 })
@@ -182,7 +257,14 @@ describe('live stats of a running job (kept incrementally, stats/live.ts)', () =
     expect(second).toEqual(await fresh().stats(running))
 
     // A point of the job's client stamped inside the settled range arrives now (spool replay).
-    await writer.write([toLine({ measurement: MEASUREMENT.activity, tags: { cluster: 'sim', client_ip: '10.1.0.1', path: '/late/p' }, fields: Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, f === 'iops_read' ? 1000 : 0])), time: t0 + 120 })])
+    await writer.write([
+      toLine({
+        measurement: MEASUREMENT.activity,
+        tags: { cluster: 'sim', client_ip: '10.1.0.1', path: '/late/p' },
+        fields: Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, f === 'iops_read' ? 1000 : 0])),
+        time: t0 + 120,
+      }),
+    ])
     await writer.flush()
     nowS = t0 + 545
     const third = await live.stats(running)
@@ -199,19 +281,24 @@ describe('live stats of a running job (kept incrementally, stats/live.ts)', () =
   })
 })
 
-describe('qactivity_job_activity: the job\'s points copied with its id, for Grafana', () => {
-  it('Σ rate × seconds of the copy equals the job\'s totals, running and completed; a later attachment is backfilled', async () => {
+describe("qactivity_job_activity: the job's points copied with its id, for Grafana", () => {
+  it("Σ rate × seconds of the copy equals the job's totals, running and completed; a later attachment is backfilled", async () => {
     const influx = createInfluxQLSource(config.influx)
     const ql = createInfluxQL(config.influx)
     let nowS = t0 + 305
     const svc = new StatsService({
-      source: influx, intervalSeconds: I, previousRuns: () => [], now: () => nowS * 1000,
+      source: influx,
+      intervalSeconds: I,
+      previousRuns: () => [],
+      now: () => nowS * 1000,
       emit: (j, sel, rows) => void writer.write(jobActivityLines(j, sel, rows)),
     })
     const running = job({ id: 'copy-1', name: 'copy "n"', status: 'running', startS: S, endS: 0, endedAt: null, clients: ['10.1.0.3'] })
     const copied = async (field: string) => {
       await writer.flush()
-      const [r] = await ql.query(`SELECT sum("x") FROM (SELECT "${field}" * "seconds" AS "x" FROM "qactivity_job_activity" WHERE "job_id" = 'copy-1')`)
+      const [r] = await ql.query(
+        `SELECT sum("x") FROM (SELECT "${field}" * "seconds" AS "x" FROM "qactivity_job_activity" WHERE "job_id" = 'copy-1')`,
+      )
       return Number(r.series[0]?.values[0][1] ?? 0)
     }
     await svc.warm(running)
@@ -242,10 +329,19 @@ describe('summaries', () => {
     const { startSummaries } = await import('../../stats/summary.ts')
     const { createInfluxQL } = await import('../../lib/influx/influxql.ts')
     const store = await openJobStore(join(tempDir(), 'jobs.json'), silentLogger)
-    const done = job({ id: 'sum-1', name: "render \"q\"\nnewline", startS: S, endS: E, clients: ['10.1.0.3'] })
+    const done = job({ id: 'sum-1', name: 'render "q"\nnewline', startS: S, endS: E, clients: ['10.1.0.3'] })
     let computed!: () => void
     const retried = new Promise<void>((resolve) => (computed = resolve))
-    const summaries = startSummaries({ store, stats, writer, log: silentLogger, intervalSeconds: I, graceMs: 0, retryMs: 100, onDone: () => computed() })
+    const summaries = startSummaries({
+      store,
+      stats,
+      writer,
+      log: silentLogger,
+      intervalSeconds: I,
+      graceMs: 0,
+      retryMs: 100,
+      onDone: () => computed(),
+    })
     // Stored after the start, so that no timer computes it before influxd stops: only the retry does.
     await store.update((d) => void (d.jobs[done.id] = done), [done.id])
     try {
@@ -257,28 +353,44 @@ describe('summaries', () => {
       const summary = store.data.jobs[done.id].summary!
       expect(summary.state).toBe('done')
       await writer.flush()
-      const [r] = await createInfluxQL(config.influx).query(`SELECT "iops_write_total", "window_seconds" FROM "qactivity_job_summary" WHERE "job_id" = 'sum-1'`)
+      const [r] = await createInfluxQL(config.influx).query(
+        `SELECT "iops_write_total", "window_seconds" FROM "qactivity_job_summary" WHERE "job_id" = 'sum-1'`,
+      )
       expect(r.series[0].values).toHaveLength(1)
       expect(r.series[0].values[0][1]).toBeCloseTo(truth(W_('B'), (w) => w.clients, E - S).iops_write, 6)
       // Recomputing is idempotent: the same point, not a second one.
       await summaries.compute(done.id)
       await writer.flush()
-      const [again] = await createInfluxQL(config.influx).query(`SELECT count("iops_write_total") FROM "qactivity_job_summary" WHERE "job_id" = 'sum-1'`)
+      const [again] = await createInfluxQL(config.influx).query(
+        `SELECT count("iops_write_total") FROM "qactivity_job_summary" WHERE "job_id" = 'sum-1'`,
+      )
       expect(again.series[0].values[0][1]).toBe(1)
       // The summary wrote the job's series; a report of the job reads it, not the raw points.
-      const [series] = await createInfluxQL(config.influx).query(`SELECT count("iops_write") FROM "qactivity_job_timeline" WHERE "job_id" = 'sum-1'`)
+      const [series] = await createInfluxQL(config.influx).query(
+        `SELECT count("iops_write") FROM "qactivity_job_timeline" WHERE "job_id" = 'sum-1'`,
+      )
       expect(series.series[0].values[0][1]).toBeGreaterThan(5)
       let raw = 0
       const influx = createInfluxQLSource(config.influx)
-      const counting = new StatsService({ source: { ...influx, rows: (q) => (raw++, influx.rows(q)) }, intervalSeconds: I, previousRuns: () => [] })
+      const counting = new StatsService({
+        source: { ...influx, rows: (q) => (raw++, influx.rows(q)) },
+        intervalSeconds: I,
+        previousRuns: () => [],
+      })
       const { timeline } = await counting.statsAndTimeline(store.data.jobs[done.id])
       expect(raw).toBe(0)
       expect(timeline.length).toBe(series.series[0].values[0][1])
-      expect(timeline.reduce((a, p) => a + p.values[1], 0) * I).toBeCloseTo(truth(W_('B'), (w) => w.clients, timeline.length * I).iops_write, 6)
+      expect(timeline.reduce((a, p) => a + p.values[1], 0) * I).toBeCloseTo(
+        truth(W_('B'), (w) => w.clients, timeline.length * I).iops_write,
+        6,
+      )
       // Completed-job stats come from the summary: they work with InfluxDB down.
       await influxd.stop()
       const s = await stats.stats(store.data.jobs[done.id])
-      expectTotals(s.activity, truth(W_('B'), (w) => w.clients, E - S))
+      expectTotals(
+        s.activity,
+        truth(W_('B'), (w) => w.clients, E - S),
+      )
     } finally {
       summaries.stop()
       await influxd.start().catch(() => {})

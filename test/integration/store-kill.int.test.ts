@@ -40,9 +40,21 @@ it('keeps every acknowledged update across kill -9 during journal appends, compa
   for (let i = 0; i < 1500; i++) {
     const at = new Date().toISOString()
     ballast.jobs[`b${i}`] = {
-      id: `b${i}`, name: `ballast ${i}`, cluster: '', status: 'running', startedAt: at, endedAt: null, paths: [`/b/${i}`], clients: [],
-      labels: { k: 'v'.repeat(200) }, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [],
-      createdBy: 't', updatedAt: at,
+      id: `b${i}`,
+      name: `ballast ${i}`,
+      cluster: '',
+      status: 'running',
+      startedAt: at,
+      endedAt: null,
+      paths: [`/b/${i}`],
+      clients: [],
+      labels: { k: 'v'.repeat(200) },
+      comments: [],
+      notify: [],
+      annotation: { state: 'off', comments: 0 },
+      capacity: [],
+      createdBy: 't',
+      updatedAt: at,
     }
   }
   writeFileSync(file, JSON.stringify(ballast))
@@ -62,7 +74,8 @@ it('keeps every acknowledged update across kill -9 during journal appends, compa
       const [kind, id, text] = line.split(' ')
       if (kind === 'c') comments.set(id, [...(comments.get(id) ?? []), text])
       else if (kind === 'd') completed.push(id)
-      else if (kind === 's') continue // the child's periodic stats line
+      else if (kind === 's')
+        continue // the child's periodic stats line
       else throw new Error(`unexpected line ${line}`)
     }
     appends += lines.filter((l) => /^c r\d+-j/.test(l)).length

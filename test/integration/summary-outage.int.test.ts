@@ -49,17 +49,30 @@ let reports: Reports
 const queued: Array<Promise<void>> = []
 
 /** 12 jobs, one client each, started before the outage and ended during it (on no poll time). */
-const jobs: Job[] = workloads.flatMap((w) => w.clients).flatMap((client, c) =>
-  [0, 1, 2].map((k) => {
-    const i = c * 3 + k
-    return {
-      id: `out-${i}`, name: `outage ${i % 5}`, cluster: 'sim', status: 'succeeded' as const,
-      startedAt: new Date((t0 + (1 + (i % 3)) * I + 17) * 1000).toISOString(),
-      endedAt: new Date((t0 + (OUTAGE.from + 1 + (i % 6)) * I + 23) * 1000).toISOString(),
-      paths: [], clients: [client], labels: {}, comments: [], notify: ['artist@example.com'], annotation: { state: 'off' as const, comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
-    }
-  }),
-)
+const jobs: Job[] = workloads
+  .flatMap((w) => w.clients)
+  .flatMap((client, c) =>
+    [0, 1, 2].map((k) => {
+      const i = c * 3 + k
+      return {
+        id: `out-${i}`,
+        name: `outage ${i % 5}`,
+        cluster: 'sim',
+        status: 'succeeded' as const,
+        startedAt: new Date((t0 + (1 + (i % 3)) * I + 17) * 1000).toISOString(),
+        endedAt: new Date((t0 + (OUTAGE.from + 1 + (i % 6)) * I + 23) * 1000).toISOString(),
+        paths: [],
+        clients: [client],
+        labels: {},
+        comments: [],
+        notify: ['artist@example.com'],
+        annotation: { state: 'off' as const, comments: 0 },
+        capacity: [],
+        createdBy: 't',
+        updatedAt: '',
+      }
+    }),
+  )
 
 /** What the job's summary must say, from the scenario numbers alone. */
 function truth(job: Job): { totals: Record<ActivityField, number>; polls: number } {
@@ -79,21 +92,45 @@ beforeAll(async () => {
   ;[influxd, sim, smtp] = await Promise.all([startInfluxd(), startSimulator({ scenario: parseScenario({ workloads }) }), startSmtp()])
   config = loadConfig(
     {
-      QUMULO_URL: sim.url, QUMULO_USERNAME: 'admin', QUMULO_PASSWORD: 'admin', QUMULO_CLUSTER: 'sim', INFLUX_URL: influxd.url, INFLUX_BUCKET: 'outage_it',
-      QACTIVITY_DATA_DIR: tempDir(), SMTP_URL: smtp.url, QACTIVITY_REPORT_FROM: 'qactivity@example.com', QACTIVITY_REPORT_TO: 'ops@example.com',
+      QUMULO_URL: sim.url,
+      QUMULO_USERNAME: 'admin',
+      QUMULO_PASSWORD: 'admin',
+      QUMULO_CLUSTER: 'sim',
+      INFLUX_URL: influxd.url,
+      INFLUX_BUCKET: 'outage_it',
+      QACTIVITY_DATA_DIR: tempDir(),
+      SMTP_URL: smtp.url,
+      QACTIVITY_REPORT_FROM: 'qactivity@example.com',
+      QACTIVITY_REPORT_TO: 'ops@example.com',
     },
     ['qumulo', 'influx'],
   )
-  writer = await createDurableWriter({ influx: config.influx, dir: join(config.storage.dataDir, 'spool'), maxBytes: 1e9, log: silentLogger, retryMinMs: 600_000, retryMaxMs: 600_000 })
+  writer = await createDurableWriter({
+    influx: config.influx,
+    dir: join(config.storage.dataDir, 'spool'),
+    maxBytes: 1e9,
+    log: silentLogger,
+    retryMinMs: 600_000,
+    retryMaxMs: 600_000,
+  })
   collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log: silentLogger })
   store = await openJobStore(join(config.storage.dataDir, 'jobs.json'), silentLogger)
   stats = new StatsService({ source: createInfluxQLSource(config.influx), intervalSeconds: I, previousRuns: () => [] })
   reports = await startReports({
-    config: { ...config.report, smtpUrl: smtp.url }, store, dataDir: config.storage.dataDir, log: silentLogger, retryMinMs: 100, retryMaxMs: 200,
+    config: { ...config.report, smtpUrl: smtp.url },
+    store,
+    dataDir: config.storage.dataDir,
+    log: silentLogger,
+    retryMinMs: 100,
+    retryMaxMs: 200,
     sources: { stats, previousRuns: () => [], flavour: 'influxql', thresholdPct: 20 },
   })
   summaries = startSummaries({
-    store, stats, writer, log: silentLogger, intervalSeconds: I,
+    store,
+    stats,
+    writer,
+    log: silentLogger,
+    intervalSeconds: I,
     delivered: collectorWatermark(config.influx),
     onDone: (id) => void queued.push(reports.completed(id)),
   })
@@ -115,9 +152,12 @@ describe('summaries of jobs completed during an InfluxDB outage', () => {
       }
       await collector.runOnce(t0 + k * I)
     }
-    await store.update((d) => {
-      for (const j of jobs) d.jobs[j.id] = structuredClone(j)
-    }, jobs.map((j) => j.id))
+    await store.update(
+      (d) => {
+        for (const j of jobs) d.jobs[j.id] = structuredClone(j)
+      },
+      jobs.map((j) => j.id),
+    )
 
     // InfluxDB down: nothing can be known, nothing is computed.
     for (const j of jobs) expect(await summaries.check(j.id)).toBe('failed')
@@ -167,14 +207,21 @@ describe('summaries of jobs completed during an InfluxDB outage', () => {
     const before = totalsOf(j.id).iops_read.total
     // A point the summary never saw: another path of the job's client at a poll inside its window.
     const t = Math.ceil(Date.parse(j.startedAt) / 1000 / I) * I + I
-    const late = toLine({ measurement: MEASUREMENT.activity, tags: { cluster: 'sim', client_ip: j.clients[0], path: '/late' }, fields: Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, f === 'iops_read' ? 2 : 0])), time: t })
+    const late = toLine({
+      measurement: MEASUREMENT.activity,
+      tags: { cluster: 'sim', client_ip: j.clients[0], path: '/late' },
+      fields: Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, f === 'iops_read' ? 2 : 0])),
+      time: t,
+    })
     await writer.write([late])
     await writer.flush()
     expect(await summaries.check(j.id)).toBe('recomputed')
     expect(totalsOf(j.id).iops_read.total).toBeCloseTo(before + 2 * I, 6)
     expect(summaryOf(j.id)!.points).toBe(truth(j).polls + 1)
     await writer.flush()
-    const [r] = await createInfluxQL(config.influx).query(`SELECT "iops_read_total" FROM "qactivity_job_summary" WHERE "job_id" = '${j.id}'`)
+    const [r] = await createInfluxQL(config.influx).query(
+      `SELECT "iops_read_total" FROM "qactivity_job_summary" WHERE "job_id" = '${j.id}'`,
+    )
     expect(r.series[0].values).toHaveLength(1)
     expect(r.series[0].values[0][1]).toBeCloseTo(before + 2 * I, 6)
     await Promise.all(queued)

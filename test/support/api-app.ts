@@ -13,16 +13,25 @@ export const TOKENS: ApiToken[] = [
 ]
 
 /** The real app over a real store in a temp dir; extra service deps (writer, aggregates, outbox) and app deps (stats, reports) optional. */
-export async function makeApp(opts: { auth?: boolean; trustProxy?: boolean; deps?: Partial<JobServiceDeps>; app?: (service: JobService) => Partial<AppDeps> } = {}) {
+export async function makeApp(
+  opts: { auth?: boolean; trustProxy?: boolean; deps?: Partial<JobServiceDeps>; app?: (service: JobService) => Partial<AppDeps> } = {},
+) {
   const dir = tempDir()
   const store = await openJobStore(join(dir, 'jobs.json'), silentLogger)
   const service = new JobService({ store, clusters: ['test'], log: silentLogger, ...opts.deps })
-  const app = createApp({ service, config: { auth: opts.auth ?? true, tokens: TOKENS, trustProxy: opts.trustProxy ?? false }, log: silentLogger, archive: () => store.archive(new Date()), ...opts.app?.(service) })
+  const app = createApp({
+    service,
+    config: { auth: opts.auth ?? true, tokens: TOKENS, trustProxy: opts.trustProxy ?? false },
+    log: silentLogger,
+    archive: () => store.archive(new Date()),
+    ...opts.app?.(service),
+  })
   const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = { method, headers: { authorization: `Bearer ${TOKENS[0].token}`, ...headers } }
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body)
-      if (typeof body !== 'string' && !('content-type' in headers)) (init.headers as Record<string, string>)['content-type'] = 'application/json'
+      if (typeof body !== 'string' && !('content-type' in headers))
+        (init.headers as Record<string, string>)['content-type'] = 'application/json'
     }
     return app.request(path, init)
   }

@@ -8,7 +8,10 @@ export interface PanelJson {
   description?: string
   datasource?: { type?: string; uid?: string }
   targets?: Array<{ refId?: string; datasource?: { type?: string; uid?: string }; query: string; resultFormat?: string }>
-  fieldConfig?: { defaults?: { unit?: string; links?: Array<{ url: string }> }; overrides?: Array<{ properties: Array<{ id: string; value: unknown }> }> }
+  fieldConfig?: {
+    defaults?: { unit?: string; links?: Array<{ url: string }> }
+    overrides?: Array<{ properties: Array<{ id: string; value: unknown }> }>
+  }
 }
 
 export const panelsOf = (d: Dashboard) => (d.panels ?? []) as unknown as PanelJson[]
@@ -18,7 +21,10 @@ export const panelsOf = (d: Dashboard) => (d.panels ?? []) as unknown as PanelJs
  * for the range, `$__interval`, constants, and the variables' values; a multi-value variable in a
  * regex becomes `(a|b)` with regex metacharacters escaped, "All" becomes its `.*`.
  */
-export function substituteInfluxQL(query: string, o: { fromMs: number; toMs: number; intervalSeconds: number; vars: Record<string, string | string[]> }): string {
+export function substituteInfluxQL(
+  query: string,
+  o: { fromMs: number; toMs: number; intervalSeconds: number; vars: Record<string, string | string[]> },
+): string {
   const iso = (ms: number) => new Date(ms).toISOString()
   const escape = (s: string) => s.replace(/[\\^$.|?*+()[\]{}/]/g, '\\$&')
   const value = (name: string) => {
@@ -42,5 +48,7 @@ export function substituteFlux(query: string, vars: Record<string, string>): str
   // Imports come first in Flux; Grafana's `v` record goes right after them.
   const lines = body.split('\n')
   const n = lines.findIndex((l) => !/^import |^$/.test(l))
-  return [...lines.slice(0, n), 'option v = {timeRangeStart: -1h, timeRangeStop: now(), windowPeriod: 10s}', '', ...lines.slice(n)].join('\n')
+  return [...lines.slice(0, n), 'option v = {timeRangeStart: -1h, timeRangeStop: now(), windowPeriod: 10s}', '', ...lines.slice(n)].join(
+    '\n',
+  )
 }

@@ -103,13 +103,18 @@ export async function startFakeFlux(opts: FakeFluxOptions = {}): Promise<FakeFlu
     fake.requests.push(req)
     if (!req.org) return jsonError(400, 'invalid', 'Please provide either orgID or org')
     if (req.org !== fake.org) return jsonError(404, 'not found', `failed to decode request body: organization name "${req.org}" not found`)
-    if (!String(headers['content-type']).startsWith('application/json')) return jsonError(400, 'invalid', 'failed to decode request body: content type must be application/json')
+    if (!String(headers['content-type']).startsWith('application/json'))
+      return jsonError(400, 'invalid', 'failed to decode request body: content type must be application/json')
     const custom = fake.onQuery?.(req)
     if (custom) return custom
     if (body.type !== undefined && body.type !== 'flux') return jsonError(400, 'invalid', `unknown query type "${String(body.type)}"`)
     if (!req.query) return jsonError(400, 'invalid', 'failed to decode request body: request body requires either query or AST')
     const annotations = body.dialect?.annotations
-    if (!Array.isArray(annotations) || !['datatype', 'group', 'default'].every((a) => annotations.includes(a)) || body.dialect?.header !== true) {
+    if (
+      !Array.isArray(annotations) ||
+      !['datatype', 'group', 'default'].every((a) => annotations.includes(a)) ||
+      body.dialect?.header !== true
+    ) {
       return jsonError(400, 'invalid', 'fake-flux: dialect must ask for a header and the datatype, group and default annotations')
     }
     const problems = validateFlux(req.query)
@@ -138,7 +143,11 @@ export async function startFakeFlux(opts: FakeFluxOptions = {}): Promise<FakeFlu
       } catch (err) {
         reply = jsonError(500, 'internal error', `fake-flux: ${err instanceof Error ? err.message : String(err)}`)
       }
-      res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'text/plain; charset=utf-8', 'x-influxdb-version': 'v2.7.11', 'x-influxdb-build': 'OSS' })
+      res.writeHead(reply.status, {
+        'content-type': reply.contentType ?? 'text/plain; charset=utf-8',
+        'x-influxdb-version': 'v2.7.11',
+        'x-influxdb-build': 'OSS',
+      })
       res.end(reply.body)
     })
   })
@@ -181,7 +190,8 @@ const node = (v: unknown): Node => (v && typeof v === 'object' ? (v as Node) : {
 function args(call: Node): Map<string, Node> {
   const out = new Map<string, Node>()
   for (const obj of (call.arguments as Node[] | undefined) ?? []) {
-    for (const p of (node(obj).properties as Node[] | undefined) ?? []) out.set(String(node(p.key).name ?? node(p.key).value), node(p.value))
+    for (const p of (node(obj).properties as Node[] | undefined) ?? [])
+      out.set(String(node(p.key).name ?? node(p.key).value), node(p.value))
   }
   return out
 }
@@ -308,7 +318,8 @@ function evaluate(query: string, fake: FakeFlux): Table[] {
   if (expr.type === 'CallExpression' && calleeName(expr) === 'schema.tagValues') {
     if (!imports.includes('influxdata/influxdb/schema')) throw new Unsupported('schema is not imported')
     const a = args(expr)
-    if (str(a.get('bucket'), 'bucket') !== fake.bucket) throw new NotFound(`failed to initialize execute state: could not find bucket "${str(a.get('bucket'), 'bucket')}"`)
+    if (str(a.get('bucket'), 'bucket') !== fake.bucket)
+      throw new NotFound(`failed to initialize execute state: could not find bucket "${str(a.get('bucket'), 'bucket')}"`)
     const tag = str(a.get('tag'), 'tag')
     const pred = a.has('predicate') ? predicate(a.get('predicate')) : () => true
     const start = a.has('start') ? time(a.get('start'), 'start') : fake.now - 30 * 86400_000
@@ -318,7 +329,9 @@ function evaluate(query: string, fake: FakeFlux): Table[] {
       const r = pointRecord(p)
       if (p.time >= start && p.time < stop && pred(r) && typeof r[tag] === 'string') values.add(r[tag] as string)
     }
-    return values.size ? [{ columns: [{ label: '_value', type: 'string', group: false }], rows: [...values].sort().map((v) => ({ _value: v })) }] : []
+    return values.size
+      ? [{ columns: [{ label: '_value', type: 'string', group: false }], rows: [...values].sort().map((v) => ({ _value: v })) }]
+      : []
   }
 
   // Unwind the pipe chain: from() first, then the calls in order.
@@ -424,7 +437,8 @@ export function goFloat(v: number): string {
   if (!m) return s
   const digits = m[2] + (m[3] ?? '')
   const exp = Number(m[4])
-  if (exp >= 0) return m[1] + (digits.length > exp + 1 ? `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}` : digits.padEnd(exp + 1, '0'))
+  if (exp >= 0)
+    return m[1] + (digits.length > exp + 1 ? `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}` : digits.padEnd(exp + 1, '0'))
   return `${m[1]}0.${'0'.repeat(-exp - 1)}${digits}`
 }
 

@@ -226,7 +226,10 @@ export async function startFakeGrafana(opts: { token?: string } = {}): Promise<F
   const find = (q: URLSearchParams): StoredAnnotation[] => {
     const from = Number(q.get('from') ?? 0) || 0
     const to = Number(q.get('to') ?? 0) || 0
-    const tags = q.getAll('tags').map((t) => t.trim()).filter(Boolean)
+    const tags = q
+      .getAll('tags')
+      .map((t) => t.trim())
+      .filter(Boolean)
     const matchAny = q.get('matchAny') === 'true'
     const type = q.get('type')
     const dashboardUID = q.get('dashboardUID')

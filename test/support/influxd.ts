@@ -1,1 +1,6 @@
-export { freePort, startLocalInfluxd as startInfluxd, type LocalInfluxd as Influxd, type LocalInfluxdOptions as InfluxdOptions } from '../../lib/influx/local-server.ts'
+export {
+  freePort,
+  startLocalInfluxd as startInfluxd,
+  type LocalInfluxd as Influxd,
+  type LocalInfluxdOptions as InfluxdOptions,
+} from '../../lib/influx/local-server.ts'

@@ -75,7 +75,9 @@ function stats(job: Job, activity: Record<ActivityField, FieldAggregate>, second
         files: { start: 1000, end: 13_345, delta: 12_345 },
         directories: { start: 10, end: 77, delta: 67 },
       },
-      ...paths.slice(1).map((path) => ({ path, startAt: null, endAt: null, usedBytes: none, files: none, directories: none, error: 'not a directory' })),
+      ...paths
+        .slice(1)
+        .map((path) => ({ path, startAt: null, endAt: null, usedBytes: none, files: none, directories: none, error: 'not a directory' })),
     ],
     topClients: clients.slice(0, 10).map((client, i) => ({ client, ops: 500_000 / (i + 1), bytes: 100e9 / (i + 1) })),
     topPaths: paths.map((path, i) => ({ path: `${path}/frames`, ops: 2_000_000 / (i + 1), bytes: 600e9 / (i + 1) })),
@@ -88,10 +90,22 @@ function stats(job: Job, activity: Record<ActivityField, FieldAggregate>, second
 const none = { start: null, end: null, delta: null }
 
 function scaleTotals(activity: Record<ActivityField, FieldAggregate>, factor: number): Record<ActivityField, FieldAggregate> {
-  return Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, { ...activity[f], total: activity[f].total * factor }])) as Record<ActivityField, FieldAggregate>
+  return Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, { ...activity[f], total: activity[f].total * factor }])) as Record<
+    ActivityField,
+    FieldAggregate
+  >
 }
 
-function job(o: { id: string; name: string; startedAt: string; endedAt: string; labels: Record<string, string>; paths: string[]; clients: string[]; comments: JobComment[] }): Job {
+function job(o: {
+  id: string
+  name: string
+  startedAt: string
+  endedAt: string
+  labels: Record<string, string>
+  paths: string[]
+  clients: string[]
+  comments: JobComment[]
+}): Job {
   return {
     ...o,
     cluster: 'qumulo-a',
@@ -142,7 +156,13 @@ export function reportInput(o: ReportInputOptions = {}): ReportInput {
   if (o.previous !== false) {
     const prevSeconds = points * 70 // 1h 10m for the default hour
     const prevStart = (T0 - prevSeconds - 6 * 3600) * 1000 // ended six hours before this run started
-    const pj = job({ ...current, id: 'sq010-run1', startedAt: new Date(prevStart).toISOString(), endedAt: new Date(prevStart + prevSeconds * 1000).toISOString(), comments: [] })
+    const pj = job({
+      ...current,
+      id: 'sq010-run1',
+      startedAt: new Date(prevStart).toISOString(),
+      endedAt: new Date(prevStart + prevSeconds * 1000).toISOString(),
+      comments: [],
+    })
     const before = Object.fromEntries(
       ACTIVITY_FIELDS.map((f) => {
         const pct = CHANGE_PCT[f]

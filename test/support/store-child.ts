@@ -23,9 +23,22 @@ const now = () => new Date().toISOString()
 function job(id: string, over: Partial<Job> = {}): Job {
   const at = now()
   return {
-    id, name: id, cluster: '', status: 'running', startedAt: at, endedAt: null, paths: [`/jobs/${id}`], clients: ['10.0.0.1'],
-    labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 'child',
-    updatedAt: at, ...over,
+    id,
+    name: id,
+    cluster: '',
+    status: 'running',
+    startedAt: at,
+    endedAt: null,
+    paths: [`/jobs/${id}`],
+    clients: ['10.0.0.1'],
+    labels: {},
+    comments: [],
+    notify: [],
+    annotation: { state: 'off', comments: 0 },
+    capacity: [],
+    createdBy: 'child',
+    updatedAt: at,
+    ...over,
   }
 }
 
@@ -48,9 +61,12 @@ async function commenter(loop: number, journal: boolean): Promise<never> {
 async function archiver(): Promise<never> {
   for (let n = 0; ; n++) {
     const id = `r${round}-done${n}`
-    await store.update((d) => {
-      d.jobs[id] = job(id, { status: 'succeeded', startedAt: '2020-01-01T00:00:00.000Z', endedAt: '2020-01-01T01:00:00.000Z' })
-    }, [id])
+    await store.update(
+      (d) => {
+        d.jobs[id] = job(id, { status: 'succeeded', startedAt: '2020-01-01T00:00:00.000Z', endedAt: '2020-01-01T01:00:00.000Z' })
+      },
+      [id],
+    )
     ack(`d ${id}`)
     if (n % 5 === 4) await store.archive(new Date())
     await sleep(5)

@@ -37,7 +37,9 @@ function sources(dir: string): string[] {
 /** Every relative import and re-export of a file, as repository paths. */
 function importsOf(file: string, ROOT: string): string[] {
   const text = readFileSync(file, 'utf8')
-  const specs = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => m[1] ?? m[2])
+  const specs = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]/g)].map(
+    (m) => m[1] ?? m[2],
+  )
   return specs.map((s) => relative(ROOT, normalize(join(dirname(file), s))))
 }
 
@@ -73,6 +75,9 @@ describe('architecture', () => {
     writeFileSync(join(root, 'jobs/service.ts'), "import { x } from '../lib/x.ts'\nimport type { Y } from '../api/errors.ts'\n")
     writeFileSync(join(root, 'api/errors.ts'), "export { x } from '../jobs/service.ts'\n")
     writeFileSync(join(root, 'extra/a.ts'), '')
-    expect(violations(root).sort()).toEqual(['extra/ is not in the import order (test/unit/architecture.test.ts)', 'jobs/service.ts → api/errors.ts'])
+    expect(violations(root).sort()).toEqual([
+      'extra/ is not in the import order (test/unit/architecture.test.ts)',
+      'jobs/service.ts → api/errors.ts',
+    ])
   })
 })

@@ -8,10 +8,18 @@ const VAR = /\b(?:QUMULO|INFLUX|QACTIVITY|GRAFANA|SMTP)_[A-Z_]+\b/g
 describe('documentation stays true to the code', () => {
   it('no tracked file holds a merge-conflict marker, and none cites documents outside the repository', () => {
     const root = new URL('../../', import.meta.url).pathname
-    const files = execFileSync('git', ['ls-files', '*.ts', '*.md', '*.json', '*.yml', '*.yaml', '*.sh', '*.mjs', 'Dockerfile', '.env.example'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean)
+    const files = execFileSync(
+      'git',
+      ['ls-files', '*.ts', '*.md', '*.json', '*.yml', '*.yaml', '*.sh', '*.mjs', 'Dockerfile', '.env.example'],
+      { cwd: root, encoding: 'utf8' },
+    )
+      .split('\n')
+      .filter(Boolean)
     const conflicts = files.filter((f) => /^(<{7}|>{7}) /m.test(read(f)))
     expect(conflicts).toEqual([])
-    const outside = files.filter((f) => !f.startsWith('docs/') && !f.startsWith('test/') && /\.\.\/shared|(?<![\w/.-])(interface\.md|qumulo\/api\.md)/.test(read(f)))
+    const outside = files.filter(
+      (f) => !f.startsWith('docs/') && !f.startsWith('test/') && /\.\.\/shared|(?<![\w/.-])(interface\.md|qumulo\/api\.md)/.test(read(f)),
+    )
     expect(outside).toEqual([])
   })
 

@@ -67,7 +67,14 @@ const cases: Case[] = [
   ['form body with a relative path', 'POST', J, 'name=n&paths=rel', 400, form],
   ['body over 64 KiB', 'POST', J, { name: 'n', comment: long(70_000) }, 413],
   ['text/plain body', 'POST', J, 'name=n', 415, { 'content-type': 'text/plain' }],
-  ['multipart body', 'POST', J, '--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nn\r\n--b--\r\n', 415, { 'content-type': 'multipart/form-data; boundary=b' }],
+  [
+    'multipart body',
+    'POST',
+    J,
+    '--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nn\r\n--b--\r\n',
+    415,
+    { 'content-type': 'multipart/form-data; boundary=b' },
+  ],
   ['body without a content type', 'POST', J, 'name=n', 415, { 'content-type': '' }],
   ['id of a job with another name', 'POST', J, { name: 'other', id: 'job-1' }, 409],
   ['id of a job with another label value', 'POST', J, { name: 'first', id: 'job-1', labels: { team: 'other' } }, 409],
@@ -120,7 +127,9 @@ describe('bad input: a clear 4xx, never a 5xx, nothing stored', () => {
   let t: Awaited<ReturnType<typeof makeApp>>
   beforeAll(async () => {
     t = await makeApp()
-    expect((await t.call('POST', J, { name: 'first', id: 'job-1', paths: ['/a'], clients: ['10.0.0.1'], labels: { team: 'fx' } })).status).toBe(201)
+    expect(
+      (await t.call('POST', J, { name: 'first', id: 'job-1', paths: ['/a'], clients: ['10.0.0.1'], labels: { team: 'fx' } })).status,
+    ).toBe(201)
     expect((await t.call('POST', J, { name: 'second', id: 'done-1' })).status).toBe(201)
     expect((await t.call('POST', `${J}/done-1/complete`, {})).status).toBe(200)
   })
@@ -149,6 +158,8 @@ describe('bad input: a clear 4xx, never a 5xx, nothing stored', () => {
 
   it('names the offending field', async () => {
     const res = await t.call('POST', J, { name: 'n', clients: ['10.0.0.1', 'nope'] })
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^clients\.1: "nope" is not an IPv4\/IPv6 address or CIDR$/)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /^clients\.1: "nope" is not an IPv4\/IPv6 address or CIDR$/,
+    )
   })
 })

@@ -16,7 +16,9 @@ describe("a job's cluster", () => {
     expect(((await (await call('POST', J, 'name=r&cluster=test', form)).json()) as Job).cluster).toBe('test')
     const wrong = await call('POST', J, { name: 'r', cluster: 'other' })
     expect(wrong.status).toBe(400)
-    expect(((await wrong.json()) as { error: { message: string } }).error.message).toBe('cluster: "other" is not a configured cluster (test)')
+    expect(((await wrong.json()) as { error: { message: string } }).error.message).toBe(
+      'cluster: "other" is not a configured cluster (test)',
+    )
     const bad = await call('POST', J, { name: 'r', cluster: 'no spaces' })
     expect(bad.status).toBe(400)
   })
@@ -25,7 +27,9 @@ describe("a job's cluster", () => {
     const { call } = await makeApp({ deps: { clusters: ['a', 'b'] } })
     const none = await call('POST', J, { name: 'r' })
     expect(none.status).toBe(400)
-    expect(((await none.json()) as { error: { message: string } }).error.message).toBe('cluster: required when several clusters are configured (a, b)')
+    expect(((await none.json()) as { error: { message: string } }).error.message).toBe(
+      'cluster: required when several clusters are configured (a, b)',
+    )
     expect((await call('POST', J, { name: 'r', id: 'slurm-1', cluster: 'b' })).status).toBe(201)
     // A worker replaying the create without a cluster gets the job; with another cluster, 409.
     const replay = await call('POST', J, { name: 'r', id: 'slurm-1' })
@@ -43,7 +47,22 @@ describe("a job's cluster", () => {
   it('stored jobs without one get the only configured cluster, or none with several', async () => {
     const { store, dir } = await makeApp()
     await store.update((d) => {
-      d.jobs.old = { id: 'old', name: 'r', status: 'running', startedAt: new Date().toISOString(), endedAt: null, paths: ['/p'], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 'ci', updatedAt: new Date().toISOString() } as unknown as Job
+      d.jobs.old = {
+        id: 'old',
+        name: 'r',
+        status: 'running',
+        startedAt: new Date().toISOString(),
+        endedAt: null,
+        paths: ['/p'],
+        clients: [],
+        labels: {},
+        comments: [],
+        notify: [],
+        annotation: { state: 'off', comments: 0 },
+        capacity: [],
+        createdBy: 'ci',
+        updatedAt: new Date().toISOString(),
+      } as unknown as Job
     })
     await store.close()
     const one = await openJobStore(join(dir, 'jobs.json'), silentLogger)

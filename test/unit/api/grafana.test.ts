@@ -20,7 +20,11 @@ afterEach(async () => {
 const T = Date.UTC(2025, 0, 15, 10, 0, 0, 123)
 const sink = (over: { token?: string; timeoutMs?: number; url?: string } = {}) =>
   createGrafanaSink({ url: over.url ?? fake.url, token: over.token ?? token, timeoutMs: over.timeoutMs ?? 2000 })
-const failure = (p: Promise<unknown>) => p.then(() => expect.unreachable('should fail'), (e: unknown) => e as GrafanaApiError)
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => expect.unreachable('should fail'),
+    (e: unknown) => e as GrafanaApiError,
+  )
 
 describe('createGrafanaSink against the fake Grafana', () => {
   it('creates an org-wide annotation with Bearer auth, epoch-ms time, tags and text', async () => {

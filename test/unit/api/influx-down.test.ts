@@ -16,8 +16,16 @@ describe('InfluxDB down: a 503 that keeps the InfluxDB address out of the answer
     const logged: string[] = []
     const t = await makeApp({
       app: (service) => {
-        const stats = new StatsService({ source: createInfluxQLSource({ url: INFLUX_URL, bucket: 'q', queryLanguage: 'influxql' }), intervalSeconds: 60, previousRuns: (n, b, id) => service.previousRuns(n, b, id) })
-        return { stats, reportSources: { stats, previousRuns: (n, b, id) => service.previousRuns(n, b, id), flavour: 'influxql', thresholdPct: 20 }, log: createLogger('error', {}, (l) => logged.push(l)) }
+        const stats = new StatsService({
+          source: createInfluxQLSource({ url: INFLUX_URL, bucket: 'q', queryLanguage: 'influxql' }),
+          intervalSeconds: 60,
+          previousRuns: (n, b, id) => service.previousRuns(n, b, id),
+        })
+        return {
+          stats,
+          reportSources: { stats, previousRuns: (n, b, id) => service.previousRuns(n, b, id), flavour: 'influxql', thresholdPct: 20 },
+          log: createLogger('error', {}, (l) => logged.push(l)),
+        }
       },
     })
     for (const id of ['r1', 'r2']) expect((await t.call('POST', '/api/v1/jobs', { name: 'r', id, clients: ['10.0.0.1'] })).status).toBe(201)

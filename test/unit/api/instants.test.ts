@@ -87,7 +87,8 @@ describe('times: ISO 8601 with a zone or epoch milliseconds, nothing coerced', (
 
   it('since and until take epoch milliseconds and offsets', async () => {
     const t = await fixture()
-    const list = async (q: string) => ((await (await t.call('GET', `${J}?${q}`)).json()) as { jobs: Array<{ id: string }> }).jobs.map((j) => j.id)
+    const list = async (q: string) =>
+      ((await (await t.call('GET', `${J}?${q}`)).json()) as { jobs: Array<{ id: string }> }).jobs.map((j) => j.id)
     expect(await list(`since=${T0}`)).toEqual(['r1'])
     expect(await list(`since=${T0 + 1}`)).toEqual([])
     expect(await list(`until=${encodeURIComponent('2026-11-23T11:00:00.001+01:00')}`)).toEqual(['r1'])
@@ -100,7 +101,9 @@ describe('complete: at no more than 60 s ahead of the server clock', () => {
     const t = await fixture()
     const ahead = await t.call('POST', `${J}/r1/complete`, { at: T0 + 61_000 })
     expect(ahead.status).toBe(400)
-    expect(((await ahead.json()) as Err).error.message).toBe('at: must not be more than 60 s ahead of the server clock (2026-11-23T10:00:00.000Z)')
+    expect(((await ahead.json()) as Err).error.message).toBe(
+      'at: must not be more than 60 s ahead of the server clock (2026-11-23T10:00:00.000Z)',
+    )
     expect(t.store.data.jobs.r1.status).toBe('running')
     const edge = await t.call('POST', `${J}/r1/complete`, { at: T0 + 60_000 })
     expect(edge.status).toBe(200)

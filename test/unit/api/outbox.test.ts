@@ -86,7 +86,6 @@ async function completeJob(store: MemStore, ob: Outbox, id: string, at: number, 
   ob.kick()
 }
 
-
 let fake: FakeGrafana
 const logLines: string[] = []
 const unhandled: unknown[] = []
@@ -194,7 +193,9 @@ describe('annotation outbox', () => {
     }
     await until(() => jobs.some((id) => store.data.jobs[id].annotation.state === 'failing'), 'a failing job')
     const failing = jobs.map((id) => store.data.jobs[id]).find((j) => j.annotation.state === 'failing')!
-    expect(failing.annotation.lastError).toMatch(/^\[(POST|GET)\] \/api\/annotations: (connect ECONNREFUSED 127\.0\.0\.1:\d+|other side closed)$/)
+    expect(failing.annotation.lastError).toMatch(
+      /^\[(POST|GET)\] \/api\/annotations: (connect ECONNREFUSED 127\.0\.0\.1:\d+|other side closed)$/,
+    )
     expect(store.data.outbox).toHaveLength(12)
     expect(ob.health()).toMatchObject({ failing: true, queued: 12, configError: false })
     await new Promise((r) => setTimeout(r, 200)) // a few retries while down
@@ -207,7 +208,11 @@ describe('annotation outbox', () => {
       expect(regionOf(id)).toHaveLength(1)
       expect(regionOf(id)[0]).toMatchObject({ time: t0, timeEnd: t0 + 5000 })
       expect(regionOf(id)[0].text).toContain(i === 1 ? 'failed after 5s' : 'succeeded after 5s')
-      expect(commentsOf(id).map((a) => a.text).sort()).toEqual(['alice: first', 'bob: second'])
+      expect(
+        commentsOf(id)
+          .map((a) => a.text)
+          .sort(),
+      ).toEqual(['alice: first', 'bob: second'])
       expect(store.data.jobs[id].annotation).toEqual({ state: 'synced', id: regionOf(id)[0].id, comments: 2 })
     }
     expect(store.data.outbox).toEqual([])
@@ -255,7 +260,10 @@ describe('annotation outbox', () => {
     const { store, ob } = setup({ timeoutMs: 120_000 })
     fake.setLatency(60_000)
     await startJob(store, ob, 'busy1')
-    await until(() => fake.requests.some((r) => (r.json as { tags?: string[] } | undefined)?.tags?.includes('job:busy1') ?? false), 'the POST')
+    await until(
+      () => fake.requests.some((r) => (r.json as { tags?: string[] } | undefined)?.tags?.includes('job:busy1') ?? false),
+      'the POST',
+    )
     // A delivery is now in flight; job calls go on undisturbed.
     for (let i = 0; i < 20; i++) await addComment(store, ob, 'busy1', `c${i}`, T + i + 1)
     ob.kick()
@@ -289,7 +297,9 @@ describe('annotation outbox', () => {
     // Completion without a start annotation creates the region itself.
     await completeJob(store, ob, 'bad1', T + 3_600_000)
     await ob.drain()
-    expect(regionOf('bad1')).toMatchObject([{ time: T, timeEnd: T + 3_600_000, text: 'render (job bad1) succeeded after 1h 00m · project=x' }])
+    expect(regionOf('bad1')).toMatchObject([
+      { time: T, timeEnd: T + 3_600_000, text: 'render (job bad1) succeeded after 1h 00m · project=x' },
+    ])
     expect(store.data.jobs.bad1.annotation).toEqual({ state: 'synced', id: regionOf('bad1')[0].id, comments: 0 })
   })
 
@@ -342,7 +352,10 @@ describe('annotation outbox', () => {
     await startJob(store, ob, 'del1')
     await ob.drain()
     const oldId = store.data.jobs.del1.annotation.id!
-    const del = await fetch(`${fake.url}/api/annotations/${oldId}`, { method: 'DELETE', headers: { authorization: `Bearer ${fake.token}` } })
+    const del = await fetch(`${fake.url}/api/annotations/${oldId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${fake.token}` },
+    })
     expect(del.status).toBe(200)
     await completeJob(store, ob, 'del1', T + 2000)
     await ob.drain()

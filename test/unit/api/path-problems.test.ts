@@ -20,7 +20,10 @@ describe('pathProblemRecorder', () => {
     const { file, store, service, record } = await setup()
     const { job } = await service.create(ci, { name: 'a', paths: ['/ok', '/missing'] })
     const writes = store.stats.writes
-    const problem = new Map([['/ok', undefined], ['/missing', '/missing: no such directory on Qumulo']])
+    const problem = new Map([
+      ['/ok', undefined],
+      ['/missing', '/missing: no such directory on Qumulo'],
+    ])
     await record(problem)
     await record(problem)
     await record(problem)

@@ -21,7 +21,10 @@ describe('report routes: bad input gets a clear error, never a 500', () => {
     expect(bad.status).toBe(400)
     expect(bad.body.error.message).toMatch(/to\.0.*e-mail/)
     expect((await json(await call('POST', `/api/v1/jobs/${id}/report/email`, { to: ['a@example.com'], cc: 'x' }))).status).toBe(400)
-    expect((await json(await call('POST', `/api/v1/jobs/${id}/report/email`, 'to=bad', { 'content-type': 'application/x-www-form-urlencoded' }))).status).toBe(400)
+    expect(
+      (await json(await call('POST', `/api/v1/jobs/${id}/report/email`, 'to=bad', { 'content-type': 'application/x-www-form-urlencoded' })))
+        .status,
+    ).toBe(400)
     expect((await json(await call('GET', `/api/v1/jobs/${id}/report?format=docx`))).status).toBe(400)
     expect((await json(await call('GET', `/api/v1/jobs/nope%27/report`))).status).toBe(400)
     expect((await json(await call('POST', `/api/v1/jobs/unknown/report/email`, { to: ['a@example.com'] }))).status).toBe(409) // reports off is checked first

@@ -11,10 +11,24 @@ const json = async <T = Job>(res: Response) => (await res.json()) as T
 describe('job routes', () => {
   it('creates a job from JSON with canonical paths and clients, authored by the token name', async () => {
     const { call } = await makeApp()
-    const res = await call('POST', J, { name: 'render', paths: ['/render/shots/', '//render//shots'], clients: ['10.0.0.7/24', '::ffff:10.1.1.1'], labels: { shot: '042' }, comment: 'first run' })
+    const res = await call('POST', J, {
+      name: 'render',
+      paths: ['/render/shots/', '//render//shots'],
+      clients: ['10.0.0.7/24', '::ffff:10.1.1.1'],
+      labels: { shot: '042' },
+      comment: 'first run',
+    })
     expect(res.status).toBe(201)
     const job = await json(res)
-    expect(job).toMatchObject({ name: 'render', status: 'running', endedAt: null, paths: ['/render/shots'], clients: ['10.0.0.0/24', '10.1.1.1'], labels: { shot: '042' }, createdBy: 'ci' })
+    expect(job).toMatchObject({
+      name: 'render',
+      status: 'running',
+      endedAt: null,
+      paths: ['/render/shots'],
+      clients: ['10.0.0.0/24', '10.1.1.1'],
+      labels: { shot: '042' },
+      createdBy: 'ci',
+    })
     expect(job.comments).toEqual([{ at: job.startedAt, author: 'ci', text: 'first run' }])
     expect(job.id).toMatch(/^[0-9A-Z]{26}$/)
   })
@@ -100,10 +114,28 @@ describe('job routes', () => {
 
   it('serves an OpenAPI 3.1 document generated from the validation schemas', async () => {
     const { call } = await makeApp()
-    const doc = await json<{ openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>; components: { securitySchemes: unknown; schemas: Record<string, { additionalProperties?: boolean }> } }>(await call('GET', '/api/v1/openapi.json'))
+    const doc = await json<{
+      openapi: string
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>>
+      components: { securitySchemes: unknown; schemas: Record<string, { additionalProperties?: boolean }> }
+    }>(await call('GET', '/api/v1/openapi.json'))
     expect(doc.openapi).toBe('3.1.0')
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/compare', '/api/v1/jobs', '/api/v1/jobs/{id}', '/api/v1/jobs/{id}/clients', '/api/v1/jobs/{id}/comments', '/api/v1/jobs/{id}/complete', '/api/v1/jobs/{id}/paths', '/api/v1/jobs/{id}/report', '/api/v1/jobs/{id}/report/email', '/api/v1/jobs/{id}/stats'])
-    expect(Object.keys(doc.paths['/api/v1/jobs'].post.requestBody!.content)).toEqual(['application/json', 'application/x-www-form-urlencoded'])
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/v1/compare',
+      '/api/v1/jobs',
+      '/api/v1/jobs/{id}',
+      '/api/v1/jobs/{id}/clients',
+      '/api/v1/jobs/{id}/comments',
+      '/api/v1/jobs/{id}/complete',
+      '/api/v1/jobs/{id}/paths',
+      '/api/v1/jobs/{id}/report',
+      '/api/v1/jobs/{id}/report/email',
+      '/api/v1/jobs/{id}/stats',
+    ])
+    expect(Object.keys(doc.paths['/api/v1/jobs'].post.requestBody!.content)).toEqual([
+      'application/json',
+      'application/x-www-form-urlencoded',
+    ])
     expect(doc.components.schemas.CreateJob.additionalProperties).toBe(false)
     expect(doc.components.securitySchemes).toEqual({ bearerAuth: { type: 'http', scheme: 'bearer' } })
   })
@@ -128,7 +160,13 @@ describe('the caller’s address, over a real socket', () => {
   it('add-client with no address attaches the socket peer, ignoring X-Forwarded-For by default', async () => {
     const s = await listen(false)
     try {
-      const { id } = await json(await fetch(s.url + J, { method: 'POST', headers: { authorization: `Bearer ${TOKENS[0].token}`, 'content-type': 'application/json' }, body: '{"name":"n"}' }))
+      const { id } = await json(
+        await fetch(s.url + J, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKENS[0].token}`, 'content-type': 'application/json' },
+          body: '{"name":"n"}',
+        }),
+      )
       const job = await json(await post(s.url, `${J}/${id}/clients`, { 'x-forwarded-for': '10.9.9.9' }))
       expect(job.clients).toEqual(['127.0.0.1'])
     } finally {
@@ -139,7 +177,11 @@ describe('the caller’s address, over a real socket', () => {
   it('with QACTIVITY_TRUST_PROXY the proxy’s hop of X-Forwarded-For is used', async () => {
     const s = await listen(true)
     try {
-      const res = await fetch(s.url + J, { method: 'POST', headers: { authorization: `Bearer ${TOKENS[0].token}`, 'content-type': 'application/json' }, body: '{"name":"n"}' })
+      const res = await fetch(s.url + J, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS[0].token}`, 'content-type': 'application/json' },
+        body: '{"name":"n"}',
+      })
       const { id } = await json(res)
       const job = await json(await post(s.url, `${J}/${id}/clients`, { 'x-forwarded-for': '203.0.113.9, 10.1.2.3' }))
       expect(job.clients).toEqual(['10.1.2.3'])

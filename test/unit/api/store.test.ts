@@ -37,7 +37,11 @@ const done = (id: string, endedMs: number, status: 'succeeded' | 'failed' = 'suc
 
 const storeFile = () => join(tempDir('qactivity-store-'), 'jobs.json')
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as StoreData
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e)
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
 
 async function seeded(file: string, jobs: Job[], outbox: StoreData['outbox'] = []): Promise<JobStore> {
   const store = await openJobStore(file, silentLogger)
@@ -63,7 +67,7 @@ describe('job store: working file', () => {
     expect(readFileSync(`${file}.lock`, 'utf8').trim()).toBe(String(process.pid))
 
     const seq = await store.update((d) => {
-      d.jobs.a = job('a', { labels: { 'ünï': 'cödé ✓' } })
+      d.jobs.a = job('a', { labels: { ünï: 'cödé ✓' } })
       d.outbox.push({ kind: 'start', jobId: 'a', seq: d.nextSeq, attempts: 0 })
       return d.nextSeq++
     })
@@ -178,9 +182,21 @@ describe('job store: working file', () => {
     ['an array', [], /\(top level: /],
     ['version 2', { version: 2, jobs: {}, outbox: [], nextSeq: 1 }, /\(version: /],
     ['no outbox', { version: 1, jobs: {}, nextSeq: 1 }, /\(outbox: /],
-    ['a job with a bad status', { version: 1, jobs: { a: { ...job('a'), status: 'done' } }, outbox: [], nextSeq: 1 }, /\(jobs\.a\.status: /],
-    ['a job keyed by another id', { version: 1, jobs: { b: job('a') }, outbox: [], nextSeq: 1 }, /\(jobs\.b\.id: id "a" differs from its key\)/],
-    ['a bad outbox task', { version: 1, jobs: {}, outbox: [{ kind: 'poke', jobId: 'a', seq: 1, attempts: 0 }], nextSeq: 1 }, /\(outbox\[0\]\.kind: /],
+    [
+      'a job with a bad status',
+      { version: 1, jobs: { a: { ...job('a'), status: 'done' } }, outbox: [], nextSeq: 1 },
+      /\(jobs\.a\.status: /,
+    ],
+    [
+      'a job keyed by another id',
+      { version: 1, jobs: { b: job('a') }, outbox: [], nextSeq: 1 },
+      /\(jobs\.b\.id: id "a" differs from its key\)/,
+    ],
+    [
+      'a bad outbox task',
+      { version: 1, jobs: {}, outbox: [{ kind: 'poke', jobId: 'a', seq: 1, attempts: 0 }], nextSeq: 1 },
+      /\(outbox\[0\]\.kind: /,
+    ],
   ])('refuses JSON that is not a version-1 store (%s), untouched', async (_, value, message) => {
     const file = storeFile()
     writeFileSync(file, JSON.stringify(value, null, 2))
@@ -333,7 +349,10 @@ describe('job store: journal', () => {
     const text = readFileSync(journalOf(file), 'utf8')
     if (text === '') return []
     expect(text.endsWith('\n')).toBe(true)
-    return text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as Rec)
+    return text
+      .slice(0, -1)
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec)
   }
   const comment = (text: string) => ({ at: iso(T0), author: 't', text })
   const texts = (store: JobStore, id: string) => store.data.jobs[id].comments.map((c) => c.text)
@@ -353,10 +372,13 @@ describe('job store: journal', () => {
     const snapshot = readFileSync(file)
     expect(store.stats).toMatchObject({ snapshots: 1, journalBytes: 0, journalRecords: 0 })
 
-    await store.update((d) => {
-      d.jobs.a.comments.push(comment('one'))
-      d.outbox.push({ kind: 'comment', jobId: 'a', seq: d.nextSeq++, attempts: 0, commentIndex: 0 })
-    }, ['a'])
+    await store.update(
+      (d) => {
+        d.jobs.a.comments.push(comment('one'))
+        d.outbox.push({ kind: 'comment', jobId: 'a', seq: d.nextSeq++, attempts: 0, commentIndex: 0 })
+      },
+      ['a'],
+    )
     // Acknowledged means in the journal: the job whole, with outbox and nextSeq; the snapshot as it was.
     expect(records(file)).toEqual([{ jobs: { a: store.data.jobs.a }, outbox: store.data.outbox, nextSeq: 2 }])
     expect(readFileSync(file).equals(snapshot)).toBe(true)
@@ -364,7 +386,9 @@ describe('job store: journal', () => {
     // Concurrent updates coalesce into one record per flush, holding only the jobs they named.
     await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
-        i % 2 ? store.update((d) => void d.jobs.a.comments.push(comment(`a${i}`)), ['a']) : store.update((d) => void d.jobs.b.comments.push(comment(`b${i}`)), ['b']),
+        i % 2
+          ? store.update((d) => void d.jobs.a.comments.push(comment(`a${i}`)), ['a'])
+          : store.update((d) => void d.jobs.b.comments.push(comment(`b${i}`)), ['b']),
       ),
     )
     const recs = records(file)
@@ -408,9 +432,12 @@ describe('job store: journal', () => {
 
     // …but an id that never existed (an update that threw: "no such job") costs no snapshot.
     await expect(
-      store.update((d) => {
-        if (!d.jobs.zz) throw new Error('no such job')
-      }, ['zz']),
+      store.update(
+        (d) => {
+          if (!d.jobs.zz) throw new Error('no such job')
+        },
+        ['zz'],
+      ),
     ).rejects.toThrow('no such job')
     await store.update((d) => void d.jobs.a.comments.push(comment('after')), ['a'])
     expect(store.stats.snapshots).toBe(3)
@@ -444,10 +471,13 @@ describe('job store: journal', () => {
   async function twoRecords(file: string): Promise<StoreData> {
     const store = await seeded(file, [job('a')])
     await store.update((d) => void d.jobs.a.comments.push(comment('one')), ['a'])
-    await store.update((d) => {
-      d.jobs.a.comments.push(comment('two'))
-      d.nextSeq = 5
-    }, ['a'])
+    await store.update(
+      (d) => {
+        d.jobs.a.comments.push(comment('two'))
+        d.nextSeq = 5
+      },
+      ['a'],
+    )
     const data = structuredClone(store.data)
     await store.close()
     return data
@@ -481,8 +511,16 @@ describe('job store: journal', () => {
 
   it.each([
     ['not JSON', Buffer.from('garbage\n'), /line 2 is not valid JSON/],
-    ['not a record', Buffer.from('{"jobs":{"a":{"id":"a"}},"outbox":[],"nextSeq":1}\n'), /line 2 is not a journal record \(jobs\.a\.name: /],
-    ['a job under another id', Buffer.from(`{"jobs":{"b":${JSON.stringify(job('a'))}},"outbox":[],"nextSeq":1}\n`), /\(jobs\.b\.id: id "a" differs from its key\)/],
+    [
+      'not a record',
+      Buffer.from('{"jobs":{"a":{"id":"a"}},"outbox":[],"nextSeq":1}\n'),
+      /line 2 is not a journal record \(jobs\.a\.name: /,
+    ],
+    [
+      'a job under another id',
+      Buffer.from(`{"jobs":{"b":${JSON.stringify(job('a'))}},"outbox":[],"nextSeq":1}\n`),
+      /\(jobs\.b\.id: id "a" differs from its key\)/,
+    ],
     ['not UTF-8', Buffer.from([0x7b, 0xff, 0x7d, 0x0a]), /line 2 is not valid UTF-8/],
   ])('refuses a bad record before the last (%s), touching nothing', async (_, bad, message) => {
     const file = storeFile()
@@ -508,7 +546,12 @@ describe('job store: journal', () => {
 
   it('compacts a long journal: snapshot of the journalled state, journal truncated, data kept', async () => {
     const file = storeFile()
-    await (await seeded(file, Array.from({ length: 50 }, (_, i) => job(`j${i}`)))).close()
+    await (
+      await seeded(
+        file,
+        Array.from({ length: 50 }, (_, i) => job(`j${i}`)),
+      )
+    ).close()
     const store = await openJobStore(file, silentLogger, { compactRecords: 5 })
     for (let i = 0; i < 6; i++) await store.update((d) => void d.jobs[`j${i}`].comments.push(comment(`c${i}`)), [`j${i}`])
     // The 6th record passed the limit: the compaction runs in the background; nothing else appends.
@@ -519,7 +562,11 @@ describe('job store: journal', () => {
 
     // Appends while a compaction writes its snapshot survive the cut (the journal keeps them).
     for (let i = 6; store.stats.compactions < 2; i++) {
-      await Promise.all([0, 1, 2].map((k) => store.update((d) => void d.jobs[`j${(i + k * 17) % 50}`].comments.push(comment(`c${i}.${k}`)), [`j${(i + k * 17) % 50}`])))
+      await Promise.all(
+        [0, 1, 2].map((k) =>
+          store.update((d) => void d.jobs[`j${(i + k * 17) % 50}`].comments.push(comment(`c${i}.${k}`)), [`j${(i + k * 17) % 50}`]),
+        ),
+      )
       expect(i).toBeLessThan(10_000)
     }
     const kept = store.stats.journalRecords
@@ -539,7 +586,12 @@ describe('job store: journal', () => {
   it('lets a full snapshot made during a compaction supersede its journal cut', async () => {
     const file = storeFile()
     // Enough jobs that the compaction's snapshot takes a while to write.
-    await (await seeded(file, Array.from({ length: 3000 }, (_, i) => job(`j${i}`)))).close()
+    await (
+      await seeded(
+        file,
+        Array.from({ length: 3000 }, (_, i) => job(`j${i}`)),
+      )
+    ).close()
     const store = await openJobStore(file, silentLogger, { compactRecords: 5 })
     for (let i = 0; i < 6; i++) await store.update((d) => void d.jobs.j0.comments.push(comment(`c${i}`)), ['j0'])
     // The compaction is writing its snapshot; a full snapshot waits for it, then empties the
@@ -568,11 +620,14 @@ describe('job store: journal', () => {
     // sixth update starts the compaction, which may otherwise finish before the arming.
     await failNext('truncate')
     for (let i = 0; i < 6; i++) {
-      await store.update((d) => {
-        d.jobs.a.comments.push(comment(`a${i}`))
-        if (i === 2) d.jobs.b.comments.push(comment('b'))
-        d.nextSeq++
-      }, i === 2 ? ['a', 'b'] : ['a'])
+      await store.update(
+        (d) => {
+          d.jobs.a.comments.push(comment(`a${i}`))
+          if (i === 2) d.jobs.b.comments.push(comment('b'))
+          d.nextSeq++
+        },
+        i === 2 ? ['a', 'b'] : ['a'],
+      )
     }
     const before = structuredClone(store.data)
     await store.close()
@@ -629,7 +684,9 @@ describe('job store: journal', () => {
     const line = (r: Rec) => JSON.stringify(r) + '\n'
     writeFileSync(
       journalOf(file),
-      line({ jobs: { a: a1 }, outbox: [], nextSeq: 2 }) + line({ jobs: { a: a2 }, outbox: [], nextSeq: 3 }) + line({ jobs: { b }, outbox: [task], nextSeq: 4 }),
+      line({ jobs: { a: a1 }, outbox: [], nextSeq: 2 }) +
+        line({ jobs: { a: a2 }, outbox: [], nextSeq: 3 }) +
+        line({ jobs: { b }, outbox: [task], nextSeq: 4 }),
     )
     const store = await openJobStore(file, silentLogger)
     expect(store.data).toEqual({ version: 1, jobs: { a: a2, b }, outbox: [task], nextSeq: 4 })

@@ -40,18 +40,32 @@ describe('createApiClient without an injected fetch', () => {
     const api = createApiClient({ url: base + '/', token: 'tok-0123456789abcdef' })
     const out = await api.request<{ id: string; echo: string }>('POST', '/jobs', { body: { name: 'render' } })
     expect(out).toEqual({ id: 'J1', echo: '{"name":"render"}' })
-    expect(seen.at(-1)).toMatchObject({ method: 'POST', url: '/api/v1/jobs', auth: 'Bearer tok-0123456789abcdef', type: 'application/json' })
+    expect(seen.at(-1)).toMatchObject({
+      method: 'POST',
+      url: '/api/v1/jobs',
+      auth: 'Bearer tok-0123456789abcdef',
+      type: 'application/json',
+    })
   })
 
   it('turns an error answer, a refused connection and a stalled body into one-line ApiErrors', async () => {
     const api = createApiClient({ url: base, timeoutMs: 200 })
-    await expect(api.request('GET', '/jobs/missing')).rejects.toMatchObject({ status: 404, code: 'not_found', message: 'no job "missing" (404)' })
-    await expect(api.request('GET', '/jobs/stall')).rejects.toMatchObject({ status: 0, message: `no answer from the qactivity API at ${base} within 0.2 s` })
+    await expect(api.request('GET', '/jobs/missing')).rejects.toMatchObject({
+      status: 404,
+      code: 'not_found',
+      message: 'no job "missing" (404)',
+    })
+    await expect(api.request('GET', '/jobs/stall')).rejects.toMatchObject({
+      status: 0,
+      message: `no answer from the qactivity API at ${base} within 0.2 s`,
+    })
     const closed = createServer()
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()))
     const a = closed.address()
     await new Promise<void>((r) => closed.close(() => r()))
     const down = createApiClient({ url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}` })
-    await expect(down.request('GET', '/jobs')).rejects.toThrow(/^cannot reach the qactivity API at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED$/)
+    await expect(down.request('GET', '/jobs')).rejects.toThrow(
+      /^cannot reach the qactivity API at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED$/,
+    )
   })
 })

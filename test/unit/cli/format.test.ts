@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import type { Job } from '../../../jobs/types.ts'
-import { formatBytes, formatComments, formatCount, formatDuration, formatJob, formatJobTable, formatTime, safe, table } from '../../../cli/format.ts'
+import {
+  formatBytes,
+  formatComments,
+  formatCount,
+  formatDuration,
+  formatJob,
+  formatJobTable,
+  formatTime,
+  safe,
+  table,
+} from '../../../cli/format.ts'
 
 const NOW = Date.parse('2026-11-23T12:00:00Z')
 
@@ -76,7 +86,12 @@ describe('small formatters', () => {
   })
 
   it('table: aligned by code points, no trailing blanks', () => {
-    expect(table([['A', 'BB', 'C'], ['ééé', 'x', '']])).toBe('A    BB  C\nééé  x')
+    expect(
+      table([
+        ['A', 'BB', 'C'],
+        ['ééé', 'x', ''],
+      ]),
+    ).toBe('A    BB  C\nééé  x')
   })
 })
 
@@ -116,7 +131,11 @@ describe('formatJob (show)', () => {
             start: { at: '2026-11-23T10:00:00Z', usedBytes: '1073741824', files: '1000', directories: '10' },
             end: { at: '2026-11-23T10:12:05Z', usedBytes: '3221225472', files: '2500', directories: '12' },
           },
-          { path: '/render/cache', start: { at: '2026-11-23T10:00:00Z', usedBytes: '0', files: '0', directories: '1' }, error: 'Qumulo unreachable' },
+          {
+            path: '/render/cache',
+            start: { at: '2026-11-23T10:00:00Z', usedBytes: '0', files: '0', directories: '1' },
+            error: 'Qumulo unreachable',
+          },
         ],
         comments: [
           { at: '2026-11-23T10:05:00.000Z', author: 'worker', text: 'second' },
@@ -156,7 +175,10 @@ describe('formatJob (show)', () => {
   })
 
   it('user text cannot inject terminal escapes', () => {
-    const out = formatJob(job({ name: 'x\x1b]0;pwned\x07', comments: [{ at: '2026-11-23T10:00:00Z', author: 'a', text: '\x1b[2Jboom' }] }), NOW)
+    const out = formatJob(
+      job({ name: 'x\x1b]0;pwned\x07', comments: [{ at: '2026-11-23T10:00:00Z', author: 'a', text: '\x1b[2Jboom' }] }),
+      NOW,
+    )
     expect(out).not.toContain('\x1b')
     expect(out).toContain('x\\x1b]0;pwned\\x07')
   })

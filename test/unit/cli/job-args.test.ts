@@ -12,14 +12,38 @@ const usage = (fn: () => unknown, message: RegExp) => {
 describe('parseJobArgs', () => {
   it('start: every option into the create body, repeated options as lists, labels as an object', () => {
     const inv = parse(
-      'start', '--name', 'render', '--id', 'slurm-42', '--path', '/render/shots', '--path', '/render/cache',
-      '--client', '10.0.0.1', '--client', '10.0.1.0/24', '--label', 'show=abc', '--label', 'expr=a=b',
-      '--comment', 'first try', '--notify', 'a@example.com', '--json',
+      'start',
+      '--name',
+      'render',
+      '--id',
+      'slurm-42',
+      '--path',
+      '/render/shots',
+      '--path',
+      '/render/cache',
+      '--client',
+      '10.0.0.1',
+      '--client',
+      '10.0.1.0/24',
+      '--label',
+      'show=abc',
+      '--label',
+      'expr=a=b',
+      '--comment',
+      'first try',
+      '--notify',
+      'a@example.com',
+      '--json',
     )
     expect(inv).toMatchObject({ sub: 'start', json: true })
     expect(inv.body).toEqual({
-      name: 'render', id: 'slurm-42', paths: ['/render/shots', '/render/cache'], clients: ['10.0.0.1', '10.0.1.0/24'],
-      labels: { show: 'abc', expr: 'a=b' }, comment: 'first try', notify: ['a@example.com'],
+      name: 'render',
+      id: 'slurm-42',
+      paths: ['/render/shots', '/render/cache'],
+      clients: ['10.0.0.1', '10.0.1.0/24'],
+      labels: { show: 'abc', expr: 'a=b' },
+      comment: 'first try',
+      notify: ['a@example.com'],
     })
     expect(planRequest(inv, 'ignored')).toEqual({ method: 'POST', path: '/jobs', body: inv.body })
   })
@@ -43,14 +67,21 @@ describe('parseJobArgs', () => {
     const ap = parse('add-path', '/a', '/b', '--job', 'j1')
     expect(planRequest(ap, undefined)).toEqual({ method: 'POST', path: '/jobs/j1/paths', body: { paths: ['/a', '/b'] } })
     const ac = parse('add-client', '10.0.0.1', 'fd00::1')
-    expect(planRequest(ac, 'env-job')).toEqual({ method: 'POST', path: '/jobs/env-job/clients', body: { clients: ['10.0.0.1', 'fd00::1'] } })
+    expect(planRequest(ac, 'env-job')).toEqual({
+      method: 'POST',
+      path: '/jobs/env-job/clients',
+      body: { clients: ['10.0.0.1', 'fd00::1'] },
+    })
     // no address: an empty body, the API uses the caller's address
     expect(planRequest(parse('add-client'), 'j')).toEqual({ method: 'POST', path: '/jobs/j/clients', body: {} })
     const cm = parse('comment', 'enabled', 'Maya', '64-bit', 'shaders')
     expect(planRequest(cm, 'j')).toEqual({ method: 'POST', path: '/jobs/j/comments', body: { text: 'enabled Maya 64-bit shaders' } })
     expect(parse('comment', '--', '--not-an-option').body).toEqual({ text: '--not-an-option' })
     expect(planRequest(parse('complete'), 'j')).toEqual({ method: 'POST', path: '/jobs/j/complete', body: { status: 'succeeded' } })
-    expect(parse('complete', '--failed', '--at', '2026-11-23T10:00:00+01:00').body).toEqual({ status: 'failed', at: '2026-11-23T10:00:00+01:00' })
+    expect(parse('complete', '--failed', '--at', '2026-11-23T10:00:00+01:00').body).toEqual({
+      status: 'failed',
+      at: '2026-11-23T10:00:00+01:00',
+    })
     expect(planRequest(parse('show'), 'j')).toEqual({ method: 'GET', path: '/jobs/j' })
     expect(planRequest(parse('show', 'other'), 'j')).toEqual({ method: 'GET', path: '/jobs/other' })
     expect(planRequest(parse('show', '--job', 'x', '--json'), 'j').path).toBe('/jobs/x')
@@ -99,8 +130,24 @@ describe('parseJobArgs', () => {
   })
 
   it('list: filters into the query string', () => {
-    const inv = parse('list', '--status', 'running', '--name', 'render', '--label', 'show:abc', '--label', 'seq=010',
-      '--since', '2026-11-23T00:00:00Z', '--until', '2026-11-24T00:00:00Z', '--limit', '20', '--all')
+    const inv = parse(
+      'list',
+      '--status',
+      'running',
+      '--name',
+      'render',
+      '--label',
+      'show:abc',
+      '--label',
+      'seq=010',
+      '--since',
+      '2026-11-23T00:00:00Z',
+      '--until',
+      '2026-11-24T00:00:00Z',
+      '--limit',
+      '20',
+      '--all',
+    )
     expect(inv.all).toBe(true)
     const req = planRequest(inv, undefined)
     expect(req.method).toBe('GET')
@@ -134,10 +181,26 @@ describe('parseJobArgs', () => {
 
 describe('report', () => {
   it('downloads HTML by default, the PDF with --pdf, and e-mails with --email', () => {
-    expect(planRequest(parseJobArgs(['report', 'j1']) as never, undefined)).toEqual({ method: 'GET', path: '/jobs/j1/report', query: new URLSearchParams({ format: 'html' }) })
-    expect(planRequest(parseJobArgs(['report', '--pdf', 'out.pdf']) as never, 'j2')).toEqual({ method: 'GET', path: '/jobs/j2/report', query: new URLSearchParams({ format: 'pdf' }) })
-    expect(planRequest(parseJobArgs(['report', '--email', 'a@x.org', '--email', 'b@x.org']) as never, 'j2')).toEqual({ method: 'POST', path: '/jobs/j2/report/email', body: { to: ['a@x.org', 'b@x.org'] } })
-    expect(planRequest(parseJobArgs(['report', '--email', '']) as never, 'j2')).toEqual({ method: 'POST', path: '/jobs/j2/report/email', body: {} })
+    expect(planRequest(parseJobArgs(['report', 'j1']) as never, undefined)).toEqual({
+      method: 'GET',
+      path: '/jobs/j1/report',
+      query: new URLSearchParams({ format: 'html' }),
+    })
+    expect(planRequest(parseJobArgs(['report', '--pdf', 'out.pdf']) as never, 'j2')).toEqual({
+      method: 'GET',
+      path: '/jobs/j2/report',
+      query: new URLSearchParams({ format: 'pdf' }),
+    })
+    expect(planRequest(parseJobArgs(['report', '--email', 'a@x.org', '--email', 'b@x.org']) as never, 'j2')).toEqual({
+      method: 'POST',
+      path: '/jobs/j2/report/email',
+      body: { to: ['a@x.org', 'b@x.org'] },
+    })
+    expect(planRequest(parseJobArgs(['report', '--email', '']) as never, 'j2')).toEqual({
+      method: 'POST',
+      path: '/jobs/j2/report/email',
+      body: {},
+    })
     usage(() => parseJobArgs(['report', '--pdf', 'x', '--email', 'a@x.org']), /--pdf and --email/)
     usage(() => parseJobArgs(['report', 'a', 'b']), /at most one job ID/)
   })

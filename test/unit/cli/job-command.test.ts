@@ -37,13 +37,31 @@ function io(fetch: typeof globalThis.fetch, timeoutMs?: number) {
   const out = { stdout: '', stderr: '' }
   return {
     out,
-    io: { stdout: (t: string) => (out.stdout += t), stderr: (t: string) => (out.stderr += t), fetch, now: () => Date.parse('2026-11-23T12:00:00Z'), timeoutMs },
+    io: {
+      stdout: (t: string) => (out.stdout += t),
+      stderr: (t: string) => (out.stderr += t),
+      fetch,
+      now: () => Date.parse('2026-11-23T12:00:00Z'),
+      timeoutMs,
+    },
   }
 }
 
 const JOB = {
-  id: 'j1', name: 'render', status: 'running', startedAt: '2026-11-23T10:00:00.000Z', endedAt: null, paths: ['/render/shots'], clients: [],
-  labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 'ci', updatedAt: '2026-11-23T10:00:00.000Z',
+  id: 'j1',
+  name: 'render',
+  status: 'running',
+  startedAt: '2026-11-23T10:00:00.000Z',
+  endedAt: null,
+  paths: ['/render/shots'],
+  clients: [],
+  labels: {},
+  comments: [],
+  notify: [],
+  annotation: { state: 'off', comments: 0 },
+  capacity: [],
+  createdBy: 'ci',
+  updatedAt: '2026-11-23T10:00:00.000Z',
 }
 const ENV = { QACTIVITY_URL: 'http://api.test:8750', QACTIVITY_TOKEN: 'secret-token-0123456789' }
 
@@ -59,7 +77,11 @@ describe('runJobCommand', () => {
       method: 'POST',
       body: { name: 'render', paths: ['/render/shots'], labels: { show: 'abc' } },
     })
-    expect(f.calls[0].headers).toMatchObject({ authorization: 'Bearer secret-token-0123456789', 'content-type': 'application/json', accept: 'application/json' })
+    expect(f.calls[0].headers).toMatchObject({
+      authorization: 'Bearer secret-token-0123456789',
+      'content-type': 'application/json',
+      accept: 'application/json',
+    })
   })
 
   it('no token → no Authorization header; a base path in QACTIVITY_URL is kept', async () => {
@@ -95,17 +117,30 @@ describe('runJobCommand', () => {
 
   it('API errors: one line "<message> (<status>)", exit 1 (ApiResponseError) or 2 (UsageError) for 400/413; nothing on stdout', async () => {
     const cases: Array<[number, unknown, RegExp, typeof ApiResponseError | typeof UsageError]> = [
-      [409, { error: { code: 'conflict', message: 'job j1 is already completed' } }, /^job j1 is already completed \(409\)$/, ApiResponseError],
+      [
+        409,
+        { error: { code: 'conflict', message: 'job j1 is already completed' } },
+        /^job j1 is already completed \(409\)$/,
+        ApiResponseError,
+      ],
       [404, { error: { code: 'not_found', message: 'no job "j1"' } }, /^no job "j1" \(404\)$/, ApiResponseError],
       [401, { error: { code: 'unauthorized', message: 'missing bearer token' } }, /\(401\)$/, ApiResponseError],
       [403, { error: { code: 'forbidden', message: 'role reader cannot write' } }, /\(403\)$/, ApiResponseError],
       [500, { error: { code: 'internal', message: 'boom\nstack trace line' } }, /^boom stack trace line \(500\)$/, ApiResponseError],
-      [400, { error: { code: 'invalid', message: 'paths.0: path must be absolute', details: [] } }, /^paths\.0: path must be absolute \(400\)$/, UsageError],
+      [
+        400,
+        { error: { code: 'invalid', message: 'paths.0: path must be absolute', details: [] } },
+        /^paths\.0: path must be absolute \(400\)$/,
+        UsageError,
+      ],
       [413, { error: { code: 'too_large', message: 'body over 64 KiB' } }, /\(413\)$/, UsageError],
     ]
     for (const [status, body, message, type] of cases) {
       const t = io(fakeFetch(() => ({ status, body })).fetch)
-      const err = await runJobCommand(['complete', '--job', 'j1'], ENV, t.io).then(() => undefined, (e: Error) => e)
+      const err = await runJobCommand(['complete', '--job', 'j1'], ENV, t.io).then(
+        () => undefined,
+        (e: Error) => e,
+      )
       expect(err).toBeInstanceOf(type)
       if (type === ApiResponseError) expect(err).not.toBeInstanceOf(UsageError)
       expect(err!.message).toMatch(message)
@@ -120,7 +155,9 @@ describe('runJobCommand', () => {
   })
 
   it('unreachable server and timeouts are operational failures (exit 1) naming the URL', async () => {
-    const refused = io(fakeFetch(() => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }))).fetch)
+    const refused = io(
+      fakeFetch(() => Promise.reject(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }))).fetch,
+    )
     const e1 = await runJobCommand(['show', '--job', 'j1'], ENV, refused.io).catch((e: Error) => e)
     expect(e1).toBeInstanceOf(ApiResponseError)
     expect((e1 as Error).message).toBe('cannot reach the qactivity API at http://api.test:8750: ECONNREFUSED')
@@ -141,12 +178,16 @@ describe('runJobCommand', () => {
 
   it('missing job is a usage error before any request', async () => {
     const f = fakeFetch(() => ({ body: JOB }))
-    await expect(runJobCommand(['comment', 'hi'], ENV, io(f.fetch).io)).rejects.toThrow(new UsageError('no job: pass --job ID or set QACTIVITY_JOB'))
+    await expect(runJobCommand(['comment', 'hi'], ENV, io(f.fetch).io)).rejects.toThrow(
+      new UsageError('no job: pass --job ID or set QACTIVITY_JOB'),
+    )
     expect(f.calls).toHaveLength(0)
   })
 
   it('a malformed QACTIVITY_URL is a configuration error (exit 2)', async () => {
-    await expect(runJobCommand(['show', '--job', 'j1'], { QACTIVITY_URL: 'ftp://x' }, io(fakeFetch(() => ({ body: JOB })).fetch).io)).rejects.toBeInstanceOf(ConfigError)
+    await expect(
+      runJobCommand(['show', '--job', 'j1'], { QACTIVITY_URL: 'ftp://x' }, io(fakeFetch(() => ({ body: JOB })).fetch).io),
+    ).rejects.toBeInstanceOf(ConfigError)
   })
 
   it('--help prints usage to stdout without touching the configuration', async () => {
@@ -161,7 +202,13 @@ describe('runJobCommand', () => {
 
   it('list: table; a next page is mentioned on stderr; --all follows cursors and --json merges them', async () => {
     const pages: Record<string, unknown> = {
-      '': { jobs: [{ ...JOB, id: 'j3' }, { ...JOB, id: 'j2' }], nextCursor: 'c1' },
+      '': {
+        jobs: [
+          { ...JOB, id: 'j3' },
+          { ...JOB, id: 'j2' },
+        ],
+        nextCursor: 'c1',
+      },
       c1: { jobs: [{ ...JOB, id: 'j1' }], nextCursor: null },
     }
     const f = fakeFetch((c) => ({ body: pages[new URL(c.url).searchParams.get('cursor') ?? ''] }))
@@ -190,16 +237,29 @@ describe('runJobCommand', () => {
 
   describe('stats and compare', () => {
     const activity = Object.fromEntries(
-      ['iops_read', 'iops_write', 'metadata_iops_read', 'metadata_iops_write', 'throughput_read', 'throughput_write'].map((f) => [f, { total: 2_500_000, mean: 1000, peak: 2000 }]),
+      ['iops_read', 'iops_write', 'metadata_iops_read', 'metadata_iops_write', 'throughput_read', 'throughput_write'].map((f) => [
+        f,
+        { total: 2_500_000, mean: 1000, peak: 2000 },
+      ]),
     )
     const stats = (job: string) => ({
-      job, name: 'render', status: 'succeeded', live: false, activity, capacity: [], topClients: [], topPaths: [], previousRuns: [],
+      job,
+      name: 'render',
+      status: 'succeeded',
+      live: false,
+      activity,
+      capacity: [],
+      topClients: [],
+      topPaths: [],
+      previousRuns: [],
       window: { start: '2026-11-23T10:00:00.000Z', end: '2026-11-23T11:00:00.000Z', seconds: 3600 },
     })
     const delta = { abs: 250_000, pct: 10 }
     const comparison = {
       jobs: [stats('a'), stats('b')],
-      deltas: [{ job: 'b', activity: Object.fromEntries(Object.keys(activity).map((f) => [f, { total: delta, mean: delta, peak: delta }])) }],
+      deltas: [
+        { job: 'b', activity: Object.fromEntries(Object.keys(activity).map((f) => [f, { total: delta, mean: delta, peak: delta }])) },
+      ],
     }
 
     it('stats: GET /api/v1/jobs/{id}/stats, a human table; --json prints the API answer unchanged', async () => {
@@ -250,7 +310,10 @@ describe('runJobCommand', () => {
       ]
       for (const [argv, status, message, type] of cases) {
         const t = io(fakeFetch(() => ({ status, body: { error: { code: 'x', message } } })).fetch)
-        const err = await runJobCommand(argv, ENV, t.io).then(() => undefined, (e: Error) => e)
+        const err = await runJobCommand(argv, ENV, t.io).then(
+          () => undefined,
+          (e: Error) => e,
+        )
         expect(err).toBeInstanceOf(type)
         if (type === ApiResponseError) expect(err).not.toBeInstanceOf(UsageError)
         expect(err!.message).toBe(`${message} (${status})`)
@@ -261,13 +324,19 @@ describe('runJobCommand', () => {
     it('an answer without the stats shape is an operational failure, not a formatter crash; --json passes it through', async () => {
       for (const [argv, body] of [
         [['stats', '--job', 'j1'], { job: 'j1' }],
-        [['stats', '--job', 'j1'], [1, 2]],
+        [
+          ['stats', '--job', 'j1'],
+          [1, 2],
+        ],
         [['compare', 'a', 'b'], { jobs: [] }],
         [['compare', 'a', 'b'], { jobs: [stats('a'), { job: 'b' }] }],
         [['compare', 'a', 'b'], { jobs: [stats('a')], deltas: 'x' }],
       ] as Array<[string[], unknown]>) {
         const t = io(fakeFetch(() => ({ body })).fetch)
-        const err = await runJobCommand(argv, ENV, t.io).then(() => undefined, (e: Error) => e)
+        const err = await runJobCommand(argv, ENV, t.io).then(
+          () => undefined,
+          (e: Error) => e,
+        )
         expect(err).toBeInstanceOf(ApiResponseError)
         expect(err!.message).toMatch(/^the API answered the (stats|compare) request without/)
         expect(t.out.stdout).toBe('')
@@ -309,10 +378,18 @@ describe('against the real API', () => {
     let now = T0
     const t = await makeApp({
       deps: { now: () => now },
-      app: (service) => ({ stats: new StatsService({ source: memory.source, intervalSeconds: 60, previousRuns: (n, b, id) => service.previousRuns(n, b, id), now: () => now }) }),
+      app: (service) => ({
+        stats: new StatsService({
+          source: memory.source,
+          intervalSeconds: 60,
+          previousRuns: (n, b, id) => service.previousRuns(n, b, id),
+          now: () => now,
+        }),
+      }),
     })
     expect((await t.call('POST', '/api/v1/jobs', { name: 'r', id: 't1', paths: ['/p'] })).status).toBe(201)
-    for (let i = 1; i <= clients; i++) memory.points.push({ time: T0 / 1000 + 120, client: `10.0.0.${i}`, path: '/p/x', values: [i, 0, 0, 0, 0, 0], points: 1 })
+    for (let i = 1; i <= clients; i++)
+      memory.points.push({ time: T0 / 1000 + 120, client: `10.0.0.${i}`, path: '/p/x', values: [i, 0, 0, 0, 0, 0], points: 1 })
     now = T0 + 600_000
     const fetch = ((input: string | URL | Request, init?: RequestInit) => t.app.request(String(input), init)) as typeof globalThis.fetch
     return { t, fetch }
@@ -339,7 +416,9 @@ describe('against the real API', () => {
     expect(await runJobCommand(['stats', '--top', '3'], env, three.io)).toBe(0)
     expect(sectionRows(three.out.stdout, 'TOP CLIENTS').map((l) => l.split(' ')[0])).toEqual(['10.0.0.12', '10.0.0.11', '10.0.0.10'])
     expect(sectionRows(three.out.stdout, 'TOP PATHS')).toHaveLength(1)
-    await expect(runJobCommand(['stats', '--top', String(TOP_N + 1)], env, io(fetch).io)).rejects.toThrow(new UsageError(`--top must be from 1 to ${TOP_N} (the API returns the top ${TOP_N}), got "${TOP_N + 1}"`))
+    await expect(runJobCommand(['stats', '--top', String(TOP_N + 1)], env, io(fetch).io)).rejects.toThrow(
+      new UsageError(`--top must be from 1 to ${TOP_N} (the API returns the top ${TOP_N}), got "${TOP_N + 1}"`),
+    )
     await expect(runJobCommand(['stats', '--top', '0'], env, io(fetch).io)).rejects.toThrow(UsageError)
   })
 

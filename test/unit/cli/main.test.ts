@@ -12,7 +12,10 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import
 async function qactivity(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME }
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env, cwd: fileURLToPath(new URL('.', import.meta.url)) })
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      env,
+      cwd: fileURLToPath(new URL('.', import.meta.url)),
+    })
     return { code: 0, stdout, stderr }
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string }
@@ -67,7 +70,9 @@ describe('qactivity (the executable)', () => {
     expect(await complete(r.stdout, ['qactivity', 'job', 'stats', '--t'])).toEqual(['--top'])
     expect(await complete(r.stdout, ['qactivity', 'collect', '--'])).toEqual(['--cluster', '--help', '--once'])
     // every flag the parser accepts is offered
-    const startFlags = Object.keys(JOB_SUBCOMMANDS.start.options).map((o) => `--${o}`).sort()
+    const startFlags = Object.keys(JOB_SUBCOMMANDS.start.options)
+      .map((o) => `--${o}`)
+      .sort()
     expect(await complete(r.stdout, ['qactivity', 'job', 'start', '--'])).toEqual(startFlags)
     // a flag's value is left to bash's file name completion
     expect(await complete(r.stdout, ['qactivity', 'job', 'report', '--pdf', ''])).toEqual([])

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import { TOP_N } from '../../../stats/compute.ts'
-import { formatAggregate, formatBytes, formatComparison, formatCount, formatByteRate, formatOps, formatPct, formatStats, formatWindow, type StatsView } from '../../../cli/format.ts'
+import {
+  formatAggregate,
+  formatBytes,
+  formatComparison,
+  formatCount,
+  formatByteRate,
+  formatOps,
+  formatPct,
+  formatStats,
+  formatWindow,
+  type StatsView,
+} from '../../../cli/format.ts'
 
 const GiB = 2 ** 30
 
@@ -143,8 +154,23 @@ const STATS: StatsView = {
     throughput_write: { total: 1536, mean: 2.1, peak: 100 },
   },
   capacity: [
-    { path: '/render/shots', startAt: '2026-11-23T10:00:00.400Z', endAt: '2026-11-23T10:13:30.100Z', usedBytes: { start: GiB, end: 3 * GiB, delta: 2 * GiB }, files: { start: 1000, end: 2500, delta: 1500 }, directories: { start: 10, end: 12, delta: 2 } },
-    { path: '/render/cache', startAt: '2026-11-23T10:00:00.500Z', endAt: null, usedBytes: { start: 5e9, end: null, delta: null }, files: { start: 1, end: null, delta: null }, directories: { start: 1, end: null, delta: null }, error: 'Qumulo unreachable' },
+    {
+      path: '/render/shots',
+      startAt: '2026-11-23T10:00:00.400Z',
+      endAt: '2026-11-23T10:13:30.100Z',
+      usedBytes: { start: GiB, end: 3 * GiB, delta: 2 * GiB },
+      files: { start: 1000, end: 2500, delta: 1500 },
+      directories: { start: 10, end: 12, delta: 2 },
+    },
+    {
+      path: '/render/cache',
+      startAt: '2026-11-23T10:00:00.500Z',
+      endAt: null,
+      usedBytes: { start: 5e9, end: null, delta: null },
+      files: { start: 1, end: null, delta: null },
+      directories: { start: 1, end: null, delta: null },
+      error: 'Qumulo unreachable',
+    },
   ],
   topClients: [
     { client: '10.0.0.1', ops: 1_000_000, bytes: 10 * GiB },
@@ -215,7 +241,12 @@ describe('formatStats', () => {
   })
 
   it('names, paths and clients from the API cannot inject terminal escapes', () => {
-    const out = formatStats({ ...STATS, name: 'x\x1b[2J', topPaths: [{ path: '/a\x1b]0;t\x07', ops: 1, bytes: 1 }], capacity: [{ path: '/p\nq', error: '\x9bboom' }] })
+    const out = formatStats({
+      ...STATS,
+      name: 'x\x1b[2J',
+      topPaths: [{ path: '/a\x1b]0;t\x07', ops: 1, bytes: 1 }],
+      capacity: [{ path: '/p\nq', error: '\x9bboom' }],
+    })
     expect(out).not.toMatch(/[\x1b\x07\x9b]/)
     expect(out).toContain('x\\x1b[2J')
     expect(out).toContain('/p\\x0aq')

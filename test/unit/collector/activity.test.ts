@@ -29,7 +29,10 @@ describe('sumBySeries', () => {
 
   it('preserves the grand total of every type', () => {
     const total = series.reduce((a, s) => a + s.rates.reduce((x, y) => x + y, 0), 0)
-    expect(total).toBeCloseTo(entries.reduce((a, e) => a + e.rate, 0), 9)
+    expect(total).toBeCloseTo(
+      entries.reduce((a, e) => a + e.rate, 0),
+      9,
+    )
   })
 
   it('writes all six fields as floats, tags sorted, at the poll second', () => {

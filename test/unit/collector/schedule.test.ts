@@ -21,7 +21,11 @@ describe('schedule', () => {
       })
       await vi.advanceTimersByTimeAsync(5000)
       await ticker.done
-      expect(seen).toEqual([[1_700_000_001, 0], [1_700_000_002, 0], [1_700_000_005, 2]])
+      expect(seen).toEqual([
+        [1_700_000_001, 0],
+        [1_700_000_002, 0],
+        [1_700_000_005, 2],
+      ])
     } finally {
       vi.useRealTimers()
     }

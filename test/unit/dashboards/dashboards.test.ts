@@ -22,12 +22,23 @@ function variablesIn(text: string): string[] {
 
 describe('generated dashboards', () => {
   it('are the three dashboards in both flavours, with unique uids', () => {
-    expect(files.map((f) => f.file).sort()).toEqual(['flux/cluster.json', 'flux/compare.json', 'flux/job.json', 'influxql/cluster.json', 'influxql/compare.json', 'influxql/job.json'])
+    expect(files.map((f) => f.file).sort()).toEqual([
+      'flux/cluster.json',
+      'flux/compare.json',
+      'flux/job.json',
+      'influxql/cluster.json',
+      'influxql/compare.json',
+      'influxql/job.json',
+    ])
     expect(new Set(files.map((f) => f.dashboard.uid)).size).toBe(6)
   })
 
   it("name datasources provisioned by provisioning/datasources/influxdb.yaml, with the flavour's query language", () => {
-    const provisioned = (parse(readFileSync(join(ROOT, 'provisioning/datasources/influxdb.yaml'), 'utf8')) as { datasources: Array<{ uid: string; type: string; jsonData: { version: string } }> }).datasources
+    const provisioned = (
+      parse(readFileSync(join(ROOT, 'provisioning/datasources/influxdb.yaml'), 'utf8')) as {
+        datasources: Array<{ uid: string; type: string; jsonData: { version: string } }>
+      }
+    ).datasources
     for (const [flavour, ref] of Object.entries(DATASOURCE)) {
       const ds = provisioned.find((d) => d.uid === ref.uid)
       expect(ds, ref.uid).toBeDefined()
@@ -39,11 +50,14 @@ describe('generated dashboards', () => {
   it('are written for the Grafana release docker-compose.yml runs (every panel says so: no migrations on load)', () => {
     const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: { grafana: { image: string } } }
     expect(compose.services.grafana.image).toBe(`grafana/grafana:${GRAFANA_VERSION}`)
-    for (const f of files) for (const p of f.dashboard.panels ?? []) expect((p as { pluginVersion?: string }).pluginVersion, `${f.file} ${(p as { title?: string }).title}`).toBe(GRAFANA_VERSION)
+    for (const f of files)
+      for (const p of f.dashboard.panels ?? [])
+        expect((p as { pluginVersion?: string }).pluginVersion, `${f.file} ${(p as { title?: string }).title}`).toBe(GRAFANA_VERSION)
   })
 
   it('are committed as generated (run `qactivity dashboards` after changing dashboards/)', () => {
-    for (const f of files) expect(readFileSync(join(ROOT, 'provisioning/dashboards', f.file), 'utf8'), f.file).toBe(dashboardJson(f.dashboard))
+    for (const f of files)
+      expect(readFileSync(join(ROOT, 'provisioning/dashboards', f.file), 'utf8'), f.file).toBe(dashboardJson(f.dashboard))
   })
 
   it('select several clusters (multi-select with All), and the job dashboard shows its cluster', () => {
@@ -83,7 +97,12 @@ describe('generated dashboards', () => {
       })
 
       it('defines every variable it uses (queries, links, annotations)', () => {
-        const texts = [JSON.stringify(d.panels), JSON.stringify(d.annotations), JSON.stringify(d.links), JSON.stringify((d.templating?.list ?? []).map((v) => v.query))]
+        const texts = [
+          JSON.stringify(d.panels),
+          JSON.stringify(d.annotations),
+          JSON.stringify(d.links),
+          JSON.stringify((d.templating?.list ?? []).map((v) => v.query)),
+        ]
         for (const name of texts.flatMap(variablesIn)) expect(defined.has(name) || BUILTIN.has(name), `$${name}`).toBe(true)
       })
 
@@ -93,27 +112,40 @@ describe('generated dashboards', () => {
             if (f.flavour === 'influxql') {
               const aliases = new Set([...t.query.matchAll(/ AS "([^"]+)"/g)].map((m) => m[1]))
               for (const [, from] of t.query.matchAll(/FROM "([^"]+)"/g)) expect(measurements.has(from), `${p.title}: ${from}`).toBe(true)
-              for (const [, name] of t.query.matchAll(/"([^"]+)"/g)) expect(measurements.has(name) || schemaNames.has(name) || aliases.has(name), `${p.title}: "${name}"`).toBe(true)
+              for (const [, name] of t.query.matchAll(/"([^"]+)"/g))
+                expect(measurements.has(name) || schemaNames.has(name) || aliases.has(name), `${p.title}: "${name}"`).toBe(true)
             } else {
-              for (const [, m] of t.query.matchAll(/r\._measurement == "([^"]+)"/g)) expect(measurements.has(m), `${p.title}: ${m}`).toBe(true)
-              for (const [, field] of t.query.matchAll(/r\._field == "([^"]+)"/g)) expect(schemaNames.has(field), `${p.title}: ${field}`).toBe(true)
-              for (const [, tag] of t.query.matchAll(/\br\.(\w+) (?:==|=~)/g)) expect(tag.startsWith('_') || schemaNames.has(tag), `${p.title}: r.${tag}`).toBe(true)
+              for (const [, m] of t.query.matchAll(/r\._measurement == "([^"]+)"/g))
+                expect(measurements.has(m), `${p.title}: ${m}`).toBe(true)
+              for (const [, field] of t.query.matchAll(/r\._field == "([^"]+)"/g))
+                expect(schemaNames.has(field), `${p.title}: ${field}`).toBe(true)
+              for (const [, tag] of t.query.matchAll(/\br\.(\w+) (?:==|=~)/g))
+                expect(tag.startsWith('_') || schemaNames.has(tag), `${p.title}: r.${tag}`).toBe(true)
             }
           }
         }
       })
 
       it('shows the job annotations by their tags', () => {
-        const list = (d.annotations?.list ?? []) as Array<{ datasource?: { uid?: string }; target?: { type?: string; tags?: string[] }; placement?: string }>
+        const list = (d.annotations?.list ?? []) as Array<{
+          datasource?: { uid?: string }
+          target?: { type?: string; tags?: string[] }
+          placement?: string
+        }>
         const tags = list.map((a) => a.target?.tags)
-        expect(list.every((a) => a.datasource?.uid === '-- Grafana --' && a.target?.type === 'tags' && a.placement === undefined)).toBe(true)
+        expect(list.every((a) => a.datasource?.uid === '-- Grafana --' && a.target?.type === 'tags' && a.placement === undefined)).toBe(
+          true,
+        )
         expect(tags).toEqual(f.file.endsWith('job.json') ? [['qactivity', 'job:${job}']] : [['qactivity']])
       })
 
       if (f.flavour === 'flux') {
         it('has only Flux that flux-lsp-node accepts, variables substituted', () => {
           const vars = { bucket: 'qactivity', poll: '60', cluster: 'sim', client: '.*', path: '.*', job: 'job-1', jobs: '(a|b)' }
-          const queries = [...panels.flatMap((p) => (p.targets ?? []).map((t) => [p.title, t.query])), ...(d.templating?.list ?? []).filter((v) => v.type === 'query').map((v) => [`variable ${v.name}`, String(v.query)])]
+          const queries = [
+            ...panels.flatMap((p) => (p.targets ?? []).map((t) => [p.title, t.query])),
+            ...(d.templating?.list ?? []).filter((v) => v.type === 'query').map((v) => [`variable ${v.name}`, String(v.query)]),
+          ]
           for (const [title, q] of queries) expect(validateFlux(substituteFlux(q, vars)), title).toEqual([])
         })
       }
@@ -129,13 +161,18 @@ function pick(regex: string, option: string): { text: string; value: string } | 
 }
 
 describe('what a first reader trips over (issue #11)', () => {
-  const jobVariables = files.flatMap((f) => (f.dashboard.templating?.list ?? []).filter((v) => v.name === 'job' || v.name === 'jobs').map((v) => ({ f, v })))
+  const jobVariables = files.flatMap((f) =>
+    (f.dashboard.templating?.list ?? []).filter((v) => v.name === 'job' || v.name === 'jobs').map((v) => ({ f, v })),
+  )
 
-  it("shows each job in the pickers by its name with its ID, the ID staying the value", () => {
+  it('shows each job in the pickers by its name with its ID, the ID staying the value', () => {
     expect(jobVariables).toHaveLength(4)
     for (const { f, v } of jobVariables) {
       // what each language's query yields for one job: InfluxQL a series key (tags in key order), Flux `name (id)`
-      const option = f.flavour === 'influxql' ? 'qactivity_job,cluster=prod-a,job_id=01JDZ8W2Q3R4S5T6V7W8X9Y0ZA,job_name=render-sq010' : 'render-sq010 (01JDZ8W2Q3R4S5T6V7W8X9Y0ZA)'
+      const option =
+        f.flavour === 'influxql'
+          ? 'qactivity_job,cluster=prod-a,job_id=01JDZ8W2Q3R4S5T6V7W8X9Y0ZA,job_name=render-sq010'
+          : 'render-sq010 (01JDZ8W2Q3R4S5T6V7W8X9Y0ZA)'
       const picked = pick(String(v.regex), option)
       expect(picked?.value, `${f.file} ${v.name}`).toBe('01JDZ8W2Q3R4S5T6V7W8X9Y0ZA')
       expect(picked?.text).toContain('render-sq010')
@@ -146,7 +183,7 @@ describe('what a first reader trips over (issue #11)', () => {
     expect(pick(String(influxql.regex), 'qactivity_job,job_id=j1,job_name=render')?.value).toBe('j1')
   })
 
-  it('cite the repository\'s README, never interface.md', () => {
+  it("cite the repository's README, never interface.md", () => {
     for (const f of files) {
       const text = JSON.stringify(f.dashboard)
       expect(text, f.file).not.toMatch(/interface\.md|§/)
@@ -155,7 +192,7 @@ describe('what a first reader trips over (issue #11)', () => {
     expect(panelsOf(job.dashboard).find((p) => p.title === 'Total operations')!.description).toContain('README, "What the numbers mean"')
   })
 
-  it("opens a job from the cluster dashboard over its own window: to its end, or to now while it runs", () => {
+  it('opens a job from the cluster dashboard over its own window: to its end, or to now while it runs', () => {
     for (const f of files.filter((x) => x.file.endsWith('/cluster.json'))) {
       const jobs = panelsOf(f.dashboard).find((p) => p.title === 'Jobs in this time range')!
       const urls = JSON.stringify(jobs.fieldConfig?.overrides)
@@ -164,9 +201,12 @@ describe('what a first reader trips over (issue #11)', () => {
     }
   })
 
-  it('defines a mean as total ÷ window, as the stats, the CLI and the report do: the summary\'s means', () => {
+  it("defines a mean as total ÷ window, as the stats, the CLI and the report do: the summary's means", () => {
     for (const f of files.filter((x) => x.file.endsWith('/job.json'))) {
-      for (const [title, fields] of [['Mean IOPS', ['iops_read_mean', 'metadata_iops_write_mean']], ['Mean throughput', ['throughput_read_mean', 'throughput_write_mean']]] as const) {
+      for (const [title, fields] of [
+        ['Mean IOPS', ['iops_read_mean', 'metadata_iops_write_mean']],
+        ['Mean throughput', ['throughput_read_mean', 'throughput_write_mean']],
+      ] as const) {
         const p = panelsOf(f.dashboard).find((x) => x.title === title)!
         expect(p.description, `${f.file} ${title}`).toContain('Total ÷ window seconds')
         const q = p.targets![0].query

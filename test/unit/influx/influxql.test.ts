@@ -43,7 +43,20 @@ describe('createInfluxQL', () => {
       status: 200,
       body: JSON.stringify({
         results: [
-          { statement_id: 0, series: [{ name: 'm', tags: { path: '/a' }, columns: ['time', 'v'], values: [[60, 1.5], [120, 2]] }] },
+          {
+            statement_id: 0,
+            series: [
+              {
+                name: 'm',
+                tags: { path: '/a' },
+                columns: ['time', 'v'],
+                values: [
+                  [60, 1.5],
+                  [120, 2],
+                ],
+              },
+            ],
+          },
           { statement_id: 1 },
         ],
       }),
@@ -57,7 +70,14 @@ describe('createInfluxQL', () => {
     expect(JSON.parse(req.query.get('params')!)).toEqual({ p: "/a'b", n: 3 })
     expect(req.headers.authorization).toBe('Basic ' + Buffer.from('user:pw').toString('base64'))
     expect(res).toHaveLength(2)
-    expect(res[0].series[0]).toMatchObject({ name: 'm', tags: { path: '/a' }, rows: [{ time: 60, v: 1.5 }, { time: 120, v: 2 }] })
+    expect(res[0].series[0]).toMatchObject({
+      name: 'm',
+      tags: { path: '/a' },
+      rows: [
+        { time: 60, v: 1.5 },
+        { time: 120, v: 2 },
+      ],
+    })
     expect(res[1]).toEqual({ statementId: 1, series: [] })
   })
 

@@ -45,7 +45,10 @@ describe('detectServer', () => {
   it('falls back to v1 with a warning when the header is missing', async () => {
     fake.version = undefined
     const lines: string[] = []
-    const server = await detectServer(cfg(), createLogger('warn', {}, (l) => lines.push(l)))
+    const server = await detectServer(
+      cfg(),
+      createLogger('warn', {}, (l) => lines.push(l)),
+    )
     expect(server).toEqual({ version: 'unknown', api: 'v1' })
     expect(lines.join()).toMatch(/level=warn.*no version/)
     fake.version = '1.6.7~rc0'

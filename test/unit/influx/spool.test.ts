@@ -9,7 +9,11 @@ import { silentLogger } from '../../../lib/log.ts'
 import { tempDir } from '../../support/tmp.ts'
 
 const lockOf = (dir: string) => readFileSync(join(dir, '.lock'), 'utf8').trim()
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e)
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
 
 /** A node process that has exited (and been reaped): its pid is free. */
 async function deadPid(): Promise<number> {
@@ -27,7 +31,12 @@ describe('spool lock', () => {
     expect(lockOf(dir)).toBe(String(process.pid))
     const err = await failure(open())
     expect(err).toBeInstanceOf(SpoolLockedError)
-    expect(err).toMatchObject({ name: 'SpoolLockedError', pid: process.pid, dir, message: `spool ${dir} is in use by process ${process.pid}` })
+    expect(err).toMatchObject({
+      name: 'SpoolLockedError',
+      pid: process.pid,
+      dir,
+      message: `spool ${dir} is in use by process ${process.pid}`,
+    })
     // Refused or not, the first writer keeps its lock.
     expect(lockOf(dir)).toBe(String(process.pid))
     await a.close()

@@ -39,7 +39,14 @@ describe('durable writer', () => {
     const writes = fake.requests.filter((r) => r.path === '/write')
     expect(Math.max(...writes.map((r) => r.body.trim().split('\n').length))).toBe(3)
     expect(writes.every((r) => r.query.get('precision') === 'ms' && r.query.get('db') === 'qa')).toBe(true)
-    expect(w.stats()).toMatchObject({ spoolBytes: 0, spoolSegments: 0, pendingLines: 0, deliveredLines: 15, writeErrors: 0, serverVersion: '1.6.7~rc0' })
+    expect(w.stats()).toMatchObject({
+      spoolBytes: 0,
+      spoolSegments: 0,
+      pendingLines: 0,
+      deliveredLines: 15,
+      writeErrors: 0,
+      serverVersion: '1.6.7~rc0',
+    })
     expect(segmentsIn(dir)).toEqual([])
     await w.close()
   })
@@ -81,7 +88,9 @@ describe('durable writer', () => {
 
   it('moves a segment InfluxDB refuses to rejected/ with the reason, and goes on', async () => {
     fake.onWrite = (req) =>
-      req.body.includes('bad') ? { status: 400, body: `{"error":"partial write: unable to parse 'bad': missing fields dropped=0"}` } : { status: 204 }
+      req.body.includes('bad')
+        ? { status: 400, body: `{"error":"partial write: unable to parse 'bad': missing fields dropped=0"}` }
+        : { status: 204 }
     const dir = tempDir()
     const w = await writer(dir, { batchLines: 2 })
     await w.write(numberedLines(0, 2))
@@ -213,7 +222,9 @@ describe('durable writer', () => {
     expect(w.stats()).toMatchObject({ spoolSegments: 2, pendingLines: 4 })
     expect(fake.accepted).toEqual([])
     expect(statSync(head).isDirectory()).toBe(true)
-    expect(logged.join('\n')).toMatch(/level=error msg="Spool I\/O error[^\n]*segment=0+1-2\.lp[^\n]*Cannot read spool segment 0+1-2\.lp: EISDIR/)
+    expect(logged.join('\n')).toMatch(
+      /level=error msg="Spool I\/O error[^\n]*segment=0+1-2\.lp[^\n]*Cannot read spool segment 0+1-2\.lp: EISDIR/,
+    )
     rmdirSync(head)
     writeFileSync(head, content)
     await w.flush()
@@ -341,7 +352,11 @@ describe('durable writer', () => {
     const seqs = fake.accepted.map((l) => Number(/seq=(\d+)i/.exec(l)![1]))
     expect(seqs.length).toBeGreaterThanOrEqual(durable)
     expect(seqs).toEqual(seqs.map((_, i) => i))
-    expect(readdirSync(dir).filter((f) => f !== 'rejected').sort()).toEqual(['.lock'])
+    expect(
+      readdirSync(dir)
+        .filter((f) => f !== 'rejected')
+        .sort(),
+    ).toEqual(['.lock'])
     await w.close()
     expect(readdirSync(dir)).toEqual(['rejected'])
   })
@@ -358,7 +373,8 @@ describe('failureVerdict (the reject rule)', () => {
   })
 
   it('retries everything else: auth, not found, other 4xx, 429, 5xx, network errors', () => {
-    for (const status of [401, 403, 404, 405, 408, 409, 429, 500, 503]) expect(failureVerdict(answered(status), 10), `${status}`).toBe('retry')
+    for (const status of [401, 403, 404, 405, 408, 409, 429, 500, 503])
+      expect(failureVerdict(answered(status), 10), `${status}`).toBe('retry')
     expect(failureVerdict(new InfluxError('ECONNREFUSED', { retriable: true }), 10)).toBe('retry')
     expect(failureVerdict(new Error('boom'), 10)).toBe('retry')
   })

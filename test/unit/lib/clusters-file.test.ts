@@ -25,12 +25,32 @@ function problems(env: Record<string, string>): string {
 describe('QACTIVITY_CLUSTERS_FILE', () => {
   it('reads YAML with token, tokenFile (relative to the file) and username + password', () => {
     const f = file(
-      ['- name: a', '  url: https://qa.example:8000/', '  token: access-v1:aaa', '  insecureTls: true', '- name: b', '  url: http://qb:8000', '  tokenFile: b.token', '  timeoutSeconds: 5', '- name: c', '  url: https://qc', '  username: u', '  password: p', '  caFile: ca.pem'].join('\n'),
+      [
+        '- name: a',
+        '  url: https://qa.example:8000/',
+        '  token: access-v1:aaa',
+        '  insecureTls: true',
+        '- name: b',
+        '  url: http://qb:8000',
+        '  tokenFile: b.token',
+        '  timeoutSeconds: 5',
+        '- name: c',
+        '  url: https://qc',
+        '  username: u',
+        '  password: p',
+        '  caFile: ca.pem',
+      ].join('\n'),
       { 'b.token': 'access-v1:bbb\n', 'ca.pem': 'PEM' },
     )
     const c = loadConfig({ QACTIVITY_CLUSTERS_FILE: f, INFLUX_URL: 'http://i:8086' }, ['qumulo', 'influx'])
     expect(c.clusterNames).toEqual(['a', 'b', 'c'])
-    expect(c.clusters[0]).toMatchObject({ cluster: 'a', url: 'https://qa.example:8000', token: 'access-v1:aaa', insecureTls: true, timeoutMs: 30_000 })
+    expect(c.clusters[0]).toMatchObject({
+      cluster: 'a',
+      url: 'https://qa.example:8000',
+      token: 'access-v1:aaa',
+      insecureTls: true,
+      timeoutMs: 30_000,
+    })
     expect(c.clusters[1]).toMatchObject({ cluster: 'b', token: 'access-v1:bbb', timeoutMs: 5000 })
     expect(c.clusters[2]).toMatchObject({ cluster: 'c', username: 'u', password: 'p', caFile: join(f, '..', 'ca.pem') })
   })
@@ -82,9 +102,13 @@ describe('QACTIVITY_CLUSTERS_FILE', () => {
   it('refuses a file that is not a list, cannot be read, or is set with QUMULO_URL', () => {
     expect(problems({ QACTIVITY_CLUSTERS_FILE: file('name: a\nurl: http://a') })).toContain('must hold a non-empty list of clusters')
     expect(problems({ QACTIVITY_CLUSTERS_FILE: file('- [unclosed') })).toContain('is not valid YAML or JSON')
-    expect(problems({ QACTIVITY_CLUSTERS_FILE: '/nonexistent/clusters.yaml' })).toContain('cannot read "/nonexistent/clusters.yaml" (ENOENT)')
+    expect(problems({ QACTIVITY_CLUSTERS_FILE: '/nonexistent/clusters.yaml' })).toContain(
+      'cannot read "/nonexistent/clusters.yaml" (ENOENT)',
+    )
     const f = file('- {name: a, url: "http://a", token: t}')
-    expect(problems({ QACTIVITY_CLUSTERS_FILE: f, QUMULO_URL: 'http://q' })).toContain('QACTIVITY_CLUSTERS_FILE and QUMULO_URL are both set')
+    expect(problems({ QACTIVITY_CLUSTERS_FILE: f, QUMULO_URL: 'http://q' })).toContain(
+      'QACTIVITY_CLUSTERS_FILE and QUMULO_URL are both set',
+    )
   })
 
   it('without the file: one cluster from QUMULO_URL, a name alone from QUMULO_CLUSTER, or none', () => {

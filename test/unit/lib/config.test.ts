@@ -12,7 +12,10 @@ describe('loadConfig', () => {
   })
 
   it('derives the cluster tag from the QUMULO_URL host', () => {
-    const c = loadConfig({ QUMULO_URL: 'https://qumulo.example:8000/', QUMULO_TOKEN: 'access-v1:x', INFLUX_URL: 'http://i:8086' }, ['qumulo', 'influx'])
+    const c = loadConfig({ QUMULO_URL: 'https://qumulo.example:8000/', QUMULO_TOKEN: 'access-v1:x', INFLUX_URL: 'http://i:8086' }, [
+      'qumulo',
+      'influx',
+    ])
     expect(c.qumulo.url).toBe('https://qumulo.example:8000')
     expect(c.qumulo.cluster).toBe('qumulo.example')
   })
@@ -24,7 +27,8 @@ describe('loadConfig', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError)
       const msg = (err as ConfigError).message
-      for (const name of ['QACTIVITY_POLL_SECONDS', 'QUMULO_URL', 'QUMULO_TOKEN', 'INFLUX_URL', 'QACTIVITY_WATCH_PATHS']) expect(msg).toContain(name)
+      for (const name of ['QACTIVITY_POLL_SECONDS', 'QUMULO_URL', 'QUMULO_TOKEN', 'INFLUX_URL', 'QACTIVITY_WATCH_PATHS'])
+        expect(msg).toContain(name)
       expect(msg.split('\n')).toHaveLength(1)
     }
   })
@@ -74,7 +78,9 @@ describe('API configuration', () => {
         return (err as ConfigError).problems
       }
     })()
-    expect(problems).toEqual(['QACTIVITY_API_TOKENS: entry "ci:…" must be name:token[:role] with a token of 16+ printable characters and role reader, writer or admin'])
+    expect(problems).toEqual([
+      'QACTIVITY_API_TOKENS: entry "ci:…" must be name:token[:role] with a token of 16+ printable characters and role reader, writer or admin',
+    ])
   })
 
   it('needs GRAFANA_TOKEN (or GRAFANA_TOKEN_FILE) with GRAFANA_URL', () => {
@@ -86,7 +92,9 @@ describe('API configuration', () => {
     const c = loadConfig({ GRAFANA_URL: 'http://grafana:3000', GRAFANA_TOKEN: '', GRAFANA_TOKEN_FILE: missing })
     expect(c.grafana).toEqual({ url: 'http://grafana:3000', token: undefined, tokenFile: missing })
     // relative paths are resolved against the working directory
-    expect(loadConfig({ GRAFANA_URL: 'http://g:3000', GRAFANA_TOKEN_FILE: 'secrets/token' }).grafana.tokenFile).toBe(resolve('secrets/token'))
+    expect(loadConfig({ GRAFANA_URL: 'http://g:3000', GRAFANA_TOKEN_FILE: 'secrets/token' }).grafana.tokenFile).toBe(
+      resolve('secrets/token'),
+    )
   })
 
   it('prefers GRAFANA_TOKEN over GRAFANA_TOKEN_FILE', () => {
@@ -95,21 +103,47 @@ describe('API configuration', () => {
   })
 
   it('refuses a GRAFANA_TOKEN_FILE that is a directory, naming the variable', () => {
-    expect(() => loadConfig({ GRAFANA_URL: 'http://grafana:3000', GRAFANA_TOKEN_FILE: tmpdir() })).toThrow(/GRAFANA_TOKEN_FILE: ".*" is a directory/)
+    expect(() => loadConfig({ GRAFANA_URL: 'http://grafana:3000', GRAFANA_TOKEN_FILE: tmpdir() })).toThrow(
+      /GRAFANA_TOKEN_FILE: ".*" is a directory/,
+    )
   })
 })
 
 describe('report configuration', () => {
   it('reads SMTP, addresses, schedule and threshold with defaults', () => {
-    expect(loadConfig({}).report).toEqual({ smtpUrl: undefined, from: 'qactivity@localhost', to: [], schedule: undefined, thresholdPct: 20 })
-    const c = loadConfig({ SMTP_URL: 'smtp://u:p%40ss@mail:587', QACTIVITY_REPORT_FROM: 'q@example.com', QACTIVITY_REPORT_TO: 'a@example.com, b@example.com,a@example.com', QACTIVITY_REPORT_SCHEDULE: '0 8 * * 1-5', QACTIVITY_REPORT_THRESHOLD_PCT: '10' })
-    expect(c.report).toEqual({ smtpUrl: 'smtp://u:p%40ss@mail:587', from: 'q@example.com', to: ['a@example.com', 'b@example.com'], schedule: '0 8 * * 1-5', thresholdPct: 10 })
+    expect(loadConfig({}).report).toEqual({
+      smtpUrl: undefined,
+      from: 'qactivity@localhost',
+      to: [],
+      schedule: undefined,
+      thresholdPct: 20,
+    })
+    const c = loadConfig({
+      SMTP_URL: 'smtp://u:p%40ss@mail:587',
+      QACTIVITY_REPORT_FROM: 'q@example.com',
+      QACTIVITY_REPORT_TO: 'a@example.com, b@example.com,a@example.com',
+      QACTIVITY_REPORT_SCHEDULE: '0 8 * * 1-5',
+      QACTIVITY_REPORT_THRESHOLD_PCT: '10',
+    })
+    expect(c.report).toEqual({
+      smtpUrl: 'smtp://u:p%40ss@mail:587',
+      from: 'q@example.com',
+      to: ['a@example.com', 'b@example.com'],
+      schedule: '0 8 * * 1-5',
+      thresholdPct: 10,
+    })
   })
 
   it('names every bad report variable in one error', () => {
     const err = (() => {
       try {
-        loadConfig({ SMTP_URL: 'http://mail', QACTIVITY_REPORT_TO: 'x, ok@example.com, a@b', QACTIVITY_REPORT_FROM: 'me', QACTIVITY_REPORT_SCHEDULE: '61 * * * *', QACTIVITY_REPORT_THRESHOLD_PCT: '0' })
+        loadConfig({
+          SMTP_URL: 'http://mail',
+          QACTIVITY_REPORT_TO: 'x, ok@example.com, a@b',
+          QACTIVITY_REPORT_FROM: 'me',
+          QACTIVITY_REPORT_SCHEDULE: '61 * * * *',
+          QACTIVITY_REPORT_THRESHOLD_PCT: '0',
+        })
       } catch (e) {
         return e as ConfigError
       }
@@ -131,7 +165,11 @@ describe('report configuration', () => {
     })()!
     expect(secret).toMatch(/SMTP_URL must be an smtp:\/\/ or smtps:\/\/ URL, got smtp\+starttls:\/\/\*\*\*@mail:587/)
     expect(secret).not.toContain('s3cr3t')
-    expect(() => loadConfig({ SMTP_URL: 'smtp://mailer:50%off@mail:587' })).toThrow(/SMTP_URL: the user or password of smtp:\/\/\*\*\*@mail:587 is not valid percent-encoding/)
-    expect(() => loadConfig({ QACTIVITY_REPORT_SCHEDULE: '0 8 * * *' })).toThrow(/QACTIVITY_REPORT_TO is required.*\n?.*SMTP_URL is required|SMTP_URL is required/)
+    expect(() => loadConfig({ SMTP_URL: 'smtp://mailer:50%off@mail:587' })).toThrow(
+      /SMTP_URL: the user or password of smtp:\/\/\*\*\*@mail:587 is not valid percent-encoding/,
+    )
+    expect(() => loadConfig({ QACTIVITY_REPORT_SCHEDULE: '0 8 * * *' })).toThrow(
+      /QACTIVITY_REPORT_TO is required.*\n?.*SMTP_URL is required|SMTP_URL is required/,
+    )
   })
 })

@@ -38,7 +38,10 @@ async function setUp(config: Partial<QumuloConfig> = { token: ACCESS_TOKEN }, op
 }
 
 async function failure(p: Promise<unknown>): Promise<QumuloApiError> {
-  const err = await p.then(() => undefined, (e: unknown) => e)
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(err).toBeInstanceOf(QumuloApiError)
   return err as QumuloApiError
 }
@@ -148,7 +151,12 @@ describe('Qumulo client against the simulator', () => {
   it('reports an unknown path as a non-retriable 404 fs_no_such_entry_error', async () => {
     const { client } = await setUp()
     const err = await failure(client.aggregates('/no such dir'))
-    expect(err).toMatchObject({ status: 404, errorClass: 'fs_no_such_entry_error', retriable: false, url: '/v1/files/%2Fno%20such%20dir/aggregates/?max-entries=0' })
+    expect(err).toMatchObject({
+      status: 404,
+      errorClass: 'fs_no_such_entry_error',
+      retriable: false,
+      url: '/v1/files/%2Fno%20such%20dir/aggregates/?max-entries=0',
+    })
   })
 
   it('reads the version without credentials, and explains a 401 when none are configured', async () => {

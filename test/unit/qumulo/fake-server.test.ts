@@ -13,7 +13,13 @@ interface Reply {
 type Route = (req: IncomingMessage, body: string) => Reply
 
 const PASSWORD = 'fake-server-pw-42'
-const ENVELOPE_401 = JSON.stringify({ module: 'qumulo.rest', error_class: 'http_unauthorized_error', description: 'Need to log in first', stack: [], user_visible: true })
+const ENVELOPE_401 = JSON.stringify({
+  module: 'qumulo.rest',
+  error_class: 'http_unauthorized_error',
+  description: 'Need to log in first',
+  stack: [],
+  user_visible: true,
+})
 const json = (value: unknown): Reply => ({ status: 200, body: JSON.stringify(value) })
 
 let server: Server
@@ -31,7 +37,9 @@ const routes: Record<string, Route> = {
     return json({ bearer_token: validToken })
   },
   'GET /v1/file-system': (req) =>
-    authorized(req) ? json({ block_size_bytes: '4096', total_size_bytes: 10, free_size_bytes: '4', snapshot_size_bytes: '0' }) : { status: 401, body: ENVELOPE_401 },
+    authorized(req)
+      ? json({ block_size_bytes: '4096', total_size_bytes: 10, free_size_bytes: '4', snapshot_size_bytes: '0' })
+      : { status: 401, body: ENVELOPE_401 },
   'GET /v1/analytics/activity/current': () => ({ status: 500, body: '<html><body>Internal error</body></html>' }),
   'POST /v1/files/resolve': (_, body) => {
     const ids = JSON.parse(body) as string[]
@@ -40,7 +48,10 @@ const routes: Record<string, Route> = {
   'GET /v1/version': () => ({ status: 200, body: 'Qumulo Core 7.8.0' }),
   'GET /v1/files/%2Fbad/aggregates/?max-entries=0': () => json({ path: '/bad/', id: '5', total_capacity: 'lots' }),
   'GET /v1/files/%2Fdenied/aggregates/?max-entries=0': () => ({ status: 401 }),
-  'GET /v1/files/%2Fecho/aggregates/?max-entries=0': (req) => ({ status: 502, body: `proxy saw Authorization: ${req.headers.authorization}` }),
+  'GET /v1/files/%2Fecho/aggregates/?max-entries=0': (req) => ({
+    status: 502,
+    body: `proxy saw Authorization: ${req.headers.authorization}`,
+  }),
 }
 
 function handle(req: IncomingMessage, respond: (r: Reply) => void) {
@@ -66,7 +77,10 @@ beforeEach(() => {
 })
 
 async function failure(p: Promise<unknown>): Promise<QumuloApiError> {
-  const err = await p.then(() => undefined, (e: unknown) => e)
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(err).toBeInstanceOf(QumuloApiError)
   return err as QumuloApiError
 }
@@ -89,12 +103,20 @@ describe('Qumulo client against odd server answers', () => {
   it('reports a non-JSON 500 with a short excerpt of the body', async () => {
     const err = await failure(client.activity())
     expect(err).toMatchObject({ status: 500, retriable: true, errorClass: undefined })
-    expect(err.message).toBe('[GET] /v1/analytics/activity/current: 500 Internal Server Error (body: <html><body>Internal error</body></html>)')
+    expect(err.message).toBe(
+      '[GET] /v1/analytics/activity/current: 500 Internal Server Error (body: <html><body>Internal error</body></html>)',
+    )
   })
 
   it('builds the resolve map from ids, not from the answer order', async () => {
     const paths = await client.resolve(['11', '22', '33'])
-    expect(paths).toEqual(new Map([['11', '/p/11'], ['22', '/p/22/'], ['33', '/p/33']]))
+    expect(paths).toEqual(
+      new Map([
+        ['11', '/p/11'],
+        ['22', '/p/22/'],
+        ['33', '/p/33'],
+      ]),
+    )
   })
 
   it('reports a 200 that is not JSON, or not the documented shape, as invalid', async () => {
@@ -117,6 +139,8 @@ describe('Qumulo client against odd server answers', () => {
     client.close()
     client = createQumuloClient(qumuloConfig(url, { username: 'svc', password: 'not-' + PASSWORD }), silentLogger)
     const err = await failure(client.fileSystem())
-    expect(err.message).toBe('[POST] /v1/session/login: 401 Unauthorized (login refused for user "svc": check QUMULO_USERNAME and QUMULO_PASSWORD)')
+    expect(err.message).toBe(
+      '[POST] /v1/session/login: 401 Unauthorized (login refused for user "svc": check QUMULO_USERNAME and QUMULO_PASSWORD)',
+    )
   })
 })

@@ -1,20 +1,54 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidResponseError, QumuloApiError } from '../../../qumulo/errors.ts'
-import { parseActivity, parseAggregates, parseErrorEnvelope, parseFileSystem, parseLogin, parseResolve, parseVersion } from '../../../qumulo/types.ts'
+import {
+  parseActivity,
+  parseAggregates,
+  parseErrorEnvelope,
+  parseFileSystem,
+  parseLogin,
+  parseResolve,
+  parseVersion,
+} from '../../../qumulo/types.ts'
 
 // Shapes copied from docs/qumulo/api.md (REC78 recordings and the DERIVED aggregates example).
 const REC78_ENTRIES = [
   { id: '131072291465916581236989467785', ip: '10.102.0.74', rate: 136.53333333333333, type: 'file-throughput-read' },
   { id: '131072291465916581236989576284', ip: '10.102.0.74', rate: 13926.4, type: 'file-throughput-read' },
 ]
-const FILE_SYSTEM = { block_size_bytes: 4096, free_size_bytes: '9396135350272', snapshot_size_bytes: '7755127889920', total_size_bytes: '665408545751040' }
+const FILE_SYSTEM = {
+  block_size_bytes: 4096,
+  free_size_bytes: '9396135350272',
+  snapshot_size_bytes: '7755127889920',
+  total_size_bytes: '665408545751040',
+}
 const ROOT_AGGREGATES = {
-  files: [{ capacity_usage: '344693045268480', data_usage: '341405173407744', id: '131072291465916581209155043350', meta_usage: '3287871860736', name: 'build',
-    named_stream_data_usage: '0', num_directories: '102043170', num_files: '677005255', num_named_streams: '0', num_other_objects: '34804', num_symlinks: '7053923', type: 'FS_FILE_TYPE_DIRECTORY' }],
+  files: [
+    {
+      capacity_usage: '344693045268480',
+      data_usage: '341405173407744',
+      id: '131072291465916581209155043350',
+      meta_usage: '3287871860736',
+      name: 'build',
+      named_stream_data_usage: '0',
+      num_directories: '102043170',
+      num_files: '677005255',
+      num_named_streams: '0',
+      num_other_objects: '34804',
+      num_symlinks: '7053923',
+      type: 'FS_FILE_TYPE_DIRECTORY',
+    },
+  ],
   id: '131072291465916581209155043330',
   path: '/',
-  total_capacity: '648210218291200', total_data: '643276311531520', total_directories: '117130609', total_files: '1038855802', total_meta: '4933906759680',
-  total_named_stream_data: '97374208', total_named_streams: '23809', total_other_objects: '35258', total_symlinks: '25206064',
+  total_capacity: '648210218291200',
+  total_data: '643276311531520',
+  total_directories: '117130609',
+  total_files: '1038855802',
+  total_meta: '4933906759680',
+  total_named_stream_data: '97374208',
+  total_named_streams: '23809',
+  total_other_objects: '35258',
+  total_symlinks: '25206064',
 }
 
 describe('parseActivity', () => {
@@ -39,7 +73,8 @@ describe('parseActivity', () => {
   })
 
   it('accepts IPv6 client addresses', () => {
-    for (const ip of ['fd00::1', '[fd00::1]', 'fe80::1%eth0']) expect(parseActivity({ entries: [{ ...REC78_ENTRIES[0], ip }] }).rejected).toBe(0)
+    for (const ip of ['fd00::1', '[fd00::1]', 'fe80::1%eth0'])
+      expect(parseActivity({ entries: [{ ...REC78_ENTRIES[0], ip }] }).rejected).toBe(0)
   })
 
   it('drops entries of another type than the one asked for', () => {
@@ -67,7 +102,13 @@ describe('parseResolve', () => {
       { id: '99', path: '/not/asked' },
     ]
     const { paths, rejected } = parseResolve(json, new Set(['1', '2', '3', '4']))
-    expect(paths).toEqual(new Map([['2', '/home/'], ['1', '/build/abc/file.bin'], ['3', '']]))
+    expect(paths).toEqual(
+      new Map([
+        ['2', '/home/'],
+        ['1', '/build/abc/file.bin'],
+        ['3', ''],
+      ]),
+    )
     expect(rejected).toBe(2)
   })
 
@@ -78,7 +119,12 @@ describe('parseResolve', () => {
 
 describe('parseFileSystem', () => {
   it('reads the recorded response with BigInt byte counts', () => {
-    expect(parseFileSystem(FILE_SYSTEM)).toEqual({ blockSizeBytes: 4096, totalBytes: 665408545751040n, freeBytes: 9396135350272n, snapshotBytes: 7755127889920n })
+    expect(parseFileSystem(FILE_SYSTEM)).toEqual({
+      blockSizeBytes: 4096,
+      totalBytes: 665408545751040n,
+      freeBytes: 9396135350272n,
+      snapshotBytes: 7755127889920n,
+    })
   })
 
   it('accepts JSON numbers for byte counts', () => {
@@ -98,8 +144,13 @@ describe('parseFileSystem', () => {
 describe('parseAggregates', () => {
   it('reads the root example, stripping nothing from /', () => {
     expect(parseAggregates(ROOT_AGGREGATES)).toEqual({
-      path: '/', id: '131072291465916581209155043330', totalCapacity: 648210218291200n, totalData: 643276311531520n,
-      totalMeta: 4933906759680n, totalFiles: 1038855802n, totalDirectories: 117130609n,
+      path: '/',
+      id: '131072291465916581209155043330',
+      totalCapacity: 648210218291200n,
+      totalData: 643276311531520n,
+      totalMeta: 4933906759680n,
+      totalFiles: 1038855802n,
+      totalDirectories: 117130609n,
     })
   })
 
@@ -115,7 +166,9 @@ describe('parseAggregates', () => {
 
 describe('small responses', () => {
   it('reads version and login', () => {
-    expect(parseVersion({ build_date: '2026-02-07T02:28:15Z', build_id: '341775.1.14', flavor: 'release', revision_id: 'Qumulo Core 7.8.0' })).toEqual({ revisionId: 'Qumulo Core 7.8.0' })
+    expect(
+      parseVersion({ build_date: '2026-02-07T02:28:15Z', build_id: '341775.1.14', flavor: 'release', revision_id: 'Qumulo Core 7.8.0' }),
+    ).toEqual({ revisionId: 'Qumulo Core 7.8.0' })
     expect(parseLogin({ bearer_token: '1:EXAMPLElSnp6MVZv' })).toBe('1:EXAMPLElSnp6MVZv')
     expect(() => parseLogin({ bearer_token: '' })).toThrow('bearer_token')
   })
@@ -147,13 +200,29 @@ describe('parseErrorEnvelope', () => {
 describe('QumuloApiError', () => {
   const base = { method: 'GET', url: '/v1/file-system' }
   it.each([
-    [{ status: 503, envelope: { errorClass: 'fs_internal_error', description: 'description' } }, '[GET] /v1/file-system: 503 Service Unavailable (fs_internal_error: description)', true],
+    [
+      { status: 503, envelope: { errorClass: 'fs_internal_error', description: 'description' } },
+      '[GET] /v1/file-system: 503 Service Unavailable (fs_internal_error: description)',
+      true,
+    ],
     [{ status: 401 }, '[GET] /v1/file-system: 401 Unauthorized', false],
     [{ status: 404, statusText: 'Gone Fishing' }, '[GET] /v1/file-system: 404 Gone Fishing', false],
-    [{ status: 500, detail: 'body: <html>\n  <b>oops</b>\n</html>' }, '[GET] /v1/file-system: 500 Internal Server Error (body: <html> <b>oops</b> </html>)', true],
-    [{ status: 400, envelope: { errorClass: 'a', description: 'x', inner: { errorClass: 'b', description: 'y' } } }, '[GET] /v1/file-system: 400 Bad Request (a: x <- b: y)', false],
+    [
+      { status: 500, detail: 'body: <html>\n  <b>oops</b>\n</html>' },
+      '[GET] /v1/file-system: 500 Internal Server Error (body: <html> <b>oops</b> </html>)',
+      true,
+    ],
+    [
+      { status: 400, envelope: { errorClass: 'a', description: 'x', inner: { errorClass: 'b', description: 'y' } } },
+      '[GET] /v1/file-system: 400 Bad Request (a: x <- b: y)',
+      false,
+    ],
     [{ detail: 'timed out after 100 ms' }, '[GET] /v1/file-system: timed out after 100 ms', true],
-    [{ status: 500, detail: 'body: Bearer session-v1:abcdef password="hunter2"' }, '[GET] /v1/file-system: 500 Internal Server Error (body: Bearer *** password="***")', true],
+    [
+      { status: 500, detail: 'body: Bearer session-v1:abcdef password="hunter2"' },
+      '[GET] /v1/file-system: 500 Internal Server Error (body: Bearer *** password="***")',
+      true,
+    ],
   ])('formats %j', (init, message, retriable) => {
     const err = new QumuloApiError({ ...base, ...init })
     expect(err.message).toBe(message)

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { Resvg } from '@resvg/resvg-js'
-import { CHART_CIDS, CHART_SIZE, chartPng, chartSvg, fontFiles, renderCharts, reportChartSpecs, SERIES_COLORS, type ChartSpec } from '../../../reports/chart.ts'
+import {
+  CHART_CIDS,
+  CHART_SIZE,
+  chartPng,
+  chartSvg,
+  fontFiles,
+  renderCharts,
+  reportChartSpecs,
+  SERIES_COLORS,
+  type ChartSpec,
+} from '../../../reports/chart.ts'
 import { reportInput } from '../../support/report-input.ts'
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
@@ -14,7 +24,10 @@ function pngSize(png: Buffer): { width: number; height: number } {
 
 /** Pixels of the plot area (below the legend) within a small distance of each colour, at 2× as in the report. */
 function colourPixels(svg: string, colours: string[]): number[] {
-  const img = new Resvg(svg, { font: { loadSystemFonts: false, fontFiles: fontFiles() }, fitTo: { mode: 'width', value: CHART_SIZE.width * 2 } }).render()
+  const img = new Resvg(svg, {
+    font: { loadSystemFonts: false, fontFiles: fontFiles() },
+    fitTo: { mode: 'width', value: CHART_SIZE.width * 2 },
+  }).render()
   const px = img.pixels // a getter that copies: read it once
   const rgb = colours.map((c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)))
   const counts = colours.map(() => 0)
@@ -39,9 +52,15 @@ describe('report charts', () => {
     const [iops, throughput] = reportChartSpecs(input).map(chartSvg)
     const c = SERIES_COLORS
     const four = colourPixels(iops, [c.read, c.write, c.metaRead, c.metaWrite])
-    expect(four.every((n) => n > 300), `pixels per colour: ${four}`).toBe(true) // one solid line alone is ~4,500
+    expect(
+      four.every((n) => n > 300),
+      `pixels per colour: ${four}`,
+    ).toBe(true) // one solid line alone is ~4,500
     const two = colourPixels(throughput, [c.read, c.write])
-    expect(two.every((n) => n > 300), `pixels per colour: ${two}`).toBe(true)
+    expect(
+      two.every((n) => n > 300),
+      `pixels per colour: ${two}`,
+    ).toBe(true)
   })
 
   it("draws a short job's lines across its whole window, each point over the poll interval it stands for", () => {
@@ -59,7 +78,15 @@ describe('report charts', () => {
     for (const seconds of [1, 3, 8, 25, 45, 100, 250, 3600 * 30]) {
       const from = Date.parse('2026-11-23T10:00:00.400Z') / 1000
       const times = Array.from({ length: 5 }, (_, i) => from + ((i + 1) * seconds) / 5)
-      const spec: ChartSpec = { title: 'IOPS', unit: 'ops/s', from, to: from + seconds, times, interval: seconds / 5, series: [{ label: 'read', color: '#000', values: [1, 2, 3, 2, 1] }] }
+      const spec: ChartSpec = {
+        title: 'IOPS',
+        unit: 'ops/s',
+        from,
+        to: from + seconds,
+        times,
+        interval: seconds / 5,
+        series: [{ label: 'read', color: '#000', values: [1, 2, 3, 2, 1] }],
+      }
       const labels = chartSvg(spec).match(/<text [^>]*y="226"[^>]*>[^<]+</g) ?? []
       expect(labels.length, `${seconds} s`).toBeGreaterThanOrEqual(2)
       expect(new Set(labels.map((l) => l.split('>')[1])).size, `${seconds} s: distinct labels`).toBe(labels.length)

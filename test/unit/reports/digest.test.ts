@@ -23,18 +23,35 @@ afterAll(async () => smtp?.close())
 
 function job(id: string, start: string, end: string): Job {
   return {
-    id, name: 'nightly', cluster: '', status: 'succeeded', startedAt: new Date(T(start)).toISOString(), endedAt: new Date(T(end)).toISOString(), paths: ['/n'], clients: [],
-    labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
+    id,
+    name: 'nightly',
+    cluster: '',
+    status: 'succeeded',
+    startedAt: new Date(T(start)).toISOString(),
+    endedAt: new Date(T(end)).toISOString(),
+    paths: ['/n'],
+    clients: [],
+    labels: {},
+    comments: [],
+    notify: [],
+    annotation: { state: 'off', comments: 0 },
+    capacity: [],
+    createdBy: 't',
+    updatedAt: '',
   }
 }
 
 describe('scheduled digests', () => {
   it('are queued once per tick, a missed tick is caught up after a restart, and SMTP down then up delivers each once', async () => {
     const m = memorySource()
-    for (let t = T('10:00') / 1000; t <= T('12:40') / 1000; t += I) m.points.push({ time: t, client: 'c', path: '/n/x', values: [10, 5, 0, 0, 4096, 0], points: 1 })
+    for (let t = T('10:00') / 1000; t <= T('12:40') / 1000; t += I)
+      m.points.push({ time: t, client: 'c', path: '/n/x', values: [10, 5, 0, 0, 4096, 0], points: 1 })
     const data: StoreData = { version: 1, jobs: {}, outbox: [], nextSeq: 1 }
     const store = { data, update: <R>(fn: (d: StoreData) => R) => Promise.resolve(fn(data)) }
-    const previousRuns = (name: string, before: string, id: string) => Object.values(data.jobs).filter((j) => j.name === name && j.id !== id && j.startedAt < before).sort((a, b) => b.startedAt.localeCompare(a.startedAt))
+    const previousRuns = (name: string, before: string, id: string) =>
+      Object.values(data.jobs)
+        .filter((j) => j.name === name && j.id !== id && j.startedAt < before)
+        .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
     const stats = new StatsService({ source: m.source, intervalSeconds: I, previousRuns })
     const summaries = startSummaries({ store, stats, log: silentLogger, intervalSeconds: I, now: () => T('09:00') })
     summaries.stop()
@@ -45,7 +62,17 @@ describe('scheduled digests', () => {
     const sources: ReportSources = { stats, previousRuns, flavour: 'influxql', thresholdPct: 20 }
     const dir = tempDir()
     let now = T('10:30')
-    const open = () => startReports({ config: { smtpUrl: smtp.url, from: 'q@example.com', to: ['ops@example.com'], schedule: '0 * * * *', thresholdPct: 20 }, store, sources, dataDir: dir, log: silentLogger, now: () => now, retryMinMs: 100, retryMaxMs: 200 })
+    const open = () =>
+      startReports({
+        config: { smtpUrl: smtp.url, from: 'q@example.com', to: ['ops@example.com'], schedule: '0 * * * *', thresholdPct: 20 },
+        store,
+        sources,
+        dataDir: dir,
+        log: silentLogger,
+        now: () => now,
+        retryMinMs: 100,
+        retryMaxMs: 200,
+      })
     const digests = () => smtp.received.filter((r) => r.mail.headers.get('x-qactivity-digest'))
     const settle = async (r: Reports) => {
       for (let i = 0; i < 200 && r.health().queued > 0; i++) await new Promise((res) => setTimeout(res, 50))

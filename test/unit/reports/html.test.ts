@@ -31,7 +31,9 @@ function hostileInput(): ReportInput {
 
 describe('escapeHtml and headerLine', () => {
   it('escapes markup, quotes, = and backticks; keeps everything else', () => {
-    expect(escapeHtml(`<a href="x" onclick='y'>&\`渲染</a>`)).toBe('&lt;a href&#61;&quot;x&quot; onclick&#61;&#39;y&#39;&gt;&amp;&#96;渲染&lt;/a&gt;')
+    expect(escapeHtml(`<a href="x" onclick='y'>&\`渲染</a>`)).toBe(
+      '&lt;a href&#61;&quot;x&quot; onclick&#61;&#39;y&#39;&gt;&amp;&#96;渲染&lt;/a&gt;',
+    )
   })
 
   it('makes one header line: no CR/LF or other controls, cut with an ellipsis', () => {
@@ -116,7 +118,9 @@ describe('job report HTML', () => {
 
   it('writes a subject with the totals and the change against the previous run', () => {
     expect(r.subject).toBe('qactivity: render-sq010 succeeded — 7.02 M ops, 1.2 TiB (ops +196.7 %, bytes -23.3 % vs previous run)')
-    expect(renderReport(reportInput({ previous: false }), { images: 'cid' }).subject).toBe('qactivity: render-sq010 succeeded — 7.02 M ops, 1.2 TiB')
+    expect(renderReport(reportInput({ previous: false }), { images: 'cid' }).subject).toBe(
+      'qactivity: render-sq010 succeeded — 7.02 M ops, 1.2 TiB',
+    )
   })
 
   it('has a plain-text version with the same content', () => {
@@ -136,7 +140,17 @@ describe('hostile strings', () => {
   it('never reach the HTML unescaped', () => {
     expect(r.html).not.toMatch(/<script|<img src=x|onerror=/i)
     expect(r.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &quot;&gt;&lt;img src&#61;x onerror&#61;alert(2)&gt; &amp; &#39;q&#39;')
-    for (const where of ['render ', 'k&lt;script', 'v&lt;script', '/render/&lt;script', 'bob&lt;script', 'id&lt;script', '10.0.0.1&lt;script', 'boom &lt;script', 'prev&lt;script']) {
+    for (const where of [
+      'render ',
+      'k&lt;script',
+      'v&lt;script',
+      '/render/&lt;script',
+      'bob&lt;script',
+      'id&lt;script',
+      '10.0.0.1&lt;script',
+      'boom &lt;script',
+      'prev&lt;script',
+    ]) {
       expect(r.html, where).toContain(where)
     }
     expect(r.html).not.toMatch(/https?:\/\//)
@@ -145,7 +159,9 @@ describe('hostile strings', () => {
   it('never put CR/LF into the subject', () => {
     expect(r.subject).not.toMatch(/[\r\n]/)
     // the name is cut at 80 characters, CR/LF turned into a space
-    expect(r.subject).toMatch(/^qactivity: render <script>alert\(1\)<\/script> "><img src=x onerror=alert\(2\)> & 'q' X-Inj\S*… succeeded — /)
+    expect(r.subject).toMatch(
+      /^qactivity: render <script>alert\(1\)<\/script> "><img src=x onerror=alert\(2\)> & 'q' X-Inj\S*… succeeded — /,
+    )
   })
 
   it('keep the plain text free of control characters but comments multi-line', () => {
@@ -160,7 +176,12 @@ describe('digest', () => {
   const second = hostileInput()
   second.previous = undefined
   const d = renderDigest(
-    { since: new Date('2026-11-23T00:00:00Z'), until: new Date('2026-11-24T00:00:00Z'), reports: [first, second], generatedAt: new Date('2026-11-24T00:00:00Z') },
+    {
+      since: new Date('2026-11-23T00:00:00Z'),
+      until: new Date('2026-11-24T00:00:00Z'),
+      reports: [first, second],
+      generatedAt: new Date('2026-11-24T00:00:00Z'),
+    },
     { images: 'cid' },
   )
 
@@ -170,7 +191,7 @@ describe('digest', () => {
     // the run is 10 minutes shorter than its previous one: its totals' changes are marked
     expect(summary).toMatch(/data-tone="up">\+196\.7 % \*</)
     expect(summary).toMatch(/data-tone="down">-23\.3 % \*</)
-    expect(d.html).toContain("* Not like for like: the run&#39;s length, cluster, paths or clients differ from its previous run&#39;s")
+    expect(d.html).toContain('* Not like for like: the run&#39;s length, cluster, paths or clients differ from its previous run&#39;s')
     expect(d.html).toContain('render &lt;script&gt;')
     expect(d.html.indexOf('render-sq010')).toBeLessThan(d.html.indexOf('render &lt;script&gt;'))
   })
@@ -220,7 +241,7 @@ describe('what a first reader trips over (issue #11)', () => {
     }
   })
 
-  it('sets the body in the charts\' font (DejaVu Sans) first', () => {
+  it("sets the body in the charts' font (DejaVu Sans) first", () => {
     const { html } = renderReport(reportInput(), { images: 'cid' })
     const families = [...html.matchAll(/font-family:([^;"]+)/g)].map((m) => m[1])
     expect(families.length).toBeGreaterThan(10)

@@ -13,7 +13,8 @@ function poppler(tool: string, args: string[]): string {
   try {
     return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${tool} not found: run scripts/ensure-system-deps.sh (Debian poppler-utils)`)
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new Error(`${tool} not found: run scripts/ensure-system-deps.sh (Debian poppler-utils)`)
     throw err
   }
 }
@@ -37,11 +38,14 @@ const fiftyComments = Array.from({ length: 50 }, (_, i) => ({
 
 describe('job report PDF', () => {
   it('carries the job name (non-Latin too), the totals and the comparison as text', async () => {
-    const { file } = await pdfFile(reportInput({ name: 'render-sq010 渲染 ✓ Ελληνικά', grafanaUrl: 'https://grafana.example.com/d/job?var-job=sq010-run2' }))
+    const { file } = await pdfFile(
+      reportInput({ name: 'render-sq010 渲染 ✓ Ελληνικά', grafanaUrl: 'https://grafana.example.com/d/job?var-job=sq010-run2' }),
+    )
     const t = text(file)
     expect(existsSync(FALLBACK_FONTS[0]), 'CJK fallback font: install fonts-droid-fallback (scripts/ensure-system-deps.sh)').toBe(true)
     expect(t).toContain('render-sq010 渲染 ✓ Ελληνικά')
-    for (const figure of ['1.80 M ops', '4.32 M ops', '838.2 GiB', '402.3 GiB', '238.4 MiB/s', '+45.0 GiB', '+12,345']) expect(t).toContain(figure)
+    for (const figure of ['1.80 M ops', '4.32 M ops', '838.2 GiB', '402.3 GiB', '238.4 MiB/s', '+45.0 GiB', '+12,345'])
+      expect(t).toContain(figure)
     expect(t).toMatch(/IOPS read, total\s+1\.80 M ops\s+1\.50 M ops\s+\+300 k ops\s+\+20\.0 %/)
     expect(t).toContain('Compared with the previous run')
     expect(t).toMatch(/2026-11-23 10:00:00Z → *\n[^\n]*11:00:01Z/) // when the capacity readings were taken: wrapped at the arrow, leaving the path its room
@@ -59,7 +63,10 @@ describe('job report PDF', () => {
     expect(info).toMatch(/^Page size:\s+595\.28 x 841\.89 pts \(A4\)$/m)
     const fonts = poppler('pdffonts', [file]).split('\n').slice(2).filter(Boolean)
     expect(fonts.length).toBeGreaterThan(0)
-    for (const f of fonts) expect(f, 'every font is embedded DejaVu (or the CJK fallback)').toMatch(/^\S+\+(DejaVuSans|DejaVuSans-Bold|DroidSansFallback)\s.*\byes\s+yes\s+yes\b/)
+    for (const f of fonts)
+      expect(f, 'every font is embedded DejaVu (or the CJK fallback)').toMatch(
+        /^\S+\+(DejaVuSans|DejaVuSans-Bold|DroidSansFallback)\s.*\byes\s+yes\s+yes\b/,
+      )
     expect(fonts.some((f) => /\+DejaVuSans\s/.test(f))).toBe(true)
     expect(fonts.some((f) => /\+DejaVuSans-Bold\s/.test(f))).toBe(true)
     expect(pdf.toString('latin1')).toContain('/URI (https://grafana.example.com/d/job?var-job=sq010-run2)')
@@ -97,7 +104,7 @@ describe('job report PDF', () => {
     input.stats.topPaths[0].path = '/' + 'very-long-directory-name/'.repeat(163)
     const { file } = await pdfFile(input)
     const t = text(file)
-    expect(t).toContain('<script>alert(1)</script> "><img src=x onerror=alert(2)> & \'q\'')
+    expect(t).toContain("<script>alert(1)</script> \"><img src=x onerror=alert(2)> & 'q'")
     expect(t).toContain('…')
     expect(pages(file)).toBeLessThanOrEqual(4)
   })
@@ -131,11 +138,23 @@ describe('job report PDF page breaks', () => {
       const at = `an intro of about ${lines + 1} lines`
       const pageTexts = text(file).split('\f').slice(0, -1)
       pageTexts.forEach((page, i) => {
-        const last = page.split('\n').map((l) => l.trim()).filter((l) => l && !/^qactivity · .*page \d+ of \d+$/.test(l)).at(-1) ?? ''
-        expect(STARTS.some((re) => re.test(last)), `${at}: page ${i + 1} ends with "${last}"`).toBe(false)
+        const last =
+          page
+            .split('\n')
+            .map((l) => l.trim())
+            .filter((l) => l && !/^qactivity · .*page \d+ of \d+$/.test(l))
+            .at(-1) ?? ''
+        expect(
+          STARTS.some((re) => re.test(last)),
+          `${at}: page ${i + 1} ends with "${last}"`,
+        ).toBe(false)
       })
       const chartsPage = pageTexts.findIndex((p) => /^\s*Activity over time$/m.test(p)) + 1
-      const imagePages = poppler('pdfimages', ['-list', file]).split('\n').slice(2).filter(Boolean).map((l) => Number(l.trim().split(/\s+/)[0]))
+      const imagePages = poppler('pdfimages', ['-list', file])
+        .split('\n')
+        .slice(2)
+        .filter(Boolean)
+        .map((l) => Number(l.trim().split(/\s+/)[0]))
       expect(imagePages[0], `${at}: the first chart is on the page of its heading`).toBe(chartsPage)
     }
   }, 120_000)

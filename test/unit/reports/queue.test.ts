@@ -21,8 +21,21 @@ async function setup(dir = tempDir()) {
   const T = Date.parse('2026-03-02T10:00:00Z') / 1000
   for (let k = 1; k <= 10; k++) m.points.push({ time: T + k * 60, client: 'c', path: '/n/x', values: [10, 0, 0, 0, 0, 0], points: 1 })
   const job: Job = {
-    id: 'q1', name: 'queue', cluster: '', status: 'succeeded', startedAt: new Date(T * 1000).toISOString(), endedAt: new Date((T + 600) * 1000).toISOString(), paths: ['/n'], clients: [],
-    labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
+    id: 'q1',
+    name: 'queue',
+    cluster: '',
+    status: 'succeeded',
+    startedAt: new Date(T * 1000).toISOString(),
+    endedAt: new Date((T + 600) * 1000).toISOString(),
+    paths: ['/n'],
+    clients: [],
+    labels: {},
+    comments: [],
+    notify: [],
+    annotation: { state: 'off', comments: 0 },
+    capacity: [],
+    createdBy: 't',
+    updatedAt: '',
   }
   const data: StoreData = { version: 1, jobs: { q1: job }, outbox: [], nextSeq: 1 }
   const store = { data, update: <R>(fn: (d: StoreData) => R) => Promise.resolve(fn(data)) }
@@ -31,8 +44,13 @@ async function setup(dir = tempDir()) {
   summaries.stop()
   await summaries.compute('q1')
   const reports = await startReports({
-    config: { smtpUrl: smtp.url, from: 'q@example.com', to: [], thresholdPct: 20 }, store,
-    sources: { stats, previousRuns: () => [], flavour: 'influxql', thresholdPct: 20 }, dataDir: dir, log: silentLogger, retryMinMs: 50, retryMaxMs: 100,
+    config: { smtpUrl: smtp.url, from: 'q@example.com', to: [], thresholdPct: 20 },
+    store,
+    sources: { stats, previousRuns: () => [], flavour: 'influxql', thresholdPct: 20 },
+    dataDir: dir,
+    log: silentLogger,
+    retryMinMs: 50,
+    retryMaxMs: 100,
   })
   return { data, reports, dir }
 }

@@ -2,7 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { RunningSimulator } from '../../../simulator/server.ts'
 import { call, callJson, manualClock, startTestSimulator, type WireEntry } from './helpers.ts'
 
-const RENDER = { name: 'render', clients: ['10.0.1.1', '10.0.1.2'], path: '/render/shots', files: 4, ops: { 'file-iops-read': 120, 'file-throughput-write': 30 } }
+const RENDER = {
+  name: 'render',
+  clients: ['10.0.1.1', '10.0.1.2'],
+  path: '/render/shots',
+  files: 4,
+  ops: { 'file-iops-read': 120, 'file-throughput-write': 30 },
+}
 const LATE = { clients: ['10.0.2.1'], path: '/gen/run', files: 3, ops: { 'metadata-iops-read': 7 }, startSeconds: 60, endSeconds: 120 }
 const DIR_META = { clients: ['10.0.3.1', 'fd00::3:2'], path: '/meta', files: 0, ops: { 'metadata-iops-write': 5 }, directoryIds: true }
 
@@ -48,7 +54,12 @@ describe('GET /v1/analytics/activity/current', () => {
     expect(writes.every((e) => e.type === 'file-throughput-write')).toBe(true)
     const res = await call(sim, '/v1/analytics/activity/current?type=file-iops')
     expect(res.status).toBe(400)
-    expect(await res.json()).toMatchObject({ error_class: expect.any(String), description: expect.stringContaining('file-iops'), stack: [], user_visible: true })
+    expect(await res.json()).toMatchObject({
+      error_class: expect.any(String),
+      description: expect.stringContaining('file-iops'),
+      stack: [],
+      user_visible: true,
+    })
   })
 
   it('never repeats an (id, ip, type) triple and merges workloads that share one', async () => {

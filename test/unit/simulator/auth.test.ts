@@ -9,7 +9,11 @@ afterEach(async () => {
 })
 
 const login = (username: string, password: string) =>
-  fetch(`${sim!.url}/v1/session/login`, { method: 'POST', body: JSON.stringify({ username, password }), headers: { 'content-type': 'application/json' } })
+  fetch(`${sim!.url}/v1/session/login`, {
+    method: 'POST',
+    body: JSON.stringify({ username, password }),
+    headers: { 'content-type': 'application/json' },
+  })
 
 const withToken = (token: string) => fetch(`${sim!.url}/v1/file-system`, { headers: { authorization: `Bearer ${token}` } })
 

@@ -5,7 +5,13 @@ import { call, callJson, manualClock, startTestSimulator } from './helpers.ts'
 const SCENARIO = {
   workloads: [{ clients: ['10.0.1.1', '10.0.1.2'], path: '/render/shots', files: 3, ops: { 'file-iops-read': 60 } }],
   capacity: [
-    { path: '/render', usedBytes: '1000000000', files: 100, directories: 5, growth: { bytesPerSecond: 4096.5, filesPerSecond: 1, directoriesPerSecond: 0.25 } },
+    {
+      path: '/render',
+      usedBytes: '1000000000',
+      files: 100,
+      directories: 5,
+      growth: { bytesPerSecond: 4096.5, filesPerSecond: 1, directoriesPerSecond: 0.25 },
+    },
     { path: '/projects/big', usedBytes: '9007199254740993', files: '9007199254740993', directories: 7 },
   ],
   fileSystem: { totalBytes: '100000000000000000', snapshotBytes: '123' },
@@ -23,7 +29,13 @@ describe('GET /v1/files/{ref}/aggregates/', () => {
   it('grows a capacity path by floor(rate × elapsed seconds) and keeps capacity = data + meta', async () => {
     const clock = manualClock()
     sim = await startTestSimulator(SCENARIO, { clock: clock.now })
-    expect(await aggregates('/render')).toMatchObject({ path: '/render/', total_capacity: '1000000000', total_files: '100', total_directories: '5', files: [] })
+    expect(await aggregates('/render')).toMatchObject({
+      path: '/render/',
+      total_capacity: '1000000000',
+      total_files: '100',
+      total_directories: '5',
+      files: [],
+    })
     clock.advanceSeconds(10)
     const grown = await aggregates('/render')
     const capacity = 1_000_000_000n + BigInt(Math.floor(4096.5 * 10))
@@ -58,9 +70,21 @@ describe('GET /v1/files/{ref}/aggregates/', () => {
     sim = await startTestSimulator(SCENARIO, { clock: manualClock().now })
     const root = await aggregates('/', '?max-entries=1')
     expect(root.files).toHaveLength(1)
-    expect(root.files[0]).toMatchObject({ name: 'projects', type: 'FS_FILE_TYPE_DIRECTORY', capacity_usage: expect.any(String), num_files: expect.any(String) })
+    expect(root.files[0]).toMatchObject({
+      name: 'projects',
+      type: 'FS_FILE_TYPE_DIRECTORY',
+      capacity_usage: expect.any(String),
+      num_files: expect.any(String),
+    })
     const shots = await aggregates('/render/shots', '')
-    expect(shots.files.map((f: { name: string }) => f.name)).toEqual(['f0000.bin', 'f0001.bin', 'f0002.bin', 'f0003.bin', 'f0004.bin', 'f0005.bin'])
+    expect(shots.files.map((f: { name: string }) => f.name)).toEqual([
+      'f0000.bin',
+      'f0001.bin',
+      'f0002.bin',
+      'f0003.bin',
+      'f0004.bin',
+      'f0005.bin',
+    ])
   })
 
   it('accepts an id or a path with a trailing slash as ref', async () => {
@@ -88,7 +112,15 @@ describe('GET /v1/files/{ref}/aggregates/', () => {
 describe('writes grow capacity', () => {
   // 2 clients × 2 files × 120 blocks/min = 8 blocks (32 KiB) per second; 2 clients × 6 new files/min = 1 file per 5 s.
   const WRITING = {
-    workloads: [{ clients: ['10.0.1.1', '10.0.1.2'], path: '/render/output/sq010', files: 2, ops: { 'file-throughput-write': 120, 'file-iops-write': 60 }, newFilesPerMinute: 6 }],
+    workloads: [
+      {
+        clients: ['10.0.1.1', '10.0.1.2'],
+        path: '/render/output/sq010',
+        files: 2,
+        ops: { 'file-throughput-write': 120, 'file-iops-write': 60 },
+        newFilesPerMinute: 6,
+      },
+    ],
     capacity: [{ path: '/render', usedBytes: '1000000000', files: 100, directories: 5 }],
     fileSystem: { totalBytes: '100000000000000', snapshotBytes: '0' },
   }
@@ -115,7 +147,8 @@ describe('writes grow capacity', () => {
       expect(BigInt(after[key].total_files) - BigInt(before[key].total_files), key).toBe(created)
     }
     expect(BigInt(before.fs.free_size_bytes) - BigInt(after.fs.free_size_bytes)).toBe(growth)
-    const file = (a: { files: Array<{ name: string; capacity_usage: string }> }) => BigInt(a.files.find((f) => f.name === 'f0000.bin')!.capacity_usage)
+    const file = (a: { files: Array<{ name: string; capacity_usage: string }> }) =>
+      BigInt(a.files.find((f) => f.name === 'f0000.bin')!.capacity_usage)
     expect(file(after.dir) - file(before.dir)).toBe(10n * 2n * 4096n)
   })
 

@@ -14,8 +14,24 @@ describe('qactivity simulate flags', () => {
   })
 
   it('parses faults, users, access tokens and scale', () => {
-    const args = parseSimulateArgs(['--scale', '12', '--port', '0', '--latency-ms', '50', '--error-rate', '0.25', '--token-lifetime', '30',
-      '--user', 'svc:p:w', '--user', 'ops:x', '--access-token', 'access-v1:a'])
+    const args = parseSimulateArgs([
+      '--scale',
+      '12',
+      '--port',
+      '0',
+      '--latency-ms',
+      '50',
+      '--error-rate',
+      '0.25',
+      '--token-lifetime',
+      '30',
+      '--user',
+      'svc:p:w',
+      '--user',
+      'ops:x',
+      '--access-token',
+      'access-v1:a',
+    ])
     if (args.help) throw new Error('unexpected help')
     expect(args.options.faults).toEqual({ latencyMs: 50, errorRate: 0.25, tokenLifetimeSeconds: 30 })
     expect(args.options.users).toEqual({ svc: 'p:w', ops: 'x' })
@@ -41,8 +57,20 @@ describe('qactivity simulate flags', () => {
   it('runs until aborted and writes the certificate for --ca-out', async () => {
     const caOut = join(mkdtempSync(join(tmpdir(), 'qact-sim-')), 'ca.pem')
     const stop = new AbortController()
-    const running = runSimulateCommand(['--scale', '10', '--port', '0', '--https', '--ca-out', caOut], { QACTIVITY_LOG_LEVEL: 'error' }, stop.signal)
-    await expect.poll(() => { try { return readFileSync(caOut, 'utf8') } catch { return '' } }).toContain('BEGIN CERTIFICATE')
+    const running = runSimulateCommand(
+      ['--scale', '10', '--port', '0', '--https', '--ca-out', caOut],
+      { QACTIVITY_LOG_LEVEL: 'error' },
+      stop.signal,
+    )
+    await expect
+      .poll(() => {
+        try {
+          return readFileSync(caOut, 'utf8')
+        } catch {
+          return ''
+        }
+      })
+      .toContain('BEGIN CERTIFICATE')
     stop.abort()
     expect(await running).toBe(0)
   })

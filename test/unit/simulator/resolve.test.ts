@@ -16,7 +16,8 @@ afterEach(async () => {
   sim = undefined
 })
 
-const resolve = (body: unknown) => call(sim!, '/v1/files/resolve', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+const resolve = (body: unknown) =>
+  call(sim!, '/v1/files/resolve', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
 
 describe('POST /v1/files/resolve', () => {
   it('gives file paths, directories with a trailing slash and "" for deleted or unknown ids', async () => {

@@ -9,7 +9,10 @@ const WORKLOAD = { clients: ['10.0.1.1'], path: '/render', files: 1, ops: { 'fil
 
 describe('parseScenario', () => {
   it('fills in defaults and turns byte counts into BigInt', () => {
-    const s = parseScenario({ workloads: [WORKLOAD], capacity: [{ path: '/render', usedBytes: '18446744073709551617', files: 1, directories: 1 }] })
+    const s = parseScenario({
+      workloads: [WORKLOAD],
+      capacity: [{ path: '/render', usedBytes: '18446744073709551617', files: 1, directories: 1 }],
+    })
     expect(s.workloads[0]).toMatchObject({ startSeconds: 0, endSeconds: null, deleted: false, directoryIds: false })
     expect(s.capacity[0]!.usedBytes).toBe(18446744073709551617n)
     expect(s.clusterIdPrefix).toMatch(/^\d{18}$/)

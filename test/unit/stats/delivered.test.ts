@@ -8,7 +8,14 @@ let fake: FakeFlux
 
 beforeAll(async () => {
   fake = await startFakeFlux()
-  const collector = (cluster: string, s: number) => ({ measurement: 'qactivity_collector', time: s * 1000, field: 'points', value: 12, type: 'long' as const, tags: { cluster } })
+  const collector = (cluster: string, s: number) => ({
+    measurement: 'qactivity_collector',
+    time: s * 1000,
+    field: 'points',
+    value: 12,
+    type: 'long' as const,
+    tags: { cluster },
+  })
   fake.points.push(collector('c1', T), collector('c1', T + 60), collector('c2', T + 120))
   fake.points.push({ time: (T + 600) * 1000, field: 'iops_read', value: 1, tags: { cluster: 'c1', client_ip: '10.0.0.1', path: '/p' } })
 })
@@ -27,7 +34,14 @@ describe('collectorWatermark with INFLUX_QUERY_LANGUAGE=flux', () => {
   it('quotes the cluster name as a Flux string: the fake evaluates the parsed query and finds it', async () => {
     const odd = 'we"ird ${x}\\ "or" true'
     expect(validateFlux(renderFluxCollectorCount(odd, T, 'b"'))).toEqual([])
-    fake.points.push({ measurement: 'qactivity_collector', time: T * 1000, field: 'points', value: 1, type: 'long', tags: { cluster: odd } })
+    fake.points.push({
+      measurement: 'qactivity_collector',
+      time: T * 1000,
+      field: 'points',
+      value: 1,
+      type: 'long',
+      tags: { cluster: odd },
+    })
     const delivered = collectorWatermark({ url: fake.url, token: fake.token, org: fake.org, bucket: fake.bucket, queryLanguage: 'flux' })
     expect(await delivered(odd, T)).toBe(true)
     expect(await delivered('we"ird', T)).toBe(false)

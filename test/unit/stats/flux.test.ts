@@ -5,7 +5,17 @@ import { ConfigError } from '../../../lib/errors.ts'
 import { InfluxError } from '../../../lib/influx/http.ts'
 import { isAtOrUnder } from '../../../lib/paths.ts'
 import { ACTIVITY_FIELDS } from '../../../lib/schema.ts'
-import { createFluxRunner, fluxString, fluxTime, parseFluxTime, renderFlux, renderFluxClientValues, renderFluxCount, renderFluxTimeline, validateFlux } from '../../../stats/flux.ts'
+import {
+  createFluxRunner,
+  fluxString,
+  fluxTime,
+  parseFluxTime,
+  renderFlux,
+  renderFluxClientValues,
+  renderFluxCount,
+  renderFluxTimeline,
+  validateFlux,
+} from '../../../stats/flux.ts'
 import { activityQuery, type ActivityRow, type ActivitySelector } from '../../../stats/model.ts'
 import { encodeTables, goFloat, rfc3339Nano, startFakeFlux, type FakeFlux, type FluxPoint } from '../../support/fake-flux.ts'
 
@@ -40,7 +50,13 @@ const HOSTILE = [
   '" or true or "',
 ]
 
-const SELECTOR: ActivitySelector = { startMs: Date.UTC(2024, 0, 1, 0, 0, 0), endMs: Date.UTC(2024, 0, 1, 1, 0, 0), intervalSeconds: 60, clients: [], paths: [] }
+const SELECTOR: ActivitySelector = {
+  startMs: Date.UTC(2024, 0, 1, 0, 0, 0),
+  endMs: Date.UTC(2024, 0, 1, 1, 0, 0),
+  intervalSeconds: 60,
+  clients: [],
+  paths: [],
+}
 const sel = (over: Partial<ActivitySelector>): ActivitySelector => ({ ...SELECTOR, ...over })
 
 /** The decoded value of a Flux string literal, as the real parser reads it. */
@@ -166,14 +182,24 @@ describe('renderFlux', () => {
     ['one client', { clients: ['10.0.0.1'] }],
     ['one path', { paths: ['/proj/a'] }],
     ['500 clients', { clients: Array.from({ length: 500 }, (_, i) => ipv4(i)) }],
-    ['5000 clients and 200 paths', { clients: Array.from({ length: 5000 }, (_, i) => ipv4(i)), paths: Array.from({ length: 200 }, (_, i) => `/proj/p${i}`) }],
-    ['CIDR-expanded clients (v4 /24, v6)', { clients: [...Array.from({ length: 256 }, (_, i) => `192.168.7.${i}`), '2001:db8::1', '::ffff:10.0.0.1', 'fe80::1%eth0'] }],
+    [
+      '5000 clients and 200 paths',
+      { clients: Array.from({ length: 5000 }, (_, i) => ipv4(i)), paths: Array.from({ length: 200 }, (_, i) => `/proj/p${i}`) },
+    ],
+    [
+      'CIDR-expanded clients (v4 /24, v6)',
+      { clients: [...Array.from({ length: 256 }, (_, i) => `192.168.7.${i}`), '2001:db8::1', '::ffff:10.0.0.1', 'fe80::1%eth0'] },
+    ],
     ['root path', { paths: ['/'] }],
     ['root and nested paths', { paths: ['/', '/a', '/a/b', '/a/b/c', '/a/bc'] }],
     ['hostile clients', { clients: HOSTILE }],
     ['hostile paths', { paths: HOSTILE.map((h) => `/x/${h}`) }],
     ['hostile everything', { clients: HOSTILE, paths: HOSTILE.map((h) => `/${h}`) }, '${bucket}"\n\\'],
-    ...HOSTILE.map((h): [string, Partial<ActivitySelector>, string] => [`bucket ${JSON.stringify(h)}`, { clients: [h], paths: ['/' + h] }, h]),
+    ...HOSTILE.map((h): [string, Partial<ActivitySelector>, string] => [
+      `bucket ${JSON.stringify(h)}`,
+      { clients: [h], paths: ['/' + h] },
+      h,
+    ]),
   ]
   it.each(selectors)('validates with flux-lsp-node: %s', (_, over, bucket = 'qactivity') => {
     expect(validateFlux(renderFlux(activityQuery(sel(over)), bucket))).toEqual([])
@@ -199,7 +225,9 @@ describe('validateFlux', () => {
   })
   it('reports unknown functions and packages not imported', () => {
     expect(validateFlux('from(bucket: "b") |> rangee(start: -1h)')).toEqual([expect.stringMatching(/semantic check failed/)])
-    expect(validateFlux('from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => strings.hasPrefix(v: r.path, prefix: "/"))')).not.toEqual([])
+    expect(
+      validateFlux('from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => strings.hasPrefix(v: r.path, prefix: "/"))'),
+    ).not.toEqual([])
   })
 })
 
@@ -226,7 +254,10 @@ function groundTruth(points: FluxPoint[], s: ActivitySelector): ActivityRow[] {
     if (i === 0) row.points++
     out.set(key, row)
   }
-  return [...out.values()].sort((a, b) => a.time - b.time || (a.client < b.client ? -1 : a.client > b.client ? 1 : 0) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return [...out.values()].sort(
+    (a, b) =>
+      a.time - b.time || (a.client < b.client ? -1 : a.client > b.client ? 1 : 0) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+  )
 }
 
 describe('the fake InfluxDB 2.x answers annotated CSV', () => {
@@ -241,9 +272,30 @@ describe('the fake InfluxDB 2.x answers annotated CSV', () => {
 
   it('writes several tables, a new annotation block when the schema changes, and quotes like Go', () => {
     const csv = encodeTables([
-      { columns: [{ label: '_time', type: 'dateTime:RFC3339', group: false }, { label: '_value', type: 'double', group: false }, { label: 'path', type: 'string', group: true }], rows: [{ _time: T0, _value: 1.5, path: '/a,"b"' }] },
-      { columns: [{ label: '_time', type: 'dateTime:RFC3339', group: false }, { label: '_value', type: 'double', group: false }, { label: 'path', type: 'string', group: true }], rows: [{ _time: T0, _value: 2, path: ' x' }] },
-      { columns: [{ label: '_time', type: 'dateTime:RFC3339', group: false }, { label: '_value', type: 'long', group: false }, { label: 'path', type: 'string', group: true }], rows: [{ _time: T0, _value: 3, path: 'a\nb' }] },
+      {
+        columns: [
+          { label: '_time', type: 'dateTime:RFC3339', group: false },
+          { label: '_value', type: 'double', group: false },
+          { label: 'path', type: 'string', group: true },
+        ],
+        rows: [{ _time: T0, _value: 1.5, path: '/a,"b"' }],
+      },
+      {
+        columns: [
+          { label: '_time', type: 'dateTime:RFC3339', group: false },
+          { label: '_value', type: 'double', group: false },
+          { label: 'path', type: 'string', group: true },
+        ],
+        rows: [{ _time: T0, _value: 2, path: ' x' }],
+      },
+      {
+        columns: [
+          { label: '_time', type: 'dateTime:RFC3339', group: false },
+          { label: '_value', type: 'long', group: false },
+          { label: 'path', type: 'string', group: true },
+        ],
+        rows: [{ _time: T0, _value: 3, path: 'a\nb' }],
+      },
     ])
     expect(csv).toBe(
       [
@@ -313,12 +365,20 @@ describe('createFluxRunner', () => {
   })
 
   it('reads a response of several tables and annotation blocks (double and long _value)', async () => {
-    fake.points = [point('c1', '/a', 60, 'iops_read', 1), point('c1', '/a', 60, 'iops_write', 2, { type: 'long' }), point('c2', '/a', 60, 'iops_read', 4)]
+    fake.points = [
+      point('c1', '/a', 60, 'iops_read', 1),
+      point('c1', '/a', 60, 'iops_write', 2, { type: 'long' }),
+      point('c2', '/a', 60, 'iops_read', 4),
+    ]
     const q = activityQuery(sel({ paths: ['/a'] }))
     const res = await fetch(`${fake.url}/api/v2/query?org=${encodeURIComponent(fake.org)}`, {
       method: 'POST',
       headers: { authorization: `Token ${fake.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ query: renderFlux(q, cfg.bucket), type: 'flux', dialect: { header: true, annotations: ['datatype', 'group', 'default'] } }),
+      body: JSON.stringify({
+        query: renderFlux(q, cfg.bucket),
+        type: 'flux',
+        dialect: { header: true, annotations: ['datatype', 'group', 'default'] },
+      }),
     })
     const raw = await res.text()
     expect(res.status).toBe(200)
@@ -361,7 +421,13 @@ describe('createFluxRunner', () => {
     expect(validateFlux(renderFluxTimeline(`j"1\\`, range, 'b'))).toEqual([])
     fake.points.push(
       { measurement: 'qactivity_job_timeline', time: T0 + 60_000, field: 'iops_read', value: 5, tags: { job_id: 'j1', job_name: 'n' } },
-      { measurement: 'qactivity_job_timeline', time: T0 + 60_000, field: 'throughput_write', value: 4096, tags: { job_id: 'j1', job_name: 'n' } },
+      {
+        measurement: 'qactivity_job_timeline',
+        time: T0 + 60_000,
+        field: 'throughput_write',
+        value: 4096,
+        tags: { job_id: 'j1', job_name: 'n' },
+      },
       { measurement: 'qactivity_job_timeline', time: T0 + 120_000, field: 'iops_read', value: 7, tags: { job_id: 'j1', job_name: 'n' } },
       { measurement: 'qactivity_job_timeline', time: T0 + 120_000, field: 'iops_read', value: 99, tags: { job_id: 'j2', job_name: 'n' } },
     )
@@ -385,7 +451,11 @@ describe('createFluxRunner', () => {
   })
 
   it('matches every path under the root, and nothing with empty lists', async () => {
-    fake.points = [point('c', '/', 60, 'iops_read', 1), point('c', '/a/b', 60, 'iops_read', 2), point('c', '(unresolved)', 60, 'iops_read', 4)]
+    fake.points = [
+      point('c', '/', 60, 'iops_read', 1),
+      point('c', '/a/b', 60, 'iops_read', 2),
+      point('c', '(unresolved)', 60, 'iops_read', 4),
+    ]
     const runner = createFluxRunner(cfg)
     const s = sel({ paths: ['/'] })
     expect(await runner.rows(activityQuery(s))).toEqual(groundTruth(fake.points, s))
@@ -416,39 +486,60 @@ describe('createFluxRunner', () => {
   })
 
   it('lists the stored client_ip values', async () => {
-    fake.points = [point('10.0.0.2', '/a', 60, 'iops_read', 1), point('10.0.0.1', '/a', 60, 'iops_read', 1), point('a,"b"', '/a', 120, 'iops_read', 1), { ...point('9.9.9.9', '/a', 60, 'used_bytes', 1), measurement: 'qumulo_capacity' }]
+    fake.points = [
+      point('10.0.0.2', '/a', 60, 'iops_read', 1),
+      point('10.0.0.1', '/a', 60, 'iops_read', 1),
+      point('a,"b"', '/a', 120, 'iops_read', 1),
+      { ...point('9.9.9.9', '/a', 60, 'used_bytes', 1), measurement: 'qumulo_capacity' },
+    ]
     expect(await createFluxRunner(cfg).clientValues()).toEqual(['10.0.0.1', '10.0.0.2', 'a,"b"'])
     expect(fake.requests[0].query).toBe(renderFluxClientValues(cfg.bucket))
   })
 
   it("turns InfluxDB's 400 JSON into a clear InfluxError", async () => {
-    fake.onQuery = () => ({ status: 400, body: JSON.stringify({ code: 'invalid', message: 'compilation failed: error @3:6-3:11: undefined identifier rangee' }), contentType: 'application/json; charset=utf-8' })
-    const err = await createFluxRunner(cfg).rows(activityQuery(sel({ clients: ['c'] }))).catch((e: unknown) => e)
+    fake.onQuery = () => ({
+      status: 400,
+      body: JSON.stringify({ code: 'invalid', message: 'compilation failed: error @3:6-3:11: undefined identifier rangee' }),
+      contentType: 'application/json; charset=utf-8',
+    })
+    const err = await createFluxRunner(cfg)
+      .rows(activityQuery(sel({ clients: ['c'] })))
+      .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(InfluxError)
     expect(err).toMatchObject({ status: 400, retriable: false, body: 'compilation failed: error @3:6-3:11: undefined identifier rangee' })
     expect((err as Error).message).toMatch(/\/api\/v2\/query.*400.*compilation failed: error @3:6-3:11: undefined identifier rangee/)
   })
 
   it('reports a wrong token (401), an unknown org (404) and a missing bucket without leaking the token', async () => {
-    const bad = await createFluxRunner({ ...cfg, token: 'wrong-token-0123456789' }).rows(activityQuery(sel({ clients: ['c'] }))).catch((e: unknown) => e)
+    const bad = await createFluxRunner({ ...cfg, token: 'wrong-token-0123456789' })
+      .rows(activityQuery(sel({ clients: ['c'] })))
+      .catch((e: unknown) => e)
     expect(bad).toMatchObject({ status: 401, body: 'unauthorized access' })
     expect((bad as Error).message).not.toContain('wrong-token')
-    const org = await createFluxRunner({ ...cfg, org: 'nope' }).rows(activityQuery(sel({ clients: ['c'] }))).catch((e: unknown) => e)
+    const org = await createFluxRunner({ ...cfg, org: 'nope' })
+      .rows(activityQuery(sel({ clients: ['c'] })))
+      .catch((e: unknown) => e)
     expect(org).toMatchObject({ status: 404, body: expect.stringContaining('organization name "nope" not found') })
-    const bucket = await createFluxRunner({ ...cfg, bucket: 'other' }).rows(activityQuery(sel({ clients: ['c'] }))).catch((e: unknown) => e)
+    const bucket = await createFluxRunner({ ...cfg, bucket: 'other' })
+      .rows(activityQuery(sel({ clients: ['c'] })))
+      .catch((e: unknown) => e)
     expect(bucket).toMatchObject({ status: 404, body: expect.stringContaining('could not find bucket "other"') })
   })
 
   it('fails on an error reported inside a 200 response', async () => {
     fake.points = [point('c', '/a', 60, 'iops_read', 1)]
     fake.inBandError = 'panic: runtime error, out of memory'
-    await expect(createFluxRunner(cfg).rows(activityQuery(sel({ clients: ['c'] })))).rejects.toThrow(/query failed: panic: runtime error, out of memory/)
+    await expect(createFluxRunner(cfg).rows(activityQuery(sel({ clients: ['c'] })))).rejects.toThrow(
+      /query failed: panic: runtime error, out of memory/,
+    )
   })
 
   it('fails clearly when the server is unreachable', async () => {
     const gone = await startFakeFlux()
     await gone.close()
-    const err = await createFluxRunner({ ...cfg, url: gone.url }).rows(activityQuery(sel({ clients: ['c'] }))).catch((e: unknown) => e)
+    const err = await createFluxRunner({ ...cfg, url: gone.url })
+      .rows(activityQuery(sel({ clients: ['c'] })))
+      .catch((e: unknown) => e)
     expect(err).toMatchObject({ name: 'InfluxError', retriable: true })
   })
 

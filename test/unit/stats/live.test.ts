@@ -6,8 +6,21 @@ import { memorySource } from '../../support/memory-source.ts'
 
 const I = 60
 const T0 = 1_700_000_040 // on the 60 s grid
-const point = (t: number, client: string, path: string, v: number): ActivityRow => ({ time: t, client, path, values: [v, 2 * v, 0, 0, 4096 * v, 0], points: 1 })
-const sel = (endS: number, over: Partial<ActivitySelector> = {}): ActivitySelector => ({ startMs: (T0 + 10) * 1000, endMs: endS * 1000, intervalSeconds: I, clients: ['c1'], paths: ['/p'], ...over })
+const point = (t: number, client: string, path: string, v: number): ActivityRow => ({
+  time: t,
+  client,
+  path,
+  values: [v, 2 * v, 0, 0, 4096 * v, 0],
+  points: 1,
+})
+const sel = (endS: number, over: Partial<ActivitySelector> = {}): ActivitySelector => ({
+  startMs: (T0 + 10) * 1000,
+  endMs: endS * 1000,
+  intervalSeconds: I,
+  clients: ['c1'],
+  paths: ['/p'],
+  ...over,
+})
 
 describe('LiveAggregates', () => {
   it('equals a full aggregation after every poll, reading only what is not settled', async () => {
@@ -20,7 +33,17 @@ describe('LiveAggregates', () => {
       const before = m.calls.rowsRead
       const got = await live.aggregates('j', s)
       const { full, rowsRead, ...agg } = got
-      expect(agg).toEqual(aggregateActivity(await m.source.rows({ measurement: 'qumulo_activity', selector: s, fields: [], range: { fromMs: s.startMs, toMs: s.endMs + I * 1000 } }), s))
+      expect(agg).toEqual(
+        aggregateActivity(
+          await m.source.rows({
+            measurement: 'qumulo_activity',
+            selector: s,
+            fields: [],
+            range: { fromMs: s.startMs, toMs: s.endMs + I * 1000 },
+          }),
+          s,
+        ),
+      )
       expect(full).toBe(k <= 2) // nothing settled before the second poll: read from the start
       if (k > 3) expect(rowsRead).toBeLessThanOrEqual(2 * 3) // two matching series × the last ≤ 3 polls
       expect(m.calls.rowsRead - before - rowsRead).toBe(2 * k) // (the reference read above)
@@ -54,7 +77,9 @@ describe('LiveAggregates', () => {
     expect((await live.aggregates('j', sel(end, { clients: ['c9', 'c1'] }))).full).toBe(false) // order does not matter
     expect((await live.aggregates('j', sel(end, { clients: ['c9', 'c1'], paths: ['/b'] }))).full).toBe(true)
     expect((await live.aggregates('j', sel(end, { clients: ['c9', 'c1'], paths: ['/b'], startMs: (T0 + 20) * 1000 }))).full).toBe(true)
-    expect((await live.aggregates('j', sel(end, { clients: ['c9', 'c1'], paths: ['/b'], startMs: (T0 + 20) * 1000, intervalSeconds: 30 }))).full).toBe(true)
+    expect(
+      (await live.aggregates('j', sel(end, { clients: ['c9', 'c1'], paths: ['/b'], startMs: (T0 + 20) * 1000, intervalSeconds: 30 }))).full,
+    ).toBe(true)
   })
 
   it('runs concurrent calls on one job one after the other, and keeps at most maxJobs', async () => {

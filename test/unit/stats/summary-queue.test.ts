@@ -20,8 +20,21 @@ describe('startSummaries after a restart with many jobs due', () => {
     const jobs: Record<string, Job> = {}
     for (let i = 0; i < 60; i++) {
       jobs[`j${i}`] = {
-        id: `j${i}`, name: `n${i % 3}`, cluster: '', status: 'succeeded', startedAt: new Date(1e12 + i * 1000).toISOString(), endedAt: new Date(1e12 + i * 1000 + 600_000).toISOString(),
-        paths: ['/p'], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
+        id: `j${i}`,
+        name: `n${i % 3}`,
+        cluster: '',
+        status: 'succeeded',
+        startedAt: new Date(1e12 + i * 1000).toISOString(),
+        endedAt: new Date(1e12 + i * 1000 + 600_000).toISOString(),
+        paths: ['/p'],
+        clients: [],
+        labels: {},
+        comments: [],
+        notify: [],
+        annotation: { state: 'off', comments: 0 },
+        capacity: [],
+        createdBy: 't',
+        updatedAt: '',
       }
     }
     const data: StoreData = { version: 1, jobs, outbox: [], nextSeq: 1 }
@@ -30,7 +43,11 @@ describe('startSummaries after a restart with many jobs due', () => {
     let allDone!: () => void
     const finished = new Promise<void>((resolve) => (allDone = resolve))
     const summaries = startSummaries({
-      store: { data, update: (fn) => Promise.resolve(fn(data)) }, stats, log: silentLogger, intervalSeconds: 60, concurrency: 3,
+      store: { data, update: (fn) => Promise.resolve(fn(data)) },
+      stats,
+      log: silentLogger,
+      intervalSeconds: 60,
+      concurrency: 3,
       onDone: () => ++done === 60 && allDone(),
     })
     await finished

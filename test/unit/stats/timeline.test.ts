@@ -20,7 +20,13 @@ describe('ActivityAccumulator.timeline', () => {
   })
 
   it('averages consecutive polls in equal groups beyond the limit: a day of polls → 240 points', () => {
-    const rows = Array.from({ length: 1440 }, (_, i) => ({ time: (i + 1) * 60, client: 'c', path: '/p', values: [i, 0, 0, 0, 0, 1], points: 1 }))
+    const rows = Array.from({ length: 1440 }, (_, i) => ({
+      time: (i + 1) * 60,
+      client: 'c',
+      path: '/p',
+      values: [i, 0, 0, 0, 0, 1],
+      points: 1,
+    }))
     const result = new ActivityAccumulator().add(rows, sel(1440)).result(sel(1440))
     expect(result.timeline).toHaveLength(TIMELINE_POINTS)
     expect(result.timeline[0]).toEqual({ time: 6 * 60, values: [2.5, 0, 0, 0, 0, 1] }) // mean of polls 0..5
@@ -33,8 +39,19 @@ describe('ActivityAccumulator.timeline with idle polls', () => {
   it('fills the polls missing between two with zeros, so averages and charts see the idle time', () => {
     const rows = [60, 120, 300, 360].map((time) => ({ time, client: 'c', path: '/p', values: [10, 0, 0, 0, 0, 0], points: 1 }))
     const acc = new ActivityAccumulator().add(rows, sel(6))
-    expect(acc.timeline(Infinity, 60).map((p) => [p.time, p.values[0]])).toEqual([[60, 10], [120, 10], [180, 0], [240, 0], [300, 10], [360, 10]])
-    expect(acc.timeline(3, 60).map((p) => [p.time, p.values[0]])).toEqual([[120, 10], [240, 0], [360, 10]])
+    expect(acc.timeline(Infinity, 60).map((p) => [p.time, p.values[0]])).toEqual([
+      [60, 10],
+      [120, 10],
+      [180, 0],
+      [240, 0],
+      [300, 10],
+      [360, 10],
+    ])
+    expect(acc.timeline(3, 60).map((p) => [p.time, p.values[0]])).toEqual([
+      [120, 10],
+      [240, 0],
+      [360, 10],
+    ])
     expect(acc.timeline()).toHaveLength(4) // without an interval nothing is filled
   })
 })

@@ -8,8 +8,21 @@ import { memorySource } from '../../support/memory-source.ts'
 const I = 60
 const T0 = 1_700_000_040
 const job = (id: string, status: Job['status'] = 'running'): Job => ({
-  id, name: 'n', cluster: '', status, startedAt: new Date((T0 + 10) * 1000).toISOString(), endedAt: status === 'running' ? null : new Date((T0 + 600) * 1000).toISOString(),
-  paths: ['/p'], clients: [], labels: {}, comments: [], notify: [], annotation: { state: 'off', comments: 0 }, capacity: [], createdBy: 't', updatedAt: '',
+  id,
+  name: 'n',
+  cluster: '',
+  status,
+  startedAt: new Date((T0 + 10) * 1000).toISOString(),
+  endedAt: status === 'running' ? null : new Date((T0 + 600) * 1000).toISOString(),
+  paths: ['/p'],
+  clients: [],
+  labels: {},
+  comments: [],
+  notify: [],
+  annotation: { state: 'off', comments: 0 },
+  capacity: [],
+  createdBy: 't',
+  updatedAt: '',
 })
 
 describe('startLiveWarmer', () => {
@@ -22,7 +35,8 @@ describe('startLiveWarmer', () => {
     const jobs = [job('a'), job('b')]
     const warmer = startLiveWarmer({ stats, runningJobs: () => jobs, intervalSeconds: I, log, now: () => nowS * 1000 })
     await new Promise((r) => setTimeout(r, 20)) // the round at start (nothing stored yet); the next is a poll away
-    for (let k = 1; k <= 20; k++) m.points.push({ time: T0 + k * I, client: 'c', path: k % 2 ? '/p/x' : '/p/y', values: [1, 0, 0, 0, 0, 0], points: 1 })
+    for (let k = 1; k <= 20; k++)
+      m.points.push({ time: T0 + k * I, client: 'c', path: k % 2 ? '/p/x' : '/p/y', values: [1, 0, 0, 0, 0, 0], points: 1 })
     nowS = T0 + 20 * I + 10
     await warmer.round()
     const read = m.calls.rowsRead
