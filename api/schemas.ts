@@ -71,7 +71,9 @@ const labelPair = z.string().transform((s, ctx) => {
   if (!LABEL_KEY.test(k) || v === '' || v.length > 256 || CONTROL_OR_NEWLINE.test(v)) {
     ctx.addIssue({
       code: 'custom',
-      message: `label ${quoted(s)} must be key=value (key [A-Za-z0-9_.-]{1,64}, value 1–256 characters, no control characters, tabs or newlines)`,
+      message:
+        `label ${quoted(s)} must be key=value (key [A-Za-z0-9_.-]{1,64}, ` +
+        `value 1–256 characters, no control characters, tabs or newlines)`,
     })
     return z.NEVER
   }
@@ -123,7 +125,10 @@ function instantMs(v: unknown): number | string {
     const ms = Number(v)
     if (!Number.isSafeInteger(ms) || ms < 0) return `${shown} is not ${INSTANT_FORMS}`
     if (ms < MIN_EPOCH_MS)
-      return `${shown} is not epoch milliseconds (smaller than ${MIN_EPOCH_MS}, i.e. before 2001-09-09: epoch seconds?); give ${INSTANT_FORMS}`
+      return (
+        `${shown} is not epoch milliseconds (smaller than ${MIN_EPOCH_MS}, ` +
+        `i.e. before 2001-09-09: epoch seconds?); give ${INSTANT_FORMS}`
+      )
     if (ms > MAX_EPOCH_MS) return `${shown} is past the largest time (${MAX_EPOCH_MS} ms)`
     return ms
   }

@@ -262,13 +262,15 @@ async function measure(label: string, api: RunningApi, duration: number, connect
   const after = Object.keys(api.store.data.jobs).length
   row(
     `  same: requests per route; non-2xx/errors/timeouts; store`,
-    `${perRoute}; ${r.non2xx}/${r.errors}/${r.timeouts}; ${int(before)} → ${int(after)} jobs, ${int(api.store.stats.writes - writesBefore)} store writes`,
+    `${perRoute}; ${r.non2xx}/${r.errors}/${r.timeouts}; ` +
+      `${int(before)} → ${int(after)} jobs, ${int(api.store.stats.writes - writesBefore)} store writes`,
     '0 non-2xx',
     bad === 0,
   )
   if (bad) {
     failures.push(
-      `${label}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts; statuses per route ${JSON.stringify(r.routes)}\n  ${r.samples.join('\n  ')}`,
+      `${label}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts; ` +
+        `statuses per route ${JSON.stringify(r.routes)}\n  ${r.samples.join('\n  ')}`,
     )
   }
 }

@@ -80,7 +80,9 @@ function syntheticCycle(time: number): string[] {
   for (let c = 0; c < 200; c++) {
     for (let p = 0; p < 100; p++) {
       lines.push(
-        `qumulo_activity,client_ip=10.1.${c >> 4}.${c & 15},cluster=bench,path=/proj${p % 10}/dir${p} iops_read=${(c + p) % 7}.25,iops_write=0.5,metadata_iops_read=0,metadata_iops_write=0.016666666666666666,throughput_read=68.26666666666667,throughput_write=${c * p} ${time}`,
+        `qumulo_activity,client_ip=10.1.${c >> 4}.${c & 15},cluster=bench,path=/proj${p % 10}/dir${p} ` +
+          `iops_read=${(c + p) % 7}.25,iops_write=0.5,metadata_iops_read=0,` +
+          `metadata_iops_write=0.016666666666666666,throughput_read=68.26666666666667,throughput_write=${c * p} ${time}`,
       )
     }
   }

@@ -26,7 +26,9 @@ const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`
 const comments = Array.from({ length: 50 }, (_, i) => ({
   at: new Date(Date.parse('2026-11-23T10:00:00Z') + i * 1_700_000).toISOString(),
   author: ['alice', 'bob', 'render-bot'][i % 3],
-  text: `Checkpoint ${i + 1}: ${'frames rendered, cache warm, queue steady. '.repeat(1 + (i % 5))}${i % 7 ? '' : '\nNote: 渲染 ✓ Ελληνικά'}`,
+  text:
+    `Checkpoint ${i + 1}: ${'frames rendered, cache warm, queue steady. '.repeat(1 + (i % 5))}` +
+    `${i % 7 ? '' : '\nNote: 渲染 ✓ Ελληνικά'}`,
 }))
 const input = reportInput({
   clients: 500,
@@ -106,7 +108,8 @@ row('  HTML, text and the two chart PNGs', ms(median(runs.map((r) => r.html))), 
 row('  the two charts alone (SVG → PNG with resvg), most of the line above', ms(median(runs.map((r) => r.charts))), '—', undefined)
 row('  PDF (pdfkit, fonts embedded)', ms(median(runs.map((r) => r.pdf))), '—', undefined)
 row(
-  `  end to end for a completed job: input from its summary and stored series, HTML + charts + PDF (median of ${RUNS}); raw-point queries: ${queries}`,
+  `  end to end for a completed job: input from its summary and stored series, HTML + charts + PDF (median of ${RUNS}); ` +
+    `raw-point queries: ${queries}`,
   ms(median(e2e)),
   `< ${GOAL_MS / 1000} s`,
   median(e2e) < GOAL_MS && queries === 0,

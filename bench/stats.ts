@@ -220,13 +220,17 @@ async function queryBenches(influxUrl: string): Promise<void> {
   const liveCheck = [cold, ...warm].map((m) => m.check).find((c) => c !== undefined)
   const w = median(warm.map((m) => m.ms))
   row(
-    `live stats, running 1-hour job, 500 clients (250 IPs + 5 CIDRs) + 2 paths, I = ${I} s, ${(series.length * POLLS) / 1000}k points stored: a call one poll after the previous one (median of 5 polls)`,
-    `${ms(w)} (min ${ms(Math.min(...warm.map((m) => m.ms)))}, max ${ms(Math.max(...warm.map((m) => m.ms)))}); ${warm.at(-1)!.polls} polls, totals ${liveCheck ? `MISMATCH ${liveCheck}` : 'OK'}`,
+    `live stats, running 1-hour job, 500 clients (250 IPs + 5 CIDRs) + 2 paths, I = ${I} s, ` +
+      `${(series.length * POLLS) / 1000}k points stored: a call one poll after the previous one (median of 5 polls)`,
+    `${ms(w)} (min ${ms(Math.min(...warm.map((m) => m.ms)))}, max ${ms(Math.max(...warm.map((m) => m.ms)))}); ` +
+      `${warm.at(-1)!.polls} polls, totals ${liveCheck ? `MISMATCH ${liveCheck}` : 'OK'}`,
     '< 1 s',
     w < 1000 && !liveCheck && warm.every((m) => m.clients > 0),
   )
   const where = (m: typeof cold) =>
-    `points read ${ms(m.phase.rows)} (${m.phase.rowCount.toLocaleString('en-US')} points), count check ${ms(m.phase.count)}, client tag values ${ms(m.phase.tagValues)}, aggregation ${ms(m.ms - m.phase.rows - m.phase.count - m.phase.tagValues)}`
+    `points read ${ms(m.phase.rows)} (${m.phase.rowCount.toLocaleString('en-US')} points), count check ${ms(m.phase.count)}, ` +
+    `client tag values ${ms(m.phase.tagValues)}, ` +
+    `aggregation ${ms(m.ms - m.phase.rows - m.phase.count - m.phase.tagValues)}`
   row('  same: where the time goes (median call)', where(warm[2]), '—', undefined)
   row(
     '  same job, first call after the API starts (reads the whole hour; the API does this in the background after each poll)',
@@ -268,7 +272,8 @@ async function queryBenches(influxUrl: string): Promise<void> {
   )
   row(
     'completed job from its summary (median of 20)',
-    `${ms(median(fromSummary))} (max ${ms(Math.max(...fromSummary))}); raw queries during: ${rawDuring}, totals ${servedCheck ? `MISMATCH ${servedCheck}` : 'OK'}`,
+    `${ms(median(fromSummary))} (max ${ms(Math.max(...fromSummary))}); ` +
+      `raw queries during: ${rawDuring}, totals ${servedCheck ? `MISMATCH ${servedCheck}` : 'OK'}`,
     '< 50 ms',
     median(fromSummary) < 50 && rawDuring === 0 && !servedCheck,
   )
@@ -302,7 +307,8 @@ async function queryBenches(influxUrl: string): Promise<void> {
   const { times: cmp, comparison, bad } = await compareRuns(jobs, 3)
   row(
     'compare of 10 completed jobs without summaries (25 IPs + 1 CIDR + 1 path each, 30–39 min windows; median of 3)',
-    `${ms(median(cmp))} (min ${ms(Math.min(...cmp))}, max ${ms(Math.max(...cmp))}); totals ${bad.length ? `MISMATCH in ${bad.length}/10: ${bad[0]}` : 'OK 10/10'}, ${comparison.deltas.length} deltas`,
+    `${ms(median(cmp))} (min ${ms(Math.min(...cmp))}, max ${ms(Math.max(...cmp))}); ` +
+      `totals ${bad.length ? `MISMATCH in ${bad.length}/10: ${bad[0]}` : 'OK 10/10'}, ${comparison.deltas.length} deltas`,
     '< 1 s (stricter than the issue)',
     median(cmp) < 1000 && bad.length === 0,
   )
@@ -315,7 +321,8 @@ async function queryBenches(influxUrl: string): Promise<void> {
   const { times: cmpSummaries, bad: badSummarised } = await compareRuns(summarised, 20)
   row(
     'compare of the same 10 completed jobs, served from their summaries (median of 20)',
-    `${ms(median(cmpSummaries))} (max ${ms(Math.max(...cmpSummaries))}); queries during: ${rawQueries - beforeCmp}, totals ${badSummarised.length ? `MISMATCH ${badSummarised[0]}` : 'OK 10/10'}`,
+    `${ms(median(cmpSummaries))} (max ${ms(Math.max(...cmpSummaries))}); ` +
+      `queries during: ${rawQueries - beforeCmp}, totals ${badSummarised.length ? `MISMATCH ${badSummarised[0]}` : 'OK 10/10'}`,
     '< 1 s',
     median(cmpSummaries) < 1000 && badSummarised.length === 0 && rawQueries === beforeCmp,
   )
@@ -410,7 +417,8 @@ async function freshnessBench(influxUrl: string): Promise<void> {
     const delay = seenAt === undefined ? Infinity : (seenAt - activityAt) / 1000
     const tick = ticks[0] !== undefined ? `, first poll with activity at +${(ticks[0] - activityAt / 1000).toFixed(1)} s` : ''
     row(
-      `freshness: activity starts (simulator +${START} s) → running job's stats show iops > 0; collector QACTIVITY_POLL_SECONDS=${POLL} (shortened from 60 s), stats polled every 250 ms`,
+      `freshness: activity starts (simulator +${START} s) → running job's stats show iops > 0; ` +
+        `collector QACTIVITY_POLL_SECONDS=${POLL} (shortened from 60 s), stats polled every 250 ms`,
       seenAt === undefined ? 'not seen within 60 s' : `${delay.toFixed(1)} s (${queries} stats calls${tick})`,
       `≤ ${POLL} s + 10 s (one poll interval + 10 s)`,
       delay <= POLL + 10,

@@ -26,7 +26,8 @@ function pickCluster(config: Config, name: string | undefined): QumuloConfig {
   if (name === undefined) {
     if (config.clusters.length === 1) return config.clusters[0]
     throw new UsageError(
-      `--cluster is required: QACTIVITY_CLUSTERS_FILE lists ${names.join(', ')} (run one collector per cluster, or \`qactivity serve\` for all)`,
+      `--cluster is required: QACTIVITY_CLUSTERS_FILE lists ${names.join(', ')} ` +
+        `(run one collector per cluster, or \`qactivity serve\` for all)`,
     )
   }
   const found = config.clusters.find((c) => c.cluster === name)

@@ -67,7 +67,9 @@ export const JOB_SUBCOMMANDS = {
   },
   stats: {
     synopsis: 'stats [ID] [--top N]',
-    about: `activity totals, mean and peak rates, capacity growth per path, the top N clients and paths\n(default and at most ${TOP_N}, as many as the API returns), previous runs of the same name (live while the job runs)`,
+    about:
+      `activity totals, mean and peak rates, capacity growth per path, the top N clients and paths\n` +
+      `(default and at most ${TOP_N}, as many as the API returns), previous runs of the same name (live while the job runs)`,
     options: { ...withJob, top: str },
     positionals: true,
   },
@@ -80,7 +82,9 @@ export const JOB_SUBCOMMANDS = {
   report: {
     synopsis: 'report [ID] [--pdf FILE] [--email ADDR]…',
     about:
-      "the job's report: HTML on stdout; --pdf writes the PDF to FILE (- = stdout);\n--email queues it by e-mail (no ADDR: the job's notify and QACTIVITY_REPORT_TO\nwith --email '')",
+      "the job's report: HTML on stdout; --pdf writes the PDF to FILE (- = stdout);\n" +
+      "--email queues it by e-mail (no ADDR: the job's notify and QACTIVITY_REPORT_TO\n" +
+      "with --email '')",
     options: { ...withJob, pdf: str, email: many },
     positionals: true,
   },
@@ -129,12 +133,18 @@ const ENVIRONMENT = 'configured by environment variables and ./.env (README: Con
 export const COMMANDS = {
   serve: {
     summary: 'job API + collector + report mailer in one process (the default deployment)',
-    usage: `usage: qactivity serve\n\nthe job API, the collector (watching running jobs' paths) and the report mailer in one process,\nuntil SIGINT or SIGTERM.\n${ENVIRONMENT}\n`,
+    usage:
+      `usage: qactivity serve\n\n` +
+      `the job API, the collector (watching running jobs' paths) and the report mailer in one process,\n` +
+      `until SIGINT or SIGTERM.\n${ENVIRONMENT}\n`,
     options: { help },
   },
   api: {
     summary: 'the job API alone (split deployments)',
-    usage: `usage: qactivity api\n\nthe job API alone, until SIGINT or SIGTERM (split deployments: a lone collect asks it for running jobs' paths).\n${ENVIRONMENT}\n`,
+    usage:
+      `usage: qactivity api\n\n` +
+      `the job API alone, until SIGINT or SIGTERM (split deployments: a lone collect asks it for running jobs' paths).\n` +
+      `${ENVIRONMENT}\n`,
     options: { help },
   },
   collect: {

@@ -80,7 +80,9 @@ async function runDemo(cycles: number, env: NodeJS.ProcessEnv, dataDir: string, 
   out(`Simulated Qumulo cluster: ${sim.url} (scenario ${DEMO_SCENARIO})`)
   if (influxd)
     out(
-      `InfluxDB: ${influxd.url}, database "${config.influx.bucket}" (a private influxd, data in ${influxd.dir}; stopped and removed when the demo ends: set INFLUX_URL to keep the data)`,
+      `InfluxDB: ${influxd.url}, database "${config.influx.bucket}" ` +
+        `(a private influxd, data in ${influxd.dir}; ` +
+        `stopped and removed when the demo ends: set INFLUX_URL to keep the data)`,
     )
   else out(`InfluxDB: ${config.influx.url}, database "${config.influx.bucket}" (INFLUX_URL)`)
   const writer = await openWriter(config, log, 'spool')
@@ -110,7 +112,8 @@ async function runDemo(cycles: number, env: NodeJS.ProcessEnv, dataDir: string, 
     onPathStates: pathProblemRecorder(api.store, () => api.service.runningJobs()),
     onCycle: (r) => {
       out(
-        `  cycle at ${new Date(r.time * 1000).toISOString()}: ${r.entries} activity entries → ${r.points} points in ${(r.durationSeconds * 1000).toFixed(0)} ms`,
+        `  cycle at ${new Date(r.time * 1000).toISOString()}: ` +
+          `${r.entries} activity entries → ${r.points} points in ${(r.durationSeconds * 1000).toFixed(0)} ms`,
       )
       if (++done === 1) void call('POST', `/api/v1/jobs/${job.id}/comments`, { text: 'enabled Maya 64-bit shaders' })
       if (done === cycles) allDone()

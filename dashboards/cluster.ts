@@ -26,7 +26,8 @@ export function clusterDashboard(f: Flavour): Dashboard {
     f,
     UID.cluster(f),
     'qactivity — cluster activity',
-    'Activity of the Qumulo cluster by client and path, from qumulo_activity (per-client, per-directory 60 s average rates polled every $poll s), with capacity and job annotations.',
+    'Activity of the Qumulo cluster by client and path, from qumulo_activity ' +
+      '(per-client, per-directory 60 s average rates polled every $poll s), with capacity and job annotations.',
   )
     .withVariable(tagVariable(f, 'cluster', 'Cluster', tagValues(MEASUREMENT.activity, 'cluster'), { multi: true }))
     .withVariable(tagVariable(f, 'client', 'Client', tagValues(MEASUREMENT.activity, 'client_ip', filters.clusterOnly), { multi: true }))
@@ -36,7 +37,8 @@ export function clusterDashboard(f: Flavour): Dashboard {
       timeseries(
         f,
         'IOPS',
-        'Operations per second summed over the selected clients and paths: file reads, file writes, metadata reads and writes. Each point is the mean of the per-poll sums in the interval.',
+        'Operations per second summed over the selected clients and paths: file reads, file writes, metadata reads and writes. ' +
+          'Each point is the mean of the per-poll sums in the interval.',
         UNIT.iops,
         ratesOverTime(MEASUREMENT.activity, IOPS_FIELDS, filters.cluster),
       ),
@@ -97,7 +99,8 @@ export function clusterDashboard(f: Flavour): Dashboard {
       table(
         f,
         'Top paths (busiest directories)',
-        `The busiest paths (watched paths, else directories cut to QACTIVITY_PATH_DEPTH). ${TOTALS} Click a path to narrow the dashboard to it.`,
+        `The busiest paths (watched paths, else directories cut to QACTIVITY_PATH_DEPTH). ` +
+          `${TOTALS} Click a path to narrow the dashboard to it.`,
         UNIT.ops,
         totalsBy('path', filters.cluster),
       )
@@ -109,7 +112,9 @@ export function clusterDashboard(f: Flavour): Dashboard {
       table(
         f,
         'Jobs in this time range',
-        'Every job of the selected clusters with an event (start, comment, completion) in the time range, from qactivity_job: its latest status and window. Click a job to open it on the job dashboard over its own window (a running one from its start to now).',
+        'Every job of the selected clusters with an event (start, comment, completion) in the time range, ' +
+          'from qactivity_job: its latest status and window. ' +
+          'Click a job to open it on the job dashboard over its own window (a running one from its start to now).',
         UNIT.count,
         lastBy(MEASUREMENT.job, ['status', 'started_at', 'ended_at', 'paths', 'clients'], filters.clusterOnly, [
           'job_id',
@@ -126,7 +131,10 @@ export function clusterDashboard(f: Flavour): Dashboard {
             value: [
               {
                 title: 'Open the job over its window (completed)',
-                url: `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}&from=\${__data.fields["started_at"].numeric}&to=\${__data.fields["ended_at"].numeric}`,
+                url:
+                  `/d/${UID.job(f)}?var-job=\${__data.fields["job_id"]}` +
+                  `&from=\${__data.fields["started_at"].numeric}` +
+                  `&to=\${__data.fields["ended_at"].numeric}`,
               },
               {
                 title: 'Open the job from its start to now (running)',
@@ -144,11 +152,14 @@ export function clusterDashboard(f: Flavour): Dashboard {
         'qactivity_collector: cycles in the range where an endpoint failed or a point was refused (success = 0). Zero is healthy.',
         UNIT.count,
         {
-          influxql: `SELECT count("success") - sum("success") AS "failed cycles" FROM "${MEASUREMENT.collector}" WHERE $timeFilter AND "cluster" =~ /^$cluster$/`,
+          influxql:
+            `SELECT count("success") - sum("success") AS "failed cycles" FROM "${MEASUREMENT.collector}" ` +
+            `WHERE $timeFilter AND "cluster" =~ /^$cluster$/`,
           flux: [
             `from(bucket: "\${bucket}")`,
             '  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)',
-            `  |> filter(fn: (r) => r._measurement == "${MEASUREMENT.collector}" and r._field == "success" and r.cluster =~ /^\${cluster:regex}$/)`,
+            `  |> filter(fn: (r) => r._measurement == "${MEASUREMENT.collector}" and r._field == "success" ` +
+              `and r.cluster =~ /^\${cluster:regex}$/)`,
             '  |> map(fn: (r) => ({r with _value: 1.0 - float(v: r._value)}))',
             '  |> group()',
             '  |> sum()',

@@ -13,7 +13,10 @@ import type { Flavour, PanelQuery } from './target.ts'
 function relative(fields: readonly string[], name: string): PanelQuery {
   const sum = fields.map((f) => `sum("${f}")`).join(' + ')
   return {
-    influxql: `SELECT max("elapsed_seconds") AS "elapsed", ${sum} AS "${name}" FROM "${MEASUREMENT.jobActivity}" WHERE $timeFilter AND ${filters.jobs.influxql} GROUP BY time(\${poll}s), "job_id" fill(none)`,
+    influxql:
+      `SELECT max("elapsed_seconds") AS "elapsed", ${sum} AS "${name}" FROM "${MEASUREMENT.jobActivity}" ` +
+      `WHERE $timeFilter AND ${filters.jobs.influxql} ` +
+      `GROUP BY time(\${poll}s), "job_id" fill(none)`,
     flux: [
       'data = from(bucket: "${bucket}")',
       '  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)',
@@ -68,7 +71,8 @@ export function compareDashboard(f: Flavour): Dashboard {
       xy(
         f,
         'IOPS since each job started',
-        'Per poll, the summed operations per second of each job (file and metadata reads and writes) against the seconds since that job started: runs overlay even when they ran on different days.',
+        'Per poll, the summed operations per second of each job (file and metadata reads and writes) ' +
+          'against the seconds since that job started: runs overlay even when they ran on different days.',
         UNIT.iops,
         'ops/s',
         relative(IOPS_FIELDS, 'iops'),
@@ -88,7 +92,12 @@ export function compareDashboard(f: Flavour): Dashboard {
       table(
         f,
         'Totals and change against the previous run',
-        "Each selected job's summary (written when it completed): its cluster, window seconds, per field the total (operations; throughput in bytes) beside the mean per second (total ÷ window: a longer run alone raises totals, not rates), and the % change of each total against the previous completed run of the same name. Runs on other clusters or with other paths and clients are not like for like. Any jobs can be compared with deltas against the first in `qactivity job compare`.",
+        "Each selected job's summary (written when it completed): its cluster, window seconds, " +
+          'per field the total (operations; throughput in bytes) ' +
+          'beside the mean per second (total ÷ window: a longer run alone raises totals, not rates), ' +
+          'and the % change of each total against the previous completed run of the same name. ' +
+          'Runs on other clusters or with other paths and clients are not like for like. ' +
+          'Any jobs can be compared with deltas against the first in `qactivity job compare`.',
         UNIT.ops,
         lastBy(
           MEASUREMENT.jobSummary,

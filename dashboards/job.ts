@@ -6,13 +6,17 @@ import { filters, IOPS_FIELDS, jobChoices, jobPerPoll, jobTotals, lastBy, ratesO
 import type { Flavour } from './target.ts'
 
 const COPY =
-  "From qactivity_job_activity: the points of the job's clients OR under its paths (each counted once), copied with the job's ID by the API as it reads them (running jobs once per poll)."
+  "From qactivity_job_activity: the points of the job's clients OR under its paths (each counted once), " +
+  "copied with the job's ID by the API as it reads them (running jobs once per poll)."
 const EXACT =
-  'The exact figures (README, "What the numbers mean") are `qactivity job stats` and GET /api/v1/jobs/{id}/stats; these agree with them over the job\'s own time range.'
+  'The exact figures (README, "What the numbers mean") are `qactivity job stats` and GET /api/v1/jobs/{id}/stats; ' +
+  "these agree with them over the job's own time range."
 // Total ÷ window needs the job's window, which only its summary knows exactly (the last poll lands after
 // the end, so a time range cut at the end misses it and one past the end is too long): the summary's means.
 const MEAN =
-  'Total ÷ window seconds, as README "What the numbers mean" defines it and `qactivity job stats` and the report show it, from qactivity_job_summary: shown once the job has completed and its summary is written (while it runs: `qactivity job stats`).'
+  'Total ÷ window seconds, as README "What the numbers mean" defines it and `qactivity job stats` and the report show it, ' +
+  'from qactivity_job_summary: shown once the job has completed and its summary is written ' +
+  '(while it runs: `qactivity job stats`).'
 const choices = jobChoices()
 
 /** One job: its window, activity restricted to its clients and paths, aggregates and breakdowns. */
@@ -21,7 +25,8 @@ export function jobDashboard(f: Flavour): Dashboard {
     f,
     UID.job(f),
     'qactivity — job',
-    "One job's cost to the cluster: open it from a job link (it sets the time range to the job's window), or pick the job and set the time range yourself.",
+    "One job's cost to the cluster: open it from a job link (it sets the time range to the job's window), " +
+      'or pick the job and set the time range yourself.',
     'now-24h',
   )
     // the picker shows each job's name with its ID; the value stays the ID
@@ -160,7 +165,8 @@ export function jobDashboard(f: Flavour): Dashboard {
       stat(
         f,
         'Capacity growth',
-        "Growth of the job's paths between the readings at attachment and at completion, summed over its paths (qactivity_job_summary: shown once the job has completed and its summary is written).",
+        "Growth of the job's paths between the readings at attachment and at completion, " +
+          'summed over its paths (qactivity_job_summary: shown once the job has completed and its summary is written).',
         UNIT.bytes,
         lastBy(MEASUREMENT.jobSummary, ['used_bytes_delta', 'files_delta', 'directories_delta'], filters.job, ['job_id']),
         12,

@@ -69,7 +69,10 @@ export function ratesOverTime(measurement: string, fields: readonly ActivityFiel
   const outer = fields.map((f) => `mean(${q(FIELD_LABEL[f])}) AS ${q(FIELD_LABEL[f])}`).join(', ')
   const tag = by ? `, ${q(by)}` : ''
   return {
-    influxql: `SELECT ${outer} FROM (SELECT ${inner} FROM ${q(measurement)} WHERE $timeFilter AND ${filter.influxql} GROUP BY time(\${poll}s)${tag}) WHERE $timeFilter GROUP BY time($__interval)${tag} fill(none)`,
+    influxql:
+      `SELECT ${outer} FROM (SELECT ${inner} FROM ${q(measurement)} ` +
+      `WHERE $timeFilter AND ${filter.influxql} GROUP BY time(\${poll}s)${tag}) ` +
+      `WHERE $timeFilter GROUP BY time($__interval)${tag} fill(none)`,
     flux: [
       ...fluxFrom(measurement, fields, filter),
       `  |> group(columns: ["_field"${by ? `, "${by}"` : ''}])`,
@@ -114,14 +117,16 @@ export function jobTotals(fields: readonly ActivityField[], filter: Filter, by?:
   const inner = fields.map((f) => `${q(f)} * ${q('seconds')} AS ${q(f)}`).join(', ')
   const outer = fields.map((f) => `sum(${q(f)}) AS ${q(f)}`).join(', ')
   const tag = by ? ` GROUP BY ${q(by)}` : ''
+  const subquery = `SELECT ${inner} FROM ${q(MEASUREMENT.jobActivity)} WHERE $timeFilter AND ${filter.influxql}${tag}`
   return {
-    influxql: `SELECT ${outer} FROM (SELECT ${inner} FROM ${q(MEASUREMENT.jobActivity)} WHERE $timeFilter AND ${filter.influxql}${tag})${tag}`,
+    influxql: `SELECT ${outer} FROM (${subquery})${tag}`,
     flux: [
       ...fluxFrom(MEASUREMENT.jobActivity, [...fields, 'seconds'], filter),
       `  |> pivot(rowKey: ["_time", "client_ip", "path"], columnKey: ["_field"], valueColumn: "_value")`,
       `  |> map(fn: (r) => ({r with ${fields.map((f) => `${f}: r.${f} * r.seconds`).join(', ')}}))`,
       `  |> group(${by ? `columns: ["${by}"]` : ''})`,
-      `  |> reduce(identity: {${fields.map((f) => `${f}: 0.0`).join(', ')}}, fn: (r, accumulator) => ({${fields.map((f) => `${f}: accumulator.${f} + r.${f}`).join(', ')}}))`,
+      `  |> reduce(identity: {${fields.map((f) => `${f}: 0.0`).join(', ')}}, ` +
+        `fn: (r, accumulator) => ({${fields.map((f) => `${f}: accumulator.${f} + r.${f}`).join(', ')}}))`,
       // One table (the tag as a column), so the panel shows and sorts every row, not one frame per tag value.
       ...(by ? ['  |> group()'] : []),
     ].join('\n'),
@@ -134,7 +139,9 @@ export function jobPerPoll(fn: 'max', fields: readonly ActivityField[], filter: 
   const inner = fields.map((f) => `sum(${q(f)}) AS ${q(f)}`).join(', ')
   const outer = fields.map((f) => `${fn}(${q(f)}) AS ${q(FIELD_LABEL[f])}`).join(', ')
   return {
-    influxql: `SELECT ${outer} FROM (SELECT ${inner} FROM ${q(MEASUREMENT.jobActivity)} WHERE $timeFilter AND ${filter.influxql} GROUP BY time(\${poll}s) fill(none)) WHERE $timeFilter`,
+    influxql:
+      `SELECT ${outer} FROM (SELECT ${inner} FROM ${q(MEASUREMENT.jobActivity)} ` +
+      `WHERE $timeFilter AND ${filter.influxql} GROUP BY time(\${poll}s) fill(none)) WHERE $timeFilter`,
     flux: [
       ...fluxFrom(MEASUREMENT.jobActivity, fields, filter),
       '  |> group(columns: ["_field"])',
@@ -150,7 +157,9 @@ export function jobPerPoll(fn: 'max', fields: readonly ActivityField[], filter: 
 export function lastBy(measurement: string, fields: readonly string[], filter: Filter | undefined, by: readonly string[]): PanelQuery {
   const tags = by.map((t) => `"${t}"`).join(', ')
   return {
-    influxql: `SELECT ${fields.map((f) => `last(${q(f)}) AS ${q(f)}`).join(', ')} FROM ${q(measurement)} WHERE $timeFilter${and(filter)} GROUP BY ${by.map(q).join(', ')}`,
+    influxql:
+      `SELECT ${fields.map((f) => `last(${q(f)}) AS ${q(f)}`).join(', ')} ` +
+      `FROM ${q(measurement)} WHERE $timeFilter${and(filter)} GROUP BY ${by.map(q).join(', ')}`,
     flux: [
       ...fluxFrom(measurement, fields, filter),
       `  |> group(columns: [${tags}, "_field"])`,
@@ -165,11 +174,15 @@ export function lastBy(measurement: string, fields: readonly string[], filter: F
 /** Growth (last − first) of capacity fields per path over the range. */
 export function growthByPath(fields: readonly string[], filter: Filter): PanelQuery {
   return {
-    influxql: `SELECT ${fields.map((f) => `last(${q(f)}) - first(${q(f)}) AS ${q(f)}`).join(', ')} FROM ${q(MEASUREMENT.capacity)} WHERE $timeFilter AND ${filter.influxql} GROUP BY ${q('path')}`,
+    influxql:
+      `SELECT ${fields.map((f) => `last(${q(f)}) - first(${q(f)}) AS ${q(f)}`).join(', ')} ` +
+      `FROM ${q(MEASUREMENT.capacity)} WHERE $timeFilter AND ${filter.influxql} GROUP BY ${q('path')}`,
     flux: [
       ...fluxFrom(MEASUREMENT.capacity, fields, filter),
       '  |> group(columns: ["path", "_field"])',
-      '  |> reduce(identity: {first: 0.0, last: 0.0, n: 0}, fn: (r, accumulator) => ({first: if accumulator.n == 0 then float(v: r._value) else accumulator.first, last: float(v: r._value), n: accumulator.n + 1}))',
+      '  |> reduce(identity: {first: 0.0, last: 0.0, n: 0}, ' +
+        'fn: (r, accumulator) => ({first: if accumulator.n == 0 then float(v: r._value) else accumulator.first, ' +
+        'last: float(v: r._value), n: accumulator.n + 1}))',
       '  |> map(fn: (r) => ({path: r.path, _field: r._field, _value: r.last - r.first}))',
       '  |> pivot(rowKey: ["path"], columnKey: ["_field"], valueColumn: "_value")',
       '  |> group()',
@@ -182,7 +195,9 @@ export function growthByPath(fields: readonly string[], filter: Filter): PanelQu
 export function valuesOverTime(measurement: string, fields: readonly string[], filter: Filter, by?: string): PanelQuery {
   const tag = by ? `, ${q(by)}` : ''
   return {
-    influxql: `SELECT ${fields.map((f) => `last(${q(f)}) AS ${q(f)}`).join(', ')} FROM ${q(measurement)} WHERE $timeFilter AND ${filter.influxql} GROUP BY time($__interval)${tag} fill(none)`,
+    influxql:
+      `SELECT ${fields.map((f) => `last(${q(f)}) AS ${q(f)}`).join(', ')} ` +
+      `FROM ${q(measurement)} WHERE $timeFilter AND ${filter.influxql} GROUP BY time($__interval)${tag} fill(none)`,
     flux: [
       ...fluxFrom(measurement, fields, filter),
       `  |> group(columns: ["_field"${by ? `, "${by}"` : ''}])`,
@@ -226,7 +241,8 @@ export function tagValues(measurement: string, tag: string, where?: Filter): { i
     flux: [
       'import "influxdata/influxdb/schema"',
       '',
-      `schema.tagValues(bucket: "\${bucket}", tag: "${tag}", predicate: (r) => r._measurement == "${measurement}"${where ? ` and ${where.flux}` : ''}, start: -90d)`,
+      `schema.tagValues(bucket: "\${bucket}", tag: "${tag}", ` +
+        `predicate: (r) => r._measurement == "${measurement}"${where ? ` and ${where.flux}` : ''}, start: -90d)`,
     ].join('\n'),
   }
 }

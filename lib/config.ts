@@ -246,7 +246,8 @@ function readApi(r: Reader, needed: boolean): ApiConfig {
     const m = TOKEN_RE.exec(entry)
     if (!m) {
       r.problems.push(
-        `QACTIVITY_API_TOKENS: entry "${entry.split(':')[0]}:…" must be name:token[:role] with a token of 16+ printable characters and role reader, writer or admin`,
+        `QACTIVITY_API_TOKENS: entry "${entry.split(':')[0]}:…" must be name:token[:role] ` +
+          `with a token of 16+ printable characters and role reader, writer or admin`,
       )
       continue
     }

@@ -141,7 +141,10 @@ export function formatOps(n: number | null | undefined, unit = 'ops'): string {
   return i === 0 ? `${text} ${unit}` : `${text} ${SI[i]} ${unit}`
 }
 
-/** A byte rate in the units of {@link formatBytes}: `512 B/s`, `12.3 MiB/s`; a rate that would show as 0 is `<1 B/s`; null, NaN and ±Infinity are `-`. */
+/**
+ * A byte rate in the units of {@link formatBytes}: `512 B/s`, `12.3 MiB/s`; a rate that would show as 0 is `<1 B/s`;
+ * null, NaN and ±Infinity are `-`.
+ */
 export function formatByteRate(bytesPerSecond: number | null | undefined): string {
   if (!isNum(bytesPerSecond)) return '-'
   if (bytesPerSecond !== 0 && Math.abs(bytesPerSecond) < 0.5) return `${bytesPerSecond < 0 ? '>-' : '<'}1 B/s`

@@ -149,7 +149,8 @@ export function chartSvg(spec: ChartSpec): string {
   const py = (v: number) => r1(PLOT.y + PLOT.h - (Math.max(0, v) / top) * PLOT.h)
   const unit = `${y.prefix}${spec.unit === 'ops/s' ? (y.prefix ? ' ' : '') + 'ops/s' : 'B/s'}`
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART_SIZE.width}" height="${CHART_SIZE.height}" viewBox="0 0 ${CHART_SIZE.width} ${CHART_SIZE.height}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${CHART_SIZE.width}" height="${CHART_SIZE.height}" ` +
+      `viewBox="0 0 ${CHART_SIZE.width} ${CHART_SIZE.height}">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${PAD.left}" y="16" ${FONT} font-size="13" font-weight="bold" fill="${INK}">${escapeHtml(`${spec.title} (${unit})`)}</text>`,
   ]
@@ -167,7 +168,8 @@ export function chartSvg(spec: ChartSpec): string {
     const half = textWidth(x.label(t), 10) / 2
     const anchor = xx + half > CHART_SIZE.width ? 'end' : xx - half < 0 ? 'start' : 'middle'
     parts.push(
-      `<text x="${anchor === 'end' ? CHART_SIZE.width - 2 : xx}" y="${PLOT.y + PLOT.h + 16}" ${FONT} font-size="10" fill="${INK}" text-anchor="${anchor}">${escapeHtml(x.label(t))}</text>`,
+      `<text x="${anchor === 'end' ? CHART_SIZE.width - 2 : xx}" y="${PLOT.y + PLOT.h + 16}" ` +
+        `${FONT} font-size="10" fill="${INK}" text-anchor="${anchor}">${escapeHtml(x.label(t))}</text>`,
     )
   }
   parts.push(
@@ -176,21 +178,24 @@ export function chartSvg(spec: ChartSpec): string {
   parts.push(`<line x1="${PLOT.x}" y1="${PLOT.y}" x2="${PLOT.x}" y2="${PLOT.y + PLOT.h}" stroke="${AXIS}" stroke-width="1"/>`)
   if (!spec.times.length) {
     parts.push(
-      `<text x="${PLOT.x + PLOT.w / 2}" y="${PLOT.y + PLOT.h / 2}" ${FONT} font-size="13" fill="${AXIS}" text-anchor="middle">no activity recorded</text>`,
+      `<text x="${PLOT.x + PLOT.w / 2}" y="${PLOT.y + PLOT.h / 2}" ` +
+        `${FONT} font-size="13" fill="${AXIS}" text-anchor="middle">no activity recorded</text>`,
     )
   }
   for (const s of spec.series) {
     const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : ''
     for (const run of segments(spec.times, s.values, spec.interval, from, to)) {
       parts.push(
-        `<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} stroke-linejoin="round" points="${run.map(([t, v]) => `${px(t)},${py(v)}`).join(' ')}"/>`,
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} stroke-linejoin="round" ` +
+          `points="${run.map(([t, v]) => `${px(t)},${py(v)}`).join(' ')}"/>`,
       )
     }
   }
   let lx = CHART_SIZE.width - PAD.right - spec.series.reduce((w, s) => w + 22 + textWidth(s.label, 10) + 10, 0) + 10
   for (const s of spec.series) {
     parts.push(
-      `<line x1="${r1(lx)}" y1="28" x2="${r1(lx + 16)}" y2="28" stroke="${s.color}" stroke-width="3"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
+      `<line x1="${r1(lx)}" y1="28" x2="${r1(lx + 16)}" y2="28" ` +
+        `stroke="${s.color}" stroke-width="3"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
     )
     parts.push(`<text x="${r1(lx + 20)}" y="32" ${FONT} font-size="10" fill="${INK}">${escapeHtml(s.label)}</text>`)
     lx += 22 + textWidth(s.label, 10) + 10

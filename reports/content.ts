@@ -182,7 +182,8 @@ function facts(input: ReportInput): Array<[string, string]> {
     const p = input.previous.job
     out.push([
       'Previous run',
-      `${p.id}, started ${formatTime(p.startedAt)} (${p.status})${p.cluster && p.cluster !== job.cluster ? ` on cluster ${p.cluster}` : ''}`,
+      `${p.id}, started ${formatTime(p.startedAt)} (${p.status})` +
+        `${p.cluster && p.cluster !== job.cluster ? ` on cluster ${p.cluster}` : ''}`,
     ])
   }
   return out
@@ -283,7 +284,9 @@ function capacityTable(stats: JobStats): TableSection | undefined {
   return {
     kind: 'table',
     title: 'Capacity growth',
-    intro: `Capacity is read when a path is attached and when the job is marked complete, not at a back-dated end time${stats.live ? ' (running: the end reading is from now)' : ''}.`,
+    intro:
+      `Capacity is read when a path is attached and when the job is marked complete, not at a back-dated end time` +
+      `${stats.live ? ' (running: the end reading is from now)' : ''}.`,
     columns: [
       { label: 'Path', align: 'left', wide: true },
       { label: 'Used Δ', align: 'right' },
@@ -429,7 +432,8 @@ export function digestContent(input: DigestInput): DigestContent {
       rows,
       thresholdPct: threshold,
       note: rows.some((r) => r.some((c) => c.text.endsWith(` ${SCOPE_MARK}`)))
-        ? `${SCOPE_MARK} Not like for like: the run's length, cluster, paths or clients differ from its previous run's (its section below says how).`
+        ? `${SCOPE_MARK} Not like for like: the run's length, cluster, paths or clients ` +
+          `differ from its previous run's (its section below says how).`
         : undefined,
     },
     jobs: input.reports.map((r) => reportContent(r, { compact: true })),
@@ -442,6 +446,7 @@ export function digestContent(input: DigestInput): DigestContent {
 export function digestSubject(input: DigestInput): string {
   const n = input.reports.length
   return headerLine(
-    `qactivity digest: ${n} job${n === 1 ? '' : 's'} completed ${formatTime(input.since.toISOString())} → ${formatTime(input.until.toISOString())}`,
+    `qactivity digest: ${n} job${n === 1 ? '' : 's'} ` +
+      `completed ${formatTime(input.since.toISOString())} → ${formatTime(input.until.toISOString())}`,
   )
 }

@@ -33,16 +33,22 @@ export interface RenderOptions {
 const FONT = "font-family:'DejaVu Sans',Verdana,Geneva,sans-serif;"
 const S = {
   body: 'margin:0;padding:0;background-color:#f3f4f6;',
-  card: `width:640px;max-width:640px;background-color:#ffffff;border:1px solid #e5e7eb;${FONT}font-size:14px;line-height:20px;color:#1f2937;`,
+  card:
+    `width:640px;max-width:640px;background-color:#ffffff;border:1px solid #e5e7eb;` +
+    `${FONT}font-size:14px;line-height:20px;color:#1f2937;`,
   h1: `margin:0;${FONT}font-size:22px;line-height:28px;font-weight:bold;color:#111827;overflow-wrap:anywhere;word-break:break-word;`,
   h2: `margin:0 0 8px 0;${FONT}font-size:16px;line-height:22px;font-weight:bold;color:#111827;`,
   table: 'width:100%;border-collapse:collapse;',
-  th: `padding:6px 8px;background-color:#f3f4f6;border-bottom:1px solid #d1d5db;${FONT}font-size:12px;line-height:16px;font-weight:bold;color:#374151;`,
+  th:
+    `padding:6px 8px;background-color:#f3f4f6;border-bottom:1px solid #d1d5db;` +
+    `${FONT}font-size:12px;line-height:16px;font-weight:bold;color:#374151;`,
   td: `padding:5px 8px;border-bottom:1px solid #e5e7eb;${FONT}font-size:13px;line-height:18px;color:#1f2937;`,
   factKey: `padding:2px 12px 2px 0;${FONT}font-size:13px;line-height:18px;color:#6b7280;white-space:nowrap;vertical-align:top;`,
   factValue: `padding:2px 0;${FONT}font-size:13px;line-height:18px;color:#1f2937;overflow-wrap:anywhere;word-break:break-word;`,
   small: `margin:6px 0 0 0;${FONT}font-size:12px;line-height:16px;color:#4b5563;`,
-  button: `display:inline-block;padding:8px 14px;background-color:#2563eb;color:#ffffff;text-decoration:none;border-radius:4px;${FONT}font-size:14px;font-weight:bold;`,
+  button:
+    `display:inline-block;padding:8px 14px;background-color:#2563eb;color:#ffffff;text-decoration:none;border-radius:4px;` +
+    `${FONT}font-size:14px;font-weight:bold;`,
   img: 'display:block;width:100%;max-width:592px;height:auto;border:0;margin:0 0 8px 0;',
 } as const
 
@@ -60,7 +66,10 @@ const STATUS_STYLE: Record<JobStatus, string> = {
 
 function badge(status: JobStatus, text: string): string {
   const style = STATUS_STYLE[status] ?? STATUS_STYLE.running
-  return `<span style="${style}display:inline-block;padding:1px 8px;border-radius:10px;${FONT}font-size:12px;line-height:18px;font-weight:bold;">${e(text)}</span>`
+  return (
+    `<span style="${style}display:inline-block;padding:1px 8px;border-radius:10px;` +
+    `${FONT}font-size:12px;line-height:18px;font-weight:bold;">${e(text)}</span>`
+  )
 }
 
 function cellHtml(cell: Cell, col: Column): string {
@@ -84,14 +93,21 @@ function tableHtml(t: TableSection): string {
   const intro = t.intro ? `<p style="${S.small}margin:0 0 6px 0;">${e(t.intro)}</p>` : ''
   const legend = t.thresholdPct !== undefined ? legendHtml(t.thresholdPct) : ''
   const note = t.note ? `<p style="${S.small}">${e(t.note)}</p>` : ''
-  return `${intro}<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="${S.table}"><tr>${head}</tr>\n${rows}</table>${note}${legend}`
+  return (
+    `${intro}<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="${S.table}">` +
+    `<tr>${head}</tr>\n${rows}</table>${note}${legend}`
+  )
 }
 
 function commentsHtml(comments: ReportInput['job']['comments']): string {
   const rows = comments.map((c) => {
     const text = e(c.text.replace(/\r\n?/g, '\n')).replace(/\n/g, '<br>')
-    const head = `<span style="font-weight:bold;color:#111827;">${e(c.author)}</span> <span style="color:#6b7280;">${e(formatTime(c.at))}</span>`
-    return `<tr><td style="${S.td}overflow-wrap:anywhere;word-break:break-word;"><div style="${FONT}font-size:12px;line-height:16px;">${head}</div><div>${text}</div></td></tr>`
+    const author = `<span style="font-weight:bold;color:#111827;">${e(c.author)}</span>`
+    const head = `${author} <span style="color:#6b7280;">${e(formatTime(c.at))}</span>`
+    return (
+      `<tr><td style="${S.td}overflow-wrap:anywhere;word-break:break-word;">` +
+      `<div style="${FONT}font-size:12px;line-height:16px;">${head}</div><div>${text}</div></td></tr>`
+    )
   })
   return `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="${S.table}">${rows.join('\n')}</table>`
 }
@@ -127,9 +143,11 @@ function jobHeaderHtml(c: ReportContent, level: 'h1' | 'h2'): string {
 function page(title: string, rows: string[], footer: string): string {
   return [
     '<!DOCTYPE html>',
-    `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${e(title)}</title></head>`,
+    `<html lang="en"><head><meta charset="utf-8">` +
+      `<meta name="viewport" content="width=device-width, initial-scale=1"><title>${e(title)}</title></head>`,
     `<body style="${S.body}">`,
-    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="${S.body}"><tr><td align="center" style="padding:16px 8px;">`,
+    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="${S.body}">` +
+      `<tr><td align="center" style="padding:16px 8px;">`,
     `<table role="presentation" width="640" cellpadding="0" cellspacing="0" border="0" style="${S.card}">`,
     ...rows,
     `<tr><td style="padding:8px 24px 20px 24px;"><p style="${S.small}">${e(footer)}</p></td></tr>`,
@@ -165,7 +183,8 @@ export function renderDigest(input: DigestInput, opts: RenderOptions): RenderedR
     grafanaHtml(d.grafanaUrl, 'Open Grafana'),
     sectionHtml(d.summary, [], opts.images),
     ...d.jobs.flatMap((job) => [
-      `<tr><td style="padding:0 24px;"><div style="border-top:2px solid #e5e7eb;height:0;line-height:0;font-size:0;">&nbsp;</div></td></tr>`,
+      `<tr><td style="padding:0 24px;">` +
+        `<div style="border-top:2px solid #e5e7eb;height:0;line-height:0;font-size:0;">&nbsp;</div></td></tr>`,
       jobHeaderHtml(job, 'h2'),
       grafanaHtml(job.grafanaUrl, 'Open in Grafana'),
       ...job.sections.map((s) => sectionHtml(s, [], opts.images)),

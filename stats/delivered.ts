@@ -26,7 +26,8 @@ export function renderFluxCollectorCount(cluster: string, untilS: number, bucket
     [
       `from(bucket: ${fluxString(bucket)})`,
       `  |> range(start: ${fluxTime(from)}, stop: ${fluxTime(from + HORIZON_MS)})`,
-      `  |> filter(fn: (r) => r._measurement == ${fluxString(MEASUREMENT.collector)}${cluster ? ` and r.cluster == ${fluxString(cluster)}` : ''} and r._field == "points")`,
+      `  |> filter(fn: (r) => r._measurement == ${fluxString(MEASUREMENT.collector)}` +
+        `${cluster ? ` and r.cluster == ${fluxString(cluster)}` : ''} and r._field == "points")`,
       '  |> group()',
       '  |> count()',
     ].join('\n') + '\n'
@@ -46,7 +47,8 @@ export function collectorWatermark(cfg: InfluxConfig): DeliveredCheck {
   return async (cluster, untilS) => {
     const since = quoteString(new Date(untilS * 1000).toISOString())
     const [result] = await influxql.query(
-      `SELECT last(${quoteIdent('points')}) FROM ${quoteIdent(MEASUREMENT.collector)} WHERE ${cluster ? `${quoteIdent('cluster')} = ${quoteString(cluster)} AND ` : ''}time >= ${since}`,
+      `SELECT last(${quoteIdent('points')}) FROM ${quoteIdent(MEASUREMENT.collector)} ` +
+        `WHERE ${cluster ? `${quoteIdent('cluster')} = ${quoteString(cluster)} AND ` : ''}time >= ${since}`,
     )
     return (result?.series.length ?? 0) > 0
   }

@@ -34,7 +34,8 @@ export function renderInfluxQL(q: ActivityQuery): string | undefined {
   const w = where(q)
   return (
     w &&
-    `SELECT ${q.fields.map(quoteIdent).join(', ')} FROM ${quoteIdent(q.measurement)} WHERE ${w} GROUP BY ${quoteIdent('client_ip')}, ${quoteIdent('path')}`
+    `SELECT ${q.fields.map(quoteIdent).join(', ')} FROM ${quoteIdent(q.measurement)} ` +
+      `WHERE ${w} GROUP BY ${quoteIdent('client_ip')}, ${quoteIdent('path')}`
   )
 }
 
@@ -77,7 +78,9 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
     async timeline(jobId, range) {
       const fields = ACTIVITY_FIELDS.map(quoteIdent).join(', ')
       const [result] = await influxql.query(
-        `SELECT ${fields} FROM ${quoteIdent(MEASUREMENT.jobTimeline)} WHERE ${quoteIdent('job_id')} = ${quoteString(jobId)} AND time > ${timeLiteral(range.fromMs)} AND time < ${timeLiteral(range.toMs)}`,
+        `SELECT ${fields} FROM ${quoteIdent(MEASUREMENT.jobTimeline)} ` +
+          `WHERE ${quoteIdent('job_id')} = ${quoteString(jobId)} ` +
+          `AND time > ${timeLiteral(range.fromMs)} AND time < ${timeLiteral(range.toMs)}`,
       )
       const series = result?.series[0]
       if (!series) return []

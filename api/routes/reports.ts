@@ -82,7 +82,9 @@ export function reportRoutes(
       const job = await jobs.find(c.req.valid('param').id)
       const asked = bodyOf<z.infer<typeof ReportEmailBody>>(c).to
       const to = asked ? [...new Set(Array.isArray(asked) ? asked : [asked])] : recipients(job, { to: defaultTo })
-      if (!to.length) throw new ApiError(400, 'invalid_request', 'no recipient: give "to", or set the job’s notify or QACTIVITY_REPORT_TO')
+      if (!to.length) {
+        throw new ApiError(400, 'invalid_request', 'no recipient: give "to", or set the job’s notify or QACTIVITY_REPORT_TO')
+      }
       const task = await reports.send(job, to)
       return c.json({ task: task.id, to }, 202)
     },

@@ -210,7 +210,8 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
     await Promise.all([inProcess.runOnce(grace + 60), lone.runOnce(grace + 60)])
     await writer.flush()
     const [r] = await createInfluxQL(config.influx).query(
-      `SELECT "iops_read", "cluster" FROM "qumulo_activity" WHERE "client_ip" = '10.0.1.1' AND time >= ${t}s AND time <= ${grace + 60}s GROUP BY "path"`,
+      `SELECT "iops_read", "cluster" FROM "qumulo_activity" WHERE "client_ip" = '10.0.1.1' ` +
+        `AND time >= ${t}s AND time <= ${grace + 60}s GROUP BY "path"`,
     )
     const byPath = Object.fromEntries(r.series.map((s) => [s.tags.path, s.values.map((v) => [v[0], v[2]])]))
     // While the job runs its path is watched (deeper than QACTIVITY_PATH_DEPTH=1), and one poll after; then depth rules.

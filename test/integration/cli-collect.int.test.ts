@@ -85,7 +85,9 @@ describe('qactivity collect', () => {
     expect(r.stderr).not.toContain('pw-do-not-print')
   })
 
-  it('--once trusts a self-signed cluster through QUMULO_CA_FILE, refuses it without, or with QUMULO_INSECURE_TLS=1 accepts it', async () => {
+  const selfSignedTls =
+    '--once trusts a self-signed cluster through QUMULO_CA_FILE, refuses it without, or with QUMULO_INSECURE_TLS=1 accepts it'
+  it(selfSignedTls, async () => {
     const env = {
       ...baseEnv(),
       QUMULO_URL: tls.url,

@@ -306,7 +306,9 @@ describe('qactivity job against the real API', () => {
     expect(r.stdout).toContain('comments (4)')
   })
 
-  it('examples/slurm: prolog on two nodes makes one job with the Slurm ID; epilog completes it failed, a second epilog is harmless', async () => {
+  const slurmExample =
+    'examples/slurm: prolog on two nodes makes one job with the Slurm ID; epilog completes it failed, a second epilog is harmless'
+  it(slurmExample, async () => {
     const slurm = {
       QACTIVITY_BIN: `${process.execPath} ${BIN}`,
       QACTIVITY_SLURM_ENV: '/nonexistent',

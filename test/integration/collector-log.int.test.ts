@@ -92,11 +92,11 @@ describe('collector failures are logged once per change of state', () => {
     expect(lines.every((l) => l.includes('Watched path is not a directory on Qumulo') && l.length < 1200)).toBe(true)
     expect(lines.filter((l) => l.includes('fs_not_a_directory_error'))).toHaveLength(1)
     expect(store.stats.writes).toBe(writesAfterFirst)
+    const tooLong = /^\/projects\/x+…\(4012 bytes\): no such directory on Qumulo$/
+    const notADirectory = /^\/render\/shots\/f0000\.bin: not a directory on Qumulo$/
     for (const [i, id] of jobs.entries()) {
       const error = store.data.jobs[id].error
-      expect(error).toMatch(
-        i < 9 ? /^\/projects\/x+…\(4012 bytes\): no such directory on Qumulo$/ : /^\/render\/shots\/f0000\.bin: not a directory on Qumulo$/,
-      )
+      expect(error).toMatch(i < 9 ? tooLong : notADirectory)
     }
     const [self] = await createInfluxQL(config.influx).query(`SELECT "success", "failed_paths" FROM "qactivity_collector"`)
     expect(new Set(self.series[0].values.map((v) => `${v[1]}/${v[2]}`))).toEqual(new Set(['1/10']))

@@ -166,7 +166,8 @@ describe('simulator → collector → InfluxDB', () => {
     await writer.close()
     // JSON numbers cannot hold 2^53 + 1; InfluxDB's CSV output carries the stored int64 digits.
     const csv = await fetch(
-      `${influxd.url}/query?db=${config.influx.bucket}&q=${encodeURIComponent(`SELECT "used_bytes" FROM "qumulo_capacity" WHERE "path" = '/render/shots'`)}`,
+      `${influxd.url}/query?db=${config.influx.bucket}` +
+        `&q=${encodeURIComponent(`SELECT "used_bytes" FROM "qumulo_capacity" WHERE "path" = '/render/shots'`)}`,
       { headers: { accept: 'application/csv' } },
     )
     expect((await csv.text()).trim().split('\n')[1].split(',').at(-1)).toBe(String(BIG))

@@ -466,7 +466,9 @@ describe('grafana-init (the one-shot service) and GRAFANA_TOKEN_FILE', () => {
     expect(bad.stderr).toBe('grafana-init: GF_SECURITY_ADMIN_PASSWORD is required\n')
   })
 
-  it('qactivity reads GRAFANA_TOKEN_FILE at each delivery: missing is a retriable configuration error, a new token is used at once', async () => {
+  const tokenFileReread =
+    'qactivity reads GRAFANA_TOKEN_FILE at each delivery: missing is a retriable configuration error, a new token is used at once'
+  it(tokenFileReread, async () => {
     const file = join(dir, 'late', 'token')
     const sink = grafanaSinkFor({ url: grafana.url, tokenFile: file })!
     const annotation = { time: 1_700_000_000_000, tags: ['qactivity', 'job:j1'], text: 'j1' }

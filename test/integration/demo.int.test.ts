@@ -59,29 +59,34 @@ function writtenPerSecond(dir: string) {
 }
 
 describe('qactivity demo', () => {
-  it('without INFLUX_URL runs its own influxd on a free port, queries it, removes it at the end, and the job grows by what the scenario wrote', async () => {
-    const dataDir = tempDir()
-    const r = demo(envWithoutInflux, dataDir)
-    expect(r.status, r.stderr).toBe(0)
-    const own = announcedInfluxd(r.stdout)
-    expect(own.port).not.toBe('8086')
-    expect(r.stdout).toContain(`$ influx -host 127.0.0.1 -port ${own.port} -database demo_it -execute 'SELECT`)
-    expect(existsSync(own.dir)).toBe(false)
-    expect(await answersPing(own.url)).toBe(false)
+  it(
+    'without INFLUX_URL runs its own influxd on a free port, queries it, removes it at the end, ' +
+      'and the job grows by what the scenario wrote',
+    async () => {
+      const dataDir = tempDir()
+      const r = demo(envWithoutInflux, dataDir)
+      expect(r.status, r.stderr).toBe(0)
+      const own = announcedInfluxd(r.stdout)
+      expect(own.port).not.toBe('8086')
+      expect(r.stdout).toContain(`$ influx -host 127.0.0.1 -port ${own.port} -database demo_it -execute 'SELECT`)
+      expect(existsSync(own.dir)).toBe(false)
+      expect(await answersPing(own.url)).toBe(false)
 
-    // Ground truth: whole seconds of writing between the two snapshots, each adding the same bytes and files.
-    const job = printedJob(r.stdout)
-    const out = job.capacity.find((c) => c.path === '/render/output/sq010')!
-    const rate = writtenPerSecond('/render/output/sq010')
-    const files = Number(out.end.files) - Number(out.start.files)
-    const seconds = files / rate.files
-    expect(Number.isInteger(seconds) && seconds >= 1).toBe(true)
-    expect(BigInt(out.end.usedBytes) - BigInt(out.start.usedBytes)).toBe(BigInt(seconds * (rate.bytes + 4096 * rate.files)))
-    expect(Math.abs(seconds - (Date.parse(out.end.at) - Date.parse(out.start.at)) / 1000)).toBeLessThanOrEqual(1)
-    const shots = job.capacity.find((c) => c.path === '/render/shots/sq010')!
-    expect(shots.end.usedBytes).toBe(shots.start.usedBytes)
-    expect(r.stdout).toMatch(/^\/render\/output\/sq010\s+\+\d/m)
-  }, 90_000)
+      // Ground truth: whole seconds of writing between the two snapshots, each adding the same bytes and files.
+      const job = printedJob(r.stdout)
+      const out = job.capacity.find((c) => c.path === '/render/output/sq010')!
+      const rate = writtenPerSecond('/render/output/sq010')
+      const files = Number(out.end.files) - Number(out.start.files)
+      const seconds = files / rate.files
+      expect(Number.isInteger(seconds) && seconds >= 1).toBe(true)
+      expect(BigInt(out.end.usedBytes) - BigInt(out.start.usedBytes)).toBe(BigInt(seconds * (rate.bytes + 4096 * rate.files)))
+      expect(Math.abs(seconds - (Date.parse(out.end.at) - Date.parse(out.start.at)) / 1000)).toBeLessThanOrEqual(1)
+      const shots = job.capacity.find((c) => c.path === '/render/shots/sq010')!
+      expect(shots.end.usedBytes).toBe(shots.start.usedBytes)
+      expect(r.stdout).toMatch(/^\/render\/output\/sq010\s+\+\d/m)
+    },
+    90_000,
+  )
 
   it('with INFLUX_URL writes there and prints queries against it: activity, the job, its stats and its PDF report', () => {
     const dataDir = tempDir()

@@ -157,49 +157,57 @@ describe('an unreadable mail queue', () => {
 })
 
 describe('completion reports by e-mail (real influxd, real SMTP)', () => {
-  it('are queued while SMTP is down (job calls unaffected, state visible), then delivered once with correct numbers and the PDF', async () => {
-    const first = await run(`render ${HOSTILE}`)
-    await until(
-      () => first.report?.state === 'failing' || api.store.data.jobs[first.id].report?.state === 'failing',
-      'the failing state on the job',
-    )
-    const health = await call<Record<string, any>>('GET', '/healthz')
-    expect(health.body.reports).toMatchObject({ queued: 1, failing: true })
+  const smtpDown =
+    'are queued while SMTP is down (job calls unaffected, state visible), then delivered once with correct numbers and the PDF'
+  it(
+    smtpDown,
+    async () => {
+      const first = await run(`render ${HOSTILE}`)
+      await until(
+        () => first.report?.state === 'failing' || api.store.data.jobs[first.id].report?.state === 'failing',
+        'the failing state on the job',
+      )
+      const health = await call<Record<string, any>>('GET', '/healthz')
+      expect(health.body.reports).toMatchObject({ queued: 1, failing: true })
 
-    await smtp.up()
-    await until(() => api.store.data.jobs[first.id].report?.state === 'sent', 'delivery after SMTP came back')
-    await sleep(1000) // nothing more arrives
-    const mails = smtp.received.filter((m) => m.mail.headers.get('x-qactivity-job') === first.id)
-    expect(mails).toHaveLength(1)
-    const { mail, envelopeTo } = mails[0]
-    expect(envelopeTo.sort()).toEqual(['artist@example.com', 'ops@example.com'])
-    expect(mail.subject).toContain('render')
-    expect(mail.subject).not.toMatch(/[\r\n]/)
+      await smtp.up()
+      await until(() => api.store.data.jobs[first.id].report?.state === 'sent', 'delivery after SMTP came back')
+      await sleep(1000) // nothing more arrives
+      const mails = smtp.received.filter((m) => m.mail.headers.get('x-qactivity-job') === first.id)
+      expect(mails).toHaveLength(1)
+      const { mail, envelopeTo } = mails[0]
+      expect(envelopeTo.sort()).toEqual(['artist@example.com', 'ops@example.com'])
+      expect(mail.subject).toContain('render')
+      expect(mail.subject).not.toMatch(/[\r\n]/)
 
-    const stats = api.store.data.jobs[first.id].summary!.stats as { activity: Record<string, { total: number }> }
-    expect(stats.activity.iops_read.total).toBeGreaterThan(0)
-    const html = String(mail.html)
-    expect(html).toContain(formatOps(stats.activity.iops_read.total))
-    expect(html).not.toContain('<script>')
-    expect(html).not.toMatch(/<img src=x onerror/)
-    expect(html).toContain('&lt;script&gt;')
-    // Attribute values escape `=` and `&` too; a browser decodes them back.
-    const decoded = html
-      .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
-      .replace(/&#x([0-9a-f]+);/gi, (_, n: string) => String.fromCharCode(parseInt(n, 16)))
-      .replace(/&amp;/g, '&')
-    expect(decoded).toContain(
-      `href="http://grafana.example:3000/d/qactivity-job-influxql?var-job=${first.id}&from=${Date.parse(first.startedAt)}&to=${Date.parse(api.store.data.jobs[first.id].endedAt!)}`,
-    )
-    const pdf = mail.attachments.find((a) => a.contentType === 'application/pdf')!
-    expect(pdf.filename).toBe(`qactivity-${first.id}.pdf`)
-    const file = join(tempDir(), 'report.pdf')
-    writeFileSync(file, pdf.content)
-    const text = execFileSync('pdftotext', ['-layout', file, '-'], { encoding: 'utf8' })
-    expect(text).toContain('render')
-    expect(text).toContain(formatOps(stats.activity.iops_read.total))
-    expect(mail.attachments.filter((a) => a.contentType === 'image/png' && a.cid).length).toBeGreaterThanOrEqual(2)
-  }, 60_000)
+      const stats = api.store.data.jobs[first.id].summary!.stats as { activity: Record<string, { total: number }> }
+      expect(stats.activity.iops_read.total).toBeGreaterThan(0)
+      const html = String(mail.html)
+      expect(html).toContain(formatOps(stats.activity.iops_read.total))
+      expect(html).not.toContain('<script>')
+      expect(html).not.toMatch(/<img src=x onerror/)
+      expect(html).toContain('&lt;script&gt;')
+      // Attribute values escape `=` and `&` too; a browser decodes them back.
+      const decoded = html
+        .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
+        .replace(/&#x([0-9a-f]+);/gi, (_, n: string) => String.fromCharCode(parseInt(n, 16)))
+        .replace(/&amp;/g, '&')
+      expect(decoded).toContain(
+        `href="http://grafana.example:3000/d/qactivity-job-influxql?var-job=${first.id}` +
+          `&from=${Date.parse(first.startedAt)}` +
+          `&to=${Date.parse(api.store.data.jobs[first.id].endedAt!)}`,
+      )
+      const pdf = mail.attachments.find((a) => a.contentType === 'application/pdf')!
+      expect(pdf.filename).toBe(`qactivity-${first.id}.pdf`)
+      const file = join(tempDir(), 'report.pdf')
+      writeFileSync(file, pdf.content)
+      const text = execFileSync('pdftotext', ['-layout', file, '-'], { encoding: 'utf8' })
+      expect(text).toContain('render')
+      expect(text).toContain(formatOps(stats.activity.iops_read.total))
+      expect(mail.attachments.filter((a) => a.contentType === 'image/png' && a.cid).length).toBeGreaterThanOrEqual(2)
+    },
+    60_000,
+  )
 
   it('compare a second run with the first, and the report is also served over HTTP and the CLI', async () => {
     const second = await run('render-b')

@@ -324,7 +324,9 @@ describe("qactivity_job_activity: the job's points copied with its id, for Grafa
 })
 
 describe('summaries', () => {
-  it('are computed once after completion, stored and written; completed stats then need no query; InfluxDB down → pending, retried', async () => {
+  const summariesOnce =
+    'are computed once after completion, stored and written; completed stats then need no query; InfluxDB down → pending, retried'
+  it(summariesOnce, async () => {
     const { openJobStore } = await import('../../jobs/store.ts')
     const { startSummaries } = await import('../../stats/summary.ts')
     const { createInfluxQL } = await import('../../lib/influx/influxql.ts')

@@ -44,7 +44,10 @@ export interface ReportInputOptions {
   comments?: JobComment[]
   /** job clients (the stats keep the top 10) @defaultValue 3 */
   clients?: number
-  /** timeline points, one per 60 s; the window is as long (60: one hour, totals exactly {@link ACTIVITY}; totals scale with it) @defaultValue 60 */
+  /**
+   * timeline points, one per 60 s; the window is as long (60: one hour, totals exactly {@link ACTIVITY}; totals scale
+   * with it) @defaultValue 60
+   */
   points?: number
   /** @defaultValue true */
   previous?: boolean

@@ -23,6 +23,17 @@ describe('documentation stays true to the code', () => {
     expect(outside).toEqual([])
   })
 
+  it('no line of a tracked .ts or .mjs file is longer than 140 characters (Prettier cannot break strings or comments)', () => {
+    const root = new URL('../../', import.meta.url).pathname
+    const files = execFileSync('git', ['ls-files', '*.ts', '*.mjs'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean)
+    const tooLong = files.flatMap((f) =>
+      read(f)
+        .split('\n')
+        .flatMap((line, i) => ([...line].length > 140 ? [`${f}:${i + 1}`] : [])),
+    )
+    expect(tooLong).toEqual([])
+  })
+
   const inCode = new Set(read('lib/config.ts').match(VAR))
 
   it('the README configuration table lists exactly the variables lib/config.ts reads', () => {

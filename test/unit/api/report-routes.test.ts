@@ -27,7 +27,8 @@ describe('report routes: bad input gets a clear error, never a 500', () => {
     ).toBe(400)
     expect((await json(await call('GET', `/api/v1/jobs/${id}/report?format=docx`))).status).toBe(400)
     expect((await json(await call('GET', `/api/v1/jobs/nope%27/report`))).status).toBe(400)
-    expect((await json(await call('POST', `/api/v1/jobs/unknown/report/email`, { to: ['a@example.com'] }))).status).toBe(409) // reports off is checked first
+    // reports off is checked first
+    expect((await json(await call('POST', `/api/v1/jobs/unknown/report/email`, { to: ['a@example.com'] }))).status).toBe(409)
     const reader = await json(await call('POST', `/api/v1/jobs/${id}/report/email`, {}, { authorization: `Bearer ${TOKENS[1].token}` }))
     expect(reader.status).toBe(403)
   })

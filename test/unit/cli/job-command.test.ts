@@ -115,7 +115,9 @@ describe('runJobCommand', () => {
     expect(JSON.parse(t.out.stdout)).toEqual(JOB)
   })
 
-  it('API errors: one line "<message> (<status>)", exit 1 (ApiResponseError) or 2 (UsageError) for 400/413; nothing on stdout', async () => {
+  const apiErrors =
+    'API errors: one line "<message> (<status>)", exit 1 (ApiResponseError) or 2 (UsageError) for 400/413; nothing on stdout'
+  it(apiErrors, async () => {
     const cases: Array<[number, unknown, RegExp, typeof ApiResponseError | typeof UsageError]> = [
       [
         409,
@@ -433,10 +435,12 @@ describe('against the real API', () => {
       return messageOf(err) // what cli/main.ts prints
     }
     expect(await failure(undefined)).toBe(
-      'the qactivity API at http://api.test needs a token: set QACTIVITY_TOKEN to one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it) (401)',
+      'the qactivity API at http://api.test needs a token: ' +
+        'set QACTIVITY_TOKEN to one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it) (401)',
     )
     expect(await failure('not-a-known-token-0123')).toBe(
-      'the qactivity API at http://api.test does not know the token in QACTIVITY_TOKEN: use one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it) (401)',
+      'the qactivity API at http://api.test does not know the token in QACTIVITY_TOKEN: ' +
+        'use one of the tokens in its QACTIVITY_API_TOKENS (ask whoever runs it) (401)',
     )
   })
 })

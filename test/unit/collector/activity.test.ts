@@ -38,7 +38,9 @@ describe('sumBySeries', () => {
   it('writes all six fields as floats, tags sorted, at the poll second', () => {
     const lines = activityLines(series, 'c1', 1700000000)
     expect(lines[1]).toBe(
-      'qumulo_activity,client_ip=10.0.0.2,cluster=c1,path=/render iops_read=0,iops_write=0,metadata_iops_read=0,metadata_iops_write=0.016666666666666666,throughput_read=0,throughput_write=0 1700000000000',
+      'qumulo_activity,client_ip=10.0.0.2,cluster=c1,path=/render ' +
+        'iops_read=0,iops_write=0,metadata_iops_read=0,metadata_iops_write=0.016666666666666666,' +
+        'throughput_read=0,throughput_write=0 1700000000000',
     )
   })
 })

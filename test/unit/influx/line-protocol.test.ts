@@ -33,7 +33,15 @@ describe('toLine', () => {
       'm a=1e+21,b=-1.5e-7,c=0.1 1700000000000',
     ],
     ['omits NaN and infinite floats', p({ fields: { a: NaN, b: Infinity, c: 2 } }), 'm c=2 1700000000000'],
-    ['keeps Unicode as is', p({ measurement: 'mé', tags: { ü: '😀 x' }, fields: { s: 'ünï€' } }), 'mé,ü=😀\\ x s="ünï€" 1700000000000'],
+    [
+      'keeps Unicode as is',
+      p({
+        measurement: 'mé',
+        tags: { ü: '😀 x' },
+        fields: { s: 'ünï€' },
+      }),
+      'mé,ü=😀\\ x s="ünï€" 1700000000000',
+    ],
     ['writes newlines in tags as a visible \\n', p({ tags: { path: 'a\nb\r\tc' } }), 'm,path=a\\nb\\r\\tc f=1 1700000000000'],
     ['writes newlines in the measurement as a visible \\n', p({ measurement: 'a\nb' }), 'a\\nb f=1 1700000000000'],
     ['writes newlines in strings as a visible \\n', p({ fields: { s: 'l1\nl2\r' } }), 'm s="l1\\nl2\\r" 1700000000000'],

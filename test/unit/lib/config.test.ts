@@ -79,7 +79,8 @@ describe('API configuration', () => {
       }
     })()
     expect(problems).toEqual([
-      'QACTIVITY_API_TOKENS: entry "ci:…" must be name:token[:role] with a token of 16+ printable characters and role reader, writer or admin',
+      'QACTIVITY_API_TOKENS: entry "ci:…" must be name:token[:role] ' +
+        'with a token of 16+ printable characters and role reader, writer or admin',
     ])
   })
 

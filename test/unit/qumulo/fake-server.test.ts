@@ -125,7 +125,9 @@ describe('Qumulo client against odd server answers', () => {
     expect(notJson.retriable).toBe(false)
     const badShape = await failure(client.aggregates('/bad'))
     expect(badShape.message).toBe(
-      '[GET] /v1/files/%2Fbad/aggregates/?max-entries=0: 200 OK (invalid response: total_capacity: expected a decimal string, got "lots"; total_data: missing; total_meta: missing; and 2 more)',
+      '[GET] /v1/files/%2Fbad/aggregates/?max-entries=0: 200 OK ' +
+        '(invalid response: total_capacity: expected a decimal string, got "lots"; ' +
+        'total_data: missing; total_meta: missing; and 2 more)',
     )
   })
 

@@ -182,7 +182,8 @@ describe('parseErrorEnvelope', () => {
     ['{"message": "nope"}', undefined],
     ['[1]', undefined],
     [
-      '{"module":"qumulo.fs","error_class":"fs_no_such_entry_error","description":"user_export { ino=2 }","stack":["a","b"],"user_visible":true}',
+      '{"module":"qumulo.fs","error_class":"fs_no_such_entry_error",' +
+        '"description":"user_export { ino=2 }","stack":["a","b"],"user_visible":true}',
       { module: 'qumulo.fs', errorClass: 'fs_no_such_entry_error', description: 'user_export { ino=2 }' },
     ],
     ['{"error_class":"x","description":"d","stack":"frame1\\nframe2"}', { errorClass: 'x', description: 'd' }],

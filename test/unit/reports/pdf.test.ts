@@ -48,7 +48,8 @@ describe('job report PDF', () => {
       expect(t).toContain(figure)
     expect(t).toMatch(/IOPS read, total\s+1\.80 M ops\s+1\.50 M ops\s+\+300 k ops\s+\+20\.0 %/)
     expect(t).toContain('Compared with the previous run')
-    expect(t).toMatch(/2026-11-23 10:00:00Z → *\n[^\n]*11:00:01Z/) // when the capacity readings were taken: wrapped at the arrow, leaving the path its room
+    // when the capacity readings were taken: wrapped at the arrow, leaving the path its room
+    expect(t).toMatch(/2026-11-23 10:00:00Z → *\n[^\n]*11:00:01Z/)
     expect(t).toContain('Open the job dashboard in Grafana')
     expect(t.indexOf('frames 1-240')).toBeLessThan(t.indexOf('halfway: cache warm'))
   })

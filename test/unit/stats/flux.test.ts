@@ -128,7 +128,8 @@ describe('renderFlux', () => {
         'from(bucket: "qactivity")',
         '  |> range(start: 2024-01-01T00:00:00.001Z, stop: 2024-01-01T01:01:00.000Z)',
         '  |> filter(fn: (r) => r._measurement == "qumulo_activity")',
-        '  |> filter(fn: (r) => ((r._field == "iops_read" or (r._field == "iops_write" or r._field == "metadata_iops_read")) or (r._field == "metadata_iops_write" or (r._field == "throughput_read" or r._field == "throughput_write"))))',
+        '  |> filter(fn: (r) => ((r._field == "iops_read" or (r._field == "iops_write" or r._field == "metadata_iops_read")) ' +
+          'or (r._field == "metadata_iops_write" or (r._field == "throughput_read" or r._field == "throughput_write"))))',
         '  |> filter(fn: (r) => (r.client_ip == "10.0.0.1" or (r.path == "/a" or strings.hasPrefix(v: r.path, prefix: "/a/"))))',
         '  |> keep(columns: ["_time", "_field", "_value", "client_ip", "path"])',
         '',
