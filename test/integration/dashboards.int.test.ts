@@ -19,6 +19,7 @@ import { buildDashboards } from '../../dashboards/index.ts'
 import { panelsOf, substituteInfluxQL } from '../support/dashboards.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
+import { completedJob } from '../support/job.ts'
 
 // A simulated run: 11 polls of a small cluster, two completed runs of the job "render" and their
 // summaries, written the way `serve` writes them. Then every InfluxQL panel of the three
@@ -39,24 +40,8 @@ let ql: InfluxQL
 const stats: Record<string, JobStats> = {}
 
 function job(id: string, startS: number, endS: number, over: Partial<Job> = {}): Job {
-  return {
-    id,
-    name: 'render',
-    cluster: 'sim',
-    status: 'succeeded',
-    startedAt: new Date(startS * 1000).toISOString(),
-    endedAt: new Date(endS * 1000).toISOString(),
-    paths: [],
-    clients: [],
-    labels: {},
-    comments: [],
-    notify: [],
-    annotation: { state: 'off', comments: 0 },
-    capacity: [],
-    createdBy: 't',
-    updatedAt: '',
-    ...over,
-  }
+  const startedAt = new Date(startS * 1000).toISOString()
+  return completedJob({ id, name: 'render', cluster: 'sim', startedAt, endedAt: new Date(endS * 1000).toISOString(), ...over })
 }
 const jobs = [
   job('run-1', t0 + 30, t0 + 270, { clients: ['10.1.0.1'] }),

@@ -17,6 +17,7 @@ import { toLine } from '../../lib/influx/line-protocol.ts'
 import type { Job } from '../../jobs/types.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
+import { completedJob } from '../support/job.ts'
 
 const ODD = `/adv/q'uo"te\\s (x)+[y]{2}.*$^|?ü`
 const workloads = [
@@ -80,24 +81,7 @@ afterAll(async () => {
 
 function job(over: Partial<Job> & { startS: number; endS: number }): Job {
   const { startS, endS, ...rest } = over
-  return {
-    id: 'j',
-    name: 'n',
-    cluster: '',
-    status: 'succeeded',
-    startedAt: new Date(startS * 1000).toISOString(),
-    endedAt: new Date(endS * 1000).toISOString(),
-    paths: [],
-    clients: [],
-    labels: {},
-    comments: [],
-    notify: [],
-    annotation: { state: 'off', comments: 0 },
-    capacity: [],
-    createdBy: 't',
-    updatedAt: '',
-    ...rest,
-  }
+  return completedJob({ id: 'j', startedAt: new Date(startS * 1000).toISOString(), endedAt: new Date(endS * 1000).toISOString(), ...rest })
 }
 
 /** Ground truth from the scenario numbers alone: Σ files × k/60 (× 4096 for throughput) × seconds. */

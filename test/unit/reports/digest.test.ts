@@ -10,6 +10,7 @@ import type { ReportSources } from '../../../reports/build.ts'
 import { memorySource } from '../../support/memory-source.ts'
 import { startSmtp, type TestSmtp } from '../../support/smtp.ts'
 import { tempDir } from '../../support/tmp.ts'
+import { completedJob } from '../../support/job.ts'
 
 // Digests on a real SMTP server; the clock is the test's, so the schedule's missed ticks are exact.
 const T = (hhmm: string) => Date.parse(`2026-03-02T${hhmm}:00Z`)
@@ -22,23 +23,13 @@ beforeAll(async () => {
 afterAll(async () => smtp?.close())
 
 function job(id: string, start: string, end: string): Job {
-  return {
+  return completedJob({
     id,
     name: 'nightly',
-    cluster: '',
-    status: 'succeeded',
     startedAt: new Date(T(start)).toISOString(),
     endedAt: new Date(T(end)).toISOString(),
     paths: ['/n'],
-    clients: [],
-    labels: {},
-    comments: [],
-    notify: [],
-    annotation: { state: 'off', comments: 0 },
-    capacity: [],
-    createdBy: 't',
-    updatedAt: '',
-  }
+  })
 }
 
 describe('scheduled digests', () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rmSync } from 'node:fs'
-import type { Job, StoreData } from '../../../jobs/types.ts'
+import type { StoreData } from '../../../jobs/types.ts'
 import { silentLogger } from '../../../lib/log.ts'
 import { StatsService } from '../../../stats/service.ts'
 import { startSummaries } from '../../../stats/summary.ts'
@@ -8,6 +8,7 @@ import { startReports } from '../../../reports/service.ts'
 import { memorySource } from '../../support/memory-source.ts'
 import { startSmtp, type TestSmtp } from '../../support/smtp.ts'
 import { tempDir } from '../../support/tmp.ts'
+import { completedJob } from '../../support/job.ts'
 
 // The mail queue against a real SMTP server that refuses some addresses for good (550).
 let smtp: TestSmtp
@@ -20,23 +21,13 @@ async function setup(dir = tempDir()) {
   const m = memorySource()
   const T = Date.parse('2026-03-02T10:00:00Z') / 1000
   for (let k = 1; k <= 10; k++) m.points.push({ time: T + k * 60, client: 'c', path: '/n/x', values: [10, 0, 0, 0, 0, 0], points: 1 })
-  const job: Job = {
+  const job = completedJob({
     id: 'q1',
     name: 'queue',
-    cluster: '',
-    status: 'succeeded',
     startedAt: new Date(T * 1000).toISOString(),
     endedAt: new Date((T + 600) * 1000).toISOString(),
     paths: ['/n'],
-    clients: [],
-    labels: {},
-    comments: [],
-    notify: [],
-    annotation: { state: 'off', comments: 0 },
-    capacity: [],
-    createdBy: 't',
-    updatedAt: '',
-  }
+  })
   const data: StoreData = { version: 1, jobs: { q1: job }, outbox: [], nextSeq: 1 }
   const store = { data, update: <R>(fn: (d: StoreData) => R) => Promise.resolve(fn(data)) }
   const stats = new StatsService({ source: m.source, intervalSeconds: 60, previousRuns: () => [] })

@@ -4,6 +4,7 @@ import { silentLogger } from '../../../lib/log.ts'
 import { StatsService } from '../../../stats/service.ts'
 import { startSummaries } from '../../../stats/summary.ts'
 import { memorySource } from '../../support/memory-source.ts'
+import { completedJob } from '../../support/job.ts'
 
 describe('startSummaries after a restart with many jobs due', () => {
   it('computes them all, a few at a time (no storm of queries that starves the API)', async () => {
@@ -19,23 +20,13 @@ describe('startSummaries after a restart with many jobs due', () => {
     }
     const jobs: Record<string, Job> = {}
     for (let i = 0; i < 60; i++) {
-      jobs[`j${i}`] = {
+      jobs[`j${i}`] = completedJob({
         id: `j${i}`,
         name: `n${i % 3}`,
-        cluster: '',
-        status: 'succeeded',
         startedAt: new Date(1e12 + i * 1000).toISOString(),
         endedAt: new Date(1e12 + i * 1000 + 600_000).toISOString(),
         paths: ['/p'],
-        clients: [],
-        labels: {},
-        comments: [],
-        notify: [],
-        annotation: { state: 'off', comments: 0 },
-        capacity: [],
-        createdBy: 't',
-        updatedAt: '',
-      }
+      })
     }
     const data: StoreData = { version: 1, jobs, outbox: [], nextSeq: 1 }
     const stats = new StatsService({ source: m.source, intervalSeconds: 60, previousRuns: () => [] })
