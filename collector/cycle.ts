@@ -134,14 +134,9 @@ async function collectCapacity(deps: CycleDeps, watched: string[], time: number)
   return out
 }
 
-/**
- * One poll: activity → resolve → aggregate, and in parallel cluster and watched-path capacity; then
- * one durable write of every point plus the self-metrics point. A failing endpoint is logged and
- * counted and the rest of the cycle still runs.
- */
-export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0): Promise<CycleReport> {
-  const started = performance.now()
-  const report: CycleReport = {
+/** A cycle's report before anything happened: nothing counted, nothing failed yet, not a success. */
+export function emptyReport(time: number, skippedTicks: number): CycleReport {
+  return {
     time,
     success: false,
     durationSeconds: 0,
@@ -157,6 +152,16 @@ export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0):
     droppedPoints: 0,
     skippedTicks,
   }
+}
+
+/**
+ * One poll: activity → resolve → aggregate, and in parallel cluster and watched-path capacity; then
+ * one durable write of every point plus the self-metrics point. A failing endpoint is logged and
+ * counted and the rest of the cycle still runs.
+ */
+export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0): Promise<CycleReport> {
+  const started = performance.now()
+  const report = emptyReport(time, skippedTicks)
   let watched: string[] = []
   try {
     watched = await deps.watchedPaths(time)

@@ -3,7 +3,7 @@ import type { Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import type { QumuloClient } from '../qumulo/client.ts'
-import { runCycle, type CycleDeps, type CycleReport } from './cycle.ts'
+import { emptyReport, runCycle, type CycleDeps, type CycleReport } from './cycle.ts'
 import { PathResolver } from './resolver.ts'
 import { startTicker, type Ticker } from './schedule.ts'
 import { createStateLog } from './state-log.ts'
@@ -84,22 +84,7 @@ export function createCollector(o: CollectorOptions): Collector {
     } catch (err) {
       // Only the writer can throw here (e.g. the spool directory vanished): report and keep polling.
       o.log.error('Cycle failed', { time, error: messageOf(err) })
-      return record({
-        time,
-        success: false,
-        durationSeconds: 0,
-        entries: 0,
-        rejectedEntries: 0,
-        points: 0,
-        resolveCalls: 0,
-        resolvedIds: 0,
-        cacheHitRate: 0,
-        cacheSize: 0,
-        failedEndpoints: ['write'],
-        failedPaths: 0,
-        droppedPoints: 0,
-        skippedTicks: skipped,
-      })
+      return record({ ...emptyReport(time, skipped), cacheHitRate: 0, failedEndpoints: ['write'] })
     }
   }
 
