@@ -97,9 +97,10 @@ export class JobService {
     for (const j of Object.values(deps.store.data.jobs)) {
       this.legacyCluster(j)
       if (j.status === 'running') this.running.add(j.id)
-      else if (j.endedAt && Date.parse(j.endedAt) > this.now() - 2 * this.graceMs) this.ended.set(j.id, Date.parse(j.endedAt))
+      else if (j.endedAt) this.ended.set(j.id, Date.parse(j.endedAt))
       this.named(j)
     }
+    this.forgetEnded(this.now())
   }
 
   /**
@@ -265,8 +266,7 @@ export class JobService {
         if (j.status !== 'running') throw new JobError('conflict', `job "${id}" is already ${j.status}`)
         j.status = status
         this.running.delete(id)
-        // Without a collector asking (a lone `api`), nothing else forgets ended jobs.
-        for (const [other, endMs] of this.ended) if (endMs < now - 2 * this.graceMs) this.ended.delete(other)
+        this.forgetEnded(now)
         this.ended.set(id, end)
         j.endedAt = iso(end)
         j.updatedAt = iso(now)
@@ -325,19 +325,24 @@ export class JobService {
    * cluster are watched on every cluster.
    */
   watchedPaths(cluster: string, tickS: number): string[] {
-    const graceMs = this.graceMs
     const jobs = this.deps.store.data.jobs
     const out = new Set<string>()
     const add = (j: Job | undefined) => {
       if (j && (j.cluster === cluster || j.cluster === '')) for (const p of j.paths) out.add(p)
     }
     for (const j of this.runningJobs()) add(j)
-    for (const [id, endMs] of this.ended) {
-      // Kept one more interval than needed: another cluster's poll of an earlier tick may still ask.
-      if (tickS * 1000 >= endMs + 2 * graceMs) this.ended.delete(id)
-      else if (tickS * 1000 < endMs + graceMs) add(jobs[id])
-    }
+    this.forgetEnded(tickS * 1000)
+    for (const [id, endMs] of this.ended) if (tickS * 1000 < endMs + this.graceMs) add(jobs[id])
     return [...out]
+  }
+
+  /**
+   * Forgets completed jobs two intervals past their end (one more than needed: another cluster's
+   * poll of an earlier tick may still ask). Called at start, on every completion (a lone `api` has no
+   * collector asking) and on every poll.
+   */
+  private forgetEnded(nowMs: number): void {
+    for (const [id, endMs] of this.ended) if (nowMs >= endMs + 2 * this.graceMs) this.ended.delete(id)
   }
 
   /** Event point (durable before it is acknowledged by the writer) and annotation wake-up. */
