@@ -227,7 +227,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   })
   const stopAll = async () => {
     clearInterval(archiveTimer)
-    summaries.stop()
+    await summaries.stop()
     warmer.stop()
     await reports?.close()
     await outbox.stop()

@@ -7,6 +7,7 @@ import type { ReportConfig } from '../lib/config.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { retryDelay } from '../lib/backoff.ts'
+import { startPump } from '../lib/pump.ts'
 import type { SummaryStore } from '../stats/summary.ts'
 import { buildReport, type ReportSources } from './build.ts'
 import { renderDigest, renderReport } from './html.ts'
@@ -92,9 +93,6 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
   const transport: Transporter = nodemailer.createTransport(smtpOptions(o.config.smtpUrl))
   const domain = hostname().replace(/[^A-Za-z0-9.-]/g, '') || 'localhost'
   const instance = Date.parse(state.data.enabledAt).toString(36)
-  let timer: NodeJS.Timeout | undefined
-  let pumping: Promise<void> | undefined
-  let closed = false
   let lastError: string | undefined
 
   const mirror = (jobId: string, change: (r: ReportDelivery | undefined) => ReportDelivery): Promise<void> =>
@@ -249,24 +247,20 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
   }
 
   /** Sends every task that is due, in order; then sleeps until the next one is. */
-  function kick(): void {
-    if (closed || pumping) return
-    clearTimeout(timer)
-    pumping = (async () => {
-      for (;;) {
-        if (closed) return
-        const due = state.data.tasks.find((t) => !t.notBefore || Date.parse(t.notBefore) <= Date.now())
-        if (!due) break
+  const pump = startPump({
+    onError: (err) => o.log.error('Mail sender failed', { error: messageOf(err) }),
+    errorDelayMs: o.retryMinMs ?? 5000,
+    async step() {
+      const due = state.data.tasks.find((t) => !t.notBefore || Date.parse(t.notBefore) <= Date.now())
+      if (due) {
         await deliver(due)
+        return 'again'
       }
-    })()
-      .catch((err: unknown) => o.log.error('Mail sender failed', { error: messageOf(err) }))
-      .finally(() => {
-        pumping = undefined
-        const next = Math.min(...state.data.tasks.map((t) => (t.notBefore ? Date.parse(t.notBefore) : Date.now())))
-        if (!closed && Number.isFinite(next)) timer = setTimeout(kick, Math.max(0, next - Date.now())).unref()
-      })
-  }
+      const next = Math.min(...state.data.tasks.map((t) => Date.parse(t.notBefore!)))
+      return Number.isFinite(next) ? next : undefined
+    },
+  })
+  const kick = pump.kick
 
   async function send(job: Job, to = recipients(job, o.config)): Promise<MailTask> {
     const task = (await enqueue(() => ({ kind: 'job', jobId: job.id, to })))!
@@ -322,7 +316,6 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     if (state.data.lastDigestUntil === null) await state.update((s) => void (s.lastDigestUntil = new Date(now()).toISOString()))
     else if (missed && missed.getTime() > Date.parse(state.data.lastDigestUntil)) await digest(missed)
   }
-  kick()
 
   return {
     send,
@@ -336,10 +329,8 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
       ...(cron?.nextRun() ? { nextDigest: cron.nextRun()!.toISOString() } : {}),
     }),
     async close() {
-      closed = true
       cron?.stop()
-      clearTimeout(timer)
-      await pumping
+      await pump.stop()
       transport.close()
     },
   }

@@ -6,7 +6,7 @@ import type { DurableWriter } from '../lib/influx/writer.ts'
 import type { Job, StoreData } from '../jobs/types.ts'
 import type { JobStats, StatsService } from './service.ts'
 import type { DeliveredCheck } from './delivered.ts'
-import pLimit from 'p-limit'
+import { startPump } from '../lib/pump.ts'
 
 /** The store calls a summariser needs (a subset of jobs/store.ts `JobStore`). */
 export interface SummaryStore {
@@ -52,7 +52,8 @@ export interface Summaries {
    * are delivered (else `waiting`); after, recomputes it when InfluxDB holds more points than it used.
    */
   check(jobId: string): Promise<'waiting' | 'computed' | 'recomputed' | 'unchanged' | 'failed' | 'skipped'>
-  stop(): void
+  /** Stops scheduling; resolves once the checks running finish. */
+  stop(): Promise<void>
 }
 
 /**
@@ -112,31 +113,34 @@ export function timelineLines(
  */
 export function startSummaries(o: SummaryOptions): Summaries {
   const now = o.now ?? Date.now
-  const timers = new Map<string, NodeJS.Timeout>()
+  /** when each scheduled job's next check is due, epoch ms */
+  const due = new Map<string, number>()
   const attempts = new Map<string, number>()
   /** rechecks already made after each job's summary */
   const rechecked = new Map<string, number>()
   /** when InfluxDB first said a job's points were not all delivered */
   const waitingSince = new Map<string, number>()
   const recheckMs = o.recheckMs ?? [60_000, 300_000, 900_000]
-  let stopped = false
 
-  // Due checks wait in line: each reads a job's points, and a restart can find thousands due.
-  const limit = pLimit(o.concurrency ?? 2)
-  const enqueue = (jobId: string) => void limit(() => (stopped ? undefined : check(jobId)))
+  // One schedule, drained by a pump: a restart can find thousands of checks due, each reading a job's points.
+  const pump = startPump({
+    now,
+    concurrency: o.concurrency ?? 2,
+    onError: (err) => o.log.error('Summary schedule failed', { error: messageOf(err) }),
+    async step() {
+      let next: [string, number] | undefined
+      for (const e of due) if (!next || e[1] < next[1]) next = e
+      if (!next) return undefined
+      if (next[1] > now()) return next[1]
+      due.delete(next[0]) // claimed before the first await: the other step takes another job
+      await check(next[0])
+      return 'again'
+    },
+  })
   const at = (jobId: string, whenMs: number) => {
-    clearTimeout(timers.get(jobId))
-    if (stopped) return
-    timers.set(
-      jobId,
-      setTimeout(
-        () => {
-          timers.delete(jobId)
-          enqueue(jobId)
-        },
-        Math.max(0, whenMs - now()),
-      ).unref(),
-    )
+    if (pump.stopped) return
+    due.set(jobId, whenMs)
+    pump.kick()
   }
   const nextRecheck = (jobId: string) => {
     const n = rechecked.get(jobId) ?? 0
@@ -146,7 +150,7 @@ export function startSummaries(o: SummaryOptions): Summaries {
 
   /** Computes and stores the summary; undefined (and retried later) when InfluxDB fails. */
   const compute = async (jobId: string): Promise<JobStats | undefined> => {
-    timers.delete(jobId)
+    due.delete(jobId)
     const job = o.store.data.jobs[jobId]
     if (!job || job.status === 'running') return undefined
     try {
@@ -205,7 +209,7 @@ export function startSummaries(o: SummaryOptions): Summaries {
   }
 
   const check: Summaries['check'] = async (jobId) => {
-    timers.delete(jobId)
+    due.delete(jobId)
     const job = o.store.data.jobs[jobId]
     if (!job?.endedAt || job.status === 'running') return 'skipped'
     try {
@@ -244,9 +248,8 @@ export function startSummaries(o: SummaryOptions): Summaries {
     compute,
     check,
     stop() {
-      stopped = true
-      for (const t of timers.values()) clearTimeout(t)
-      timers.clear()
+      due.clear()
+      return pump.stop()
     },
   }
 }

@@ -20,6 +20,7 @@ import { formatDuration } from '../../lib/units.ts'
 import type { AnnotationSync, AnnotationTask, Job, JobComment, StoreData } from '../../jobs/types.ts'
 import { GrafanaApiError, type AnnotationSink, type FoundAnnotation } from './grafana.ts'
 import { retryDelay } from '../../lib/backoff.ts'
+import { startPump } from '../../lib/pump.ts'
 import { oneLine } from '../../lib/text.ts'
 
 /** The part of the job store (jobs/store.ts `JobStore`) the outbox uses. */
@@ -164,6 +165,83 @@ type Done = { id?: number; comment?: boolean; note?: string }
 /** A task that can never be delivered (job or comment gone): dropped without calling Grafana. */
 class Undeliverable extends Error {}
 
+/** The job's start/region annotation, if an earlier attempt created it. */
+async function findStart(sink: AnnotationSink, job: Job, signal: AbortSignal): Promise<FoundAnnotation | undefined> {
+  const t0 = Date.parse(job.startedAt)
+  const found = await sink.find({ tags: ['qactivity', `job:${job.id}`], from: t0 - 1, to: t0 + 1 }, signal)
+  return found.filter((a) => a.time === t0 && !a.tags.includes('comment')).sort((a, b) => a.id - b.id)[0]
+}
+
+/**
+ * The HTTP part of one attempt. `prior`: attempts before this one; when > 0 a POST may have landed
+ * without its answer, so it looks for the annotation before posting again.
+ */
+async function deliver(
+  sink: AnnotationSink,
+  log: Logger,
+  task: AnnotationTask,
+  job: Job,
+  prior: number,
+  signal: AbortSignal,
+): Promise<Done> {
+  const t0 = Date.parse(job.startedAt)
+  if (!Number.isFinite(t0)) throw new Undeliverable(`job ${job.id} has no valid startedAt`)
+  switch (task.kind) {
+    case 'start': {
+      if (job.annotation?.id !== undefined) return { note: 'already created' }
+      if (prior > 0) {
+        const f = await findStart(sink, job, signal)
+        if (f) return { id: f.id, note: 'found after an earlier attempt' }
+      }
+      return { id: await sink.create({ time: t0, tags: jobTags(job), text: startText(job) }, signal) }
+    }
+    case 'complete': {
+      if (!job.endedAt) throw new Undeliverable(`job ${job.id} is not completed`)
+      const t1 = Math.max(t0, Date.parse(job.endedAt) || t0)
+      const text = completeText(job)
+      let id = job.annotation?.id
+      let looked = false
+      if (id === undefined && prior > 0) {
+        id = (await findStart(sink, job, signal))?.id
+        looked = true
+      }
+      if (id !== undefined) {
+        try {
+          await sink.patch(id, { timeEnd: t1, text }, signal)
+          return { id }
+        } catch (err) {
+          if (!(err instanceof GrafanaApiError && err.status === 404)) throw err
+        }
+        // Deleted in Grafana meanwhile: create the region afresh. If an earlier attempt already did and
+        // its answer was lost, the lookup finds that one.
+        log.warn('start annotation gone from Grafana; creating the region again', { job: job.id, id })
+        if (prior > 0 && !looked) {
+          const again = await findStart(sink, job, signal)
+          if (again && again.id !== id) {
+            await sink.patch(again.id, { timeEnd: t1, text }, signal)
+            return { id: again.id }
+          }
+        }
+      }
+      return { id: await sink.create({ time: t0, timeEnd: t1, tags: jobTags(job), text }, signal) }
+    }
+    case 'comment': {
+      const c = job.comments[task.commentIndex]
+      if (!c) throw new Undeliverable(`job ${job.id} has no comment ${task.commentIndex}`)
+      const t = Date.parse(c.at)
+      if (!Number.isFinite(t)) throw new Undeliverable(`comment ${task.commentIndex} of job ${job.id} has no valid time`)
+      const text = commentText(c)
+      const tags = commentTags(job.id)
+      if (prior > 0) {
+        const found = await sink.find({ tags, from: t - 1, to: t + 1 }, signal)
+        if (found.some((a) => a.time === t && a.text === text)) return { comment: true, note: 'found after an earlier attempt' }
+      }
+      await sink.create({ time: t, tags, text }, signal)
+      return { comment: true }
+    }
+  }
+}
+
 /** Starts the background delivery loop (and delivers what a previous run left queued). */
 export function startOutbox(deps: OutboxDeps): Outbox {
   const { store, sink } = deps
@@ -173,17 +251,12 @@ export function startOutbox(deps: OutboxDeps): Outbox {
   const retryMax = Math.max(retryMin, deps.retryMaxMs ?? 300_000)
   const enabled = sink !== undefined
 
-  let stopped = false
-  let running: Promise<void> | undefined
-  let dirty = false
-  let timer: NodeJS.Timeout | undefined
   /** no attempt before this (Grafana-wide backoff after a retriable failure) */
   let holdUntil = 0
   /** consecutive retriable failures */
   let failures = 0
   let lastError: string | undefined
   let configError = false
-  const abort = new AbortController()
   const waiters = new Set<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
 
   const backoff = (n: number, hint = 0): number => Math.round(retryDelay(Math.max(n, 1), retryMin, retryMax, hint))
@@ -195,19 +268,6 @@ export function startOutbox(deps: OutboxDeps): Outbox {
       w.resolve()
     }
     waiters.clear()
-  }
-
-  const schedule = (delayMs: number) => {
-    if (stopped) return
-    if (timer) clearTimeout(timer)
-    timer = setTimeout(
-      () => {
-        timer = undefined
-        kick()
-      },
-      Math.max(0, Math.min(delayMs, 2 ** 31 - 1)),
-    )
-    timer.unref()
   }
 
   /** The next task to try, or when to look again. */
@@ -232,75 +292,8 @@ export function startOutbox(deps: OutboxDeps): Outbox {
 
   const findTask = (d: StoreData, seq: number) => d.outbox.findIndex((x) => x.seq === seq)
 
-  /** The job's start/region annotation, if an earlier attempt created it. */
-  const findStart = async (job: Job, signal: AbortSignal): Promise<FoundAnnotation | undefined> => {
-    const t0 = Date.parse(job.startedAt)
-    const found = await sink!.find({ tags: ['qactivity', `job:${job.id}`], from: t0 - 1, to: t0 + 1 }, signal)
-    return found.filter((a) => a.time === t0 && !a.tags.includes('comment')).sort((a, b) => a.id - b.id)[0]
-  }
-
-  /** The HTTP part of one attempt. `prior`: attempts before this one (> 0: a POST may have landed). */
-  const deliver = async (task: AnnotationTask, job: Job, prior: number, signal: AbortSignal): Promise<Done> => {
-    const t0 = Date.parse(job.startedAt)
-    if (!Number.isFinite(t0)) throw new Undeliverable(`job ${job.id} has no valid startedAt`)
-    switch (task.kind) {
-      case 'start': {
-        if (job.annotation?.id !== undefined) return { note: 'already created' }
-        if (prior > 0) {
-          const f = await findStart(job, signal)
-          if (f) return { id: f.id, note: 'found after an earlier attempt' }
-        }
-        return { id: await sink!.create({ time: t0, tags: jobTags(job), text: startText(job) }, signal) }
-      }
-      case 'complete': {
-        if (!job.endedAt) throw new Undeliverable(`job ${job.id} is not completed`)
-        const t1 = Math.max(t0, Date.parse(job.endedAt) || t0)
-        const text = completeText(job)
-        let id = job.annotation?.id
-        let looked = false
-        if (id === undefined && prior > 0) {
-          id = (await findStart(job, signal))?.id
-          looked = true
-        }
-        if (id !== undefined) {
-          try {
-            await sink!.patch(id, { timeEnd: t1, text }, signal)
-            return { id }
-          } catch (err) {
-            if (!(err instanceof GrafanaApiError && err.status === 404)) throw err
-          }
-          // Deleted in Grafana meanwhile: create the region afresh. If an earlier attempt already did and
-          // its answer was lost, the lookup finds that one.
-          log.warn('start annotation gone from Grafana; creating the region again', { job: job.id, id })
-          if (prior > 0 && !looked) {
-            const again = await findStart(job, signal)
-            if (again && again.id !== id) {
-              await sink!.patch(again.id, { timeEnd: t1, text }, signal)
-              return { id: again.id }
-            }
-          }
-        }
-        return { id: await sink!.create({ time: t0, timeEnd: t1, tags: jobTags(job), text }, signal) }
-      }
-      case 'comment': {
-        const c = job.comments[task.commentIndex]
-        if (!c) throw new Undeliverable(`job ${job.id} has no comment ${task.commentIndex}`)
-        const t = Date.parse(c.at)
-        if (!Number.isFinite(t)) throw new Undeliverable(`comment ${task.commentIndex} of job ${job.id} has no valid time`)
-        const text = commentText(c)
-        const tags = commentTags(job.id)
-        if (prior > 0) {
-          const found = await sink!.find({ tags, from: t - 1, to: t + 1 }, signal)
-          if (found.some((a) => a.time === t && a.text === text)) return { comment: true, note: 'found after an earlier attempt' }
-        }
-        await sink!.create({ time: t, tags, text }, signal)
-        return { comment: true }
-      }
-    }
-  }
-
   /** One attempt at `picked`, with its bookkeeping. Never throws. */
-  const attempt = async (picked: AnnotationTask): Promise<void> => {
+  const attempt = async (picked: AnnotationTask, signal: AbortSignal): Promise<void> => {
     const { seq, jobId, kind } = picked
     // 1. Mark the attempt durably before any POST can land.
     let begun: { task: AnnotationTask; job: Job; prior: number } | 'gone' | undefined
@@ -329,17 +322,17 @@ export function startOutbox(deps: OutboxDeps): Outbox {
       log.warn('annotation task dropped: job no longer in the store', { job: jobId, kind, seq })
       return
     }
-    if (!begun || stopped) return
+    if (!begun || signal.aborted) return
 
     // 2. Talk to Grafana (nothing awaited here holds the store).
     let done: Done | undefined
     let error: unknown
     try {
-      done = await deliver(begun.task, begun.job, begun.prior, abort.signal)
+      done = await deliver(sink!, log, begun.task, begun.job, begun.prior, signal)
     } catch (err) {
       error = err
     }
-    if (stopped) return // the task stays queued with attempts > 0: the next run looks before posting
+    if (signal.aborted) return // the task stays queued with attempts > 0: the next run looks before posting
 
     // 3. Record the outcome.
     const t = now()
@@ -428,41 +421,21 @@ export function startOutbox(deps: OutboxDeps): Outbox {
     log.error('outbox could not update the job store; will retry', { error: oneLine(messageOf(err)), retryInMs: delay })
   }
 
-  const run = async (): Promise<void> => {
-    while (!stopped) {
-      dirty = false
+  // Always started, so that health() and drain() behave the same without Grafana; with no sink the step finds nothing to do.
+  const pump = startPump({
+    now,
+    errorDelayMs: retryMin,
+    onError: (err) => log.error('outbox loop failed', { error: oneLine(messageOf(err)) }),
+    async step(signal) {
       const t = now()
-      const { task, wakeAt } = choose(t)
-      if (!task) {
-        if (wakeAt !== undefined) schedule(wakeAt - t)
-        break
-      }
-      await attempt(task)
+      const { task, wakeAt } = enabled ? choose(t) : {}
+      if (task) await attempt(task, signal)
       notify()
-    }
-    notify()
-  }
-
+      return task ? 'again' : wakeAt
+    },
+  })
   const kick = (): void => {
-    if (!enabled || stopped) return
-    if (running) {
-      dirty = true
-      return
-    }
-    if (timer) {
-      clearTimeout(timer)
-      timer = undefined
-    }
-    running = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(run)
-      .catch((err: unknown) => {
-        log.error('outbox loop failed', { error: oneLine(messageOf(err)) })
-        schedule(retryMin)
-      })
-      .finally(() => {
-        running = undefined
-        if (dirty && !stopped) kick()
-      })
+    if (enabled) pump.kick()
   }
 
   const drain = (timeoutMs = 10_000): Promise<void> => {
@@ -482,11 +455,7 @@ export function startOutbox(deps: OutboxDeps): Outbox {
   }
 
   const stop = async (): Promise<void> => {
-    stopped = true
-    if (timer) clearTimeout(timer)
-    timer = undefined
-    abort.abort()
-    await running
+    await pump.stop()
     for (const w of waiters) {
       clearTimeout(w.timer)
       w.reject(new Error('outbox stopped'))
@@ -497,8 +466,6 @@ export function startOutbox(deps: OutboxDeps): Outbox {
   if (!enabled && store.data.outbox.length > 0) {
     log.warn('Grafana is not configured; queued annotations stay queued', { queued: store.data.outbox.length })
   }
-  kick()
-
   return {
     enabled,
     start: (data, jobId) => enqueueStart(data, jobId, enabled),

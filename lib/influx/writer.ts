@@ -6,6 +6,7 @@ import { detectServer } from './server.ts'
 import { openSpool, type Segment, type Spool } from './spool.ts'
 import { createTransport, type InfluxTransport } from './transport.ts'
 import { retryDelay } from '../backoff.ts'
+import { startPump, type Pump, type StepResult } from '../pump.ts'
 
 export { SpoolLockedError } from './spool.ts'
 
@@ -111,8 +112,8 @@ export function failureVerdict(err: unknown, lines: number): FailureVerdict {
   return 'retry'
 }
 
-/** The result of sending one batch. */
-type SendOutcome = { kind: 'delivered' } | { kind: 'split' | 'reject'; message: string } | { kind: 'stopped' }
+/** The result of one POST of a batch: `again` after creating the database, `retry` after a retriable failure. */
+type SendOutcome = { kind: 'delivered' | 'again' } | { kind: 'split' | 'reject'; message: string } | { kind: 'retry'; askedMs: number }
 
 interface Waiter {
   /** The last delivery attempt started before this waiter was added. */
@@ -128,6 +129,11 @@ class Waiters {
   /** A waiter that only failures of attempts numbered above `after` reject. */
   add(after: number): Promise<void> {
     return new Promise<void>((resolve, reject) => this.list.push({ after, resolve, reject }))
+  }
+
+  /** Whether someone asked for a delivery while attempt `attempt` was in flight (it owes them one more, now). */
+  askedDuring(attempt: number): boolean {
+    return this.list.some((w) => w.after >= attempt)
   }
 
   /** Resolves everyone. */
@@ -149,39 +155,6 @@ class Waiters {
       else keep.push(w)
     }
     this.list = keep
-  }
-}
-
-/** A sleep (unref'd timer) that `wake()` ends early, or skips when it comes before the sleep. */
-class Sleeper {
-  private wakeUp?: () => void
-  private woken = false
-
-  sleep(ms: number): Promise<void> {
-    if (this.woken) {
-      this.woken = false
-      return Promise.resolve()
-    }
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        this.wakeUp = undefined
-        resolve()
-      }
-      const timer = setTimeout(done, ms)
-      timer.unref()
-      this.wakeUp = done
-    })
-  }
-
-  wake(): void {
-    if (this.wakeUp) this.wakeUp()
-    else this.woken = true
-  }
-
-  /** Forgets a wake that no sleep used (the delivery it asked for happened). */
-  settle(): void {
-    this.woken = false
   }
 }
 
@@ -215,20 +188,31 @@ class SpoolWriter implements DurableWriter {
   private readonly cacheBytes: number
   private readonly counters = { deliveredLines: 0, writeErrors: 0, droppedLines: 0, rejectedLines: 0 }
   private readonly waiters = new Waiters()
-  private readonly sleeper = new Sleeper()
+  private readonly pump: Pump
   private lastError?: string
   private transport?: InfluxTransport
-  /** Lines of the head segment already acknowledged (or rejected). */
+  /** Lines of the head segment already acknowledged (or rejected), and the byte offset after them. */
   private headDelivered = 0
+  private headPos = 0
+  /** The head segment's content while it is delivered. */
+  private headData?: { seg: Segment; data: Buffer }
+  /** Lines per POST for the head segment (halved on 413). */
+  private batchLimit: number
+  /** InfluxDB's reasons for the head segment's refused batches. */
+  private refusals: string[] = []
+  /** No delivery attempt before this, epoch ms: the backoff after a failure. */
+  private retryAt = 0
+  /** Consecutive failed attempts. */
+  private failures = 0
+  /** A CREATE DATABASE was tried since the last delivery. */
+  private ensured = false
   private full = false
   private outage = false
   private splitWarned = false
   private closing = false
   private closed = false
-  private pumping?: Promise<void>
   /** The chain of `append()`s: one segment at a time. */
   private writes: Promise<unknown> = Promise.resolve()
-  private inflight?: AbortController
   /** Delivery attempts started (POSTs and segment reads), numbering them for `flush()`. */
   private attempts = 0
 
@@ -244,11 +228,16 @@ class SpoolWriter implements DurableWriter {
     this.retryMaxMs = Math.max(opts.retryMaxMs ?? 60_000, this.retryMinMs)
     this.cacheBytes = opts.cacheBytes ?? 64 * 2 ** 20
     this.transport = opts.transport
+    this.batchLimit = this.batchLines
     if (spool.segments.length) {
       const lines = spool.segments.reduce((n, s) => n + s.lines, 0)
       this.log.info('Replaying spooled points', { segments: spool.segments.length, lines, bytes: spool.bytes })
-      void this.pump()
     }
+    this.pump = startPump({
+      step: (signal) => this.step(signal),
+      onError: (err) => this.log.error('InfluxDB delivery loop failed; retrying', { error: messageOf(err) }),
+      errorDelayMs: this.retryMinMs,
+    })
   }
 
   // ---- public API -------------------------------------------------------------------------------
@@ -267,8 +256,8 @@ class SpoolWriter implements DurableWriter {
     if (!this.spool.segments.length) return
     if (this.closed) throw new Error(`The InfluxDB writer is closed with ${this.spool.segments.length} segments undelivered`)
     const done = this.waiters.add(this.attempts)
-    this.sleeper.wake()
-    void this.pump()
+    this.retryAt = 0
+    this.pump.kick()
     return done
   }
 
@@ -289,17 +278,17 @@ class SpoolWriter implements DurableWriter {
     this.closing = true
     try {
       await this.writes
-      this.sleeper.wake()
       if (this.spool.segments.length) {
+        // One last try, without backoff: a retriable failure now ends it (step() sees `closing`).
+        this.retryAt = 0
+        this.pump.kick()
         let timer: NodeJS.Timeout | undefined
         const deadline = new Promise<void>((r) => (timer = setTimeout(r, this.opts.closeTimeoutMs ?? 5000)))
-        await Promise.race([this.pump(), deadline])
+        await Promise.race([this.pump.idle(), deadline])
         clearTimeout(timer)
       }
       this.closed = true
-      this.inflight?.abort()
-      this.sleeper.wake()
-      await this.pumping
+      await this.pump.stop() // aborts a POST still in flight
       const left = this.spool.segments
       this.waiters.reject(new Error(`The InfluxDB writer closed with ${left.length} segments undelivered`))
       this.transport?.close?.()
@@ -334,7 +323,7 @@ class SpoolWriter implements DurableWriter {
     }
     await spool.append(data, lines.length)
     this.trimCache()
-    void this.pump()
+    this.pump.kick()
     return { accepted: lines.length, dropped: 0 }
   }
 
@@ -349,71 +338,86 @@ class SpoolWriter implements DurableWriter {
     }
   }
 
-  // ---- delivery loop ----------------------------------------------------------------------------
+  // ---- delivery: one batch per step ------------------------------------------------------------
 
-  /** Starts the delivery loop unless it runs; restarts it while segments remain (and not closing). */
-  private pump(): Promise<void> {
-    this.pumping ??= this.pumpLoop().finally(() => {
-      this.pumping = undefined
-      if (!this.closing && this.spool.segments.length) void this.pump()
-    })
-    return this.pumping
-  }
-
-  /** Delivers head segments until the spool is empty or the writer closes. */
-  private async pumpLoop(): Promise<void> {
+  /**
+   * Sends the head segment's next batch (segments strictly in order); removes the segment once all of
+   * it is acknowledged, or moves it to `rejected/` when InfluxDB refused some of its batches.
+   */
+  private async step(signal?: AbortSignal): Promise<StepResult> {
     const { spool } = this
-    let failures = 0
-    while (spool.segments.length && !this.closed) {
-      const head = spool.segments[0]
-      const attempt = ++this.attempts
-      try {
-        if (!(await this.deliverSegment(head))) return
-        failures = 0
-      } catch (err) {
-        // A spool I/O error (unreadable segment, disk full, permissions): keep the data and the order, retry later.
-        this.lastError = messageOf(err)
-        this.log.error('Spool I/O error; the data stays spooled and is retried', { segment: head.name, error: this.lastError })
-        this.waiters.reject(err, attempt)
-        if (this.closing) return
-        await this.sleeper.sleep(retryDelay(++failures, this.retryMinMs, this.retryMaxMs))
-      }
+    if (!spool.segments.length) {
+      this.waiters.resolve()
+      return undefined
     }
-    if (!spool.segments.length) this.waiters.resolve()
-  }
-
-  /** Delivers the head segment, halving batches on 413; false when delivery stopped (closing). */
-  private async deliverSegment(seg: Segment): Promise<boolean> {
-    const data = await this.readSegment(seg)
-    if (!data) return true
-    const refusals: string[] = []
-    let limit = this.batchLines
-    let pos = nextLines(data, 0, this.headDelivered).end
-    while (pos < data.length) {
-      const { end, lines } = nextLines(data, pos, limit)
-      const outcome = await this.sendBatch(data.subarray(pos, end), lines)
-      if (outcome.kind === 'stopped') return false
-      if (outcome.kind === 'split') {
-        limit = Math.ceil(lines / 2)
-        const fields = { segment: seg.name, lines, retryWith: limit, error: outcome.message }
-        if (this.splitWarned) this.log.debug('InfluxDB refused a batch as too large; halving it', fields)
-        else this.log.warn('InfluxDB refused a batch as too large (413); halving it', fields)
-        this.splitWarned = true
-        continue
+    if (this.closed) return undefined
+    if (Date.now() < this.retryAt) return this.retryAt
+    const head = spool.segments[0]
+    const attempt = ++this.attempts
+    try {
+      // Read once per segment (an uncached one is a file read), not once per batch.
+      if (this.headData?.seg !== head) {
+        const content = await this.readSegment(head)
+        if (!content) return 'again'
+        this.headData = { seg: head, data: content }
       }
-      if (outcome.kind === 'delivered') this.counters.deliveredLines += lines
-      else {
-        this.counters.rejectedLines += lines
-        refusals.push(`lines ${this.headDelivered + 1}-${this.headDelivered + lines}: ${outcome.message}`)
-        this.log.error('InfluxDB refused a batch; its segment goes to rejected/', { segment: seg.name, lines, error: outcome.message })
+      const { data } = this.headData
+      if (this.headPos >= data.length) {
+        // Forgotten only once the spool let go of it: a failed remove is retried, not the segment resent.
+        if (this.refusals.length) await spool.reject(head, this.refusals.join('\n'))
+        else await spool.remove(head)
+        this.headData = undefined
+        this.headDelivered = this.headPos = 0
+        this.refusals = []
+        this.batchLimit = this.batchLines
+        return 'again'
+      }
+      const { end, lines } = nextLines(data, this.headPos, this.batchLimit)
+      const outcome = await this.sendBatch(data.subarray(this.headPos, end), lines, attempt, signal)
+      switch (outcome.kind) {
+        case 'again':
+          return 'again'
+        case 'retry':
+          return this.backOff(attempt, outcome.askedMs)
+        case 'split': {
+          this.batchLimit = Math.ceil(lines / 2)
+          const fields = { segment: head.name, lines, retryWith: this.batchLimit, error: outcome.message }
+          if (this.splitWarned) this.log.debug('InfluxDB refused a batch as too large; halving it', fields)
+          else this.log.warn('InfluxDB refused a batch as too large (413); halving it', fields)
+          this.splitWarned = true
+          return 'again'
+        }
+        case 'reject':
+          this.counters.rejectedLines += lines
+          this.refusals.push(`lines ${this.headDelivered + 1}-${this.headDelivered + lines}: ${outcome.message}`)
+          this.log.error('InfluxDB refused a batch; its segment goes to rejected/', { segment: head.name, lines, error: outcome.message })
+          break
+        case 'delivered':
+          this.counters.deliveredLines += lines
+          this.failures = 0
+          break
       }
       this.headDelivered += lines
-      pos = end
+      this.headPos = end
+      return 'again'
+    } catch (err) {
+      // A spool I/O error (unreadable segment, disk full, permissions): keep the data and the order, retry later.
+      this.lastError = messageOf(err)
+      this.log.error('Spool I/O error; the data stays spooled and is retried', { segment: head.name, error: this.lastError })
+      this.waiters.reject(err, attempt)
+      return this.backOff(attempt)
     }
-    this.headDelivered = 0
-    if (refusals.length) await this.spool.reject(seg, refusals.join('\n'))
-    else await this.spool.remove(seg)
-    return true
+  }
+
+  /**
+   * When to try again after failed attempt `attempt`: at once when a `flush()` asked meanwhile (it is
+   * owed an attempt of its own), never while closing (the rest stays spooled), else after a backoff.
+   */
+  private backOff(attempt: number, askedMs = 0): StepResult {
+    this.failures++
+    if (this.closing) return undefined
+    this.retryAt = this.waiters.askedDuring(attempt) ? 0 : Date.now() + retryDelay(this.failures, this.retryMinMs, this.retryMaxMs, askedMs)
+    return this.retryAt || 'again'
   }
 
   /**
@@ -426,7 +430,8 @@ class SpoolWriter implements DurableWriter {
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw new Error(`Cannot read spool segment ${seg.name}: ${messageOf(err)}`, { cause: err })
       this.log.error('Spool segment file vanished; skipped', { segment: seg.name, error: messageOf(err) })
-      this.headDelivered = 0
+      this.headDelivered = this.headPos = 0
+      this.refusals = []
       await this.spool.remove(seg)
       return undefined
     }
@@ -447,59 +452,49 @@ class SpoolWriter implements DurableWriter {
   }
 
   /**
-   * POSTs one batch until InfluxDB acknowledges it or refuses the data itself ({@link failureVerdict});
-   * retriable failures back off and repeat. `stopped` when the writer closes meanwhile.
+   * POSTs one batch once ({@link failureVerdict} says what a failure means for the data); a missing
+   * database is created once between deliveries. `attempt` numbers the POST for `flush()`.
    */
-  private async sendBatch(body: Buffer, lines: number): Promise<SendOutcome> {
-    let ensured = false
-    for (let attempt = 1; ; attempt++) {
-      const started = ++this.attempts
-      let sent = false
-      try {
-        const t = await this.getTransport()
-        this.inflight = new AbortController()
-        sent = true
-        await t.send(body, this.inflight.signal)
-        if (this.outage) this.log.info('InfluxDB accepts writes again', { pendingSegments: this.spool.segments.length })
-        this.outage = false
-        this.sleeper.settle()
-        return { kind: 'delivered' }
-      } catch (err) {
-        this.counters.writeErrors++
-        this.lastError = messageOf(err)
-        if (isDatabaseNotFound(err) && !ensured && this.transport?.ensureDatabase) {
-          ensured = true
-          this.log.info('Creating the InfluxDB database', { database: this.opts.influx.bucket })
-          try {
-            await this.transport.ensureDatabase()
-            continue
-          } catch (e) {
-            this.lastError = messageOf(e)
-          }
+  private async sendBatch(body: Buffer, lines: number, attempt: number, signal?: AbortSignal): Promise<SendOutcome> {
+    let sent = false
+    try {
+      const t = await this.getTransport()
+      sent = true
+      await t.send(body, signal)
+      if (this.outage) this.log.info('InfluxDB accepts writes again', { pendingSegments: this.spool.segments.length })
+      this.outage = false
+      this.ensured = false
+      return { kind: 'delivered' }
+    } catch (err) {
+      this.counters.writeErrors++
+      this.lastError = messageOf(err)
+      if (isDatabaseNotFound(err) && !this.ensured && this.transport?.ensureDatabase) {
+        this.ensured = true
+        this.log.info('Creating the InfluxDB database', { database: this.opts.influx.bucket })
+        try {
+          await this.transport.ensureDatabase()
+          return { kind: 'again' }
+        } catch (e) {
+          this.lastError = messageOf(e)
         }
-        // Only an answer to the POST itself says anything about the data (not one from server detection).
-        const verdict = sent ? failureVerdict(err, lines) : 'retry'
-        if (verdict !== 'retry') {
-          const message = ((err instanceof InfluxError && err.body) || this.lastError).slice(0, 1000)
-          return { kind: verdict, message }
-        }
-        this.waiters.reject(err, started)
-        if (this.closing) return { kind: 'stopped' }
-        this.logRetry(err, attempt)
-        this.outage = true
-        const asked = err instanceof InfluxError ? (err.retryAfterMs ?? 0) : 0
-        await this.sleeper.sleep(retryDelay(attempt, this.retryMinMs, this.retryMaxMs, asked))
-        if (this.closed) return { kind: 'stopped' }
-      } finally {
-        this.inflight = undefined
       }
+      // Only an answer to the POST itself says anything about the data (not one from server detection).
+      const verdict = sent ? failureVerdict(err, lines) : 'retry'
+      if (verdict !== 'retry') {
+        const message = ((err instanceof InfluxError && err.body) || this.lastError).slice(0, 1000)
+        return { kind: verdict, message }
+      }
+      this.waiters.reject(err, attempt)
+      if (!this.closing) this.logRetry(err)
+      this.outage = true
+      return { kind: 'retry', askedMs: err instanceof InfluxError ? (err.retryAfterMs ?? 0) : 0 }
     }
   }
 
   /** One warning per outage; a configuration problem (401/403/404…) is an error. */
-  private logRetry(err: unknown, attempt: number): void {
+  private logRetry(err: unknown): void {
     const error = this.lastError
-    if (this.outage) this.log.debug('InfluxDB write failed again', { error, attempt })
+    if (this.outage) this.log.debug('InfluxDB write failed again', { error, failures: this.failures + 1 })
     else if (err instanceof InfluxError && !err.retriable) {
       // 401/403/404…: a configuration problem; the data is fine, so it waits for the fix.
       this.log.error('InfluxDB refused the write; check INFLUX_URL, INFLUX_TOKEN, INFLUX_ORG, INFLUX_BUCKET', { error })

@@ -91,7 +91,7 @@ beforeAll(async () => {
     log: silentLogger,
     intervalSeconds: I,
   })
-  summaries.stop()
+  await summaries.stop()
   for (const j of jobs) {
     await writer.write([
       jobEventLine({ ...j, status: 'running', endedAt: null }, 'start', Date.parse(j.startedAt)),

@@ -378,7 +378,7 @@ describe('summaries', () => {
         truth(W_('B'), (w) => w.clients, E - S),
       )
     } finally {
-      summaries.stop()
+      await summaries.stop()
       await influxd.start().catch(() => {})
       await store.close()
     }

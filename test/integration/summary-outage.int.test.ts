@@ -134,7 +134,7 @@ beforeAll(async () => {
     delivered: collectorWatermark(config.influx),
     onDone: (id) => void queued.push(reports.completed(id)),
   })
-  summaries.stop()
+  await summaries.stop()
 }, 60_000)
 afterAll(async () => {
   await reports?.close()

@@ -45,7 +45,7 @@ describe('scheduled digests', () => {
         .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
     const stats = new StatsService({ source: m.source, intervalSeconds: I, previousRuns })
     const summaries = startSummaries({ store, stats, log: silentLogger, intervalSeconds: I, now: () => T('09:00') })
-    summaries.stop()
+    await summaries.stop()
     const add = async (j: Job) => {
       data.jobs[j.id] = j
       await summaries.compute(j.id)

@@ -9,6 +9,7 @@ import { memorySource } from '../../support/memory-source.ts'
 import { startSmtp, type TestSmtp } from '../../support/smtp.ts'
 import { tempDir } from '../../support/tmp.ts'
 import { completedJob } from '../../support/job.ts'
+import { until as waitUntil } from '../../support/wait.ts'
 
 // The mail queue against a real SMTP server that refuses some addresses for good (550).
 let smtp: TestSmtp
@@ -32,7 +33,7 @@ async function setup(dir = tempDir()) {
   const store = { data, update: <R>(fn: (d: StoreData) => R) => Promise.resolve(fn(data)) }
   const stats = new StatsService({ source: m.source, intervalSeconds: 60, previousRuns: () => [] })
   const summaries = startSummaries({ store, stats, log: silentLogger, intervalSeconds: 60 })
-  summaries.stop()
+  await summaries.stop()
   await summaries.compute('q1')
   const reports = await startReports({
     config: { smtpUrl: smtp.url, from: 'q@example.com', to: [], thresholdPct: 20 },
@@ -45,10 +46,7 @@ async function setup(dir = tempDir()) {
   })
   return { data, reports, dir }
 }
-const until = async (f: () => boolean) => {
-  for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 25))
-  expect(f()).toBe(true)
-}
+const until = (f: () => boolean) => waitUntil(f, 'the mail queue to get there')
 
 describe('the mail queue', () => {
   it('gives up on a permanent refusal (550): the job says failed, nothing is retried', async () => {
@@ -77,7 +75,8 @@ describe('the mail queue', () => {
     await smtp.down()
     try {
       await reports.send(data.jobs.q1, ['ok@example.com'])
-      rmSync(dir, { recursive: true, force: true }) // reports.json can no longer be written
+      // reports.json can no longer be written; the sender may be writing it meanwhile (ENOTEMPTY: retried)
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10 })
       await until(() => /reports\.json/.test(reports.health().lastError ?? ''))
     } finally {
       await smtp.up()

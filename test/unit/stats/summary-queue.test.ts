@@ -42,7 +42,7 @@ describe('startSummaries after a restart with many jobs due', () => {
       onDone: () => ++done === 60 && allDone(),
     })
     await finished
-    summaries.stop()
+    await summaries.stop()
     expect(Object.values(jobs).every((j) => j.summary?.state === 'done')).toBe(true)
     expect(peak).toBeLessThanOrEqual(3)
     expect(peak).toBeGreaterThan(1)
