@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig, type Config, type QumuloConfig } from '../lib/config.ts'
-import { UsageError } from '../lib/errors.ts'
+import { UsageError, messageOf } from '../lib/errors.ts'
 import { COMMANDS } from './commands.ts'
 import { createLogger } from '../lib/log.ts'
 import { createDurableWriter } from '../lib/influx/writer.ts'
@@ -13,7 +13,7 @@ function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: COMMANDS.collect.options, strict: true }).values
   } catch (err) {
-    throw new UsageError((err as Error).message)
+    throw new UsageError(messageOf(err))
   }
 }
 

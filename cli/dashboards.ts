@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../lib/config.ts'
-import { UsageError } from '../lib/errors.ts'
+import { UsageError, messageOf } from '../lib/errors.ts'
 import { COMMANDS } from './commands.ts'
 import { writeDashboards } from '../dashboards/index.ts'
 
@@ -10,7 +10,7 @@ export async function runDashboardsCommand(argv: string[], env: NodeJS.ProcessEn
   try {
     out = parseArgs({ args: argv, options: COMMANDS.dashboards.options, strict: true }).values.out!
   } catch (err) {
-    throw new UsageError((err as Error).message)
+    throw new UsageError(messageOf(err))
   }
   const config = loadConfig(env, [])
   const { written, unchanged } = writeDashboards(out, { pollSeconds: config.collector.pollSeconds, bucket: config.influx.bucket })

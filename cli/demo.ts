@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../lib/config.ts'
-import { UsageError } from '../lib/errors.ts'
+import { UsageError, messageOf } from '../lib/errors.ts'
 import { COMMANDS } from './commands.ts'
 import { createLogger } from '../lib/log.ts'
 import { createInfluxQL } from '../lib/influx/influxql.ts'
@@ -23,7 +23,7 @@ function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: COMMANDS.demo.options, strict: true }).values
   } catch (err) {
-    throw new UsageError((err as Error).message)
+    throw new UsageError(messageOf(err))
   }
 }
 

@@ -2,7 +2,7 @@ import { rename, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import type { Job, JobComment } from '../jobs/types.ts'
 import { loadConfig } from '../lib/config.ts'
-import { UsageError } from '../lib/errors.ts'
+import { UsageError, messageOf } from '../lib/errors.ts'
 import { TOP_N } from '../stats/compute.ts'
 import { ApiResponseError, createApiClient, type ApiClient } from './api-client.ts'
 import { JOB_SUBCOMMANDS, JOB_USAGE, jobSubcommandUsage, SUBCOMMANDS, type Subcommand } from './commands.ts'
@@ -114,7 +114,7 @@ export function parseJobArgs(argv: string[]): Invocation {
     const r = parseArgs({ args: rest, options: spec.options, allowPositionals: spec.positionals, strict: true })
     parsed = { values: r.values as typeof parsed.values, positionals: r.positionals }
   } catch (err) {
-    throw new UsageError(`job ${sub}: ${(err as Error).message}`)
+    throw new UsageError(`job ${sub}: ${messageOf(err)}`)
   }
   const v = parsed.values
   const pos = parsed.positionals

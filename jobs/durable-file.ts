@@ -5,6 +5,7 @@ import { fsyncDir } from '../lib/fsync.ts'
 import type { StoreData } from './types.ts'
 import { issuesText } from '../lib/zod-text.ts'
 import { StoreCorruptError, StoreDataSchema } from './store-schema.ts'
+import { messageOf } from '../lib/errors.ts'
 
 // The snapshot file: written whole through a temp file, fsync, rename and a directory fsync.
 
@@ -67,7 +68,7 @@ export class DurableJSONFile implements Adapter<StoreData> {
     try {
       parsed = JSON.parse(text)
     } catch (err) {
-      throw new StoreCorruptError(this.file, `is not valid JSON (${describeJsonError(text, (err as Error).message)})`)
+      throw new StoreCorruptError(this.file, `is not valid JSON (${describeJsonError(text, messageOf(err))})`)
     }
     const checked = StoreDataSchema.safeParse(parsed)
     if (!checked.success) throw new StoreCorruptError(this.file, `is not a version-1 job store (${issuesText(checked.error)})`)

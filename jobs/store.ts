@@ -10,6 +10,7 @@ import { replayJournal, type Replay } from './journal.ts'
 import { extrasOf, jobPart, journalRecord, snapshotChunks } from './snapshot.ts'
 import { emptyData } from './store-schema.ts'
 import type { Job, StoreData } from './types.ts'
+import { messageOf } from '../lib/errors.ts'
 /**
  * The job store, in three files of one directory, owned by one process (`<file>.lock`):
  *
@@ -315,7 +316,7 @@ class Store implements JobStore {
       bytes = full ? await this.#snapshot() : await this.#appendRecord(ids)
     } catch (err) {
       this.#full = true // whatever this flush held goes out with the next one, whole
-      this.log.error('job store write failed', { file: this.file, error: (err as Error).message })
+      this.log.error('job store write failed', { file: this.file, error: messageOf(err) })
       throw err
     }
     this.stats.writes++
@@ -427,7 +428,7 @@ class Store implements JobStore {
         this.#inChain(() => this.#cutJournal(cut))
           .catch((err: unknown) => {
             this.#compactAfter = Date.now() + COMPACT_RETRY_MS
-            this.log.error('job journal cut failed; it keeps its records', { file: this.journalFile, error: (err as Error).message })
+            this.log.error('job journal cut failed; it keeps its records', { file: this.journalFile, error: messageOf(err) })
           })
           .finally(() => (this.#compaction = false))
       },
@@ -435,7 +436,7 @@ class Store implements JobStore {
         this.#compacting = null
         this.#compaction = false
         this.#compactAfter = Date.now() + COMPACT_RETRY_MS
-        this.log.error('job store compaction failed; will retry', { file: this.file, error: (err as Error).message })
+        this.log.error('job store compaction failed; will retry', { file: this.file, error: messageOf(err) })
       },
     )
   }

@@ -5,6 +5,7 @@ import type * as Yaml from 'yaml'
 import type * as Zod from 'zod'
 import type { QumuloConfig } from './config.ts'
 import { issuesText } from './zod-text.ts'
+import { messageOf } from './errors.ts'
 
 // zod and yaml take 100-300 ms to load, which every CLI call (a Slurm prolog's `job start`) would
 // pay through lib/config.ts; only a clusters file needs them, so they load when one is read.
@@ -64,7 +65,7 @@ export function readClustersFile(file: string, timeoutMsDefault: number, problem
   try {
     doc = (load('yaml') as typeof Yaml).parse(text)
   } catch (err) {
-    at('', `"${file}" is not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`)
+    at('', `"${file}" is not valid YAML or JSON (${messageOf(err).split('\n')[0]})`)
     return []
   }
   if (!Array.isArray(doc) || doc.length === 0) {

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 import type * as Croner from 'croner'
-import { ConfigError } from './errors.ts'
+import { ConfigError, messageOf } from './errors.ts'
 import { normalizePath } from './paths.ts'
 import { clusterNameProblem, readClustersFile } from './clusters-file.ts'
 import type { LogLevel } from './log.ts'
@@ -380,7 +380,7 @@ function readReport(r: Reader): ReportConfig {
       const { Cron } = createRequire(import.meta.url)('croner') as typeof Croner
       new Cron(schedule, { paused: true }).stop()
     } catch (err) {
-      r.problems.push(`QACTIVITY_REPORT_SCHEDULE: "${schedule}" is not a cron expression (${(err as Error).message})`)
+      r.problems.push(`QACTIVITY_REPORT_SCHEDULE: "${schedule}" is not a cron expression (${messageOf(err)})`)
     }
     if (!to.length) r.problems.push('QACTIVITY_REPORT_TO is required when QACTIVITY_REPORT_SCHEDULE is set (the digests go there)')
     if (!smtpUrl) r.problems.push('SMTP_URL is required when QACTIVITY_REPORT_SCHEDULE is set')

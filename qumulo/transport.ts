@@ -3,6 +3,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { rootCertificates } from 'node:tls'
 import type { QumuloConfig } from '../lib/config.ts'
+import { messageOf } from '../lib/errors.ts'
 
 /** One HTTP exchange as the client needs it: status and the whole body as text. */
 export interface RawResponse {
@@ -74,7 +75,7 @@ function loadCa(caFile: string | undefined): string[] | undefined {
   try {
     return [...rootCertificates, readFileSync(caFile, 'utf8')]
   } catch (err) {
-    throw new Error(`Cannot read QUMULO_CA_FILE "${caFile}": ${(err as Error).message}`, { cause: err })
+    throw new Error(`Cannot read QUMULO_CA_FILE "${caFile}": ${messageOf(err)}`, { cause: err })
   }
 }
 

@@ -2,6 +2,7 @@ import { readFile, rename, rm, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { z } from 'zod'
 import { fsyncDir } from '../lib/fsync.ts'
+import { messageOf } from '../lib/errors.ts'
 
 /** One e-mail still to send: a job's report, or a digest of the jobs completed in (since, until]. */
 export interface MailTask {
@@ -99,7 +100,7 @@ export class ReportStateFile {
     try {
       parsed = JSON.parse(text)
     } catch (err) {
-      throw new ReportStateCorruptError(file, `is not valid JSON (${(err as Error).message})`)
+      throw new ReportStateCorruptError(file, `is not valid JSON (${messageOf(err)})`)
     }
     const checked = StateSchema.safeParse(parsed)
     if (!checked.success) {

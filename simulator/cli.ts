@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { UsageError } from '../lib/errors.ts'
+import { UsageError, messageOf } from '../lib/errors.ts'
 import { createLogger, type LogLevel } from '../lib/log.ts'
 import { loadScenario, scaleScenario, ScenarioError, type Scenario } from './scenario.ts'
 import { startSimulator, type SimulatorOptions } from './server.ts'
@@ -53,7 +53,7 @@ function parseFlags(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: SIMULATE_FLAGS, allowPositionals: false, strict: true })
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${SIMULATE_USAGE}`)
+    throw new UsageError(`${messageOf(err)}\n${SIMULATE_USAGE}`)
   }
 }
 

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { normalizePath } from '../lib/paths.ts'
 import { ACTIVITY_TYPES, type ActivityType } from '../lib/schema.ts'
 import { issuesText } from '../lib/zod-text.ts'
+import { messageOf } from '../lib/errors.ts'
 
 /** A scenario file that does not validate; the message names every bad field. */
 export class ScenarioError extends Error {
@@ -100,12 +101,12 @@ export function loadScenario(file: string): Scenario {
   try {
     json = JSON.parse(readFileSync(file, 'utf8'))
   } catch (err) {
-    throw new ScenarioError(`Cannot read scenario "${file}": ${(err as Error).message}`)
+    throw new ScenarioError(`Cannot read scenario "${file}": ${messageOf(err)}`)
   }
   try {
     return parseScenario(json)
   } catch (err) {
-    throw new ScenarioError(`${file}: ${(err as Error).message}`)
+    throw new ScenarioError(`${file}: ${messageOf(err)}`)
   }
 }
 

@@ -8,6 +8,7 @@ import { aggregateActivity, type ActivityAggregates, type TimelinePoint, type Fi
 import { LiveAggregates, type LiveOptions } from './live.ts'
 import { activityQuery, type ActivityRow, type ActivitySelector } from './model.ts'
 import type { ActivitySource } from './model.ts'
+import { messageOf } from '../lib/errors.ts'
 
 /** start, end and end − start of a capacity figure; null where a reading is missing. */
 export interface Growth {
@@ -263,7 +264,7 @@ export class StatsService {
             directories: String(a.totalDirectories),
           })
         } catch (err) {
-          return capacityGrowth(job, path, undefined, `live reading: ${(err as Error).message}`)
+          return capacityGrowth(job, path, undefined, `live reading: ${messageOf(err)}`)
         }
       }),
     )

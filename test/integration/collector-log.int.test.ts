@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { join } from 'node:path'
 import { loadConfig, type Config } from '../../lib/config.ts'
-import { createLogger, silentLogger } from '../../lib/log.ts'
+import { silentLogger } from '../../lib/log.ts'
 import { createDurableWriter } from '../../lib/influx/writer.ts'
 import { createInfluxQL } from '../../lib/influx/influxql.ts'
 import { createQumuloClient } from '../../qumulo/client.ts'
@@ -13,6 +13,7 @@ import { startSimulator, type RunningSimulator } from '../../simulator/server.ts
 import { parseScenario } from '../../simulator/scenario.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
+import { capturedLog } from '../support/log.ts'
 
 // A bad job path is the job's problem and an outage is the cluster's: both are logged once per change
 // of state, never once per cycle.
@@ -47,10 +48,7 @@ function configFor(): Config {
   )
 }
 
-function captured() {
-  const lines: string[] = []
-  return { lines, log: createLogger('info', {}, (line) => lines.push(line)) }
-}
+const captured = () => capturedLog('info')
 
 const t0 = Math.floor(Date.now() / 60_000) * 60 - 3600
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readdirSync } from 'node:fs'
 import type { InfluxConfig } from '../../lib/config.ts'
-import { createLogger } from '../../lib/log.ts'
+import { silentLogger as log } from '../../lib/log.ts'
 import { createInfluxQL, quoteIdent, quoteString } from '../../lib/influx/influxql.ts'
 import { toLine, type LinePoint } from '../../lib/influx/line-protocol.ts'
 import { detectServer } from '../../lib/influx/server.ts'
@@ -12,8 +12,6 @@ import { tempDir } from '../support/tmp.ts'
 
 let influxd: Influxd
 let dbCount = 0
-const logged: string[] = []
-const log = createLogger('info', {}, (l) => logged.push(l))
 
 beforeAll(async () => {
   influxd = await startInfluxd()

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { clip, createLogger } from '../../../lib/log.ts'
+import { clip } from '../../../lib/log.ts'
 import { createStateLog } from '../../../collector/state-log.ts'
+import { capturedLog } from '../../support/log.ts'
 
 describe('createStateLog', () => {
   it('logs a failure when it starts and a recovery with the number of failed cycles, nothing in between', () => {
-    const lines: string[] = []
-    const states = createStateLog(createLogger('info', {}, (l) => lines.push(l)))
+    const { lines, log } = capturedLog('info')
+    const states = createStateLog(log)
     expect(states.ok('activity', 'Activity poll recovered')).toBe(false)
     expect([1, 2, 3].map(() => states.fail('activity', 'Activity poll failed', { error: '503' }))).toEqual([true, false, false])
     states.fail('file-system', 'File-system poll failed', { error: '503' })

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLogger } from '../../../lib/log.ts'
 import { authHeader } from '../../../lib/influx/http.ts'
 import { apiOfVersion, detectServer, ensureDatabase, InfluxError } from '../../../lib/influx/server.ts'
 import { startFakeInflux, type FakeInflux } from '../../support/fake-influx.ts'
+import { capturedLog } from '../../support/log.ts'
 
 describe('apiOfVersion', () => {
   it.each([
@@ -44,11 +44,8 @@ describe('detectServer', () => {
 
   it('falls back to v1 with a warning when the header is missing', async () => {
     fake.version = undefined
-    const lines: string[] = []
-    const server = await detectServer(
-      cfg(),
-      createLogger('warn', {}, (l) => lines.push(l)),
-    )
+    const { lines, log } = capturedLog('warn')
+    const server = await detectServer(cfg(), log)
     expect(server).toEqual({ version: 'unknown', api: 'v1' })
     expect(lines.join()).toMatch(/level=warn.*no version/)
     fake.version = '1.6.7~rc0'

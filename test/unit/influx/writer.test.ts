@@ -2,12 +2,13 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createLogger, type Logger } from '../../../lib/log.ts'
+import type { Logger } from '../../../lib/log.ts'
 import { createTransport } from '../../../lib/influx/transport.ts'
 import { InfluxError } from '../../../lib/influx/http.ts'
 import { createDurableWriter, failureVerdict, SpoolLockedError, type DurableWriterOptions } from '../../../lib/influx/writer.ts'
 import { numberedLines, startFakeInflux, type FakeInflux } from '../../support/fake-influx.ts'
 import { tempDir } from '../../support/tmp.ts'
+import { capturedLog } from '../../support/log.ts'
 
 let fake: FakeInflux
 let logged: string[]
@@ -15,8 +16,7 @@ let log: Logger
 
 beforeEach(async () => {
   fake = await startFakeInflux()
-  logged = []
-  log = createLogger('debug', {}, (l) => logged.push(l))
+  ;({ lines: logged, log } = capturedLog())
 })
 afterEach(() => fake.close())
 

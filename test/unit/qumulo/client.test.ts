@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { QumuloConfig } from '../../../lib/config.ts'
-import { createLogger } from '../../../lib/log.ts'
 import { createQumuloClient, MAX_RESOLVE_IDS, QumuloApiError, type QumuloClient } from '../../../qumulo/client.ts'
 import type { RunningSimulator } from '../../../simulator/server.ts'
 import { ACCESS_TOKEN, manualClock, qumuloConfig, startTestSimulator } from '../simulator/helpers.ts'
+import { capturedLog } from '../../support/log.ts'
 
 const PASSWORD = 'S3cret-Pa55word!'
 const SCENARIO = {
@@ -21,8 +21,7 @@ const SCENARIO = {
 
 let sim: RunningSimulator | undefined
 let client: QumuloClient | undefined
-const lines: string[] = []
-const log = createLogger('debug', {}, (line) => lines.push(line))
+const { lines, log } = capturedLog()
 
 afterEach(async () => {
   client?.close()

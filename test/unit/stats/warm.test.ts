@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import type { Job } from '../../../jobs/types.ts'
-import { createLogger } from '../../../lib/log.ts'
 import { StatsService } from '../../../stats/service.ts'
 import { startLiveWarmer } from '../../../stats/warm.ts'
 import { memorySource } from '../../support/memory-source.ts'
+import { capturedLog } from '../../support/log.ts'
 
 const I = 60
 const T0 = 1_700_000_040
@@ -30,8 +30,7 @@ describe('startLiveWarmer', () => {
     const m = memorySource()
     let nowS = T0
     const stats = new StatsService({ source: m.source, intervalSeconds: I, previousRuns: () => [], now: () => nowS * 1000 })
-    const lines: string[] = []
-    const log = createLogger('info', {}, (l) => lines.push(l))
+    const { lines, log } = capturedLog('info')
     const jobs = [job('a'), job('b')]
     const warmer = startLiveWarmer({ stats, runningJobs: () => jobs, intervalSeconds: I, log, now: () => nowS * 1000 })
     await new Promise((r) => setTimeout(r, 20)) // the round at start (nothing stored yet); the next is a poll away
