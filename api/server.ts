@@ -17,8 +17,7 @@ import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
 import { startSummaries, type Summaries } from '../stats/summary.ts'
 import { collectorWatermark } from '../stats/delivered.ts'
-import { startLiveWarmer } from '../stats/warm.ts'
-import { jobActivityLines } from '../stats/job-activity.ts'
+import { startBackfills, type Backfills } from '../stats/backfill.ts'
 import type { ReportSources } from '../reports/build.ts'
 import { startReports, type Reports, type ReportsOptions } from '../reports/service.ts'
 
@@ -118,6 +117,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     intervalSeconds: config.collector.pollSeconds,
     annotations: outbox,
     onComplete: (id) => summaries.schedule(id),
+    onBackfill: (id) => backfills.kick(id),
     log: log.child({ component: 'jobs' }),
   })
   const retentionMs = config.api.retentionDays * 24 * HOUR
@@ -158,16 +158,25 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     }
   }
 
+  const source = config.influx.queryLanguage === 'flux' ? createFluxRunner(config.influx) : createInfluxQLSource(config.influx)
   const stats = new StatsService({
-    source: config.influx.queryLanguage === 'flux' ? createFluxRunner(config.influx) : createInfluxQLSource(config.influx),
+    source,
     intervalSeconds: config.collector.pollSeconds,
     previousRuns: (name, before, id) => service.previousRuns(name, before, id),
     aggregates,
-    emit: (job, selector, rows) => {
-      const lines = jobActivityLines(job, selector, rows)
-      if (lines.length)
-        o.writer.write(lines).catch((err: unknown) => log.error('Job activity not written', { job: job.id, error: messageOf(err) }))
-    },
+  })
+  // The collector may be another process: InfluxDB itself tells what it has delivered.
+  const delivered = collectorWatermark(config.influx)
+  // The service's onBackfill above calls this; it is only ever called once startApi has returned.
+  const backfills: Backfills = startBackfills({
+    store,
+    source,
+    writer: o.writer,
+    intervalSeconds: config.collector.pollSeconds,
+    clusters: config.clusterNames,
+    clientValues: (job) => stats.clientValues(job),
+    delivered,
+    log: log.child({ component: 'backfill' }),
   })
   const reportSources: ReportSources = {
     stats,
@@ -201,16 +210,9 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     writer: o.writer,
     log: log.child({ component: 'summaries' }),
     intervalSeconds: config.collector.pollSeconds,
-    // The collector may be another process: InfluxDB itself tells what it has delivered.
-    delivered: collectorWatermark(config.influx),
+    delivered,
     onDone: (id) =>
       void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
-  })
-  const warmer = startLiveWarmer({
-    stats,
-    runningJobs: () => service.runningJobs(),
-    intervalSeconds: config.collector.pollSeconds,
-    log: log.child({ component: 'stats' }),
   })
   const app = createApp({
     service,
@@ -228,7 +230,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   const stopAll = async () => {
     clearInterval(archiveTimer)
     await summaries.stop()
-    warmer.stop()
+    await backfills.stop()
     await reports?.close()
     await outbox.stop()
     await store.close()

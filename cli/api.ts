@@ -55,7 +55,7 @@ export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): P
     clients: qumulo,
     writer,
     log: log.child({ component: 'collector' }),
-    jobPaths: async (cluster, tick) => api.service.watchedPaths(cluster, tick),
+    jobs: async (cluster, tick) => api.service.jobScopes(cluster, tick),
     // One recorder per cluster: a path missing on one cluster is a problem of that cluster's jobs only.
     onPathStates: (cluster) =>
       pathProblemRecorder(api.store, () => api.service.runningJobs().filter((j) => j.cluster === cluster || j.cluster === '')),

@@ -7,7 +7,7 @@ import { createLogger } from '../lib/log.ts'
 import { createDurableWriter } from '../lib/influx/writer.ts'
 import { createQumuloClient } from '../qumulo/client.ts'
 import { createCollector } from '../collector/index.ts'
-import { jobPathsFromApi } from '../collector/job-paths.ts'
+import { jobsFromApi } from '../collector/api-jobs.ts'
 
 function parse(argv: string[]) {
   try {
@@ -49,9 +49,9 @@ export async function runCollectCommand(argv: string[], env: NodeJS.ProcessEnv):
     maxBytes: config.storage.spoolMaxBytes,
     log: log.child({ component: 'writer' }),
   })
-  // A lone collector learns running jobs' paths from the API when QACTIVITY_URL points at one.
-  const jobPaths = config.client.urlSet ? jobPathsFromApi(config.client.url, config.client.token, cluster.cluster) : undefined
-  const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, log), writer, log, jobPaths })
+  // A lone collector learns the running jobs from the API when QACTIVITY_URL points at one.
+  const jobs = config.client.urlSet ? jobsFromApi(config.client.url, config.client.token, cluster.cluster) : undefined
+  const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, log), writer, log, jobs })
   if (once) {
     const report = await collector.runOnce()
     const delivered = await writer.flush().then(

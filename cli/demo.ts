@@ -108,7 +108,7 @@ async function runDemo(cycles: number, env: NodeJS.ProcessEnv, dataDir: string, 
     qumulo,
     writer,
     log,
-    jobPaths: async (tick) => api.service.watchedPaths(config.qumulo.cluster, tick),
+    jobs: async (tick) => api.service.jobScopes(config.qumulo.cluster, tick),
     onPathStates: pathProblemRecorder(api.store, () => api.service.runningJobs()),
     onCycle: (r) => {
       out(

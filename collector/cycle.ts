@@ -9,6 +9,8 @@ import { PathRule } from './path-rule.ts'
 import type { PathResolver } from './resolver.ts'
 import { selfMetricsLine } from './self-metrics.ts'
 import type { StateLog } from './state-log.ts'
+import { JobIndex, jobActivityLines } from './attribution.ts'
+import type { CycleScope } from './watched.ts'
 import pLimit from 'p-limit'
 
 /** Everything one poll cycle needs, passed in so tests can point it at a simulator and a real InfluxDB. */
@@ -20,8 +22,10 @@ export interface CycleDeps {
   cluster: string
   /** `QACTIVITY_PATH_DEPTH` */
   pathDepth: number
-  /** Watched paths for the cycle stamped `time` (epoch s): `QACTIVITY_WATCH_PATHS` plus its jobs' paths. */
-  watchedPaths: (time: number) => Promise<string[]>
+  /** poll interval I, seconds: each poll stands for (t − I, t] */
+  intervalSeconds: number
+  /** What the cycle stamped `time` (epoch s) watches and attributes activity to. */
+  scope: (time: number) => Promise<CycleScope>
   log: Logger
   /** Failures logged once per change of state, across cycles. */
   states: StateLog
@@ -42,6 +46,12 @@ export interface CycleReport {
   rejectedEntries: number
   /** points handed to the writer, self-metrics excluded */
   points: number
+  /** jobs activity was attributed to (running, or in their end grace) */
+  jobs: number
+  /** `qactivity_job_activity` points among `points` */
+  jobPoints: number
+  /** seconds between the tick and the cycle's start: a late cycle measures a later moment */
+  latenessSeconds: number
   resolveCalls: number
   /** ids sent to `/v1/files/resolve` */
   resolvedIds: number
@@ -68,7 +78,7 @@ interface CapacityCollected extends Collected {
   pathStates: Map<string, string | undefined>
 }
 
-async function collectActivity(deps: CycleDeps, rule: PathRule, time: number, report: CycleReport): Promise<Collected> {
+async function collectActivity(deps: CycleDeps, rule: PathRule, index: JobIndex, time: number, report: CycleReport): Promise<Collected> {
   const out: Collected = { lines: [], failed: [] }
   let served
   try {
@@ -96,6 +106,10 @@ async function collectActivity(deps: CycleDeps, rule: PathRule, time: number, re
   } else deps.states.ok('resolve', 'Resolve recovered')
   const series = sumBySeries(served.entries, (id) => rule.tagFor(resolved.directories.get(id) ?? ''))
   out.lines = activityLines(series, deps.cluster, time)
+  // Attributed in the same write as the raw points: delivered (or spooled) together, never one without the other.
+  const attributed = jobActivityLines(series, index, deps.cluster, time, deps.intervalSeconds)
+  report.jobPoints = attributed.length
+  out.lines.push(...attributed)
   return out
 }
 
@@ -143,6 +157,9 @@ export function emptyReport(time: number, skippedTicks: number): CycleReport {
     entries: 0,
     rejectedEntries: 0,
     points: 0,
+    jobs: 0,
+    jobPoints: 0,
+    latenessSeconds: 0,
     resolveCalls: 0,
     resolvedIds: 0,
     cacheHitRate: 1,
@@ -162,16 +179,22 @@ export function emptyReport(time: number, skippedTicks: number): CycleReport {
 export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0): Promise<CycleReport> {
   const started = performance.now()
   const report = emptyReport(time, skippedTicks)
-  let watched: string[] = []
+  report.latenessSeconds = Math.max(0, Date.now() / 1000 - time)
+  let scope: CycleScope = { paths: [], jobs: [] }
   try {
-    watched = await deps.watchedPaths(time)
+    scope = await deps.scope(time)
     deps.states.ok('watched-paths', 'Watched paths available again')
   } catch (err) {
     report.failedEndpoints.push('watched-paths')
     deps.states.fail('watched-paths', 'Watched paths unavailable', { error: messageOf(err) }, 'error')
   }
-  const rule = new PathRule(watched, deps.pathDepth)
-  const [activity, capacity] = await Promise.all([collectActivity(deps, rule, time, report), collectCapacity(deps, watched, time)])
+  const rule = new PathRule(scope.paths, deps.pathDepth)
+  const index = new JobIndex(scope.jobs)
+  report.jobs = scope.jobs.length
+  const [activity, capacity] = await Promise.all([
+    collectActivity(deps, rule, index, time, report),
+    collectCapacity(deps, scope.paths, time),
+  ])
   const lines = [...activity.lines, ...capacity.lines]
   report.failedEndpoints.push(...activity.failed, ...capacity.failed)
   report.failedPaths = [...capacity.pathStates.values()].filter(Boolean).length

@@ -4,6 +4,7 @@ import type { DurableWriter } from '../lib/influx/writer.ts'
 import { createQumuloClient, type QumuloClient } from '../qumulo/client.ts'
 import { createCollector, type Collector, type CollectorOptions, type CollectorStatus } from './index.ts'
 import type { CycleReport } from './cycle.ts'
+import type { JobScope } from '../lib/job-scope.ts'
 
 /** Qumulo clients by cluster name (the `cluster` tag), one per configured cluster. */
 export type QumuloClients = ReadonlyMap<string, QumuloClient>
@@ -29,8 +30,8 @@ export interface FleetOptions {
   /** shared by every cluster: a point's `cluster` tag tells them apart */
   writer: DurableWriter
   log: Logger
-  /** the paths a cluster's poll stamped `tickS` must watch (its jobs') */
-  jobPaths?: (cluster: string, tickS: number) => Promise<string[]>
+  /** the jobs a cluster's poll stamped `tickS` attributes activity to (and whose paths it watches) */
+  jobs?: (cluster: string, tickS: number) => Promise<JobScope[]>
   /** what to do with a cluster's verdicts on its watched paths (see CollectorOptions.onPathStates) */
   onPathStates?: (cluster: string) => CollectorOptions['onPathStates']
   onCycle?: (cluster: string, report: CycleReport) => void
@@ -47,7 +48,7 @@ export function createFleet(o: FleetOptions): Fleet {
     const name = cluster.cluster
     const qumulo = o.clients.get(name)
     if (!qumulo) throw new Error(`no Qumulo client for cluster "${name}"`)
-    const jobPaths = o.jobPaths
+    const jobs = o.jobs
     collectors.set(
       name,
       createCollector({
@@ -55,7 +56,7 @@ export function createFleet(o: FleetOptions): Fleet {
         qumulo,
         writer: o.writer,
         log: o.log.child({ cluster: name }),
-        jobPaths: jobPaths && ((tickS) => jobPaths(name, tickS)),
+        jobs: jobs && ((tickS) => jobs(name, tickS)),
         onPathStates: o.onPathStates?.(name),
         onCycle: o.onCycle && ((r) => o.onCycle!(name, r)),
       }),

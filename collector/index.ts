@@ -7,7 +7,7 @@ import { emptyReport, runCycle, type CycleDeps, type CycleReport } from './cycle
 import { PathResolver } from './resolver.ts'
 import { startTicker, type Ticker } from './schedule.ts'
 import { createStateLog } from './state-log.ts'
-import { watchedPaths, type JobPathSource } from './watched.ts'
+import { cycleScope, type JobSource } from './watched.ts'
 
 /** A running or runnable collector. */
 export interface Collector {
@@ -40,8 +40,8 @@ export interface CollectorOptions {
   qumulo: QumuloClient
   writer: DurableWriter
   log: Logger
-  /** Running jobs' paths (optional). */
-  jobPaths?: JobPathSource
+  /** The jobs to attribute activity to and whose paths to watch (optional). */
+  jobs?: JobSource
   /** Told every cycle which watched paths Qumulo says are not directories (`serve` records it on the jobs). */
   onPathStates?: CycleDeps['onPathStates']
   /** Called after each scheduled cycle (tests, logging). */
@@ -56,7 +56,8 @@ export function createCollector(o: CollectorOptions): Collector {
     resolver: new PathResolver(o.qumulo, c.resolveCacheSize, c.resolveCacheTtlSeconds * 1000),
     cluster: o.config.qumulo.cluster,
     pathDepth: c.pathDepth,
-    watchedPaths: watchedPaths(c.watchPaths, o.jobPaths, o.log),
+    intervalSeconds: c.pollSeconds,
+    scope: cycleScope(c.watchPaths, o.jobs, o.log),
     log: o.log,
     states: createStateLog(o.log),
     onPathStates: o.onPathStates,

@@ -1,27 +1,35 @@
 import type { Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
+import type { JobScope } from '../lib/job-scope.ts'
 
 /**
- * The job paths the poll stamped `tickS` (epoch s) must watch: its cluster's running jobs' and those
- * of jobs completed less than one interval before the tick. From the job store in `serve`, from
- * the API for a lone collector.
+ * The jobs the poll stamped `tickS` (epoch s) attributes activity to, and whose paths it watches:
+ * its cluster's running jobs and those completed less than one interval before the tick. From the
+ * job store in `serve`, from the API for a lone collector.
  */
-export type JobPathSource = (tickS: number) => Promise<string[]>
+export type JobSource = (tickS: number) => Promise<JobScope[]>
+
+/** What a cycle watches and attributes to. */
+export interface CycleScope {
+  /** `QACTIVITY_WATCH_PATHS` plus the jobs' paths */
+  paths: string[]
+  jobs: JobScope[]
+}
 
 /**
- * Watched paths for a cycle: the static `QACTIVITY_WATCH_PATHS` plus running jobs' paths. When the
- * job source fails, the last paths it gave are kept so attribution does not flap during an outage.
+ * The scope of each cycle. When the job source fails, the jobs it last gave are kept, so that
+ * attribution and the path tags do not flap during an API outage.
  */
-export function watchedPaths(staticPaths: string[], jobs: JobPathSource | undefined, log: Logger): (tickS: number) => Promise<string[]> {
-  let lastJobPaths: string[] = []
+export function cycleScope(staticPaths: string[], source: JobSource | undefined, log: Logger): (tickS: number) => Promise<CycleScope> {
+  let last: JobScope[] = []
   return async (tickS) => {
-    if (jobs) {
+    if (source) {
       try {
-        lastJobPaths = await jobs(tickS)
+        last = await source(tickS)
       } catch (err) {
-        log.warn('Running jobs unavailable; using their last known paths', { error: messageOf(err) })
+        log.warn('Running jobs unavailable; using the last known ones', { error: messageOf(err) })
       }
     }
-    return [...new Set([...staticPaths, ...lastJobPaths])]
+    return { paths: [...new Set([...staticPaths, ...last.flatMap((j) => j.paths)])], jobs: last }
   }
 }

@@ -31,6 +31,10 @@ export const JobSchema = z
       .string()
       .optional()
       .openapi({ description: "why the collector cannot measure some of the job's paths (not a directory on Qumulo)" }),
+    backfill: z
+      .object({ until: z.string() })
+      .optional()
+      .openapi({ description: 'a backfill of the job series from raw points, pending since clients or paths were attached late' }),
     summary: z
       .object({
         state: z.enum(['pending', 'done']),

@@ -1,5 +1,6 @@
 import { clip, type Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
+import type { JobScope } from '../lib/job-scope.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import { capacityLine, type CapacityFigures } from '../lib/capacity-points.ts'
 import { JobError } from './errors.ts'
@@ -30,6 +31,8 @@ export interface JobServiceDeps {
   annotations?: AnnotationQueue
   /** called after a job completed (schedules its summary) */
   onComplete?: (id: string) => void
+  /** called after a job asked for a backfill (clients or paths attached late) */
+  onBackfill?: (id: string) => void
   log: Logger
   /** epoch ms @defaultValue Date.now */
   now?: () => number
@@ -228,9 +231,12 @@ export class JobService {
         j.paths = union(j.paths, newPaths)
         j.clients = union(j.clients, newClients)
         j.updatedAt = iso(at)
+        // The polls before `at` were attributed without them (stats/backfill.ts fills them in).
+        j.backfill = { until: iso(Math.max(at, Date.parse(j.backfill?.until ?? '') || 0)) }
       },
       [id],
     )
+    this.deps.onBackfill?.(id)
     this.snapshot(id, newPaths, 'start')
     return this.get(id)
   }
@@ -319,21 +325,28 @@ export class JobService {
   }
 
   /**
-   * The paths a cluster's poll stamped `tickS` (epoch s) must watch: those of the cluster's running
-   * jobs, and of its jobs completed less than one poll interval before the tick, since that poll's
-   * interval (tick − I, tick] still overlaps their window (README, "Window edges"). Jobs without a
-   * cluster are watched on every cluster.
+   * The jobs a cluster's poll stamped `tickS` (epoch s) attributes activity to and watches the paths
+   * of: the cluster's running jobs, and its jobs completed less than one poll interval before the
+   * tick, since that poll's interval (tick − I, tick] still overlaps their window (README, "Window
+   * edges"). Jobs without a cluster belong to every cluster.
    */
-  watchedPaths(cluster: string, tickS: number): string[] {
+  jobScopes(cluster: string, tickS: number): JobScope[] {
     const jobs = this.deps.store.data.jobs
-    const out = new Set<string>()
+    const out: JobScope[] = []
     const add = (j: Job | undefined) => {
-      if (j && (j.cluster === cluster || j.cluster === '')) for (const p of j.paths) out.add(p)
+      if (!j || (j.cluster !== cluster && j.cluster !== '')) return
+      const endMs = j.endedAt ? Date.parse(j.endedAt) : undefined
+      out.push({ id: j.id, name: j.name, cluster: j.cluster, startMs: Date.parse(j.startedAt), endMs, clients: j.clients, paths: j.paths })
     }
     for (const j of this.runningJobs()) add(j)
     this.forgetEnded(tickS * 1000)
     for (const [id, endMs] of this.ended) if (tickS * 1000 < endMs + this.graceMs) add(jobs[id])
-    return [...out]
+    return out
+  }
+
+  /** The paths of {@link jobScopes}: what the cluster's poll stamped `tickS` watches for its jobs. */
+  watchedPaths(cluster: string, tickS: number): string[] {
+    return [...new Set(this.jobScopes(cluster, tickS).flatMap((j) => j.paths))]
   }
 
   /**

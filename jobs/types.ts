@@ -71,6 +71,12 @@ export interface Job {
   capacity: PathCapacity[]
   /** Why the collector cannot measure some of the job's paths (they are not directories on Qumulo); absent when all can be. */
   error?: string
+  /**
+   * A backfill of the job's attributed series from raw points, asked for when clients or paths were
+   * attached after it started (stats/backfill.ts): the polls up to `until` (ISO) lack them. Absent
+   * once done; its summary waits for it.
+   */
+  backfill?: { until: string }
   /** The §6 aggregates computed once after completion (stats/summary.ts); absent while running. */
   summary?: JobSummary
   /** Delivery of the job's latest e-mailed report (reports/service.ts); absent when none was sent. */

@@ -4,7 +4,7 @@ import type { InfluxConfig } from '../lib/config.ts'
 import { ConfigError } from '../lib/errors.ts'
 import { endpoint, InfluxError, isRetriableStatus } from '../lib/influx/http.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
-import { anyOf, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource, type TimeRange } from './model.ts'
+import { anyOf, canMatch, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource, type TimeRange } from './model.ts'
 
 /**
  * Flux rendering and execution of the activity query (InfluxDB 2.x, `INFLUX_QUERY_LANGUAGE=flux`).
@@ -66,9 +66,12 @@ export function renderFluxCount(q: ActivityQuery, bucket: string): string {
 /** `from |> range |> filter`: the query's range, measurement, fields and (a client OR a path matches). */
 function selectPoints(q: ActivityQuery, fields: readonly string[], bucket: string): string[] {
   const s = q.selector
-  const clients = [...new Set(s.clients)]
-  const paths = [...new Set(s.paths)]
-  const match = anyOf([...clients.map((c) => `r.client_ip == ${fluxString(c)}`), ...paths.flatMap(pathTerms)], 'or', 'false')
+  const clients = q.jobId !== undefined ? [] : [...new Set(s.clients)]
+  const paths = q.jobId !== undefined ? [] : [...new Set(s.paths)]
+  const match =
+    q.jobId !== undefined
+      ? `r.job_id == ${fluxString(q.jobId)}`
+      : anyOf([...clients.map((c) => `r.client_ip == ${fluxString(c)}`), ...paths.flatMap(pathTerms)], 'or', 'false')
   return [
     ...(paths.length ? ['import "strings"', ''] : []),
     `from(bucket: ${fluxString(bucket)})`,
@@ -235,8 +238,7 @@ export function createFluxRunner(cfg: InfluxConfig, opts: FluxRunnerOptions = {}
 
   return {
     async rows(q) {
-      const s = q.selector
-      if (s.clients.length === 0 && s.paths.length === 0) return []
+      if (!canMatch(q)) return []
       const fieldIndex = new Map<string, number>(ACTIVITY_FIELDS.map((f, i) => [f, i]))
       const merged = new Map<string, ActivityRow>()
       for await (const { values, meta } of run(renderFlux(q, cfg.bucket))) {
@@ -263,8 +265,7 @@ export function createFluxRunner(cfg: InfluxConfig, opts: FluxRunnerOptions = {}
       return [...merged.values()].sort((a, b) => a.time - b.time || cmp(a.client, b.client) || cmp(a.path, b.path))
     },
     async count(q) {
-      const s = q.selector
-      if (s.clients.length === 0 && s.paths.length === 0) return 0
+      if (!canMatch(q)) return 0
       let n = 0
       for await (const { values, meta } of run(renderFluxCount(q, cfg.bucket))) n += Number(meta.column('_value', false).get(values) ?? 0)
       return n

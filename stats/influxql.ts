@@ -1,7 +1,8 @@
 import type { InfluxConfig } from '../lib/config.ts'
 import { createInfluxQL, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
+import { isDatabaseNotFound } from '../lib/influx/http.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
-import { anyOf, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
+import { anyOf, canMatch, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
 
 /** Escapes text for an InfluxQL regex literal `/…/` (RE2): every metacharacter and the delimiter. */
 export function regexLiteral(text: string): string {
@@ -17,10 +18,14 @@ function pathCondition(path: string): string {
 /** An epoch-ms time as an InfluxQL time literal. */
 const timeLiteral = (ms: number) => quoteString(new Date(ms).toISOString())
 
-/** `WHERE` of a query: its time range and (a client OR a path matches); undefined when nothing can match. */
+/** `WHERE` of a query: its time range and its job, or (a client OR a path matches); undefined when nothing can match. */
 function where(q: ActivityQuery): string | undefined {
   const s = q.selector
-  const conditions = [...s.clients.map((c) => `${quoteIdent('client_ip')} = ${quoteString(c)}`), ...s.paths.map(pathCondition)]
+  if (!canMatch(q)) return undefined
+  const conditions =
+    q.jobId !== undefined
+      ? [`${quoteIdent('job_id')} = ${quoteString(q.jobId)}`]
+      : [...s.clients.map((c) => `${quoteIdent('client_ip')} = ${quoteString(c)}`), ...s.paths.map(pathCondition)]
   if (!conditions.length) return undefined
   const cluster = s.cluster ? `${quoteIdent('cluster')} = ${quoteString(s.cluster)} AND ` : ''
   return `time > ${timeLiteral(q.range.fromMs)} AND time < ${timeLiteral(q.range.toMs)} AND ${cluster}${anyOf(conditions, 'OR', 'false')}`
@@ -46,7 +51,11 @@ export function renderInfluxQLCount(q: ActivityQuery): string | undefined {
 }
 
 export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
-  const influxql = createInfluxQL(cfg)
+  const ql = createInfluxQL(cfg)
+  // A database nothing was written to yet holds no points: an empty answer, not an outage.
+  const influxql = {
+    query: (text: string) => ql.query(text).catch((err: unknown) => (isDatabaseNotFound(err) ? [] : Promise.reject(err))),
+  }
   return {
     async rows(q) {
       const text = renderInfluxQL(q)

@@ -1,5 +1,5 @@
 import { ActivityAccumulator, type ActivityAggregates } from './compute.ts'
-import { activityQuery, type ActivityRow, type ActivitySelector, type ActivitySource } from './model.ts'
+import { jobActivityQuery, type ActivitySelector, type ActivitySource } from './model.ts'
 
 /**
  * Live aggregates of running jobs, kept incrementally so that a stats call reads only the polls
@@ -53,15 +53,8 @@ export class LiveAggregates {
     this.maxJobs = opts.maxJobs ?? 1000
   }
 
-  /**
-   * The aggregates of a running job's window [start, end = now]. `emit` sees the rows this call
-   * read: those folded for good (`final`, each once per fold) and the unsettled rest.
-   */
-  async aggregates(
-    jobId: string,
-    s: ActivitySelector,
-    emit?: (rows: ActivityRow[], final: boolean) => void,
-  ): Promise<ActivityAggregates & LiveInfo> {
+  /** The aggregates of a running job's window [start, end = now], from its attributed series. */
+  async aggregates(jobId: string, s: ActivitySelector): Promise<ActivityAggregates & LiveInfo> {
     const key = JSON.stringify([s.startMs, s.intervalSeconds, s.cluster, [...s.clients].sort(), [...s.paths].sort()])
     let entry = this.entries.get(jobId)
     if (!entry || entry.key !== key) entry = { key, acc: new ActivityAccumulator(), settledMs: s.startMs, queue: Promise.resolve() }
@@ -69,7 +62,7 @@ export class LiveAggregates {
     this.entries.set(jobId, entry)
     this.evict()
     const e = entry
-    const run = e.queue.then(() => this.refresh(e, s, emit))
+    const run = e.queue.then(() => this.refresh(jobId, e, s))
     e.queue = run.catch(() => undefined)
     return run
   }
@@ -84,28 +77,22 @@ export class LiveAggregates {
     return this.entries.size
   }
 
-  private async refresh(
-    e: Entry,
-    s: ActivitySelector,
-    emit?: (rows: ActivityRow[], final: boolean) => void,
-  ): Promise<ActivityAggregates & LiveInfo> {
+  private async refresh(jobId: string, e: Entry, s: ActivitySelector): Promise<ActivityAggregates & LiveInfo> {
     let full = e.settledMs <= s.startMs
     if (!full) {
-      const stored = await this.source.count(activityQuery(s, { fromMs: s.startMs, toMs: e.settledMs + 1 }))
+      const stored = await this.source.count(jobActivityQuery(jobId, s, { fromMs: s.startMs, toMs: e.settledMs + 1 }))
       if (stored !== e.acc.points) {
         e.acc = new ActivityAccumulator()
         e.settledMs = s.startMs
         full = true
       }
     }
-    const rows = await this.source.rows(activityQuery(s, { fromMs: e.settledMs, toMs: s.endMs + s.intervalSeconds * 1000 }))
+    const rows = await this.source.rows(jobActivityQuery(jobId, s, { fromMs: e.settledMs, toMs: s.endMs + s.intervalSeconds * 1000 }))
     const settle = Math.max(e.settledMs, s.endMs - s.intervalSeconds * 1000 - this.settleMs)
     const settled = rows.filter((r) => r.time * 1000 <= settle)
     const tail = rows.filter((r) => r.time * 1000 > settle)
     e.acc.add(settled, s)
     e.settledMs = settle
-    if (settled.length) emit?.(settled, true)
-    if (tail.length) emit?.(tail, false)
     const answer = tail.length ? e.acc.clone().add(tail, s) : e.acc
     return { ...answer.result(s), full, rowsRead: rows.length }
   }

@@ -32,9 +32,16 @@ export interface TimeRange {
   toMs: number
 }
 
-/** The one query the stats need: every matching point, per (time, client_ip, path). */
+/**
+ * The one query the stats need: every matching point, per (time, client_ip, path). Either a job's
+ * attributed series (`qactivity_job_activity`, `job_id` = {@link ActivityQuery.jobId}), written by the
+ * collector as it polls, or raw points matched by the selector's clients and paths (the backfill of
+ * late attachments reads those).
+ */
 export interface ActivityQuery {
-  measurement: 'qumulo_activity'
+  measurement: 'qumulo_activity' | 'qactivity_job_activity'
+  /** the job whose attributed series is read; absent for raw points */
+  jobId?: string
   selector: ActivitySelector
   /** fields returned, in this order */
   fields: readonly string[]
@@ -80,9 +87,19 @@ export function queryRange(s: ActivitySelector): TimeRange {
   return { fromMs: s.startMs, toMs: s.endMs + s.intervalSeconds * 1000 }
 }
 
-/** The job's points, all of them or those inside `range`. */
+/** The raw points matching the selector's clients or paths, all of them or those inside `range`. */
 export function activityQuery(selector: ActivitySelector, range: TimeRange = queryRange(selector)): ActivityQuery {
   return { measurement: 'qumulo_activity', selector, fields: ACTIVITY_FIELDS, range }
+}
+
+/** The job's attributed points (`qactivity_job_activity`), all of them or those inside `range`. */
+export function jobActivityQuery(jobId: string, selector: ActivitySelector, range: TimeRange = queryRange(selector)): ActivityQuery {
+  return { measurement: 'qactivity_job_activity', jobId, selector, fields: ACTIVITY_FIELDS, range }
+}
+
+/** Whether a query can match anything: without a client or a path nothing is attributed to a job either. */
+export function canMatch(q: ActivityQuery): boolean {
+  return q.selector.clients.length > 0 || q.selector.paths.length > 0
 }
 
 /** Runs activity queries and tag-value lookups (InfluxQL: stats/influxql.ts, Flux: stats/flux.ts). */

@@ -6,7 +6,7 @@ import type { CapacityFigures } from '../lib/capacity-points.ts'
 import { canonicalAddress } from '../lib/addresses.ts'
 import { aggregateActivity, type ActivityAggregates, type TimelinePoint, type FieldAggregate } from './compute.ts'
 import { LiveAggregates, type LiveOptions } from './live.ts'
-import { activityQuery, type ActivityRow, type ActivitySelector } from './model.ts'
+import { jobActivityQuery, type ActivitySelector } from './model.ts'
 import type { ActivitySource } from './model.ts'
 import { messageOf } from '../lib/errors.ts'
 
@@ -74,12 +74,6 @@ export interface StatsDeps {
   now?: () => number
   /** how running jobs' aggregates are kept between calls (stats/live.ts) */
   live?: LiveOptions
-  /**
-   * Sees the job's points as they are read, to write them as `qactivity_job_activity`
-   * (stats/job-activity.ts): a running job's points once folded (and its newest ones on warm-up),
-   * a completed job's all at once.
-   */
-  emit?: (job: Job, selector: ActivitySelector, rows: ActivityRow[]) => void
 }
 
 function cidrMatcher(clients: string[]): (value: string) => boolean {
@@ -141,7 +135,7 @@ export class StatsService {
    * The job's clients as stored `client_ip` values: exact IPs, plus every stored value inside one of
    * its CIDRs or equal to one of its IPs in another spelling (IPv6 formatting is not fixed).
    */
-  private async clientValues(job: Job): Promise<string[]> {
+  async clientValues(job: Pick<Job, 'clients' | 'cluster'>): Promise<string[]> {
     if (!job.clients.length) return []
     const matches = cidrMatcher(job.clients)
     const stored = await this.deps.source.clientValues(job.cluster || undefined)
@@ -203,14 +197,6 @@ export class StatsService {
   }
 
   /**
-   * Brings a running job's live aggregates up to date without answering (no capacity reading), so
-   * that the next stats call only reads the polls since: the API calls it after every poll.
-   */
-  async warm(job: Job): Promise<void> {
-    if (job.status === 'running') await this.activity(job, true)
-  }
-
-  /**
    * A completed job's series as its summary wrote it (≤ 240 points, one small query); a job
    * summarised before summaries wrote it, or whose points were lost, is read from its raw points.
    */
@@ -221,33 +207,33 @@ export class StatsService {
     return (await this.activity(job)).timeline
   }
 
-  /** The job's window (ending now while it runs) and what belongs to it. */
-  private async selector(job: Job): Promise<ActivitySelector> {
+  /**
+   * The job's window (ending now while it runs) and what belongs to it. The clients are the job's
+   * own (CIDRs unexpanded): the job's series is selected by its id, the collector matched them.
+   */
+  private selector(job: Job): ActivitySelector {
     const startMs = Date.parse(job.startedAt)
     const endMs = job.status === 'running' ? Math.max(startMs, this.now()) : Date.parse(job.endedAt!)
     return {
       startMs,
       endMs,
       intervalSeconds: this.deps.intervalSeconds,
-      clients: await this.clientValues(job),
+      clients: job.clients,
       paths: job.paths,
       cluster: job.cluster || undefined,
     }
   }
 
-  /** The activity aggregates: kept incrementally while the job runs, read once in full after. */
-  private async activity(job: Job, warming = false): Promise<ActivityAggregates & { selector: ActivitySelector }> {
-    const running = job.status === 'running'
-    const selector = await this.selector(job)
-    const emit = this.deps.emit
-    if (running) {
-      // The newest rows are written on warm-up only (once per poll), not on every user call.
-      const seen = emit && ((rows: ActivityRow[], final: boolean) => (final || warming) && emit(job, selector, rows))
-      return { ...(await this.live.aggregates(job.id, selector, seen)), selector }
-    }
+  /**
+   * The activity aggregates from the job's attributed series (`qactivity_job_activity`): kept
+   * incrementally while the job runs, read once in full after. Every point is weighed by the
+   * job's window as it stands now (a back-dated end included), not by the `seconds` written with it.
+   */
+  private async activity(job: Job): Promise<ActivityAggregates & { selector: ActivitySelector }> {
+    const selector = this.selector(job)
+    if (job.status === 'running') return { ...(await this.live.aggregates(job.id, selector)), selector }
     this.live.forget(job.id)
-    const rows = await this.deps.source.rows(activityQuery(selector))
-    emit?.(job, selector, rows)
+    const rows = await this.deps.source.rows(jobActivityQuery(job.id, selector))
     return { ...aggregateActivity(rows, selector), selector }
   }
 
@@ -270,9 +256,9 @@ export class StatsService {
     )
   }
 
-  /** How many activity points of a completed job InfluxDB holds (one `count()`, no rows). */
+  /** How many attributed points of a job InfluxDB holds (one `count()`, no rows). */
   async pointCount(job: Job): Promise<number> {
-    return this.deps.source.count(activityQuery(await this.selector(job)))
+    return this.deps.source.count(jobActivityQuery(job.id, this.selector(job)))
   }
 
   /** Stats side by side, with absolute and % deltas of every later job against the first. */

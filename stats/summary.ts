@@ -197,6 +197,7 @@ export function startSummaries(o: SummaryOptions): Summaries {
   }
 
   const ready = async (job: Job): Promise<boolean> => {
+    if (job.backfill) return false // its series lacks the polls before a late attachment (stats/backfill.ts)
     if (!o.delivered) return true
     const until = Date.parse(job.endedAt!) / 1000 + o.intervalSeconds
     if (await o.delivered(job.cluster, until)) return true

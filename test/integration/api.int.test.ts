@@ -5,7 +5,7 @@ import { createInfluxQL } from '../../lib/influx/influxql.ts'
 import type { DurableWriter } from '../../lib/influx/writer.ts'
 import { createQumuloClient, type QumuloClient } from '../../qumulo/client.ts'
 import { createCollector } from '../../collector/index.ts'
-import { jobPathsFromApi } from '../../collector/job-paths.ts'
+import { jobsFromApi } from '../../collector/api-jobs.ts'
 import { startApi, type RunningApi } from '../../api/server.ts'
 import { openWriter } from '../../cli/compose.ts'
 import type { Job } from '../../jobs/types.ts'
@@ -183,7 +183,7 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
       qumulo,
       writer,
       log: silentLogger,
-      jobPaths: async (tick) => api.service.watchedPaths('sim', tick),
+      jobs: async (tick) => api.service.jobScopes('sim', tick),
     })
     // A lone collector of cluster "sim" (tagged "lone" here to tell its points apart), and one of another cluster.
     const lone = createCollector({
@@ -191,14 +191,14 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
       qumulo,
       writer,
       log: silentLogger,
-      jobPaths: jobPathsFromApi(api.url, undefined, 'sim'),
+      jobs: jobsFromApi(api.url, undefined, 'sim'),
     })
     const other = createCollector({
       config: { ...config, qumulo: { ...config.qumulo, cluster: 'other' } },
       qumulo,
       writer,
       log: silentLogger,
-      jobPaths: jobPathsFromApi(api.url, undefined, 'other'),
+      jobs: jobsFromApi(api.url, undefined, 'other'),
     })
     await Promise.all([inProcess.runOnce(t), lone.runOnce(t), other.runOnce(t)])
     const { body: done } = await call('POST', `/api/v1/jobs/${job.id}/complete`, {})

@@ -74,7 +74,7 @@ describe('collector failures are logged once per change of state', () => {
       qumulo: createQumuloClient(config.qumulo, silentLogger),
       writer,
       log,
-      jobPaths: async (tick) => service.watchedPaths('sim', tick),
+      jobs: async (tick) => service.jobScopes('sim', tick),
       onPathStates: pathProblemRecorder(store, () => service.runningJobs()),
     })
 

@@ -11,7 +11,6 @@ import { startSimulator, type RunningSimulator } from '../../simulator/server.ts
 import { parseScenario } from '../../simulator/scenario.ts'
 import { StatsService, type JobStats } from '../../stats/service.ts'
 import { createInfluxQLSource } from '../../stats/influxql.ts'
-import { jobActivityLines } from '../../stats/job-activity.ts'
 import { startSummaries } from '../../stats/summary.ts'
 import { jobEventLine } from '../../jobs/events.ts'
 import type { Job, StoreData } from '../../jobs/types.ts'
@@ -70,7 +69,15 @@ beforeAll(async () => {
     maxBytes: 1e9,
     log: silentLogger,
   })
-  const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log: silentLogger })
+  // The collector attributes each poll to the jobs as it collects, as `serve` does.
+  const scopes = jobs.map((j) => ({ ...j, startMs: Date.parse(j.startedAt), endMs: Date.parse(j.endedAt!) }))
+  const collector = createCollector({
+    config,
+    qumulo: createQumuloClient(config.qumulo, silentLogger),
+    writer,
+    log: silentLogger,
+    jobs: async () => scopes,
+  })
   for (let k = 0; k <= 10; k++) await collector.runOnce(t0 + k * I)
   await writer.flush()
 
@@ -82,7 +89,6 @@ beforeAll(async () => {
       Object.values(data.jobs)
         .filter((j) => j.name === name && j.id !== id && j.startedAt < before)
         .reverse(),
-    emit: (j, s, rows) => void writer.write(jobActivityLines(j, s, rows)),
   })
   const summaries = startSummaries({
     store: { data, update: (fn) => Promise.resolve(fn(data)) },

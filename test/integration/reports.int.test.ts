@@ -70,7 +70,14 @@ beforeAll(async () => {
   )
   writer = await openWriter(config, silentLogger, 'spool')
   const qumulo = createQumuloClient(config.qumulo, silentLogger)
-  collector = createCollector({ config, qumulo, writer, log: silentLogger })
+  // Attributes each poll to the API's jobs, as `serve` wires it.
+  collector = createCollector({
+    config,
+    qumulo,
+    writer,
+    log: silentLogger,
+    jobs: async (tick) => api?.service.jobScopes('sim', tick) ?? [],
+  })
   collector.start()
   api = await startApi({
     config,
@@ -148,7 +155,7 @@ describe('an unreadable mail queue', () => {
       expect(((await mail.json()) as { error: { message: string } }).error.message).toMatch(/reports\.json/)
       // A running job's report comes from its live aggregates.
       const live = await fetch(`${broken.url}/api/v1/jobs/${id}/report`)
-      expect(live.status).toBe(200)
+      expect(live.status, await live.clone().text()).toBe(200)
       expect(await live.text()).toContain('still works')
     } finally {
       await broken.close()

@@ -11,7 +11,8 @@ import { parseScenario } from '../../simulator/scenario.ts'
 import { StatsService } from '../../stats/service.ts'
 import { createInfluxQLSource } from '../../stats/influxql.ts'
 import type { ActivitySource } from '../../stats/model.ts'
-import { jobActivityLines } from '../../stats/job-activity.ts'
+import { backfillJob } from '../../stats/backfill.ts'
+import { jobActivityLine } from '../../lib/job-scope.ts'
 import { createInfluxQL } from '../../lib/influx/influxql.ts'
 import { toLine } from '../../lib/influx/line-protocol.ts'
 import type { Job } from '../../jobs/types.ts'
@@ -79,10 +80,32 @@ afterAll(async () => {
   await influxd?.stop()
 })
 
+let jobs = 0
+/** A job; each gets its own id unless one is given (its series is selected by id). */
 function job(over: Partial<Job> & { startS: number; endS: number }): Job {
   const { startS, endS, ...rest } = over
-  return completedJob({ id: 'j', startedAt: new Date(startS * 1000).toISOString(), endedAt: new Date(endS * 1000).toISOString(), ...rest })
+  return completedJob({
+    id: `j${++jobs}`,
+    startedAt: new Date(startS * 1000).toISOString(),
+    endedAt: new Date(endS * 1000).toISOString(),
+    ...rest,
+  })
 }
+
+/**
+ * The job's attributed series for its polls up to `untilS` (default: its end), written from the raw
+ * points by the real backfill: the collector above polled without knowing the jobs, which is what a
+ * job whose clients or paths were attached late looks like.
+ */
+async function attribute(j: Job, untilS = j.endedAt ? Date.parse(j.endedAt) / 1000 : t0 + 600): Promise<Job> {
+  const source = createInfluxQLSource(config.influx)
+  const clientValues = (x: Pick<Job, 'clients' | 'cluster'>) =>
+    new StatsService({ source, intervalSeconds: I, previousRuns: () => [] }).clientValues(x)
+  await backfillJob(j, untilS * 1000, { source, writer, intervalSeconds: I, clusters: ['sim'], clientValues })
+  await writer.flush()
+  return j
+}
+const statsOf = async (j: Job) => stats.stats(await attribute(j))
 
 /** Ground truth from the scenario numbers alone: Σ files × k/60 (× 4096 for throughput) × seconds. */
 function truth(selected: W[], perClient: (w: W) => readonly string[], seconds: number): Record<ActivityField, number> {
@@ -117,7 +140,7 @@ const E = t0 + 570 // 9 minutes; the outage (polls t0+240…t0+360) lies inside
 
 describe('per-job aggregates against the scenario ground truth (real influxd, InfluxQL)', () => {
   it('by client only: every path the client touched, nothing of other clients', async () => {
-    const s = await stats.stats(job({ startS: S, endS: E, clients: ['10.1.0.1'] }))
+    const s = await statsOf(job({ startS: S, endS: E, clients: ['10.1.0.1'] }))
     expectTotals(
       s.activity,
       truth([...W_('A', 'D')], () => ['10.1.0.1'], E - S),
@@ -128,12 +151,12 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
   })
 
   it('by path only, including paths under it but never a sibling prefix', async () => {
-    const s = await stats.stats(job({ startS: S, endS: E, paths: ['/proj/a'] }))
+    const s = await statsOf(job({ startS: S, endS: E, paths: ['/proj/a'] }))
     expectTotals(
       s.activity,
       truth(W_('A', 'C'), (w) => w.clients, E - S),
     )
-    const ab = await stats.stats(job({ startS: S, endS: E, paths: ['/adv/a/b'] }))
+    const ab = await statsOf(job({ startS: S, endS: E, paths: ['/adv/a/b'] }))
     expectTotals(
       ab.activity,
       truth(W_('AB'), (w) => w.clients, E - S),
@@ -141,7 +164,7 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
   })
 
   it('by client and path with overlap: each point counted once', async () => {
-    const s = await stats.stats(job({ startS: S, endS: E, clients: ['10.1.0.1'], paths: ['/proj/a'] }))
+    const s = await statsOf(job({ startS: S, endS: E, clients: ['10.1.0.1'], paths: ['/proj/a'] }))
     expectTotals(
       s.activity,
       truth(W_('A', 'C', 'D'), (w) => w.clients, E - S),
@@ -150,12 +173,12 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
   })
 
   it('CIDR clients and nested job paths', async () => {
-    const cidr = await stats.stats(job({ startS: S, endS: E, clients: ['10.1.0.0/30'] }))
+    const cidr = await statsOf(job({ startS: S, endS: E, clients: ['10.1.0.0/30'] }))
     expectTotals(
       cidr.activity,
       truth(W_('A', 'B', 'D'), (w) => w.clients, E - S),
     )
-    const nested = await stats.stats(job({ startS: S, endS: E, paths: ['/proj/a', '/proj/a/sub'] }))
+    const nested = await statsOf(job({ startS: S, endS: E, paths: ['/proj/a', '/proj/a/sub'] }))
     expectTotals(
       nested.activity,
       truth(W_('A', 'C'), (w) => w.clients, E - S),
@@ -164,8 +187,8 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
 
   it('two concurrent jobs sharing a client each see all of that client', async () => {
     const [x, y] = await Promise.all([
-      stats.stats(job({ id: 'x', startS: S, endS: E, clients: ['10.1.0.1'] })),
-      stats.stats(job({ id: 'y', startS: S + 60, endS: E, clients: ['10.1.0.1'], paths: ['/proj/b'] })),
+      statsOf(job({ id: 'x', startS: S, endS: E, clients: ['10.1.0.1'] })),
+      statsOf(job({ id: 'y', startS: S + 60, endS: E, clients: ['10.1.0.1'], paths: ['/proj/b'] })),
     ])
     expectTotals(
       x.activity,
@@ -177,7 +200,7 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
   })
 
   it('a job shorter than one poll interval gets its share of the overlapping point', async () => {
-    const s = await stats.stats(job({ startS: t0 + 70, endS: t0 + 100, clients: ['10.1.0.3'] }))
+    const s = await statsOf(job({ startS: t0 + 70, endS: t0 + 100, clients: ['10.1.0.3'] }))
     expectTotals(
       s.activity,
       truth(W_('B'), (w) => w.clients, 30),
@@ -186,7 +209,7 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
   })
 
   it('adversarial paths: quotes, backslashes, regex metacharacters and Unicode give exact numbers', async () => {
-    const s = await stats.stats(job({ startS: S, endS: E, paths: [ODD] }))
+    const s = await statsOf(job({ startS: S, endS: E, paths: [ODD] }))
     expectTotals(
       s.activity,
       truth(W_('ODD'), (w) => w.clients, E - S),
@@ -197,7 +220,7 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
   it('compares runs: absolute and % deltas against the first, pct null when the first is 0', async () => {
     const a = job({ id: 'a', startS: S, endS: E, clients: ['10.1.0.3'] })
     const b = job({ id: 'b', startS: S, endS: E, clients: ['10.1.0.3', '10.1.0.1'] })
-    const c = await stats.compare([a, b])
+    const c = await stats.compare([await attribute(a), await attribute(b)])
     expect(c.jobs.map((j) => j.job)).toEqual(['a', 'b'])
     const d = c.deltas[0].activity
     expect(d.iops_write.total.abs).toBeCloseTo(0, 6)
@@ -228,6 +251,7 @@ describe('live stats of a running job (kept incrementally, stats/live.ts)', () =
       return Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, a[f] + b[f]])) as Record<ActivityField, number>
     }
 
+    await attribute(running)
     const first = await live.stats(running)
     expectTotals(first.activity, want(nowS - S))
     const full = rowsRead
@@ -240,14 +264,16 @@ describe('live stats of a running job (kept incrementally, stats/live.ts)', () =
     expect(rowsRead).toBeLessThan(full) // only the polls after the settled time
     expect(second).toEqual(await fresh().stats(running))
 
-    // A point of the job's client stamped inside the settled range arrives now (spool replay).
+    // A point of the job's client stamped inside the settled range arrives now (spool replay), with its attribution.
+    const lateRates = ACTIVITY_FIELDS.map((f) => (f === 'iops_read' ? 1000 : 0))
     await writer.write([
       toLine({
         measurement: MEASUREMENT.activity,
         tags: { cluster: 'sim', client_ip: '10.1.0.1', path: '/late/p' },
-        fields: Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, f === 'iops_read' ? 1000 : 0])),
+        fields: Object.fromEntries(ACTIVITY_FIELDS.map((f, i) => [f, lateRates[i]])),
         time: t0 + 120,
       }),
+      jobActivityLine({ id: running.id, name: running.name, startMs: S * 1000 }, 'sim', '10.1.0.1', '/late/p', lateRates, I, t0 + 120),
     ])
     await writer.flush()
     nowS = t0 + 545
@@ -257,7 +283,8 @@ describe('live stats of a running job (kept incrementally, stats/live.ts)', () =
     expect(third).toEqual(await fresh().stats(running))
     expect(third.topPaths.map((p) => p.path)).toContain('/late/p')
 
-    // Another attached client starts over from the job's start.
+    // Another attached client is backfilled; the live aggregates see the late points and start over.
+    await attribute({ ...running, clients: ['10.1.0.1', '10.2.0.5'] })
     rowsRead = 0
     const more = await live.stats({ ...running, clients: ['10.1.0.1', '10.2.0.5'] })
     expect(more).toEqual(await fresh().stats({ ...running, clients: ['10.1.0.1', '10.2.0.5'] }))
@@ -265,41 +292,29 @@ describe('live stats of a running job (kept incrementally, stats/live.ts)', () =
   })
 })
 
-describe("qactivity_job_activity: the job's points copied with its id, for Grafana", () => {
-  it("Σ rate × seconds of the copy equals the job's totals, running and completed; a later attachment is backfilled", async () => {
-    const influx = createInfluxQLSource(config.influx)
+describe("qactivity_job_activity: the job's series, selected by its id (Grafana, stats)", () => {
+  it("Σ rate × seconds of the series equals the job's totals; a later attachment is backfilled without counting twice", async () => {
     const ql = createInfluxQL(config.influx)
-    let nowS = t0 + 305
-    const svc = new StatsService({
-      source: influx,
-      intervalSeconds: I,
-      previousRuns: () => [],
-      now: () => nowS * 1000,
-      emit: (j, sel, rows) => void writer.write(jobActivityLines(j, sel, rows)),
-    })
     const running = job({ id: 'copy-1', name: 'copy "n"', status: 'running', startS: S, endS: 0, endedAt: null, clients: ['10.1.0.3'] })
-    const copied = async (field: string) => {
-      await writer.flush()
+    const inSeries = async (field: string) => {
       const [r] = await ql.query(
         `SELECT sum("x") FROM (SELECT "${field}" * "seconds" AS "x" FROM "qactivity_job_activity" WHERE "job_id" = 'copy-1')`,
       )
       return Number(r.series[0]?.values[0][1] ?? 0)
     }
-    await svc.warm(running)
-    const live = await svc.stats(running)
-    expect(await copied('iops_write')).toBeCloseTo(live.activity.iops_write.total, 6)
-
-    // Attaching a path later: the next warm-up reads the job again and copies the new points too.
-    nowS = t0 + 425
-    const wider = { ...running, paths: ['/proj/a'] }
-    await svc.warm(wider)
-    const widerStats = await svc.stats(wider)
-    expect(await copied('iops_read')).toBeCloseTo(widerStats.activity.iops_read.total, 6)
-    expect(await copied('iops_write')).toBeCloseTo(widerStats.activity.iops_write.total, 6)
-
-    const done = { ...wider, status: 'succeeded' as const, endedAt: new Date(E * 1000).toISOString() }
-    const final = await svc.stats(done)
-    for (const f of ACTIVITY_FIELDS) expect(await copied(f), f).toBeCloseTo(final.activity[f].total, 6)
+    const done = { ...running, status: 'succeeded' as const, endedAt: new Date(E * 1000).toISOString() }
+    await attribute(running, t0 + 300)
+    // Attaching a path later: the backfill writes the earlier polls again (same values) and the path's points.
+    const wider = { ...done, paths: ['/proj/a'] }
+    await attribute(wider, E)
+    const final = await stats.stats(wider)
+    for (const f of ACTIVITY_FIELDS) expect(await inSeries(f), f).toBeCloseTo(final.activity[f].total, 6)
+    expectTotals(
+      final.activity,
+      Object.fromEntries(
+        ACTIVITY_FIELDS.map((f) => [f, truth(W_('B'), (w) => w.clients, E - S)[f] + truth(W_('A', 'C'), (w) => w.clients, E - S)[f]]),
+      ) as Record<ActivityField, number>,
+    )
     const [el] = await ql.query(`SELECT max("elapsed_seconds") FROM "qactivity_job_activity" WHERE "job_id" = 'copy-1'`)
     expect(el.series[0].values[0][1]).toBeGreaterThan(E - S - I)
     const [tags] = await ql.query(`SHOW TAG VALUES FROM "qactivity_job_activity" WITH KEY = "job_name" WHERE "job_id" = 'copy-1'`)
@@ -315,7 +330,7 @@ describe('summaries', () => {
     const { startSummaries } = await import('../../stats/summary.ts')
     const { createInfluxQL } = await import('../../lib/influx/influxql.ts')
     const store = await openJobStore(join(tempDir(), 'jobs.json'), silentLogger)
-    const done = job({ id: 'sum-1', name: 'render "q"\nnewline', startS: S, endS: E, clients: ['10.1.0.3'] })
+    const done = await attribute(job({ id: 'sum-1', name: 'render "q"\nnewline', startS: S, endS: E, clients: ['10.1.0.3'] }))
     let computed!: () => void
     const retried = new Promise<void>((resolve) => (computed = resolve))
     const summaries = startSummaries({

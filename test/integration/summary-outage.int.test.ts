@@ -9,6 +9,7 @@ import { ACTIVITY_FIELDS, MEASUREMENT, type ActivityField } from '../../lib/sche
 import { formatOps } from '../../lib/units.ts'
 import { createQumuloClient } from '../../qumulo/client.ts'
 import { createCollector, type Collector } from '../../collector/index.ts'
+import { jobActivityLine } from '../../lib/job-scope.ts'
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
 import { parseScenario } from '../../simulator/scenario.ts'
 import { StatsService } from '../../stats/service.ts'
@@ -113,7 +114,15 @@ beforeAll(async () => {
     retryMinMs: 600_000,
     retryMaxMs: 600_000,
   })
-  collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log: silentLogger })
+  // The collector attributes each poll to the jobs as it collects, as `serve` does.
+  const scopes = jobs.map((j) => ({ ...j, startMs: Date.parse(j.startedAt), endMs: Date.parse(j.endedAt!) }))
+  collector = createCollector({
+    config,
+    qumulo: createQumuloClient(config.qumulo, silentLogger),
+    writer,
+    log: silentLogger,
+    jobs: async () => scopes,
+  })
   store = await openJobStore(join(config.storage.dataDir, 'jobs.json'), silentLogger)
   stats = new StatsService({ source: createInfluxQLSource(config.influx), intervalSeconds: I, previousRuns: () => [] })
   reports = await startReports({
@@ -213,7 +222,10 @@ describe('summaries of jobs completed during an InfluxDB outage', () => {
       fields: Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, f === 'iops_read' ? 2 : 0])),
       time: t,
     })
-    await writer.write([late])
+    // …written, as the collector writes every point, with its share for the job.
+    const rates = ACTIVITY_FIELDS.map((f) => (f === 'iops_read' ? 2 : 0))
+    const share = jobActivityLine({ id: j.id, name: j.name, startMs: Date.parse(j.startedAt) }, 'sim', j.clients[0], '/late', rates, I, t)
+    await writer.write([late, share])
     await writer.flush()
     expect(await summaries.check(j.id)).toBe('recomputed')
     expect(totalsOf(j.id).iops_read.total).toBeCloseTo(before + 2 * I, 6)
