@@ -2,12 +2,12 @@
 //
 // 1. live stats of a running 1-hour job with 500 clients at the default poll interval (60 s);
 // 2. a completed job's stats served from its stored summary;
-// 3. a comparison of 10 completed jobs without summaries (raw points);
+// 3. a comparison of 10 completed jobs without summaries (read from their series);
 // 4. freshness: how long after activity starts a running job's stats show it, through the real
 //    pipeline (simulator → collector → durable writer → influxd → StatsService).
 //
-// Parts 1–3 share one data set written straight to InfluxDB, shaped like the collector's output:
-// 62 polls on the 60 s grid (the last hour and a bit) of 500 job clients × 4 path tags plus 2,000
+// Parts 1–3 share one data set written straight to InfluxDB as the collector writes it (raw points
+// and each job's share): 62 polls on the 60 s grid (the last hour and a bit) of 500 job clients × 4 path tags plus 2,000
 // other clients × 1 path tag that the job must not match (4,000 series, 248k points), each point
 // with all six fields. Every figure is checked against the rates written × the covered window.
 import ipaddr from 'ipaddr.js'
@@ -16,6 +16,8 @@ import { loadConfig } from '../lib/config.ts'
 import { silentLogger } from '../lib/log.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT, type ActivityField } from '../lib/schema.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
+import type { JobScope } from '../lib/job-scope.ts'
+import { JobIndex, jobActivityLines } from '../collector/attribution.ts'
 import { createDurableWriter, type DurableWriter } from '../lib/influx/writer.ts'
 import { createQumuloClient } from '../qumulo/client.ts'
 import { createCollector } from '../collector/index.ts'
@@ -86,8 +88,9 @@ function dataSet(): Series[] {
   return out
 }
 
-function lines(series: Series[], time: number): string[] {
-  return series.map((s) =>
+/** One poll's points as the collector writes them: the raw series, and each job's share (collector/attribution.ts). */
+function lines(series: Series[], time: number, index: JobIndex): string[] {
+  const raw = series.map((s) =>
     toLine({
       measurement: MEASUREMENT.activity,
       tags: { cluster: 'bench', client_ip: s.client, path: s.path },
@@ -95,7 +98,15 @@ function lines(series: Series[], time: number): string[] {
       time,
     }),
   )
+  const aggregated = series.map((s) => ({ clientIp: s.client, path: s.path, rates: Float64Array.from(s.rates) }))
+  return [...raw, ...jobActivityLines(aggregated, index, 'bench', time, I)]
 }
+
+const scopeOf = (j: Job): JobScope => ({
+  ...j,
+  startMs: Date.parse(j.startedAt),
+  endMs: j.endedAt ? Date.parse(j.endedAt) : undefined,
+})
 
 /** Ground truth of a job over [startS, endS] (fully polled): Σ matching rates × seconds. */
 function expected(series: Series[], job: Pick<Job, 'clients' | 'paths'>, startS: number, endS: number): Record<ActivityField, number> {
@@ -156,8 +167,30 @@ async function queryBenches(influxUrl: string): Promise<void> {
   })
   const series = dataSet()
   const last = Math.floor(Date.now() / 1000 / I) * I // the latest grid time already polled
+  // The jobs of parts 1–3, known to the collector as it polls.
+  const startS = last + 5 - 3600
+  const running = job('bench-running', { startedAt: iso(startS), clients: [...EXACT, ...CIDRS], paths: JOB_PATHS })
+  const doneJob = job('bench-done', {
+    status: 'succeeded',
+    startedAt: iso(last - 3600),
+    endedAt: iso(last - 60),
+    clients: [...EXACT, ...CIDRS],
+    paths: JOB_PATHS,
+  })
+  const jobs = Array.from({ length: 10 }, (_, k) => {
+    const s = last - 3600 + k * 120
+    const e = s + 1800 + k * 60
+    return job(`bench-cmp-${k}`, {
+      status: 'succeeded',
+      startedAt: iso(s),
+      endedAt: iso(e),
+      clients: [...EXACT.slice(k * 25, k * 25 + 25), CIDRS[k % 5]],
+      paths: [JOB_PATHS[k % 2]],
+    })
+  })
+  const index = new JobIndex([running, doneJob, ...jobs].map(scopeOf))
   const load = await timed(async () => {
-    for (let k = POLLS - 1; k >= 0; k--) await writer.write(lines(series, last - k * I)) // one write() per poll, like the collector
+    for (let k = POLLS - 1; k >= 0; k--) await writer.write(lines(series, last - k * I, index)) // one write() per poll, like the collector
     await writer.flush()
   })
   row(
@@ -197,10 +230,8 @@ async function queryBenches(influxUrl: string): Promise<void> {
 
   // 1. A running job, started an hour ago: window [now − 1 h, now]. Its last partial interval
   // (after the latest poll) holds no point yet, so the truth covers [start, latest poll].
-  // The first call reads the whole hour (cold: API just started); the API then keeps running jobs
-  // up to date after every poll (StatsService.warm), so a user's call reads the polls since.
-  const startS = nowMs / 1000 - 3600
-  const running = job('bench-running', { startedAt: iso(startS), clients: [...EXACT, ...CIDRS], paths: JOB_PATHS })
+  // The first call reads the job's whole hour of its series (cold: API just started); the live
+  // aggregates then keep it, so a later call reads the polls since.
   const measure = async () => {
     phase = { rows: 0, count: 0, tagValues: 0, rowCount: 0 }
     const t = await timed(() => stats.stats(running))
@@ -212,7 +243,7 @@ async function queryBenches(influxUrl: string): Promise<void> {
   const warm: Awaited<ReturnType<typeof measure>>[] = []
   for (let k = 1; k <= 5; k++) {
     lastPoll = last + k * I
-    await writer.write(lines(series, lastPoll))
+    await writer.write(lines(series, lastPoll, index))
     await writer.flush()
     nowMs = (lastPoll + 5) * 1000
     warm.push(await measure())
@@ -240,18 +271,11 @@ async function queryBenches(influxUrl: string): Promise<void> {
   )
 
   // 2. A completed job: its summary is computed once, then stats() reads it from the job.
-  const doneJob = job('bench-done', {
-    status: 'succeeded',
-    startedAt: iso(last - 3600),
-    endedAt: iso(last - 60),
-    clients: [...EXACT, ...CIDRS],
-    paths: JOB_PATHS,
-  })
   const data: StoreData = { version: 1, jobs: { [doneJob.id]: doneJob }, outbox: [], nextSeq: 0 }
   // An in-memory store (the real one persists to jobs.json; the summary path is the same).
   const store: SummaryStore = { data, update: (fn) => Promise.resolve(fn(data)) }
   const summaries = startSummaries({ store, stats, writer, log: silentLogger, intervalSeconds: I })
-  summaries.stop() // no timer: we compute right now (the data is all in)
+  await summaries.stop() // no timer: we compute right now (the data is all in)
   const computed = await timed(() => summaries.compute(doneJob.id))
   const summaryCheck = computed.value ? matches(computed.value, expected(series, doneJob, last - 3600, last - 60)) : 'summary not computed'
   const before = rawQueries
@@ -265,7 +289,7 @@ async function queryBenches(influxUrl: string): Promise<void> {
   const rawDuring = rawQueries - before
   const servedCheck = served ? matches(served, expected(series, doneJob, last - 3600, last - 60)) : 'no answer'
   row(
-    `  same data: summary computation of a completed 1-hour job (once, raw points)`,
+    `  same data: summary computation of a completed 1-hour job (once, from its series)`,
     `${ms(computed.ms)}; totals ${summaryCheck ? `MISMATCH ${summaryCheck}` : 'OK'}`,
     '—',
     undefined,
@@ -279,17 +303,6 @@ async function queryBenches(influxUrl: string): Promise<void> {
   )
 
   // 3. Ten completed jobs without summaries, each over its own window, clients and path.
-  const jobs = Array.from({ length: 10 }, (_, k) => {
-    const s = last - 3600 + k * 120
-    const e = s + 1800 + k * 60
-    return job(`bench-cmp-${k}`, {
-      status: 'succeeded',
-      startedAt: iso(s),
-      endedAt: iso(e),
-      clients: [...EXACT.slice(k * 25, k * 25 + 25), CIDRS[k % 5]],
-      paths: [JOB_PATHS[k % 2]],
-    })
-  })
   /** `runs` timed comparisons of `list`, and the jobs whose totals differ from the written rates. */
   const compareRuns = async (list: Job[], runs: number) => {
     const times: number[] = []

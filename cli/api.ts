@@ -1,5 +1,5 @@
 import { loadConfig } from '../lib/config.ts'
-import { UsageError } from '../lib/errors.ts'
+import { UsageError, messageOf } from '../lib/errors.ts'
 import { createLogger } from '../lib/log.ts'
 import { startApi } from '../api/server.ts'
 import { optionalQumulo, openWriter } from './compose.ts'
@@ -40,7 +40,7 @@ export async function runApiCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
   return 0
 }
 
-/** `qactivity serve`: API + collector in one process, the collector watching running jobs' paths. */
+/** `qactivity serve`: the API, and one collector thread per cluster attributing activity to its running jobs. */
 export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv.length) throw new UsageError(`qactivity serve takes no arguments, got "${argv[0]}"`)
   const stopped = stopSignal()
@@ -52,10 +52,12 @@ export async function runServeCommand(argv: string[], env: NodeJS.ProcessEnv): P
   const api = await startApi({ config, log, writer, qumulo, collectors: () => fleet.status() }).catch(closing(writer))
   const fleet = createFleet({
     config,
-    clients: qumulo,
-    writer,
     log: log.child({ component: 'collector' }),
-    jobs: async (cluster, tick) => api.service.jobScopes(cluster, tick),
+    jobs: (cluster, tick) => api.service.jobScopes(cluster, tick),
+    onStaleJobs: (cluster, tick, since) =>
+      void api.service
+        .backfillMissed(cluster, tick, since)
+        .catch((err: unknown) => log.error('Backfill not asked for', { error: messageOf(err) })),
     // One recorder per cluster: a path missing on one cluster is a problem of that cluster's jobs only.
     onPathStates: (cluster) =>
       pathProblemRecorder(api.store, () => api.service.runningJobs().filter((j) => j.cluster === cluster || j.cluster === '')),

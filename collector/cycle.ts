@@ -48,6 +48,11 @@ export interface CycleReport {
   points: number
   /** jobs activity was attributed to (running, or in their end grace) */
   jobs: number
+  /**
+   * The job list was the one given for the poll stamped this (epoch s; 0 for none), the job source
+   * having failed or answered late; undefined when it was this poll's. Jobs created since lack this poll.
+   */
+  jobsStaleSince?: number
   /** `qactivity_job_activity` points among `points` */
   jobPoints: number
   /** seconds between the tick and the cycle's start: a late cycle measures a later moment */
@@ -78,11 +83,18 @@ interface CapacityCollected extends Collected {
   pathStates: Map<string, string | undefined>
 }
 
-async function collectActivity(deps: CycleDeps, rule: PathRule, index: JobIndex, time: number, report: CycleReport): Promise<Collected> {
+async function collectActivity(
+  deps: CycleDeps,
+  fetching: ReturnType<QumuloClient['activity']>,
+  rule: PathRule,
+  index: JobIndex,
+  time: number,
+  report: CycleReport,
+): Promise<Collected> {
   const out: Collected = { lines: [], failed: [] }
   let served
   try {
-    served = await deps.qumulo.activity()
+    served = await fetching
   } catch (err) {
     deps.states.fail('activity', 'Activity poll failed', { endpoint: 'activity', error: messageOf(err) }, 'error')
     return { lines: [], failed: ['activity'] }
@@ -180,6 +192,9 @@ export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0):
   const started = performance.now()
   const report = emptyReport(time, skippedTicks)
   report.latenessSeconds = Math.max(0, Date.now() / 1000 - time)
+  // Qumulo's current rates are asked for first: the job list, which may come from another thread, never delays them.
+  const fetching = deps.qumulo.activity()
+  fetching.catch(() => {}) // handled in collectActivity
   let scope: CycleScope = { paths: [], jobs: [] }
   try {
     scope = await deps.scope(time)
@@ -191,8 +206,9 @@ export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0):
   const rule = new PathRule(scope.paths, deps.pathDepth)
   const index = new JobIndex(scope.jobs)
   report.jobs = scope.jobs.length
+  report.jobsStaleSince = scope.staleSince
   const [activity, capacity] = await Promise.all([
-    collectActivity(deps, rule, index, time, report),
+    collectActivity(deps, fetching, rule, index, time, report),
     collectCapacity(deps, scope.paths, time),
   ])
   const lines = [...activity.lines, ...capacity.lines]

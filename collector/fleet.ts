@@ -1,10 +1,10 @@
+import { join } from 'node:path'
 import type { Config, QumuloConfig } from '../lib/config.ts'
-import type { Logger } from '../lib/log.ts'
-import type { DurableWriter } from '../lib/influx/writer.ts'
-import { createQumuloClient, type QumuloClient } from '../qumulo/client.ts'
-import { createCollector, type Collector, type CollectorOptions, type CollectorStatus } from './index.ts'
-import type { CycleReport } from './cycle.ts'
 import type { JobScope } from '../lib/job-scope.ts'
+import type { Logger } from '../lib/log.ts'
+import { createQumuloClient, type QumuloClient } from '../qumulo/client.ts'
+import type { Collector, CollectorOptions, CollectorStatus } from './index.ts'
+import { startCollectorThread } from './thread.ts'
 
 /** Qumulo clients by cluster name (the `cluster` tag), one per configured cluster. */
 export type QumuloClients = ReadonlyMap<string, QumuloClient>
@@ -23,42 +23,42 @@ export interface Fleet {
   status(): Record<string, CollectorStatus>
 }
 
-/** Options of {@link startFleet}. */
+/** Options of {@link createFleet}. */
 export interface FleetOptions {
-  config: Pick<Config, 'collector' | 'clusters'>
-  clients: QumuloClients
-  /** shared by every cluster: a point's `cluster` tag tells them apart */
-  writer: DurableWriter
+  config: Pick<Config, 'collector' | 'clusters' | 'influx' | 'storage' | 'logLevel'>
   log: Logger
   /** the jobs a cluster's poll stamped `tickS` attributes activity to (and whose paths it watches) */
-  jobs?: (cluster: string, tickS: number) => Promise<JobScope[]>
+  jobs?: (cluster: string, tickS: number) => JobScope[]
+  /** a cluster's poll stamped `tickS` attributed with the last known jobs (see CollectorOptions.onStaleJobs) */
+  onStaleJobs?: (cluster: string, tickS: number, sinceS: number) => void
   /** what to do with a cluster's verdicts on its watched paths (see CollectorOptions.onPathStates) */
   onPathStates?: (cluster: string) => CollectorOptions['onPathStates']
-  onCycle?: (cluster: string, report: CycleReport) => void
 }
 
+/** A cluster collector's spool under `QACTIVITY_DATA_DIR`: one writer per directory. */
+export const collectorSpool = (dataDir: string, cluster: string): string => join(dataDir, `spool-collector-${cluster}`)
+
 /**
- * One collector per cluster, each with its own client and its own poll loop on the shared grid: a
- * cluster that is down or slow only delays its own cycles (its overruns are skipped ticks of its
- * own), never another cluster's poll.
+ * One collector per cluster, each in a worker thread of its own (collector/thread.ts) with its own
+ * client, writer and poll loop on the shared grid: a cluster that is down or slow only delays its
+ * own cycles (its overruns are skipped ticks of its own), never another cluster's poll, and the
+ * API's load never delays a poll.
  */
 export function createFleet(o: FleetOptions): Fleet {
   const collectors = new Map<string, Collector>()
   for (const cluster of o.config.clusters) {
     const name = cluster.cluster
-    const qumulo = o.clients.get(name)
-    if (!qumulo) throw new Error(`no Qumulo client for cluster "${name}"`)
     const jobs = o.jobs
     collectors.set(
       name,
-      createCollector({
-        config: { collector: o.config.collector, qumulo: cluster },
-        qumulo,
-        writer: o.writer,
-        log: o.log.child({ cluster: name }),
+      startCollectorThread({
+        config: { collector: o.config.collector, influx: o.config.influx, storage: o.config.storage, logLevel: o.config.logLevel },
+        cluster,
+        spoolDir: collectorSpool(o.config.storage.dataDir, name),
         jobs: jobs && ((tickS) => jobs(name, tickS)),
+        onStaleJobs: o.onStaleJobs && ((tickS, sinceS) => o.onStaleJobs!(name, tickS, sinceS)),
         onPathStates: o.onPathStates?.(name),
-        onCycle: o.onCycle && ((r) => o.onCycle!(name, r)),
+        log: o.log.child({ cluster: name }),
       }),
     )
   }

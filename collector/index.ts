@@ -46,6 +46,11 @@ export interface CollectorOptions {
   onPathStates?: CycleDeps['onPathStates']
   /** Called after each scheduled cycle (tests, logging). */
   onCycle?: (report: CycleReport) => void
+  /**
+   * Called after a cycle that attributed with the job list of an earlier poll (`sinceS`; the job
+   * source failed or was late): jobs created or changed since lack the poll `tickS` (`serve` backfills them).
+   */
+  onStaleJobs?: (tickS: number, sinceS: number) => void
 }
 
 export function createCollector(o: CollectorOptions): Collector {
@@ -95,6 +100,7 @@ export function createCollector(o: CollectorOptions): Collector {
       ticker = startTicker(c.pollSeconds, async (tick, skipped) => {
         if (skipped) o.log.warn('Cycle overran the poll interval; ticks skipped', { skipped })
         const report = await runOnce(tick, skipped)
+        if (report.jobsStaleSince !== undefined) o.onStaleJobs?.(tick, report.jobsStaleSince)
         o.onCycle?.(report)
       })
     },

@@ -18,6 +18,7 @@ export function selfMetricsLine(cluster: string, r: CycleReport, w: WriterStats)
       rejected_entries: BigInt(r.rejectedEntries),
       points: BigInt(r.points),
       jobs: BigInt(r.jobs),
+      jobs_stale: BigInt(r.jobsStaleSince === undefined ? 0 : 1),
       job_points: BigInt(r.jobPoints),
       lateness_seconds: r.latenessSeconds,
       resolve_calls: BigInt(r.resolveCalls),

@@ -14,6 +14,8 @@ export interface CycleScope {
   /** `QACTIVITY_WATCH_PATHS` plus the jobs' paths */
   paths: string[]
   jobs: JobScope[]
+  /** the job source failed or did not answer in time: these are the jobs it gave for the poll stamped `staleSince` (epoch s; 0: none) */
+  staleSince?: number
 }
 
 /**
@@ -22,14 +24,18 @@ export interface CycleScope {
  */
 export function cycleScope(staticPaths: string[], source: JobSource | undefined, log: Logger): (tickS: number) => Promise<CycleScope> {
   let last: JobScope[] = []
+  let lastTick = 0
   return async (tickS) => {
+    let staleSince: number | undefined
     if (source) {
       try {
         last = await source(tickS)
+        lastTick = tickS
       } catch (err) {
+        staleSince = lastTick
         log.warn('Running jobs unavailable; using the last known ones', { error: messageOf(err) })
       }
     }
-    return { paths: [...new Set([...staticPaths, ...last.flatMap((j) => j.paths)])], jobs: last }
+    return { paths: [...new Set([...staticPaths, ...last.flatMap((j) => j.paths)])], jobs: last, staleSince }
   }
 }

@@ -93,10 +93,12 @@ export class JobService {
 
   /** One poll interval in ms: how long after its end a completed job's paths stay watched. */
   private readonly graceMs: number
+  /** the poll interval, ms */
+  private readonly intervalMs: number
 
   constructor(private readonly deps: JobServiceDeps) {
     this.now = deps.now ?? Date.now
-    this.graceMs = (deps.intervalSeconds ?? 60) * 1000
+    this.graceMs = this.intervalMs = (deps.intervalSeconds ?? 60) * 1000
     for (const j of Object.values(deps.store.data.jobs)) {
       this.legacyCluster(j)
       if (j.status === 'running') this.running.add(j.id)
@@ -225,18 +227,21 @@ export class JobService {
     const newClients = clients.filter((c) => !job.clients.includes(c))
     if (!newPaths.length && !newClients.length) return job
     if (job.status !== 'running') throw new JobError('conflict', `job "${id}" is ${job.status}; nothing can be attached`)
+    // A poll tick in (start, at]: its poll may have been attributed before this attachment.
+    const polledSince = Math.floor(at / this.intervalMs) * this.intervalMs > Date.parse(job.startedAt)
     await this.deps.store.update(
       (d) => {
         const j = d.jobs[id]
         j.paths = union(j.paths, newPaths)
         j.clients = union(j.clients, newClients)
         j.updatedAt = iso(at)
-        // The polls before `at` were attributed without them (stats/backfill.ts fills them in).
-        j.backfill = { until: iso(Math.max(at, Date.parse(j.backfill?.until ?? '') || 0)) }
+        // A poll since the start was attributed without them (stats/backfill.ts fills them in). None
+        // yet (attached before the first tick after the start): the next poll has them, nothing to fill.
+        if (polledSince) j.backfill = { until: iso(Math.max(at, Date.parse(j.backfill?.until ?? '') || 0)) }
       },
       [id],
     )
-    this.deps.onBackfill?.(id)
+    if (polledSince) this.deps.onBackfill?.(id)
     this.snapshot(id, newPaths, 'start')
     return this.get(id)
   }
@@ -342,6 +347,28 @@ export class JobService {
     this.forgetEnded(tickS * 1000)
     for (const [id, endMs] of this.ended) if (tickS * 1000 < endMs + this.graceMs) add(jobs[id])
     return out
+  }
+
+  /**
+   * After a cluster's poll stamped `tickS` attributed with the job list given for the poll `sinceS`
+   * (the list came too late): every running job of the cluster created or changed since `sinceS`
+   * asks for a backfill up to the tick (stats/backfill.ts), so that poll is not missing from it.
+   */
+  async backfillMissed(cluster: string, tickS: number, sinceS: number): Promise<void> {
+    const since = sinceS * 1000
+    const ids = this.runningJobs()
+      .filter((j) => (j.cluster === cluster || j.cluster === '') && (Date.parse(j.startedAt) >= since || Date.parse(j.updatedAt) >= since))
+      .map((j) => j.id)
+    if (!ids.length) return
+    const until = tickS * 1000
+    await this.deps.store.update((d) => {
+      for (const id of ids) {
+        const j = d.jobs[id]
+        if (j) j.backfill = { until: iso(Math.max(until, Date.parse(j.backfill?.until ?? '') || 0)) }
+      }
+    }, ids)
+    for (const id of ids) this.deps.onBackfill?.(id)
+    this.deps.log.warn('A poll used an earlier job list; the jobs created or changed since are backfilled', { cluster, jobs: ids.length })
   }
 
   /** The paths of {@link jobScopes}: what the cluster's poll stamped `tickS` watches for its jobs. */

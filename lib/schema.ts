@@ -104,6 +104,7 @@ export const SCHEMA = {
       'rejected_entries',
       'points',
       'jobs',
+      'jobs_stale',
       'job_points',
       'lateness_seconds',
       'resolve_calls',

@@ -115,13 +115,14 @@ export const SCALE = { clients: 200, directories: 1000, workloads: 6000 } as con
 
 /**
  * A load-test scenario: exactly `entries` activity entries per poll on `entries` distinct file ids
- * (one entry per file), from 200 clients, in 1000 directories `/scale-N/dir-N/sub-N`, types round-robin.
+ * (one entry per file), from `clients` clients (`10.200.x.y`, see {@link scaleClient}), in 1000
+ * directories `/scale-N/dir-N/sub-N`, types round-robin.
  */
-export function scaleScenario(entries: number): Scenario {
+export function scaleScenario(entries: number, clients: number = SCALE.clients): Scenario {
   if (!Number.isInteger(entries) || entries < 1) throw new RangeError(`scale: expected a positive integer, got ${entries}`)
-  const count = Math.min(entries, SCALE.workloads)
+  const count = Math.min(entries, Math.max(SCALE.workloads, clients))
   const workloads = Array.from({ length: count }, (_, w) => ({
-    clients: [scaleClient(w % SCALE.clients)],
+    clients: [scaleClient(w % clients)],
     path: scaleDirectory(w % SCALE.directories),
     files: Math.floor(entries / count) + (w < entries % count ? 1 : 0),
     ops: { [ACTIVITY_TYPES[w % ACTIVITY_TYPES.length]]: 1 + (w % 97) } as Partial<Record<ActivityType, number>>,
@@ -129,10 +130,12 @@ export function scaleScenario(entries: number): Scenario {
   return parseScenario({ workloads, capacity: [{ path: '/', usedBytes: '500000000000000', files: 200_000_000, directories: 5_000_000 }] })
 }
 
-function scaleClient(i: number): string {
+/** The i-th client of {@link scaleScenario}. */
+export function scaleClient(i: number): string {
   return `10.200.${Math.floor(i / 250)}.${(i % 250) + 1}`
 }
 
-function scaleDirectory(i: number): string {
+/** The i-th leaf directory of {@link scaleScenario}. */
+export function scaleDirectory(i: number): string {
   return `/scale-${Math.floor(i / 100)}/dir-${Math.floor(i / 10) % 10}/sub-${i % 10}`
 }

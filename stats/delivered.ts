@@ -53,3 +53,22 @@ export function collectorWatermark(cfg: InfluxConfig): DeliveredCheck {
     return (result?.series.length ?? 0) > 0
   }
 }
+
+/**
+ * A {@link DeliveredCheck} that asks InfluxDB at most about once a second per cluster: a time once
+ * delivered stays delivered, and a "not yet" holds for `holdMs` for that time and later ones.
+ * Thousands of summaries and backfills waiting on one outage then cost one query a second, not one each.
+ */
+export function cachedDelivered(check: DeliveredCheck, holdMs = 1000, now: () => number = Date.now): DeliveredCheck {
+  const delivered = new Map<string, number>()
+  const notYet = new Map<string, { untilS: number; atMs: number }>()
+  return async (cluster, untilS) => {
+    if (untilS <= (delivered.get(cluster) ?? -Infinity)) return true
+    const no = notYet.get(cluster)
+    if (no && untilS >= no.untilS && now() - no.atMs < holdMs) return false
+    const ok = await check(cluster, untilS)
+    if (ok) delivered.set(cluster, Math.max(untilS, delivered.get(cluster) ?? -Infinity))
+    else notYet.set(cluster, { untilS, atMs: now() })
+    return ok
+  }
+}

@@ -47,6 +47,11 @@ export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline'>
   polls: number
   /** true while the job runs: the window ends now and capacity `end` is read live */
   live: boolean
+  /**
+   * Why these numbers are not final yet: clients or paths were attached late and the polls before
+   * are still being backfilled from raw points (stats/backfill.ts). Absent when they are complete.
+   */
+  incomplete?: string
   /** earlier runs of the same job name, newest first */
   previousRuns: Array<{ id: string; startedAt: string; status: JobStatus }>
 }
@@ -192,6 +197,7 @@ export class StatsService {
       polls: agg.polls,
       live,
       previousRuns,
+      ...(job.backfill ? { incomplete: `clients or paths attached late: the polls up to ${job.backfill.until} are being backfilled` } : {}),
     }
     return { stats, timeline: agg.timeline }
   }

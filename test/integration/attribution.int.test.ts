@@ -62,6 +62,20 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   return { status: res.status, body: await res.json() }
 }
 
+/** Waits until InfluxDB holds the collector's points up to its last cycle (its spool is empty). */
+async function writerCaughtUp(): Promise<void> {
+  const ql = createInfluxQL({ url: influxd.url, bucket: DB, queryLanguage: 'influxql' })
+  await vi.waitFor(
+    async () => {
+      const health = (await (await fetch(`${api}/healthz`)).json()) as any
+      const last = Date.parse(health.qumulo.clusters.sim.collector.lastCycle) / 1000
+      const [r] = await ql.query(`SELECT count("points") FROM "qactivity_collector" WHERE time >= ${last}s`)
+      expect(Number(r.series[0]?.values[0][1] ?? 0)).toBeGreaterThan(0)
+    },
+    { timeout: 30_000, interval: 200 },
+  )
+}
+
 /** Waits until the collector has polled past `ms` (epoch ms). */
 async function polledPast(ms: number): Promise<void> {
   await vi.waitFor(
@@ -73,12 +87,11 @@ async function polledPast(ms: number): Promise<void> {
   )
 }
 
-beforeAll(async () => {
-  ;[influxd, sim] = await Promise.all([startInfluxd(), startSimulator({ scenario: parseScenario({ workloads }) })])
-  await createInfluxQL({ url: influxd.url, bucket: DB, queryLanguage: 'influxql' }).query(`CREATE DATABASE "${DB}"`)
-  const dir = tempDir()
-  const port = await freePort()
-  api = `http://127.0.0.1:${port}`
+let dir: string
+let port: number
+
+/** `qactivity serve` on the test's data directory and port (again after a kill: the same state). */
+async function startServe(): Promise<void> {
   serve = spawn(process.execPath, [BIN, 'serve'], {
     cwd: dir,
     env: {
@@ -99,7 +112,23 @@ beforeAll(async () => {
     },
   })
   serve.stderr!.on('data', (d) => (stderr += d))
-  await vi.waitFor(async () => expect((await fetch(`${api}/healthz`)).status).toBe(200), { timeout: 20_000, interval: 100 })
+  // Up once its collector thread has polled: the API answers before the thread has started.
+  await vi.waitFor(
+    async () => {
+      const health = (await (await fetch(`${api}/healthz`)).json()) as any
+      expect(health.qumulo.clusters.sim.collector.lastCycle).toEqual(expect.any(String))
+    },
+    { timeout: 30_000, interval: 100 },
+  )
+}
+
+beforeAll(async () => {
+  ;[influxd, sim] = await Promise.all([startInfluxd(), startSimulator({ scenario: parseScenario({ workloads }) })])
+  await createInfluxQL({ url: influxd.url, bucket: DB, queryLanguage: 'influxql' }).query(`CREATE DATABASE "${DB}"`)
+  dir = tempDir()
+  port = await freePort()
+  api = `http://127.0.0.1:${port}`
+  await startServe()
 }, 60_000)
 
 afterAll(async () => {
@@ -137,6 +166,10 @@ describe('attribution at collection time (real serve, real influxd)', () => {
 
     const ended = await Promise.all(ids.map((id) => call('POST', `/api/v1/jobs/${id}/complete`, {})))
     for (const e of ended) expect(e.status).toBe(200)
+    // Computed from the job series once the last overlapping poll is in (before the summary's grace is over).
+    await polledPast(Math.max(...ended.map((e) => Date.parse(e.body.endedAt))) + I * 1000)
+    await writerCaughtUp()
+    const computed = await Promise.all(ids.map(async (id) => (await call('GET', `/api/v1/jobs/${id}/stats`)).body))
 
     // Summaries wait for the spooled points and for the backfill, then equal the ground truth.
     const done: any[] = []
@@ -148,6 +181,12 @@ describe('attribution at collection time (real serve, real influxd)', () => {
       { timeout: 60_000, interval: 500 },
     )
     const ql = createInfluxQL({ url: influxd.url, bucket: DB, queryLanguage: 'influxql' })
+    // What the collector said of each poll, for a failure's message.
+    const [cycles] = await ql.query(
+      `SELECT "skipped_ticks", "jobs_stale", "lateness_seconds", "cycle_seconds", "failed" FROM "qactivity_collector" ` +
+        `WHERE time >= ${Math.floor(startedMs / 1000) - I}s`,
+    )
+    const polled = JSON.stringify(cycles.series[0]?.values ?? [])
     for (const [i, job] of done.entries()) {
       const seconds = (Date.parse(job.endedAt) - Date.parse(job.startedAt)) / 1000
       let polls = 0
@@ -155,7 +194,9 @@ describe('attribution at collection time (real serve, real influxd)', () => {
       for (let t = Math.floor(startS / I) * I; t < Date.parse(job.endedAt) / 1000 + I; t += I) if (t > startS) polls++
       const stats = job.summary.stats
       expect(job.backfill, job.name).toBeUndefined()
-      expect(stats.polls, `${job.name}: every poll in the window was collected`).toBe(polls)
+      const [have] = await ql.query(`SELECT "iops_read", "seconds" FROM "qactivity_job_activity" WHERE "job_id" = '${job.id}'`)
+      const series = JSON.stringify(have.series[0]?.values.map((v) => [Number(v[0]), v[2]]))
+      expect(stats.polls, `${job.name} ${job.startedAt}–${job.endedAt}: series ${series}; polls: ${polled}`).toBe(polls)
       const want = rates(jobs[i].owns)
       for (const f of ACTIVITY_FIELDS) {
         // Relative: a byte total of ~10^5 carries float rounding in its last digits.
@@ -164,6 +205,9 @@ describe('attribution at collection time (real serve, real influxd)', () => {
         )
         expect(Math.abs(stats.activity[f].peak - want[f]), `${job.name} ${f} peak`).toBeLessThanOrEqual(1e-7 * want[f] + 1e-9)
       }
+      // The same numbers computed from the series before the summary, and from the summary.
+      for (const f of ACTIVITY_FIELDS)
+        expect(computed[i].activity[f].total, `${job.name} ${f} computed`).toBeCloseTo(stats.activity[f].total, 6)
       // The job series (Grafana's job dashboard) sums to the same: Σ rate × seconds.
       const [r] = await ql.query(
         `SELECT sum("x") FROM (SELECT ("iops_read" + "iops_write" + "metadata_iops_read") * "seconds" AS "x" ` +
@@ -173,5 +217,54 @@ describe('attribution at collection time (real serve, real influxd)', () => {
       expect(Number(r.series[0]?.values[0][1] ?? 0), `${job.name} series`).toBeCloseTo(ops * seconds, 3)
     }
     expect(stderr).not.toMatch(/level=error/)
+  }, 120_000)
+
+  it('after kill -9 mid-cycle and a restart, counts every poll it collected once and exactly, and only those', async () => {
+    const mine = [
+      { name: 'k-cidr', clients: ['10.0.2.0/30'], owns: ['W1', 'W2'] as W[] },
+      { name: 'k-path', paths: ['/proj'], owns: ['W1', 'W2', 'W3'] as W[] },
+    ]
+    const ids: string[] = []
+    for (const j of mine) ids.push((await call('POST', '/api/v1/jobs', { name: j.name, paths: j.paths, clients: j.clients })).body.id)
+    await polledPast(Date.now() + 2 * I * 1000)
+    // Qumulo answers each request after 400 ms; killed 200 ms after a tick, inside that poll's first request.
+    sim.setFaults({ latencyMs: 400 })
+    await new Promise((r) => setTimeout(r, 2 * I * 1000 - (Date.now() % (I * 1000)) + 200))
+    const killed = new Promise((resolve) => serve.once('exit', resolve))
+    serve.kill('SIGKILL')
+    await killed
+    sim.setFaults({ latencyMs: 0 })
+    await startServe()
+    await polledPast(Date.now() + 2 * I * 1000)
+    for (const id of ids) expect((await call('POST', `/api/v1/jobs/${id}/complete`, {})).status).toBe(200)
+    const done: any[] = []
+    await vi.waitFor(
+      async () => {
+        for (const [i, id] of ids.entries()) done[i] = (await call('GET', `/api/v1/jobs/${id}`)).body
+        expect(done.map((j) => j.summary?.state)).toEqual(ids.map(() => 'done'))
+      },
+      { timeout: 60_000, interval: 500 },
+    )
+    const ql = createInfluxQL({ url: influxd.url, bucket: DB, queryLanguage: 'influxql' })
+    for (const [i, job] of done.entries()) {
+      // The polls the series holds, and what they must add up to: rate × the part of each inside the window.
+      const [r] = await ql.query(`SELECT "iops_read" FROM "qactivity_job_activity" WHERE "job_id" = '${job.id}'`)
+      const times = [...new Set((r.series[0]?.values ?? []).map((v) => Number(v[0])))]
+      const startS = Date.parse(job.startedAt) / 1000
+      const endS = Date.parse(job.endedAt) / 1000
+      const covered = times.reduce((sum, t) => sum + Math.max(0, Math.min(t, endS) - Math.max(t - I, startS)), 0)
+      const stats = job.summary.stats
+      expect(stats.polls, job.name).toBe(times.length)
+      expect(covered, `${job.name}: the polls missed while it was down are the only ones missing`).toBeLessThan(endS - startS)
+      expect(covered, `${job.name}: the others are there`).toBeGreaterThan(endS - startS - 5 * I)
+      const want = rates(mine[i].owns)
+      for (const f of ACTIVITY_FIELDS) {
+        expect(
+          Math.abs(stats.activity[f].total - want[f] * covered),
+          `${job.name} ${f}: ${stats.activity[f].total} vs ${want[f]} × ${covered} s; polls ${JSON.stringify(times)}`,
+        ).toBeLessThanOrEqual(1e-7 * want[f] * covered + 1e-6)
+        expect(Math.abs(stats.activity[f].peak - want[f]), `${job.name} ${f} peak`).toBeLessThanOrEqual(1e-7 * want[f] + 1e-9)
+      }
+    }
   }, 120_000)
 })

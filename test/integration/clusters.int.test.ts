@@ -92,7 +92,15 @@ beforeAll(async () => {
     },
   })
   serve.stderr!.on('data', (d) => (stderr += d))
-  await vi.waitFor(async () => expect((await fetch(`${api}/healthz`)).status).toBe(200), { timeout: 20_000, interval: 100 })
+  // Up once both collector threads have polled: the API answers before the threads have started.
+  await vi.waitFor(
+    async () => {
+      const health = (await (await fetch(`${api}/healthz`)).json()) as any
+      expect(health.qumulo.clusters.a.collector.lastCycle).toEqual(expect.any(String))
+      expect(health.qumulo.clusters.b.collector.lastCycle).toEqual(expect.any(String))
+    },
+    { timeout: 30_000, interval: 100 },
+  )
 }, 60_000)
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { JobIndex, jobActivityLines } from '../../../collector/attribution.ts'
 import type { ActivitySeries } from '../../../collector/activity.ts'
-import type { JobScope } from '../../../lib/job-scope.ts'
+import { jobActivityLine, type JobScope } from '../../../lib/job-scope.ts'
 
 const T = 1_800_000_000 // a poll time, epoch s
 const job = (id: string, clients: string[], paths: string[], startMs = (T - 600) * 1000, endMs?: number): JobScope => ({
@@ -72,5 +72,21 @@ describe('jobActivityLines', () => {
       'iops_read=7,iops_write=0,metadata_iops_read=0,metadata_iops_write=0,throughput_read=0,throughput_write=0,' +
       `seconds=${seconds},elapsed_seconds=${elapsed} ${T}000`
     expect(lines).toEqual([line('a', 60, 600), line('late', 15, 15), line('ended', 10, 600)])
+  })
+})
+
+describe('jobActivityLines, assembled from parts', () => {
+  it('writes exactly what jobActivityLine writes, for names and paths that need escaping', () => {
+    const odd = job('a b,c=d\\', ['10.0.0.1'], ['/x y,z=1'])
+    const index = new JobIndex([
+      { ...odd, name: 'n, m=1 \\' },
+      { ...job('e', ['10.0.0.1'], []), name: '' },
+    ])
+    const s = { clientIp: '10.0.0.1', path: '/x y,z=1/sub', rates: Float64Array.from([1.5, 0, 1e-7, 3, 4096.25, 1e21]) }
+    const lines = jobActivityLines([s], index, 'c l', T, 60)
+    expect(lines).toEqual(index.jobs.map((j) => jobActivityLine(j, 'c l', s.clientIp, s.path, s.rates, 60, T)))
+    expect(jobActivityLines([s], index, '', T, 60)).toEqual(
+      index.jobs.map((j) => jobActivityLine(j, '', s.clientIp, s.path, s.rates, 60, T)),
+    )
   })
 })
