@@ -6,8 +6,8 @@ import { filters, IOPS_FIELDS, jobChoices, jobPerPoll, jobTotals, lastBy, ratesO
 import type { Flavour } from './target.ts'
 
 const COPY =
-  "From qactivity_job_activity: the points of the job's clients OR under its paths (each counted once), " +
-  "copied with the job's ID by the API as it reads them (running jobs once per poll)."
+  "From qactivity_job_activity: the job's share of each poll (its clients OR under its paths, each counted once), " +
+  'written by the collector as it polls (late attachments backfilled).'
 const EXACT =
   'The exact figures (README, "What the numbers mean") are `qactivity job stats` and GET /api/v1/jobs/{id}/stats; ' +
   "these agree with them over the job's own time range."

@@ -110,7 +110,7 @@ export function totalsBy(by: string, filter: Filter): PanelQuery {
 }
 
 /**
- * A job's totals per `by` tag (or overall), from its copied points: Σ rate × seconds (the seconds
+ * A job's totals per `by` tag (or overall), from its attributed points: Σ rate × seconds (the seconds
  * of each point's interval inside the job's window, so the edges are exact).
  */
 export function jobTotals(fields: readonly ActivityField[], filter: Filter, by?: string): PanelQuery {

@@ -13,7 +13,7 @@ const POLLS_PER_QUERY = 360
 /** What {@link backfillJob} needs. */
 export interface BackfillDeps {
   source: ActivitySource
-  writer: Pick<DurableWriter, 'write'>
+  writer: Pick<DurableWriter, 'write' | 'flush'>
   /** poll interval I, seconds */
   intervalSeconds: number
   /** the configured clusters: a job of every cluster (`""`) is backfilled per cluster, its series tagged with each */
@@ -111,6 +111,8 @@ export function startBackfills(o: BackfillOptions): Backfills {
         return
       }
       const lines = await backfillJob(job, untilMs, o)
+      // Asked for until InfluxDB has the lines: stats and the summary read them from there.
+      await o.writer.flush()
       await o.store.update(
         (d) => {
           const j = d.jobs[jobId]
