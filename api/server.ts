@@ -16,7 +16,7 @@ import { StatsService } from '../stats/service.ts'
 import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
 import { startSummaries, type Summaries } from '../stats/summary.ts'
-import { cachedDelivered, collectorWatermark } from '../stats/delivered.ts'
+import { cachedDelivered, collectorWatermark, type DeliveredCheck } from '../stats/delivered.ts'
 import { startBackfills, type Backfills } from '../stats/backfill.ts'
 import type { ReportSources } from '../reports/build.ts'
 import { startReports, type Reports, type ReportsOptions } from '../reports/service.ts'
@@ -166,7 +166,12 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     aggregates,
   })
   // The collector may be another process: InfluxDB itself tells what it has delivered.
-  const delivered = cachedDelivered(collectorWatermark(config.influx))
+  const watermark = cachedDelivered(collectorWatermark(config.influx))
+  // A job of every cluster (`""`) waits for every configured cluster's collector: each has its own spool.
+  const delivered: DeliveredCheck = async (cluster, untilS) =>
+    cluster || !config.clusterNames.length
+      ? watermark(cluster, untilS)
+      : (await Promise.all(config.clusterNames.map((c) => watermark(c, untilS)))).every(Boolean)
   // The service's onBackfill above calls this; it is only ever called once startApi has returned.
   const backfills: Backfills = startBackfills({
     store,

@@ -403,15 +403,17 @@ async function freshnessBench(influxUrl: string): Promise<void> {
     log: silentLogger,
   })
   const ticks: number[] = []
+  const stats = new StatsService({ source: createInfluxQLSource(config.influx), intervalSeconds: POLL, previousRuns: () => [] })
+  const running = job('bench-fresh', { startedAt: new Date().toISOString(), clients: [client] })
+  // The collector knows the running job, as `serve`'s collector threads do, and attributes each poll to it.
   const collector = createCollector({
     config,
     qumulo: createQumuloClient(config.qumulo, silentLogger),
     writer,
     log: silentLogger,
+    jobs: async () => [scopeOf(running)],
     onCycle: (r) => r.entries && ticks.push(r.time),
   })
-  const stats = new StatsService({ source: createInfluxQLSource(config.influx), intervalSeconds: POLL, previousRuns: () => [] })
-  const running = job('bench-fresh', { startedAt: new Date().toISOString(), clients: [client] })
   collector.start()
   try {
     const activityAt = simStartMs! + START * 1000

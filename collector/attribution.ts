@@ -76,7 +76,8 @@ export class JobIndex {
   private pathJobs(path: string): readonly number[] {
     let out = this.byPath.get(path)
     if (out) return out
-    const found: number[] = [...this.root.jobs]
+    // `/` takes every path tag starting with `/`, not `(unresolved)`: as the raw-point queries of a backfill do.
+    const found: number[] = path.startsWith('/') ? [...this.root.jobs] : []
     if (path.startsWith('/')) {
       let node: PathNode | undefined = this.root
       for (const part of path.split('/')) {

@@ -86,16 +86,39 @@ export function startCollectorThread(o: CollectorThreadOptions): Collector {
     }
   }
 
+  let stopping = false
+  let restart: NodeJS.Timeout | undefined
+  /** consecutive exits without a cycle in between, for the restart backoff */
+  let exits = 0
+
+  const spawn = () => {
+    const w = new Worker(entry, { workerData: data })
+    worker = w
+    w.on('message', (m: FromThread) => {
+      if (m.kind === 'status') exits = 0
+      onMessage(m)
+    })
+    w.on('error', (err) => o.log.error('Collector thread crashed', { cluster: o.cluster.cluster, error: messageOf(err) }))
+    w.on('exit', (code) => {
+      worker = undefined
+      if (stopping) return
+      // Polls stop while it is down: say so in /healthz, and start it again (its spool is replayed).
+      const delayMs = Math.min(60_000, 1000 * 2 ** Math.min(exits++, 6))
+      status = { ...status, ok: false, failed: [...(status.failed ?? []), `thread exited (${code})`].slice(-5) }
+      o.log.error('Collector thread exited; restarting it', { cluster: o.cluster.cluster, code, restartInMs: delayMs })
+      restart = setTimeout(spawn, delayMs)
+      restart.unref()
+    })
+  }
+
   return {
-    start() {
-      worker = new Worker(entry, { workerData: data })
-      worker.on('message', onMessage)
-      worker.on('error', (err) => o.log.error('Collector thread crashed', { cluster: o.cluster.cluster, error: messageOf(err) }))
-    },
+    start: spawn,
     async runOnce() {
       throw new Error('a collector thread polls on its own grid; runOnce() is for in-process collectors')
     },
     stop() {
+      stopping = true
+      clearTimeout(restart)
       const w = worker
       if (!w) return Promise.resolve()
       stopped ??= new Promise<void>((resolve) => {

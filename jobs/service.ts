@@ -1,6 +1,7 @@
 import { clip, type Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { JobScope } from '../lib/job-scope.ts'
+import { RunningIndex } from './running-index.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import { capacityLine, type CapacityFigures } from '../lib/capacity-points.ts'
 import { JobError } from './errors.ts'
@@ -81,8 +82,8 @@ const iso = (ms: number) => new Date(ms).toISOString()
 export class JobService {
   private readonly now: () => number
   private lastEventMs = 0
-  /** Ids of running jobs: listing them and the collector's watched paths must not scan every job. */
-  private readonly running = new Set<string>()
+  /** Running jobs in list order: listing them and the collectors' job lists must not scan every job. */
+  private readonly running = new RunningIndex()
   /**
    * Recently completed jobs, with their end (epoch ms): their paths stay watched until the first
    * poll stamped at or after end + one interval; forgotten soon after, so the map stays small.
@@ -101,7 +102,7 @@ export class JobService {
     this.graceMs = this.intervalMs = (deps.intervalSeconds ?? 60) * 1000
     for (const j of Object.values(deps.store.data.jobs)) {
       this.legacyCluster(j)
-      if (j.status === 'running') this.running.add(j.id)
+      if (j.status === 'running') this.running.add(j)
       else if (j.endedAt) this.ended.set(j.id, Date.parse(j.endedAt))
       this.named(j)
     }
@@ -139,7 +140,7 @@ export class JobService {
   private jobsWithStatus(status?: JobStatus): Job[] {
     const jobs = this.deps.store.data.jobs
     if (status !== 'running') return Object.values(jobs)
-    return [...this.running].map((id) => jobs[id]).filter((j) => j?.status === 'running')
+    return [...this.running.values()].map((id) => jobs[id]).filter((j) => j?.status === 'running')
   }
 
   get(id: string): Job {
@@ -185,7 +186,7 @@ export class JobService {
       (d) => {
         if (d.jobs[id]) throw new JobError('conflict', `job "${id}" was created concurrently; retry`)
         d.jobs[id] = job
-        this.running.add(id)
+        this.running.add(job)
         this.named(job)
         this.deps.annotations?.start(d, id)
         if (job.comments.length) this.deps.annotations?.comment(d, id, 0)
@@ -276,7 +277,7 @@ export class JobService {
         const j = d.jobs[id]
         if (j.status !== 'running') throw new JobError('conflict', `job "${id}" is already ${j.status}`)
         j.status = status
-        this.running.delete(id)
+        this.running.delete(j)
         this.forgetEnded(now)
         this.ended.set(id, end)
         j.endedAt = iso(end)
@@ -295,19 +296,47 @@ export class JobService {
   list(q: ListInput): { jobs: Job[]; nextCursor: string | null } {
     const after = q.cursor ? decodeCursor(q.cursor) : undefined
     const labels = (q.label ?? []).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)])
-    const matches = this.jobsWithStatus(q.status).filter(
-      (j) =>
-        (!q.status || j.status === q.status) &&
-        (!q.name || j.name === q.name) &&
-        labels.every(([k, v]) => j.labels[k] === v) &&
-        (!q.since || Date.parse(j.startedAt) >= q.since.getTime()) &&
-        (!q.until || Date.parse(j.startedAt) < q.until.getTime()) &&
-        (!after || j.startedAt < after.startedAt || (j.startedAt === after.startedAt && j.id < after.id)),
-    )
-    matches.sort((a, b) => (a.startedAt === b.startedAt ? (a.id < b.id ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1))
-    const jobs = matches.slice(0, q.limit)
-    const last = jobs.at(-1)
-    return { jobs, nextCursor: matches.length > q.limit && last ? encodeCursor(last) : null }
+    const matches = (j: Job) =>
+      (!q.status || j.status === q.status) &&
+      (!q.name || j.name === q.name) &&
+      labels.every(([k, v]) => j.labels[k] === v) &&
+      (!q.since || Date.parse(j.startedAt) >= q.since.getTime()) &&
+      (!q.until || Date.parse(j.startedAt) < q.until.getTime()) &&
+      (!after || j.startedAt < after.startedAt || (j.startedAt === after.startedAt && j.id < after.id))
+    const page: Job[] = []
+    let more = false
+    if (q.status === 'running') {
+      // Already in list order: the page is the first `limit` matches after the cursor.
+      const jobs = this.deps.store.data.jobs
+      for (const id of this.running.newestFirst(after)) {
+        const j = jobs[id]
+        if (!j || !matches(j)) continue
+        if (page.length === q.limit) {
+          more = true
+          break
+        }
+        page.push(j)
+      }
+    } else {
+      // The first `limit` in list order, kept sorted as they are found: one pass, no sort of every job.
+      const before = (a: Job, b: Job) => (a.startedAt === b.startedAt ? a.id > b.id : a.startedAt > b.startedAt)
+      for (const j of this.jobsWithStatus(q.status)) {
+        if (!matches(j)) continue
+        if (page.length === q.limit && !before(j, page[page.length - 1])) {
+          more = true
+          continue
+        }
+        let i = page.length
+        while (i > 0 && before(j, page[i - 1])) i--
+        page.splice(i, 0, j)
+        if (page.length > q.limit) {
+          page.pop()
+          more = true
+        }
+      }
+    }
+    const last = page.at(-1)
+    return { jobs: page, nextCursor: more && last ? encodeCursor(last) : null }
   }
 
   /** Earlier jobs of `name` started before `before`, newest first (for "the previous runs"). */
@@ -356,7 +385,9 @@ export class JobService {
    */
   async backfillMissed(cluster: string, tickS: number, sinceS: number): Promise<void> {
     const since = sinceS * 1000
-    const ids = this.runningJobs()
+    // Running ones, and those completed since (a job shorter than the stale stretch has no other poll).
+    const ended = [...this.ended.keys()].map((id) => this.deps.store.data.jobs[id]).filter((j): j is Job => j !== undefined)
+    const ids = [...this.runningJobs(), ...ended]
       .filter((j) => (j.cluster === cluster || j.cluster === '') && (Date.parse(j.startedAt) >= since || Date.parse(j.updatedAt) >= since))
       .map((j) => j.id)
     if (!ids.length) return

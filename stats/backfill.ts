@@ -7,6 +7,13 @@ import type { Job, StoreData } from '../jobs/types.ts'
 import type { DeliveredCheck } from './delivered.ts'
 import { activityQuery, type ActivitySelector, type ActivitySource } from './model.ts'
 
+/** A backfill of a job tied to no cluster, where no cluster is configured: it cannot be done. */
+export class NoClusterError extends Error {
+  constructor(readonly jobId: string) {
+    super(`job ${jobId} is tied to no cluster and no cluster is configured (QUMULO_CLUSTER or QACTIVITY_CLUSTERS_FILE): not backfilled`)
+  }
+}
+
 /** Polls read per query: a backfill of a long job reads its raw points in bounded pieces. */
 const POLLS_PER_QUERY = 360
 
@@ -35,7 +42,11 @@ export async function backfillJob(job: Job, untilMs: number, deps: BackfillDeps)
   const startMs = Date.parse(job.startedAt)
   const endMs = job.endedAt ? Date.parse(job.endedAt) : undefined
   const I = deps.intervalSeconds
-  const clusters = job.cluster ? [job.cluster] : deps.clusters.length ? deps.clusters : ['']
+  // A job of every cluster is backfilled per configured cluster. With none known (a split `api` without
+  // QUMULO_CLUSTER or a clusters file) the collectors' `cluster` tags are unknown here: writing the
+  // series untagged would add a second series beside theirs, so nothing is written.
+  const clusters = job.cluster ? [job.cluster] : deps.clusters
+  if (!clusters.length) throw new NoClusterError(job.id)
   const lastMs = Math.min(untilMs, endMs ?? Infinity) + I * 1000
   let written = 0
   for (const cluster of clusters) {
@@ -122,6 +133,11 @@ export function startBackfills(o: BackfillOptions): Backfills {
       )
       o.log.info('Job backfilled from raw points', { job: jobId, until, lines })
     } catch (err) {
+      if (err instanceof NoClusterError) {
+        o.log.error('Job not backfilled', { job: jobId, error: err.message })
+        await o.store.update((d) => void delete d.jobs[jobId]?.backfill, [jobId]).catch(() => {})
+        return
+      }
       o.log.warn('Job backfill failed; will retry', { job: jobId, error: messageOf(err) })
       due.set(jobId, now() + (o.checkMs ?? 10_000))
     }

@@ -50,7 +50,7 @@ describe('JobIndex', () => {
     expect(ids(index, '1.1.1.1', '/render/shots/s01/frames')).toEqual(['both', 'inner', 'outer', 'root'])
     expect(ids(index, '1.1.1.1', '/render')).toEqual(['outer', 'root'])
     expect(ids(index, '1.1.1.1', '/renderfarm')).toEqual(['root'])
-    expect(ids(index, '1.1.1.1', '(unresolved)')).toEqual(['root'])
+    expect(ids(index, '1.1.1.1', '(unresolved)')).toEqual([])
   })
 
   it('counts a series matched by client and by path once for the job', () => {
