@@ -264,7 +264,7 @@ async function queryBenches(influxUrl: string): Promise<void> {
     `aggregation ${ms(m.ms - m.phase.rows - m.phase.count - m.phase.tagValues)}`
   row('  same: where the time goes (median call)', where(warm[2]), '—', undefined)
   row(
-    '  same job, first call after the API starts (reads the whole hour; the API does this in the background after each poll)',
+    '  same job, first call after the API starts (reads the whole hour of its series; later calls read the polls since)',
     `${ms(cold.ms)}: ${where(cold)}`,
     '—',
     undefined,
