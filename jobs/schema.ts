@@ -32,7 +32,7 @@ export const JobSchema = z
       .optional()
       .openapi({ description: "why the collector cannot measure some of the job's paths (not a directory on Qumulo)" }),
     backfill: z
-      .object({ until: z.string() })
+      .object({ until: z.string(), from: z.string().optional() })
       .optional()
       .openapi({ description: 'a backfill of the job series from raw points, pending since clients or paths were attached late' }),
     summary: z

@@ -1,6 +1,7 @@
 import { clip, type Logger } from '../lib/log.ts'
 import { messageOf } from '../lib/errors.ts'
 import type { JobScope } from '../lib/job-scope.ts'
+import type { JobBackfill } from './types.ts'
 import { RunningIndex } from './running-index.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import { capacityLine, type CapacityFigures } from '../lib/capacity-points.ts'
@@ -238,7 +239,7 @@ export class JobService {
         j.updatedAt = iso(at)
         // A poll since the start was attributed without them (stats/backfill.ts fills them in). None
         // yet (attached before the first tick after the start): the next poll has them, nothing to fill.
-        if (polledSince) j.backfill = { until: iso(Math.max(at, Date.parse(j.backfill?.until ?? '') || 0)) }
+        if (polledSince) j.backfill = widened(j.backfill, { until: iso(at) })
       },
       [id],
     )
@@ -395,7 +396,8 @@ export class JobService {
     await this.deps.store.update((d) => {
       for (const id of ids) {
         const j = d.jobs[id]
-        if (j) j.backfill = { until: iso(Math.max(until, Date.parse(j.backfill?.until ?? '') || 0)) }
+        // Only the polls since the list the collector used: a restart's first late answer costs one poll per job, not all.
+        if (j) j.backfill = widened(j.backfill, { until: iso(until), from: iso(Math.max(since, Date.parse(j.startedAt))) })
       }
     }, ids)
     for (const id of ids) this.deps.onBackfill?.(id)
@@ -477,6 +479,14 @@ export class JobService {
 
 function encodeCursor(job: Job): string {
   return Buffer.from(`${job.startedAt}|${job.id}`).toString('base64url')
+}
+
+/** A backfill request covering both: the later `until`, the earlier `from` (none: from the start). */
+function widened(a: JobBackfill | undefined, b: JobBackfill): JobBackfill {
+  if (!a) return b
+  const until = a.until > b.until ? a.until : b.until
+  if (a.from === undefined || b.from === undefined) return { until }
+  return { until, from: a.from < b.from ? a.from : b.from }
 }
 
 function decodeCursor(cursor: string): { startedAt: string; id: string } {

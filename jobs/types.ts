@@ -76,7 +76,7 @@ export interface Job {
    * attached after it started (stats/backfill.ts): the polls up to `until` (ISO) lack them. Absent
    * once done; its summary waits for it.
    */
-  backfill?: { until: string }
+  backfill?: JobBackfill
   /** The §6 aggregates computed once after completion (stats/summary.ts); absent while running. */
   summary?: JobSummary
   /** Delivery of the job's latest e-mailed report (reports/service.ts); absent when none was sent. */
@@ -85,6 +85,14 @@ export interface Job {
   createdBy: string
   /** ISO time of the last change (for list ordering and retention) */
   updatedAt: string
+}
+
+/** Which polls of a job's series a backfill rewrites from raw points. */
+export interface JobBackfill {
+  /** the polls up to this time (ISO) */
+  until: string
+  /** from this time (ISO) on; absent: from the job's start (an attachment changes every earlier poll) */
+  from?: string
 }
 
 /** A completed job's aggregates, computed once the last overlapping poll is in InfluxDB. */

@@ -30,15 +30,15 @@ export interface BackfillDeps {
 }
 
 /**
- * Writes a job's attributed series (`qactivity_job_activity`) for the polls (start, until + I] from
- * the raw points, with the job's clients and paths as they are now: what the collector would have
+ * Writes a job's attributed series (`qactivity_job_activity`) for the polls (start, until + I] (or
+ * only those from `fromMs` on) from the raw points, with the job's clients and paths as they are now: what the collector would have
  * written had it known them from the start. Polls the collector did attribute are written again with
  * the same values (same series and time: InfluxDB keeps one), so a backfill never counts twice. Paths
  * attached late are matched on the raw points' `path` tags: activity that was tagged with a coarser
  * path then (the path was not watched) cannot be told apart and is not attributed by path.
  * Returns the number of lines written.
  */
-export async function backfillJob(job: Job, untilMs: number, deps: BackfillDeps): Promise<number> {
+export async function backfillJob(job: Job, untilMs: number, deps: BackfillDeps, fromMs?: number): Promise<number> {
   const startMs = Date.parse(job.startedAt)
   const endMs = job.endedAt ? Date.parse(job.endedAt) : undefined
   const I = deps.intervalSeconds
@@ -59,7 +59,9 @@ export async function backfillJob(job: Job, untilMs: number, deps: BackfillDeps)
       paths: job.paths,
       cluster: cluster || undefined,
     }
-    for (let from = startMs; from < lastMs; from += POLLS_PER_QUERY * I * 1000) {
+    // From the poll overlapping `fromMs` (its interval starts one I before it).
+    const firstMs = fromMs === undefined ? startMs : Math.max(startMs, fromMs - I * 1000)
+    for (let from = firstMs; from < lastMs; from += POLLS_PER_QUERY * I * 1000) {
       const rows = await deps.source.rows(
         activityQuery(selector, { fromMs: from, toMs: Math.min(lastMs, from + POLLS_PER_QUERY * I * 1000) + 1 }),
       )
@@ -115,19 +117,21 @@ export function startBackfills(o: BackfillOptions): Backfills {
     const job = o.store.data.jobs[jobId]
     const until = job?.backfill?.until
     if (!job || !until) return
+    const asked = job.backfill!
     const untilMs = Date.parse(until)
     try {
       if (o.delivered && !(await o.delivered(job.cluster, untilMs / 1000 + o.intervalSeconds))) {
         due.set(jobId, now() + (o.checkMs ?? 10_000))
         return
       }
-      const lines = await backfillJob(job, untilMs, o)
+      const lines = await backfillJob(job, untilMs, o, asked.from === undefined ? undefined : Date.parse(asked.from))
       // Asked for until InfluxDB has the lines: stats and the summary read them from there.
       await o.writer.flush()
       await o.store.update(
         (d) => {
           const j = d.jobs[jobId]
-          if (j?.backfill?.until === until) delete j.backfill
+          // Unless a later request widened it meanwhile.
+          if (j?.backfill?.until === until && j.backfill.from === asked.from) delete j.backfill
         },
         [jobId],
       )

@@ -322,6 +322,21 @@ describe("qactivity_job_activity: the job's series, selected by its id (Grafana,
   })
 })
 
+describe('backfill of a part of a job (a poll that used an earlier job list)', () => {
+  it('writes only the polls from the poll overlapping `from` on', async () => {
+    const j = job({ id: 'from-1', startS: S, endS: E, clients: ['10.1.0.3'] })
+    const source = createInfluxQLSource(config.influx)
+    const clientValues = (x: Pick<Job, 'clients' | 'cluster'>) =>
+      new StatsService({ source, intervalSeconds: I, previousRuns: () => [] }).clientValues(x)
+    await backfillJob(j, E * 1000, { source, writer, intervalSeconds: I, clusters: ['sim'], clientValues }, (t0 + 300) * 1000)
+    await writer.flush()
+    const [r] = await createInfluxQL(config.influx).query(`SELECT "iops_write" FROM "qactivity_job_activity" WHERE "job_id" = 'from-1'`)
+    const times = r.series[0].values.map((v) => Number(v[0]))
+    expect(Math.min(...times)).toBe(t0 + 300)
+    expect(Math.max(...times)).toBe(t0 + 600) // the last poll overlapping the window (end + I)
+  })
+})
+
 describe('summaries', () => {
   const summariesOnce =
     'are computed once after completion, stored and written; completed stats then need no query; InfluxDB down → pending, retried'

@@ -54,7 +54,12 @@ describe('backfill requests', () => {
     const tickS = sinceS + 60
     await service.backfillMissed('a', tickS, sinceS)
     expect(asked).toEqual([fresh.id])
-    expect(store.data.jobs[fresh.id].backfill).toEqual({ until: new Date(tickS * 1000).toISOString() })
+    // Only the polls since the list used: `from` is the later of that list's time and the job's start.
+    expect(store.data.jobs[fresh.id].backfill).toEqual({ until: new Date(tickS * 1000).toISOString(), from: fresh.startedAt })
+    // An attachment later needs every earlier poll again: the request widens to the whole job.
+    now = tickS * 1000 + 30_000
+    await service.addClients(fresh.id, ['10.0.0.9'])
+    expect(store.data.jobs[fresh.id].backfill).toEqual({ until: new Date(now).toISOString() })
     expect(store.data.jobs[old.id].backfill).toBeUndefined()
     expect(store.data.jobs[other.id].backfill).toBeUndefined()
   })
