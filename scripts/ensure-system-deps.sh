@@ -2,11 +2,12 @@
 # Installs the Debian packages the test suite needs, only when one is missing:
 #   influxdb (influxd), poppler-utils (pdftotext), docker-compose, fonts-dejavu-core, systemd
 #   (systemd-analyze verify for the units in packaging/systemd; nothing of it runs), chromium
-#   (renders the HTML report headless in test/integration/report-render.int.test.ts).
+#   (renders the HTML report headless in test/integration/report-render.int.test.ts), slurm-wlm and
+#   munge (a real one-host Slurm for the Slurm integration: test/support/slurm.ts; no service started).
 # Fast no-op when everything is present. Leaves no influxd service running.
 set -euo pipefail
 
-PACKAGES=(influxdb poppler-utils docker-compose fonts-dejavu-core fonts-droid-fallback systemd chromium)
+PACKAGES=(influxdb poppler-utils docker-compose fonts-dejavu-core fonts-droid-fallback systemd chromium slurm-wlm munge)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
