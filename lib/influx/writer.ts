@@ -262,7 +262,9 @@ class SpoolWriter implements DurableWriter {
   }
 
   stats(): WriterStats {
-    const pending = this.spool.segments.reduce((n, s) => n + s.lines, 0) - this.headDelivered
+    // headDelivered counts lines of the segment being delivered, only while it is still the queue's head.
+    const head = this.headData?.seg === this.spool.segments[0] ? this.headDelivered : 0
+    const pending = this.spool.segments.reduce((n, s) => n + s.lines, 0) - head
     return {
       spoolBytes: this.spool.bytes,
       spoolSegments: this.spool.segments.length,
@@ -363,13 +365,15 @@ class SpoolWriter implements DurableWriter {
       }
       const { data } = this.headData
       if (this.headPos >= data.length) {
-        // Forgotten only once the spool let go of it: a failed remove is retried, not the segment resent.
-        if (this.refusals.length) await spool.reject(head, this.refusals.join('\n'))
-        else await spool.remove(head)
+        // The spool drops the segment from its queue before it touches the file, so the head's
+        // state goes with it first: a failing unlink or rename must not leave it pointing at the next one.
+        const refusals = this.refusals
         this.headData = undefined
         this.headDelivered = this.headPos = 0
         this.refusals = []
         this.batchLimit = this.batchLines
+        if (refusals.length) await spool.reject(head, refusals.join('\n'))
+        else await spool.remove(head)
         return 'again'
       }
       const { end, lines } = nextLines(data, this.headPos, this.batchLimit)
