@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startSlurm, type TestSlurm } from '../support/slurm.ts'
+import { FINAL_STATES, parseSqueueJson, type SlurmRecord } from '../../slurm/records.ts'
 
 /**
  * The real Slurm the Slurm integration (issue #13) is tested against: Debian's slurm-wlm 22.05 with
@@ -42,5 +43,37 @@ describe('a real one-host Slurm', () => {
     // squeue --json lists finished jobs for MinJobAge (the sync will read it).
     const listed = JSON.parse(await slurm.cmd('squeue', ['--json', '--states=all'])) as { jobs: Array<{ job_id: number; name: string }> }
     expect(listed.jobs.map((j) => j.name).sort()).toEqual(['render-bad', 'render-ok'])
+  })
+
+  it("reads Slurm's records: array tasks, exit codes and signals, a job cancelled before it started", async () => {
+    const array = await submit(['-J', 'frames', '--array=1-2', '--wrap', 'exit 0'])
+    const killed = await submit(['-J', 'killed', '--wrap', 'kill -9 $$'])
+    const held = await submit(['-J', 'held', '--hold', '--wrap', 'true'])
+    await slurm.cmd('scancel', [held])
+    let records: SlurmRecord[] = []
+    await vi.waitFor(
+      async () => {
+        records = parseSqueueJson(await slurm.cmd('squeue', ['--json', '--states=all']))
+        const mine = records.filter((r) => ['frames', 'killed', 'held'].includes(r.name))
+        expect(
+          mine.map((r) => r.state).filter((s) => !FINAL_STATES.has(s)),
+          slurm.logs(),
+        ).toEqual([])
+        expect(mine).toHaveLength(4)
+      },
+      { timeout: 60_000, interval: 250 },
+    )
+    const byId = new Map(records.map((r) => [r.id, r]))
+    expect(byId.get(`${array}_1`)).toMatchObject({ name: 'frames', state: 'COMPLETED', exitCode: 0, user: 'root', partition: 'debug' })
+    expect(byId.get(`${array}_2`)).toMatchObject({ name: 'frames', state: 'COMPLETED' })
+    const k = byId.get(killed)!
+    expect(k).toMatchObject({ state: 'FAILED', exitCode: 0, signal: 9 })
+    expect(Date.parse(k.endedAt!)).toBeGreaterThanOrEqual(Date.parse(k.startedAt!))
+    expect(k.nodes).not.toBe('')
+    const h = byId.get(held)!
+    expect(h.state).toBe('CANCELLED')
+    expect(h.startedAt).toBeUndefined()
+    // The failed job of the first test: Slurm's 3:0 is exit code 3.
+    expect(records.find((r) => r.name === 'render-bad')).toMatchObject({ state: 'FAILED', exitCode: 3, signal: 0 })
   })
 })

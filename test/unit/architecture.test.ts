@@ -20,8 +20,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   dashboards: ['lib'],
   simulator: ['lib'],
   scripts: ['lib'],
+  slurm: ['lib'],
   bin: ['cli', 'dist'],
-  cli: ['lib', 'qumulo', 'collector', 'jobs', 'stats', 'reports', 'api', 'dashboards', 'simulator'],
+  cli: ['lib', 'qumulo', 'collector', 'jobs', 'stats', 'reports', 'api', 'dashboards', 'simulator', 'slurm'],
 }
 const UNCHECKED = new Set(['test', 'bench', 'node_modules', 'dist', 'data', 'provisioning', 'docs', 'examples'])
 const REPO = join(import.meta.dirname, '../..')
