@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startSlurm, type TestSlurm } from '../support/slurm.ts'
 import { FINAL_STATES, parseSqueueJson, type SlurmRecord } from '../../slurm/records.ts'
+import { expandHostlist } from '../../slurm/hostlist.ts'
 
 /**
  * The real Slurm the Slurm integration (issue #13) is tested against: Debian's slurm-wlm 22.05 with
@@ -75,5 +76,15 @@ describe('a real one-host Slurm', () => {
     expect(h.startedAt).toBeUndefined()
     // The failed job of the first test: Slurm's 3:0 is exit code 3.
     expect(records.find((r) => r.name === 'render-bad')).toMatchObject({ state: 'FAILED', exitCode: 3, signal: 0 })
+  })
+
+  it('expands hostlists as Slurm itself does (scontrol show hostnames)', async () => {
+    for (const list of ['node[01-03,7],login1', 'n[08-11]', 'r[1-2]n[08-09]']) {
+      const slurmSays = (await slurm.cmd('scontrol', ['show', 'hostnames', list])).trim().split('\n')
+      expect(expandHostlist(list), list).toEqual(slurmSays)
+    }
+    // What Slurm refuses ("Invalid hostlist" on stderr, no host), we refuse.
+    expect((await slurm.cmd('scontrol', ['show', 'hostnames', 'gpu[9-10]-ib'])).trim()).toBe('')
+    expect(() => expandHostlist('gpu[9-10]-ib')).toThrow(/text after the last range/)
   })
 })
