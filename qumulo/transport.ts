@@ -47,24 +47,39 @@ export function createTransport(config: QumuloConfig): QumuloTransport {
     : new http.Agent({ keepAlive: true })
   const prefix = base.pathname.replace(/\/+$/, '')
   const request = secure ? https.request : http.request
+  const once = (req: RawRequest, sent: { reused: boolean }) =>
+    exchange(
+      (onResponse) => {
+        const r = request(
+          {
+            host: base.hostname.replace(/^\[|\]$/g, ''),
+            port: base.port,
+            agent,
+            method: req.method,
+            path: prefix + req.path,
+            headers: headersOf(req),
+          },
+          onResponse,
+        )
+        r.once('socket', () => (sent.reused = r.reusedSocket))
+        return r
+      },
+      req.body,
+      config.timeoutMs,
+    )
   return {
-    send: (req) =>
-      exchange(
-        (onResponse) =>
-          request(
-            {
-              host: base.hostname.replace(/^\[|\]$/g, ''),
-              port: base.port,
-              agent,
-              method: req.method,
-              path: prefix + req.path,
-              headers: headersOf(req),
-            },
-            onResponse,
-          ),
-        req.body,
-        config.timeoutMs,
-      ),
+    async send(req) {
+      const sent = { reused: false }
+      try {
+        return await once(req, sent)
+      } catch (err) {
+        // A kept-alive connection the server closed while it sat idle (its keep-alive timeout): the
+        // request never reached it, so it goes once more on a fresh connection (Node's documented remedy).
+        const reset = err instanceof TransportError && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET'
+        if (!sent.reused || !reset) throw err
+        return once(req, { reused: false })
+      }
+    },
     close: () => agent.destroy(),
   }
 }

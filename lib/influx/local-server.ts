@@ -47,17 +47,29 @@ process.once('exit', () => {
   }
 })
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Where {@link freePort} picks from: below Linux's ephemeral range (32768–60999), which outgoing connections take. */
+const PORTS = { from: 20_000, to: 32_000 }
+
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
   })
+}
+
+/**
+ * A TCP port free on 127.0.0.1 right now, chosen at random below the ephemeral range: a port the OS
+ * hands out for `listen(0)` is one any outgoing connection (a Slurm daemon's, a test's HTTP client)
+ * may take before the server it was meant for binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = PORTS.from + Math.floor(Math.random() * (PORTS.to - PORTS.from))
+    if (await canBind(port)) return port
+  }
+  throw new Error(`no free port found between ${PORTS.from} and ${PORTS.to}`)
 }
 
 function requireInfluxd(): void {
