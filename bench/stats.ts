@@ -16,7 +16,7 @@ import { loadConfig } from '../lib/config.ts'
 import { silentLogger } from '../lib/log.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT, type ActivityField } from '../lib/schema.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
-import type { JobScope } from '../lib/job-scope.ts'
+import { jobScope } from '../jobs/scope.ts'
 import { JobIndex, jobActivityLines } from '../collector/attribution.ts'
 import { createDurableWriter, type DurableWriter } from '../lib/influx/writer.ts'
 import { createQumuloClient } from '../qumulo/client.ts'
@@ -102,12 +102,6 @@ function lines(series: Series[], time: number, index: JobIndex): string[] {
   return [...raw, ...jobActivityLines(aggregated, index, 'bench', time, I)]
 }
 
-const scopeOf = (j: Job): JobScope => ({
-  ...j,
-  startMs: Date.parse(j.startedAt),
-  endMs: j.endedAt ? Date.parse(j.endedAt) : undefined,
-})
-
 /** Ground truth of a job over [startS, endS] (fully polled): Σ matching rates × seconds. */
 function expected(series: Series[], job: Pick<Job, 'clients' | 'paths'>, startS: number, endS: number): Record<ActivityField, number> {
   const exact = new Set(job.clients.filter((c) => !c.includes('/')))
@@ -188,7 +182,7 @@ async function queryBenches(influxUrl: string): Promise<void> {
       paths: [JOB_PATHS[k % 2]],
     })
   })
-  const index = new JobIndex([running, doneJob, ...jobs].map(scopeOf))
+  const index = new JobIndex([running, doneJob, ...jobs].map(jobScope))
   const load = await timed(async () => {
     for (let k = POLLS - 1; k >= 0; k--) await writer.write(lines(series, last - k * I, index)) // one write() per poll, like the collector
     await writer.flush()
@@ -411,7 +405,7 @@ async function freshnessBench(influxUrl: string): Promise<void> {
     qumulo: createQumuloClient(config.qumulo, silentLogger),
     writer,
     log: silentLogger,
-    jobs: async () => [scopeOf(running)],
+    jobs: async () => [jobScope(running)],
     onCycle: (r) => r.entries && ticks.push(r.time),
   })
   collector.start()

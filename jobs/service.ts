@@ -3,6 +3,7 @@ import { messageOf } from '../lib/errors.ts'
 import type { JobScope } from '../lib/job-scope.ts'
 import type { JobBackfill } from './types.ts'
 import { RunningIndex } from './running-index.ts'
+import { jobScope } from './scope.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
 import { capacityLine, type CapacityFigures } from '../lib/capacity-points.ts'
 import { JobError } from './errors.ts'
@@ -369,9 +370,7 @@ export class JobService {
     const jobs = this.deps.store.data.jobs
     const out: JobScope[] = []
     const add = (j: Job | undefined) => {
-      if (!j || (j.cluster !== cluster && j.cluster !== '')) return
-      const endMs = j.endedAt ? Date.parse(j.endedAt) : undefined
-      out.push({ id: j.id, name: j.name, cluster: j.cluster, startMs: Date.parse(j.startedAt), endMs, clients: j.clients, paths: j.paths })
+      if (j && (j.cluster === cluster || j.cluster === '')) out.push(jobScope(j))
     }
     for (const j of this.runningJobs()) add(j)
     this.forgetEnded(tickS * 1000)

@@ -76,6 +76,19 @@ async function writerCaughtUp(): Promise<void> {
   )
 }
 
+/** The jobs once every one has its summary (which waits for their points and backfills). */
+async function summarised(ids: string[]): Promise<any[]> {
+  const done: any[] = []
+  await vi.waitFor(
+    async () => {
+      for (const [i, id] of ids.entries()) done[i] = (await call('GET', `/api/v1/jobs/${id}`)).body
+      expect(done.map((j) => j.summary?.state)).toEqual(ids.map(() => 'done'))
+    },
+    { timeout: 60_000, interval: 500 },
+  )
+  return done
+}
+
 /** Waits until the collector has polled past `ms` (epoch ms). */
 async function polledPast(ms: number): Promise<void> {
   await vi.waitFor(
@@ -172,14 +185,7 @@ describe('attribution at collection time (real serve, real influxd)', () => {
     const computed = await Promise.all(ids.map(async (id) => (await call('GET', `/api/v1/jobs/${id}/stats`)).body))
 
     // Summaries wait for the spooled points and for the backfill, then equal the ground truth.
-    const done: any[] = []
-    await vi.waitFor(
-      async () => {
-        for (const [i, id] of ids.entries()) done[i] = (await call('GET', `/api/v1/jobs/${id}`)).body
-        expect(done.map((j) => j.summary?.state)).toEqual(ids.map(() => 'done'))
-      },
-      { timeout: 60_000, interval: 500 },
-    )
+    const done = await summarised(ids)
     const ql = createInfluxQL({ url: influxd.url, bucket: DB, queryLanguage: 'influxql' })
     // What the collector said of each poll, for a failure's message.
     const [cycles] = await ql.query(
@@ -240,14 +246,7 @@ describe('attribution at collection time (real serve, real influxd)', () => {
     await startServe()
     await polledPast(Date.now() + 2 * I * 1000)
     for (const id of ids) expect((await call('POST', `/api/v1/jobs/${id}/complete`, {})).status).toBe(200)
-    const done: any[] = []
-    await vi.waitFor(
-      async () => {
-        for (const [i, id] of ids.entries()) done[i] = (await call('GET', `/api/v1/jobs/${id}`)).body
-        expect(done.map((j) => j.summary?.state)).toEqual(ids.map(() => 'done'))
-      },
-      { timeout: 60_000, interval: 500 },
-    )
+    const done = await summarised(ids)
     const ql = createInfluxQL({ url: influxd.url, bucket: DB, queryLanguage: 'influxql' })
     for (const [i, job] of done.entries()) {
       // The polls the series holds, and what they must add up to: rate × the part of each inside the window.

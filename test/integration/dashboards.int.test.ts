@@ -19,6 +19,7 @@ import { panelsOf, substituteInfluxQL } from '../support/dashboards.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
 import { completedJob } from '../support/job.ts'
+import { jobScope } from '../../jobs/scope.ts'
 
 // A simulated run: 11 polls of a small cluster, two completed runs of the job "render" and their
 // summaries, written the way `serve` writes them. Then every InfluxQL panel of the three
@@ -70,7 +71,7 @@ beforeAll(async () => {
     log: silentLogger,
   })
   // The collector attributes each poll to the jobs as it collects, as `serve` does.
-  const scopes = jobs.map((j) => ({ ...j, startMs: Date.parse(j.startedAt), endMs: Date.parse(j.endedAt!) }))
+  const scopes = jobs.map(jobScope)
   const collector = createCollector({
     config,
     qumulo: createQumuloClient(config.qumulo, silentLogger),

@@ -23,6 +23,7 @@ import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { startSmtp, type TestSmtp } from '../support/smtp.ts'
 import { perMinuteTruth } from '../support/ground-truth.ts'
 import { tempDir } from '../support/tmp.ts'
+import { jobScope } from '../../jobs/scope.ts'
 
 // Issue #10 part 3: jobs completed while InfluxDB is down. The collector's polls of the outage wait
 // in the spool; the writer's backoff (10 min) outlasts the test, so the spool is delivered exactly
@@ -115,7 +116,7 @@ beforeAll(async () => {
     retryMaxMs: 600_000,
   })
   // The collector attributes each poll to the jobs as it collects, as `serve` does.
-  const scopes = jobs.map((j) => ({ ...j, startMs: Date.parse(j.startedAt), endMs: Date.parse(j.endedAt!) }))
+  const scopes = jobs.map(jobScope)
   collector = createCollector({
     config,
     qumulo: createQumuloClient(config.qumulo, silentLogger),
