@@ -266,6 +266,10 @@ export const StatsSchema = z
     intervalSeconds: z.number(),
     polls: z.number(),
     live: z.boolean(),
+    incomplete: z
+      .string()
+      .optional()
+      .openapi({ description: 'why the numbers are not final yet: clients or paths attached late are still being backfilled' }),
     previousRuns: z.array(z.object({ id: z.string(), startedAt: z.string(), status: z.string() })),
   })
   .openapi('JobStats', { description: 'totals in ops or bytes, mean and peak in ops/s or bytes/s (README: What the numbers mean)' })
