@@ -4,6 +4,8 @@ import { canonicalClient } from '../lib/addresses.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
 import { CLUSTER_NAME_RE } from '../lib/clusters-file.ts'
 import { MAX_FUTURE_MS } from '../jobs/service.ts'
+import { JOB_ID_PATTERN, JOB_ID_RE } from '../jobs/ids.ts'
+import { END_STATUSES, JOB_STATUSES } from '../jobs/types.ts'
 
 export { canonicalAddress, canonicalClient } from '../lib/addresses.ts'
 
@@ -19,8 +21,7 @@ const CONTROL_OR_NEWLINE = /[\u0000-\u001f\u007f]/
 const quoted = (s: string) => JSON.stringify(s.slice(0, 80))
 
 /** Job IDs: client-chosen (e.g. a Slurm job ID) or generated. */
-export const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-export const JobId = z.string().regex(JOB_ID_RE, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}').openapi({ example: 'slurm-48213' })
+export const JobId = z.string().regex(JOB_ID_RE, `must match ${JOB_ID_PATTERN}`).openapi({ example: 'slurm-48213' })
 
 const text = (max: number, what: string) =>
   z
@@ -174,6 +175,9 @@ export const CreateJobBody = z
     label: Labels.optional().openapi({ description: 'k=v, repeatable (alias of labels, for form bodies)' }),
     comment: text(4000, 'comment').optional(),
     notify: oneOrMany(Email, 20, 'notify addresses').optional(),
+    startedAt: Instant.optional().openapi({
+      description: `when the job started, if earlier than now (a scheduler's own start time); at most ${MAX_FUTURE_MS / 1000} s ahead`,
+    }),
   })
   .openapi('CreateJob')
 
@@ -199,13 +203,14 @@ export const CommentBody = z
 
 export const CompleteBody = z
   .strictObject({
-    status: z.enum(['succeeded', 'failed']).default('succeeded'),
+    status: z.enum(END_STATUSES).default('succeeded'),
     at: Instant.optional().openapi({ description: `the end (default: now); at most ${MAX_FUTURE_MS / 1000} s ahead of the server clock` }),
+    labels: Labels.optional().openapi({ description: 'labels to add or change at completion (e.g. the scheduler’s final state)' }),
   })
   .openapi('Complete')
 
 export const ListQuery = z.strictObject({
-  status: z.enum(['running', 'succeeded', 'failed']).optional(),
+  status: z.enum(JOB_STATUSES).optional(),
   name: JobName.optional(),
   label: oneOrMany(z.string().regex(/^[A-Za-z0-9_.-]{1,64}:.{1,256}$/, 'label filters are key:value'), 10, 'label filters').optional(),
   since: Instant.optional(),
@@ -244,7 +249,7 @@ export const StatsSchema = z
     job: z.string(),
     name: z.string(),
     cluster: z.string().optional(),
-    status: z.enum(['running', 'succeeded', 'failed']),
+    status: z.enum(JOB_STATUSES),
     window: z.object({ start: z.string(), end: z.string(), seconds: z.number() }),
     activity: z.object(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, Agg])) as Record<ActivityField, typeof Agg>),
     capacity: z.array(

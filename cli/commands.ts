@@ -53,9 +53,9 @@ export const JOB_SUBCOMMANDS = {
   },
   comment: { synopsis: 'comment TEXT…', about: 'add a comment (words joined with spaces)', options: withJob, positionals: true },
   complete: {
-    synopsis: 'complete [--failed] [--at TIME]',
-    about: 'complete the job (succeeded unless --failed; now unless --at)',
-    options: { ...withJob, failed: flag, at: str },
+    synopsis: 'complete [--failed | --cancelled] [--at TIME]',
+    about: 'complete the job (succeeded unless --failed or --cancelled; now unless --at)',
+    options: { ...withJob, failed: flag, cancelled: flag, at: str },
     positionals: false,
   },
   show: { synopsis: 'show [ID]', about: "the job's attributes and comments", options: withJob, positionals: true },

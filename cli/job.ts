@@ -1,6 +1,7 @@
 import { rename, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import type { Job, JobComment } from '../jobs/types.ts'
+import { JOB_STATUSES, type Job, type JobComment } from '../jobs/types.ts'
+import { JOB_ID_PATTERN, JOB_ID_RE } from '../jobs/ids.ts'
 import { loadConfig } from '../lib/config.ts'
 import { UsageError, messageOf } from '../lib/errors.ts'
 import { TOP_N } from '../stats/compute.ts'
@@ -16,7 +17,6 @@ import { formatComparison, formatJob, formatJobTable, formatStats, type Comparis
  */
 
 /** Same rule as the API (docs/interface.md §5); checked here too because the ID goes into the URL path. */
-const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 /** What the command line asks for, before the job ID is resolved against the environment. */
 export type Invocation =
@@ -149,7 +149,8 @@ export function parseJobArgs(argv: string[]): Invocation {
       return { ...inv, body: { text } }
     }
     case 'complete': {
-      const body: Record<string, unknown> = { status: v.failed ? 'failed' : 'succeeded' }
+      if (v.failed && v.cancelled) throw new UsageError('job complete: --failed and --cancelled do not go together')
+      const body: Record<string, unknown> = { status: v.failed ? 'failed' : v.cancelled ? 'cancelled' : 'succeeded' }
       if (s('at') !== undefined) body.at = parseTime('--at', s('at')!)
       return { ...inv, body }
     }
@@ -176,7 +177,7 @@ export function parseJobArgs(argv: string[]): Invocation {
       const jobs = [...(inv.job !== undefined ? [inv.job] : []), ...pos]
       if (jobs.length < 2) throw new UsageError('job compare: give at least two job IDs (the first is the baseline)')
       for (const id of jobs) {
-        if (!JOB_ID_RE.test(id)) throw new UsageError(`job compare: "${id.slice(0, 80)}" is not a job ID ([A-Za-z0-9][A-Za-z0-9._-]{0,63})`)
+        if (!JOB_ID_RE.test(id)) throw new UsageError(`job compare: "${id.slice(0, 80)}" is not a job ID (${JOB_ID_PATTERN})`)
       }
       return { ...inv, job: undefined, jobs }
     }
@@ -184,8 +185,8 @@ export function parseJobArgs(argv: string[]): Invocation {
       const query = new URLSearchParams()
       const status = s('status')
       if (status !== undefined) {
-        if (!['running', 'succeeded', 'failed'].includes(status))
-          throw new UsageError(`--status must be running, succeeded or failed, got "${status}"`)
+        if (!(JOB_STATUSES as readonly string[]).includes(status))
+          throw new UsageError(`--status must be one of ${JOB_STATUSES.join(', ')}, got "${status}"`)
         query.set('status', status)
       }
       if (s('name') !== undefined) query.set('name', s('name')!)

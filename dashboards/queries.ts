@@ -41,7 +41,7 @@ export const filters = {
     flux: 'r.cluster =~ /^${cluster:regex}$/ and r.client_ip =~ /^${client:regex}$/ and r.path =~ /^${path:regex}$/',
   },
   clusterOnly: { influxql: `${q('cluster')} =~ /^$cluster$/`, flux: 'r.cluster =~ /^${cluster:regex}$/' },
-  /** one job (job IDs are [A-Za-z0-9._-]: safe inside quotes) */
+  /** one job (job IDs are [A-Za-z0-9._+-]: safe inside quotes) */
   job: { influxql: `${q('job_id')} = '$job'`, flux: 'r.job_id == "${job}"' },
   /** the jobs picked on the compare dashboard */
   jobs: { influxql: `${q('job_id')} =~ /^$jobs$/`, flux: 'r.job_id =~ /^${jobs:regex}$/' },
@@ -227,9 +227,9 @@ export function jobChoices(): { influxql: string; flux: string; regex: { influxq
       '  |> map(fn: (r) => ({_value: r.job_name + " (" + r.job_id + ")"}))',
     ].join('\n'),
     regex: {
-      // job IDs are [A-Za-z0-9._-] (no comma, no escapes): the text is the rest, from the ID to the name
-      influxql: '/,(?<text>job_id=(?<value>[A-Za-z0-9._-]+),job_name=.*)$/',
-      flux: '/^(?<text>.* \\((?<value>[A-Za-z0-9._-]+)\\))$/',
+      // job IDs are [A-Za-z0-9._+-] (no comma, no escapes): the text is the rest, from the ID to the name
+      influxql: '/,(?<text>job_id=(?<value>[A-Za-z0-9._+-]+),job_name=.*)$/',
+      flux: '/^(?<text>.* \\((?<value>[A-Za-z0-9._+-]+)\\))$/',
     },
   }
 }

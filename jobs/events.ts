@@ -1,11 +1,9 @@
 import { MEASUREMENT } from '../lib/schema.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
-import type { Job } from './types.ts'
+import { JOB_STATUSES, type Job } from './types.ts'
 
 /** What happened to a job; one `qactivity_job` point each (docs/interface.md §4). */
 export type JobEvent = 'start' | 'complete' | 'comment'
-
-const STATUS_CODE = { running: 0, succeeded: 1, failed: 2 } as const
 
 /**
  * A `qactivity_job` point: lets dashboards list jobs and find their windows without the API.
@@ -18,7 +16,7 @@ export function jobEventLine(job: Job, event: JobEvent, atMs: number, comment?: 
     fields: {
       event,
       status: job.status,
-      status_code: BigInt(STATUS_CODE[job.status]),
+      status_code: BigInt(JOB_STATUSES.indexOf(job.status)),
       started_at: BigInt(Date.parse(job.startedAt)),
       ended_at: BigInt(job.endedAt ? Date.parse(job.endedAt) : 0),
       paths: JSON.stringify(job.paths),

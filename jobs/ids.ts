@@ -27,3 +27,7 @@ function encode(n: bigint, length: number): string {
   }
   return out
 }
+
+/** Job IDs (docs/interface.md §5): Slurm's `123`, array task `123_4`, heterogeneous component `123+1`, a requeued run `123.1`. */
+export const JOB_ID_PATTERN = '[A-Za-z0-9][A-Za-z0-9._+-]{0,63}'
+export const JOB_ID_RE = new RegExp(`^${JOB_ID_PATTERN}$`)

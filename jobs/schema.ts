@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { JOB_STATUSES } from './types.ts'
 
 /**
  * The stored job (jobs/types.ts) as a schema: validates the job store's file and documents the
@@ -12,7 +13,7 @@ export const JobSchema = z
     id: z.string(),
     name: z.string(),
     cluster: z.string().default('').openapi({ description: 'the `cluster` tag its points carry; "" when the API knows no cluster' }),
-    status: z.enum(['running', 'succeeded', 'failed']),
+    status: z.enum(JOB_STATUSES),
     startedAt: z.string(),
     endedAt: z.string().nullable(),
     paths: z.array(z.string()),

@@ -10,7 +10,7 @@ import { JobError } from './errors.ts'
 import { jobEventLine, type JobEvent } from './events.ts'
 import { newJobId } from './ids.ts'
 import type { JobStore } from './store.ts'
-import type { Job, JobComment, JobStatus, StoreData } from './types.ts'
+import type { EndStatus, Job, JobComment, JobStatus, StoreData } from './types.ts'
 
 /** Queues Grafana annotations inside a store update (durable outbox) and wakes the sender. */
 export interface AnnotationQueue {
@@ -57,6 +57,11 @@ export interface CreateJobInput {
   labels?: Record<string, string>
   comment?: string
   notify?: string[]
+  /**
+   * When the job started, if before now (default: now): a scheduler that learns of a job late (Slurm
+   * sync) records its real start; the polls since then are backfilled. At most MAX_FUTURE_MS ahead.
+   */
+  startedAt?: Date
 }
 
 /** Filters of `GET /api/v1/jobs`. */
@@ -167,12 +172,17 @@ export class JobService {
     if (input.id && (await this.deps.store.findArchived(input.id)))
       throw new JobError('conflict', `job "${input.id}" exists in the archive`)
     const id = input.id ?? newJobId(at)
+    const start = input.startedAt ? input.startedAt.getTime() : at
+    if (start > at + MAX_FUTURE_MS)
+      throw new JobError('invalid_request', `startedAt: at most ${MAX_FUTURE_MS / 1000} s ahead of the server clock (${iso(at)})`)
+    // A poll tick in (start, now]: its poll was attributed without this job (stats/backfill.ts fills it in).
+    const missed = Math.floor(at / this.intervalMs) * this.intervalMs > start
     const job: Job = {
       id,
       name: input.name,
       cluster,
       status: 'running',
-      startedAt: iso(at),
+      startedAt: iso(start),
       endedAt: null,
       paths: union([], input.paths),
       clients: union([], input.clients),
@@ -183,6 +193,7 @@ export class JobService {
       capacity: [],
       createdBy: principal.name,
       updatedAt: iso(at),
+      ...(missed ? { backfill: { until: iso(at) } } : {}),
     }
     await this.deps.store.update(
       (d) => {
@@ -195,7 +206,8 @@ export class JobService {
       },
       [id],
     )
-    this.afterChange(job, 'start', at, job.paths, input.comment)
+    this.afterChange(job, 'start', start, job.paths, input.comment)
+    if (missed) this.deps.onBackfill?.(id)
     return { job, created: true }
   }
 
@@ -203,6 +215,7 @@ export class JobService {
     const conflicts = [
       job.name !== input.name && `name "${job.name}"`,
       job.cluster !== input.cluster && `cluster "${job.cluster}"`,
+      input.startedAt && input.startedAt.getTime() !== Date.parse(job.startedAt) && `start ${job.startedAt}`,
       ...Object.entries(input.labels ?? {})
         .filter(([k, v]) => k in job.labels && job.labels[k] !== v)
         .map(([k]) => `label ${k}`),
@@ -266,7 +279,7 @@ export class JobService {
     return comment
   }
 
-  async complete(id: string, status: 'succeeded' | 'failed', at?: Date): Promise<Job> {
+  async complete(id: string, status: EndStatus, at?: Date, labels?: Record<string, string>): Promise<Job> {
     const now = this.now()
     const job = this.get(id)
     if (job.status !== 'running') throw new JobError('conflict', `job "${id}" is already ${job.status} (at ${job.endedAt})`)
@@ -279,6 +292,7 @@ export class JobService {
         const j = d.jobs[id]
         if (j.status !== 'running') throw new JobError('conflict', `job "${id}" is already ${j.status}`)
         j.status = status
+        if (labels) j.labels = { ...j.labels, ...labels }
         this.running.delete(j)
         this.forgetEnded(now)
         this.ended.set(id, end)
@@ -420,8 +434,9 @@ export class JobService {
   /** Event point (durable before it is acknowledged by the writer) and annotation wake-up. */
   private afterChange(job: Job, event: JobEvent, atMs: number, newPaths: string[], comment?: string): void {
     // Two events of one job in the same millisecond would merge into one point: keep times distinct.
-    const t = Math.max(atMs, this.lastEventMs + 1)
-    this.lastEventMs = t
+    // (Only events around the newest one can collide: a back-dated start or end keeps its own time.)
+    const t = atMs <= this.lastEventMs && this.lastEventMs - atMs < 1000 ? this.lastEventMs + 1 : atMs
+    this.lastEventMs = Math.max(this.lastEventMs, t)
     this.write([jobEventLine(job, event, t, comment)])
     if (event === 'start') this.snapshot(job.id, newPaths, 'start')
     this.deps.annotations?.kick()

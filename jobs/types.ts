@@ -3,8 +3,15 @@
  * byte and object counts from Qumulo are decimal strings, exact beyond 2^53.
  */
 
-/** `running` until completed; `succeeded` or `failed` after. */
-export type JobStatus = 'running' | 'succeeded' | 'failed'
+/**
+ * `running` until completed; then `succeeded`, `failed` or `cancelled` (stopped from outside, e.g.
+ * `scancel`). Their `status_code` in `qactivity_job` is the index here (0–3): only ever appended to.
+ */
+export const JOB_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const
+export type JobStatus = (typeof JOB_STATUSES)[number]
+/** What a completion may set. */
+export const END_STATUSES = ['succeeded', 'failed', 'cancelled'] as const
+export type EndStatus = (typeof END_STATUSES)[number]
 
 /** A comment: the job's fossil record. */
 export interface JobComment {

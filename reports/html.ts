@@ -62,6 +62,7 @@ const STATUS_STYLE: Record<JobStatus, string> = {
   succeeded: 'background-color:#dcfce7;color:#166534;',
   failed: 'background-color:#fde2e1;color:#b42318;',
   running: 'background-color:#dbeafe;color:#1d4ed8;',
+  cancelled: 'background-color:#f3f4f6;color:#4b5563;',
 }
 
 function badge(status: JobStatus, text: string): string {

@@ -40,6 +40,7 @@ const STATUS: Record<JobStatus, { bg: string; fg: string }> = {
   succeeded: { bg: '#dcfce7', fg: '#166534' },
   failed: { bg: '#fde2e1', fg: '#b42318' },
   running: { bg: '#dbeafe', fg: '#1d4ed8' },
+  cancelled: { bg: '#f3f4f6', fg: '#4b5563' },
 }
 const BODY: TextStyle = { size: 9 }
 const CELL: TextStyle = { size: 8.5 }

@@ -171,7 +171,7 @@ export function jobRoutes(service: JobService, callerAddress: CallerAddress) {
     }),
     async (c) => {
       const b = bodyOf<z.output<typeof CompleteBody>>(c)
-      return c.json(await service.complete(c.req.valid('param').id, b.status, b.at), 200)
+      return c.json(await service.complete(c.req.valid('param').id, b.status, b.at, b.labels), 200)
     },
   )
 

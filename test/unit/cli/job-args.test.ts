@@ -160,7 +160,7 @@ describe('parseJobArgs', () => {
   })
 
   it('list: bad filters are usage errors', () => {
-    usage(() => parse('list', '--status', 'done'), /--status must be running, succeeded or failed/)
+    usage(() => parse('list', '--status', 'done'), /--status must be one of running, succeeded, failed, cancelled/)
     usage(() => parse('list', '--limit', '0'), /--limit must be a positive integer/)
     usage(() => parse('list', '--limit', 'ten'), /--limit must be a positive integer/)
     usage(() => parse('list', '--label', 'novalue'), /--label must be key:value/)
