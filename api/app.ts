@@ -15,6 +15,7 @@ import type { Reports } from '../reports/service.ts'
 import type { StatsService } from '../stats/service.ts'
 import type { Summaries } from '../stats/summary.ts'
 import { canonicalAddress } from './schemas.ts'
+import { slurmRoutes, type SlurmStatus } from './routes/slurm.ts'
 
 /** Largest request body (docs/interface.md §5). */
 export const MAX_BODY_BYTES = 64 * 1024
@@ -43,6 +44,8 @@ export interface AppDeps {
   /** moves old completed jobs to the archive now; returns how many */
   archive?: () => Promise<number>
   version?: string
+  /** the Slurm syncs' reports (`POST /api/v1/slurm/status`), shown at /healthz; the route answers 404 without it */
+  slurm?: SlurmStatus
 }
 
 /** The caller's address: the socket peer, or the last `X-Forwarded-For` hop when a proxy is trusted. */
@@ -103,6 +106,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   app.route('/api/v1', jobRoutes(deps.service, callerAddress(deps.config.trustProxy)))
   app.route('/api/v1', statsRoutes(deps.service, deps.stats, deps.log))
   app.route('/api/v1', reportRoutes(deps.service, deps.reportSources, deps.reports, deps.reportTo ?? [], deps.log, deps.reportsOff))
+  if (deps.slurm) app.route('/api/v1', slurmRoutes(deps.slurm))
   app.post('/api/v1/admin/jobs/:id/summary', async (c) => {
     const job = await deps.service.find(c.req.param('id'))
     if (job.status === 'running') throw new ApiError(409, 'conflict', `job "${job.id}" is still running`)

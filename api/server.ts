@@ -9,6 +9,7 @@ import { detectServer } from '../lib/influx/server.ts'
 import type { CapacityFigures } from '../lib/capacity-points.ts'
 import { createGrafanaSink, GrafanaApiError, type AnnotationSink } from './annotations/grafana.ts'
 import { startOutbox, type Outbox } from './annotations/outbox.ts'
+import { slurmStatus } from './routes/slurm.ts'
 import { createApp, type HealthReport } from './app.ts'
 import { JobService } from '../jobs/service.ts'
 import { openJobStore, type JobStore } from '../jobs/store.ts'
@@ -130,6 +131,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   void archiveSoon()
   const archiveTimer = setInterval(archiveSoon, HOUR).unref()
 
+  const slurm = slurmStatus()
   const health = async (): Promise<HealthReport> => {
     const cycles = o.collectors?.() ?? {}
     const [influx, ...perCluster] = await Promise.all([
@@ -147,7 +149,9 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
       : { ok: false, error: 'no cluster configured (QUMULO_URL or QACTIVITY_CLUSTERS_FILE)' }
     const grafana = outbox.health()
     const mail = reports ? reports.health() : reportsError ? { failing: true, lastError: reportsError } : { off: 'SMTP_URL not set' }
-    const ok = influx.ok && (!perCluster.length || qumulo.ok) && !grafana.failing && !('failing' in mail && mail.failing)
+    const syncs = slurm.health()
+    const ok =
+      influx.ok && (!perCluster.length || qumulo.ok) && !grafana.failing && !('failing' in mail && mail.failing) && (syncs?.ok ?? true)
     return {
       status: ok ? 'ok' : 'degraded',
       influx,
@@ -155,6 +159,8 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
       grafana,
       reports: mail,
       store: { jobs: Object.keys(store.data.jobs).length, archived: store.stats.archived },
+      // Only once a Slurm sync reported since the API started.
+      ...(syncs ? { slurm: syncs } : {}),
     }
   }
 
@@ -231,6 +237,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     log: log.child({ component: 'api' }),
     health,
     archive,
+    slurm,
   })
   const stopAll = async () => {
     clearInterval(archiveTimer)

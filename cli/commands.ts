@@ -168,6 +168,27 @@ ${ENVIRONMENT}
     options: withJob,
     words: SUBCOMMANDS,
   },
+  slurm: {
+    summary: 'Slurm: install the controller hooks (conf), keep qactivity in line with Slurm (sync)',
+    usage: `usage: qactivity slurm conf [--hooks-dir DIR]
+       qactivity slurm sync [--once]
+
+conf writes the controller hook, the sync's settings (QACTIVITY_URL, QACTIVITY_TOKEN, QACTIVITY_SLURM_*;
+readable by SlurmUser and root only) and a systemd unit into DIR, creates the hook spool, and prints the
+slurm.conf lines to add. Run it as root on the slurmctld host.
+sync creates and completes qactivity jobs from Slurm's own records (squeue --json): at once for what the hooks
+noted, and every QACTIVITY_SLURM_SYNC_SECONDS (default 60) for everything; run it on the slurmctld host.
+
+${entry('--hooks-dir DIR', 'where conf writes (default /etc/slurm/qactivity)')}
+${entry('--once', 'sync: one full round, then exit 0, or 1 when anything could not be reconciled')}
+${entry('-h, --help', 'this help')}
+
+environment: QACTIVITY_URL, QACTIVITY_TOKEN (a writer token), SLURM_CONF, QACTIVITY_SLURM_SPOOL, QACTIVITY_SLURM_CLUSTER,
+QACTIVITY_SLURM_ID_PREFIX, QACTIVITY_SLURM_PATHS, QACTIVITY_SLURM_CLIENT_TEMPLATE, QACTIVITY_SLURM_CLIENT_FILE (README "Slurm")
+`,
+    options: { 'hooks-dir': str, once: flag, help },
+    words: ['conf', 'sync'],
+  },
   dashboards: {
     summary: 'write the Grafana dashboards (InfluxQL and Flux) to --out DIR (default provisioning/dashboards)',
     usage: `usage: qactivity dashboards [--out DIR]

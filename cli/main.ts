@@ -12,6 +12,7 @@ const LOADERS: Record<CommandName, () => Promise<Command>> = {
   collect: async () => (await import('./collect.ts')).runCollectCommand,
   simulate: async () => (await import('../simulator/cli.ts')).runSimulateCommand,
   job: async () => (await import('./job.ts')).runJobCommand,
+  slurm: async () => (await import('./slurm.ts')).runSlurmCommand,
   dashboards: async () => (await import('./dashboards.ts')).runDashboardsCommand,
   demo: async () => (await import('./demo.ts')).runDemoCommand,
   completion: async () => (await import('./completion.ts')).runCompletionCommand,

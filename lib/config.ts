@@ -132,6 +132,29 @@ export interface ClientConfig {
   urlSet: boolean
 }
 
+/** The Slurm integration: `qactivity slurm conf` and `qactivity slurm sync` (README "Slurm"). */
+export interface SlurmConfig {
+  /** `QACTIVITY_SLURM_SYNC_SECONDS`: seconds between full reconciliations, 5–3600 @defaultValue 60 */
+  syncSeconds: number
+  /**
+   * `QACTIVITY_SLURM_SPOOL`: where the controller hooks note job starts and ends; writable by SlurmUser
+   * @defaultValue '/var/spool/qactivity-slurm'
+   */
+  spoolDir: string
+  /** `QACTIVITY_SLURM_CLUSTER`: the Qumulo cluster (its `cluster` name) this Slurm cluster's jobs use; unset: the API's only cluster */
+  cluster?: string
+  /** `QACTIVITY_SLURM_ID_PREFIX`: put before every job id, when several Slurm clusters feed one qactivity @defaultValue '' */
+  idPrefix: string
+  /** `QACTIVITY_SLURM_PATHS`: `mount=path` pairs, comma-separated: a work directory under `mount` on the nodes is `path` on Qumulo */
+  mounts: Array<{ mount: string; path: string }>
+  /** `QACTIVITY_SLURM_CLIENT_TEMPLATE`: the name Qumulo sees a node by, e.g. `{node}-ib`, resolved by DNS (default: NodeAddr) */
+  clientTemplate?: string
+  /** `QACTIVITY_SLURM_CLIENT_FILE`: a file of `node address` lines, instead of DNS */
+  clientFile?: string
+  /** `SLURM_CONF` of the Slurm commands the sync runs @defaultValue Slurm's own default */
+  slurmConf?: string
+}
+
 /** Everything read from the environment, validated once. */
 export interface Config {
   /** The one cluster of `QUMULO_URL` and friends (`url` empty when unset). */
@@ -153,6 +176,7 @@ export interface Config {
   grafana: GrafanaConfig
   report: ReportConfig
   client: ClientConfig
+  slurm: SlurmConfig
   /** `QACTIVITY_LOG_LEVEL` @defaultValue 'info' */
   logLevel: LogLevel
 }
@@ -388,6 +412,46 @@ function readReport(r: Reader): ReportConfig {
   return { smtpUrl, from, to, schedule, thresholdPct: r.int('QACTIVITY_REPORT_THRESHOLD_PCT', 20, 1, 1000) }
 }
 
+function readSlurm(r: Reader): SlurmConfig {
+  const idPrefix = r.str('QACTIVITY_SLURM_ID_PREFIX') ?? ''
+  if (idPrefix && !/^[A-Za-z0-9][A-Za-z0-9._+-]{0,23}$/.test(idPrefix))
+    r.problems.push(
+      `QACTIVITY_SLURM_ID_PREFIX: "${idPrefix.slice(0, 40)}" must be 1–24 characters of A–Z a–z 0–9 . _ + - ` +
+        'starting with a letter or digit',
+    )
+  const mounts: SlurmConfig['mounts'] = []
+  for (const pair of (r.str('QACTIVITY_SLURM_PATHS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const [mount, path, extra] = pair.split('=')
+    const m = normalizePath(mount?.trim() ?? '')
+    const p = normalizePath(path?.trim() ?? '')
+    if (extra !== undefined || !m.ok || !p.ok)
+      r.problems.push(`QACTIVITY_SLURM_PATHS: "${pair.slice(0, 80)}" must be mount=path, both absolute (e.g. /mnt/qumulo=/)`)
+    else mounts.push({ mount: m.path, path: p.path })
+  }
+  const clientTemplate = r.str('QACTIVITY_SLURM_CLIENT_TEMPLATE')
+  if (clientTemplate && !clientTemplate.includes('{node}'))
+    r.problems.push(`QACTIVITY_SLURM_CLIENT_TEMPLATE: "${clientTemplate.slice(0, 80)}" must contain {node}`)
+  const clientFile = r.str('QACTIVITY_SLURM_CLIENT_FILE')
+  if (clientFile && !existsSync(clientFile)) r.problems.push(`QACTIVITY_SLURM_CLIENT_FILE: no such file "${clientFile}"`)
+  if (clientFile && clientTemplate) r.problems.push('QACTIVITY_SLURM_CLIENT_TEMPLATE and QACTIVITY_SLURM_CLIENT_FILE are both set: use one')
+  const cluster = r.str('QACTIVITY_SLURM_CLUSTER')
+  const bad = cluster ? clusterNameProblem(cluster) : undefined
+  if (bad) r.problems.push(`QACTIVITY_SLURM_CLUSTER ${bad}`)
+  return {
+    syncSeconds: r.int('QACTIVITY_SLURM_SYNC_SECONDS', 60, 5, 3600),
+    spoolDir: resolve(r.str('QACTIVITY_SLURM_SPOOL') ?? '/var/spool/qactivity-slurm'),
+    cluster,
+    idPrefix,
+    mounts,
+    clientTemplate,
+    clientFile: clientFile ? resolve(clientFile) : undefined,
+    slurmConf: r.str('SLURM_CONF'),
+  }
+}
+
 /**
  * Reads and validates the whole configuration. Variables of the sections in `need` are required;
  * every problem is collected and thrown as one {@link ConfigError}.
@@ -422,6 +486,7 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
       job: r.str('QACTIVITY_JOB'),
       urlSet: r.str('QACTIVITY_URL') !== undefined,
     },
+    slurm: readSlurm(r),
     logLevel: r.oneOf('QACTIVITY_LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   }
   if (config.influx.queryLanguage === 'flux' && !config.influx.org)

@@ -16,6 +16,8 @@ export interface SlurmRecord {
   id: string
   /** Slurm's numeric job id */
   jobId: number
+  /** how often Slurm requeued it (`restart_cnt`): the run this record describes */
+  restarts: number
   name: string
   user: string
   account: string
@@ -119,6 +121,7 @@ export function parseSqueueJson(text: string): SlurmRecord[] {
     return {
       id: idOf(j),
       jobId: j.job_id,
+      restarts: j.restart_cnt,
       name: j.name,
       user: j.user_name,
       account: j.account,

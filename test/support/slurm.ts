@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -46,9 +46,10 @@ async function ensureMunged(): Promise<void> {
  * Starts slurmctld and slurmd in the foreground (`-D`) with a private configuration: one node (this
  * host at 127.0.0.1, 2 CPUs), one default partition, no cgroups (`proctrack/linuxproc`,
  * `task/none`), state and spool directories owned by SlurmUser `slurm`. Resolves once the node is
- * idle. `extra` lines are appended to slurm.conf (hooks, PrologFlags…).
+ * idle. `extra` lines are appended to slurm.conf (hooks, PrologFlags…); a function gets the path of
+ * the written slurm.conf first (for `qactivity slurm conf`, which reads it) and returns them.
  */
-export async function startSlurm(extra: string[] = []): Promise<TestSlurm> {
+export async function startSlurm(extra: string[] | ((conf: string) => Promise<string[]>) = []): Promise<TestSlurm> {
   await ensureMunged()
   const dir = tempDir('qactivity-slurm-')
   chmodSync(dir, 0o755) // SlurmUser must traverse it
@@ -78,16 +79,20 @@ export async function startSlurm(extra: string[] = []): Promise<TestSlurm> {
       'ProctrackType=proctrack/linuxproc',
       'TaskPlugin=task/none',
       'SelectType=select/cons_tres',
+      // Cores only: with memory as a resource too, a job takes the node's whole (unset, 1 MB) memory and the next waits.
+      'SelectTypeParameters=CR_Core',
       'MpiDefault=none',
       'ReturnToService=2',
       'MinJobAge=600',
-      'SchedulerParameters=sched_interval=1',
+      // With EpilogSlurmctld set, a job waiting for a busy CPU starts at a backfill pass: one every second.
+      'SchedulerParameters=sched_interval=1,bf_interval=1',
       `NodeName=${node} NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN`,
       `PartitionName=debug Nodes=${node} Default=YES MaxTime=INFINITE State=UP`,
-      ...extra,
       '',
     ].join('\n'),
   )
+  const lines = typeof extra === 'function' ? await extra(conf) : extra
+  if (lines.length) appendFileSync(conf, `${lines.join('\n')}\n`)
   const env = { ...process.env, SLURM_CONF: conf, PATH: `/usr/bin:/usr/sbin:/bin:/sbin:${process.env.PATH ?? ''}` }
   const daemons: ChildProcess[] = [
     spawn('/usr/sbin/slurmctld', ['-D', '-i'], { env, stdio: 'ignore' }),

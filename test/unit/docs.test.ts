@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 
 const read = (f: string) => readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8')
-const VAR = /\b(?:QUMULO|INFLUX|QACTIVITY|GRAFANA|SMTP)_[A-Z_]+\b/g
+const VAR = /\b(?:QUMULO|INFLUX|QACTIVITY|GRAFANA|SMTP|SLURM)_[A-Z_]+\b/g
 
 describe('documentation stays true to the code', () => {
   it('no tracked file holds a merge-conflict marker, and none cites documents outside the repository', () => {

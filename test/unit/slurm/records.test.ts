@@ -29,6 +29,7 @@ describe('parseSqueueJson', () => {
       {
         id: '7',
         jobId: 7,
+        restarts: 0,
         name: 'render',
         user: 'ana',
         account: 'vfx',
