@@ -13,6 +13,7 @@ COPY jobs jobs
 COPY api api
 COPY stats stats
 COPY dashboards dashboards
+COPY slurm slurm
 COPY reports reports
 COPY simulator simulator
 # the one-shot Grafana setup of docker-compose.yml (service grafana-init)

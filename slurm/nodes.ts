@@ -82,6 +82,6 @@ export function nodeAddresses(o: NodeAddressOptions) {
       if (c?.addr) clients.push(c.addr)
       else problems.push(`node ${n}: ${c?.error ?? 'no address'}`)
     }
-    return { clients: [...new Set(clients)], problems }
+    return { clients: [...new Set(clients)], problems: [...new Set(problems)] }
   }
 }

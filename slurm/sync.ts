@@ -84,6 +84,11 @@ function splitRun(id: string): [string, number] {
   return m ? [m[1], Number(m[2])] : [id, 0]
 }
 
+/** An event round names at most this many jobs to squeue; more are read with a full listing. */
+const MAX_NAMED_JOBS = 1000
+/** Reports to the API at most this often, but always after a full round and when failing changes. */
+const REPORT_EVERY_MS = 5000
+
 /** The restart count a hook saw. */
 const countOf = (e: HookEvent) => Number(e.env.SLURM_JOB_RESTART_COUNT ?? 0) || 0
 
@@ -154,6 +159,8 @@ export function createSlurmSync(o: SyncOptions) {
   let pendingEvents = 0
   let hookLogSize: number | undefined
   let nextFullAt = 0
+  let reportedAt = 0
+  let reportedFailing = false
   const startedAt = now()
 
   const fail = (text: string) => {
@@ -225,7 +232,9 @@ export function createSlurmSync(o: SyncOptions) {
     const mapping: MappingOptions = { ...o.mapping, slurmCluster }
     // Listed before Slurm is read: a job created after Slurm was read is never taken for one Slurm forgot.
     const running = full ? await o.api.running([`slurm_cluster:${slurmCluster}`]) : undefined
-    const records = await o.slurm.jobs(full ? undefined : [...new Set(events.map((e) => e.jobId))])
+    // Many jobs at once (a large array starting): one listing of everything is cheaper than naming them.
+    const ids = [...new Set(events.map((e) => e.jobId))]
+    const records = await o.slurm.jobs(full || ids.length > MAX_NAMED_JOBS ? undefined : ids)
     const recordOf = new Map<number, SlurmRecord>(records.map((r) => [r.jobId, r]))
     const desired = new Map<string, { job: DesiredJob; files: string[]; ready: boolean }>()
     for (const r of records) {
@@ -347,7 +356,11 @@ export function createSlurmSync(o: SyncOptions) {
       fail(messageOf(err))
       if (full) nextFullAt = now() + Math.min(o.periodSeconds, 10) * 1000
     }
-    await o.api.report(report()).catch((err) => o.log.debug('Slurm sync report not delivered', { error: messageOf(err) }))
+    if (full || failing !== reportedFailing || now() - reportedAt >= REPORT_EVERY_MS) {
+      reportedAt = now()
+      reportedFailing = failing
+      await o.api.report(report()).catch((err) => o.log.debug('Slurm sync report not delivered', { error: messageOf(err) }))
+    }
     return pendingEvents ? Math.min(nextFullAt, now() + 1000) : nextFullAt
   }
 

@@ -305,42 +305,4 @@ describe('qactivity job against the real API', () => {
     expect(r.stdout).toMatch(new RegExp(`^id +${job.id}\n`))
     expect(r.stdout).toContain('comments (4)')
   })
-
-  const slurmExample =
-    'examples/slurm: prolog on two nodes makes one job with the Slurm ID; epilog completes it failed, a second epilog is harmless'
-  it(slurmExample, async () => {
-    const slurm = {
-      QACTIVITY_BIN: `${process.execPath} ${BIN}`,
-      QACTIVITY_SLURM_ENV: '/nonexistent',
-      SLURM_JOB_ID: '48213',
-      SLURM_JOB_NAME: 'sim-run',
-      SLURM_JOB_USER: 'ann',
-      SLURM_JOB_PARTITION: 'gpu',
-      QACTIVITY_SLURM_PATHS: '/render/shots',
-    }
-    const nodes = await Promise.all([
-      run('bash', [`${EXAMPLES}slurm/prolog.sh`], slurm),
-      run('bash', [`${EXAMPLES}slurm/prolog.sh`], slurm),
-    ])
-    for (const n of nodes) expect(n, n.stderr).toMatchObject({ code: 0, stderr: '' })
-    let job = JSON.parse((await qa(['show', '--json', '--job', '48213'])).stdout)
-    expect(job).toMatchObject({ id: '48213', name: 'sim-run', status: 'running', clients: ['127.0.0.1'], paths: ['/render/shots'] })
-    expect(job.labels).toEqual({ scheduler: 'slurm', user: 'ann', partition: 'gpu' })
-
-    const epilogEnv = { ...slurm, SLURM_JOB_EXIT_CODE2: '1:0' }
-    const first = await run('bash', [`${EXAMPLES}slurm/epilog.sh`], epilogEnv)
-    const second = await run('bash', [`${EXAMPLES}slurm/epilog.sh`], epilogEnv)
-    expect(first, first.stderr).toMatchObject({ code: 0, stderr: '' })
-    expect(second, second.stderr).toMatchObject({ code: 0, stderr: '' }) // 409 from the other node: ignored
-    job = JSON.parse((await qa(['show', '--json', '--job', '48213'])).stdout)
-    expect(job.status).toBe('failed')
-
-    // the API being down never fails a prolog (a failing prolog would drain the node)
-    const down = await run('bash', [`${EXAMPLES}slurm/prolog.sh`], {
-      ...slurm,
-      SLURM_JOB_ID: '48214',
-      QACTIVITY_URL: `http://127.0.0.1:${await freePort()}`,
-    })
-    expect(down.code).toBe(0)
-  })
 })

@@ -173,4 +173,40 @@ describe('report configuration', () => {
       /QACTIVITY_REPORT_TO is required.*\n?.*SMTP_URL is required|SMTP_URL is required/,
     )
   })
+
+  it('reads the Slurm settings and names each bad one', () => {
+    const c = loadConfig({
+      QACTIVITY_SLURM_PATHS: '/mnt/qumulo/=/, /home=/home',
+      QACTIVITY_SLURM_ID_PREFIX: 'hpc2-',
+      QACTIVITY_SLURM_CLIENT_TEMPLATE: '{node}-ib',
+    })
+    expect(c.slurm).toMatchObject({
+      syncSeconds: 60,
+      spoolDir: '/var/spool/qactivity-slurm',
+      idPrefix: 'hpc2-',
+      clientTemplate: '{node}-ib',
+      mounts: [
+        { mount: '/mnt/qumulo', path: '/' },
+        { mount: '/home', path: '/home' },
+      ],
+    })
+    let message = ''
+    try {
+      loadConfig({
+        QACTIVITY_SLURM_PATHS: 'mnt=/',
+        QACTIVITY_SLURM_ID_PREFIX: '-x',
+        QACTIVITY_SLURM_CLIENT_TEMPLATE: 'ib',
+        QACTIVITY_SLURM_SYNC_SECONDS: '1',
+      })
+    } catch (err) {
+      message = (err as Error).message
+    }
+    for (const name of [
+      'QACTIVITY_SLURM_PATHS',
+      'QACTIVITY_SLURM_ID_PREFIX',
+      'QACTIVITY_SLURM_CLIENT_TEMPLATE',
+      'QACTIVITY_SLURM_SYNC_SECONDS',
+    ])
+      expect(message).toContain(name)
+  })
 })
