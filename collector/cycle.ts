@@ -6,6 +6,8 @@ import type { DurableWriter } from '../lib/influx/writer.ts'
 import { sumBySeries, activityLines } from './activity.ts'
 import { capacityLine, clusterLine } from '../lib/capacity-points.ts'
 import { PathRule } from './path-rule.ts'
+import { fitBudget } from './series-budget.ts'
+import { UNRESOLVED_PATH } from '../lib/schema.ts'
 import type { PathResolver } from './resolver.ts'
 import { selfMetricsLine } from './self-metrics.ts'
 import type { StateLog } from './state-log.ts'
@@ -22,6 +24,8 @@ export interface CycleDeps {
   cluster: string
   /** `QACTIVITY_PATH_DEPTH` */
   pathDepth: number
+  /** `QACTIVITY_MAX_SERIES_PER_CYCLE`: activity series above it collapse the deepest unwatched paths */
+  maxSeries: number
   /** poll interval I, seconds: each poll stands for (t − I, t] */
   intervalSeconds: number
   /** What the cycle stamped `time` (epoch s) watches and attributes activity to. */
@@ -55,6 +59,10 @@ export interface CycleReport {
   jobsStaleSince?: number
   /** `qactivity_job_activity` points among `points` */
   jobPoints: number
+  /** `qumulo_activity` series written (after the series budget) */
+  series: number
+  /** distinct unwatched path tags the series budget merged into shallower ones; 0 within budget */
+  collapsedPaths: number
   /** seconds between the tick and the cycle's start: a late cycle measures a later moment */
   latenessSeconds: number
   resolveCalls: number
@@ -117,7 +125,21 @@ async function collectActivity(
     )
   } else deps.states.ok('resolve', 'Resolve recovered')
   const series = sumBySeries(served.entries, (id) => rule.tagFor(resolved.directories.get(id) ?? ''))
-  out.lines = activityLines(series, deps.cluster, time)
+  const fit = fitBudget(series, deps.maxSeries, (path) => path === UNRESOLVED_PATH || rule.isWatched(path))
+  report.series = fit.series.length
+  report.collapsedPaths = fit.collapsedPaths
+  if (fit.collapsedPaths || fit.over) {
+    const fields = {
+      series: series.length,
+      budget: deps.maxSeries,
+      written: fit.series.length,
+      depth: fit.depth,
+      collapsedPaths: fit.collapsedPaths,
+    }
+    deps.states.fail('series-budget', 'Over the series budget: the deepest unwatched paths are collapsed', fields, 'warn')
+  } else deps.states.ok('series-budget', 'Series within the budget again')
+  out.lines = activityLines(fit.series, deps.cluster, time)
+  // Attributed from the series before the budget (the same jobs either way: their paths are watched).
   // Attributed in the same write as the raw points: delivered (or spooled) together, never one without the other.
   const attributed = jobActivityLines(series, index, deps.cluster, time, deps.intervalSeconds)
   report.jobPoints = attributed.length
@@ -171,6 +193,8 @@ export function emptyReport(time: number, skippedTicks: number): CycleReport {
     points: 0,
     jobs: 0,
     jobPoints: 0,
+    series: 0,
+    collapsedPaths: 0,
     latenessSeconds: 0,
     resolveCalls: 0,
     resolvedIds: 0,

@@ -32,6 +32,9 @@ export interface CollectorStatus {
   failed?: string[]
   /** failed cycles in a row */
   failedCycles: number
+  /** activity series of the last cycle, and the unwatched paths the series budget collapsed (0: within it) */
+  series?: number
+  collapsedPaths?: number
 }
 
 /** Dependencies of {@link createCollector}. */
@@ -61,6 +64,7 @@ export function createCollector(o: CollectorOptions): Collector {
     resolver: new PathResolver(o.qumulo, c.resolveCacheSize, c.resolveCacheTtlSeconds * 1000),
     cluster: o.config.qumulo.cluster,
     pathDepth: c.pathDepth,
+    maxSeries: c.maxSeriesPerCycle,
     intervalSeconds: c.pollSeconds,
     scope: cycleScope(c.watchPaths, o.jobs, o.log),
     log: o.log,
@@ -72,6 +76,8 @@ export function createCollector(o: CollectorOptions): Collector {
   const record = (r: CycleReport) => {
     status.lastCycle = new Date(r.time * 1000).toISOString()
     status.ok = r.success
+    status.series = r.series
+    status.collapsedPaths = r.collapsedPaths
     status.failedCycles = r.success ? 0 : status.failedCycles + 1
     if (r.success) delete status.failed
     else status.failed = r.failedEndpoints

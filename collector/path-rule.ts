@@ -32,6 +32,11 @@ export class PathRule {
     this.watched = new Set(watched)
   }
 
+  /** true for a watched path (a tag the series budget never collapses) */
+  isWatched(path: string): boolean {
+    return this.watched.has(path)
+  }
+
   /** The tag for a directory as returned by {@link directoryOf}. */
   tagFor(directory: string): string {
     if (directory === '') return UNRESOLVED_PATH

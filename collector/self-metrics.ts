@@ -20,6 +20,8 @@ export function selfMetricsLine(cluster: string, r: CycleReport, w: WriterStats)
       jobs: BigInt(r.jobs),
       jobs_stale: BigInt(r.jobsStaleSince === undefined ? 0 : 1),
       job_points: BigInt(r.jobPoints),
+      series: BigInt(r.series),
+      collapsed_paths: BigInt(r.collapsedPaths),
       lateness_seconds: r.latenessSeconds,
       resolve_calls: BigInt(r.resolveCalls),
       resolved_ids: BigInt(r.resolvedIds),

@@ -53,6 +53,11 @@ export interface CollectorConfig {
   resolveCacheSize: number
   /** Seconds a resolved path stays cached (`QACTIVITY_RESOLVE_CACHE_TTL_SECONDS`) @defaultValue 600 */
   resolveCacheTtlSeconds: number
+  /**
+   * Activity series one cycle may write (`QACTIVITY_MAX_SERIES_PER_CYCLE`); above it the deepest
+   * unwatched paths collapse to shallower directories @defaultValue 50000
+   */
+  maxSeriesPerCycle: number
 }
 
 /** On-disk state. */
@@ -472,6 +477,7 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
       watchPaths: r.paths('QACTIVITY_WATCH_PATHS'),
       resolveCacheSize: r.int('QACTIVITY_RESOLVE_CACHE_SIZE', 1_000_000, 1000, 50_000_000),
       resolveCacheTtlSeconds: r.int('QACTIVITY_RESOLVE_CACHE_TTL_SECONDS', 600, 1, 7 * 86400),
+      maxSeriesPerCycle: r.int('QACTIVITY_MAX_SERIES_PER_CYCLE', 50_000, 1, 10_000_000),
     },
     storage: {
       dataDir: resolve(r.str('QACTIVITY_DATA_DIR') ?? './data'),

@@ -106,6 +106,8 @@ export const SCHEMA = {
       'jobs',
       'jobs_stale',
       'job_points',
+      'series',
+      'collapsed_paths',
       'lateness_seconds',
       'resolve_calls',
       'resolved_ids',

@@ -144,6 +144,30 @@ describe('simulator → collector → InfluxDB', () => {
     )
   })
 
+  it('over the series budget collapses the deepest unwatched paths; totals per client and path stay exact', async () => {
+    // depth 3: 5 series (2 under the watched /render/shots, /genomics/run1/bam, /genomics/run1, (unresolved)); budget 4
+    const config = configFor({ QACTIVITY_PATH_DEPTH: '3', QACTIVITY_MAX_SERIES_PER_CYCLE: '4' })
+    const { writer, collector } = await setup(config)
+    for (let i = 0; i < 2; i++) expect(await collector.runOnce(t0 + 60 * i)).toMatchObject({ success: true, series: 4, collapsedPaths: 1 })
+    expect(collector.status()).toMatchObject({ series: 4, collapsedPaths: 1 })
+    await writer.flush()
+    await writer.close()
+    expectPerMinute(
+      await perMinuteSums(config, 'client_ip'),
+      perMinuteTruth(workloads, (_, c) => c),
+      2,
+    )
+    // /genomics/run1/bam merged into /genomics/run1; the watched path and (unresolved) untouched
+    const tags: Record<string, string> = { ...expectedTag, genomics: '/genomics/run1', 'genomics-dirs': '/genomics/run1' }
+    expectPerMinute(
+      await perMinuteSums(config, 'path'),
+      perMinuteTruth(workloads, (w) => tags[w.name]),
+      2,
+    )
+    const [metrics] = await createInfluxQL(config.influx).query(`SELECT last("series"), last("collapsed_paths") FROM "qactivity_collector"`)
+    expect(metrics.series[0].values[0].slice(1)).toEqual([4, 1])
+  })
+
   it('keeps activity of deleted files under (unresolved) and resolves only uncached ids, ≤ 1000 per call', async () => {
     const config = configFor()
     const { writer, collector } = await setup(config)
