@@ -36,6 +36,12 @@ export async function runSlurmCommand(argv: string[], env: NodeJS.ProcessEnv): P
   throw new UsageError(sub === undefined ? 'slurm: give conf or sync' : `slurm: unknown subcommand "${sub}" (conf or sync)`)
 }
 
+/** The directories of `squeue` and `scontrol` on this PATH. */
+function slurmBinDirs(env: NodeJS.ProcessEnv): string[] {
+  const dirs = (env.PATH ?? '').split(':').filter(Boolean)
+  return ['squeue', 'scontrol'].map((cmd) => dirs.find((d) => existsSync(join(d, cmd)))).filter((d): d is string => d !== undefined)
+}
+
 /** SlurmUser of a slurm.conf (Slurm's default: root). */
 function slurmUserOf(slurmConf: string): string {
   const text = readFileSync(slurmConf, 'utf8')
@@ -65,7 +71,8 @@ function conf(hooksDir: string, env: NodeJS.ProcessEnv): number {
     ...(config.client.token ? { QACTIVITY_TOKEN: config.client.token } : {}),
     SLURM_CONF: slurmConf,
     QACTIVITY_SLURM_SPOOL: config.slurm.spoolDir,
-    PATH: '/usr/local/bin:/usr/bin:/bin',
+    // Where this shell finds squeue and scontrol (Slurm may live in /opt/slurm/bin), then the usual.
+    PATH: [...new Set([...slurmBinDirs(env), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
   }
   for (const [k, v] of Object.entries(env)) if (k.startsWith('QACTIVITY_SLURM_') && v && !(k in settings)) settings[k] = v
   const install = {
@@ -81,14 +88,15 @@ function conf(hooksDir: string, env: NodeJS.ProcessEnv): number {
     mkdirSync(hooksDir, { recursive: true, mode: 0o755 })
     writeFileSync(join(hooksDir, HOOK_FILE), hookScript(install), { mode: 0o755 })
     chmodSync(join(hooksDir, HOOK_FILE), 0o755)
-    // The token: readable by root and SlurmUser (the sync runs as it), not by users.
-    writeFileSync(join(hooksDir, SETTINGS_FILE), settingsFile(install), { mode: 0o640 })
-    chmodSync(join(hooksDir, SETTINGS_FILE), 0o640)
-    chownSync(join(hooksDir, SETTINGS_FILE), 0, gid)
+    // The token: SlurmUser's (the sync runs as it) and root's, nobody else's — not even SlurmUser's group.
+    writeFileSync(join(hooksDir, SETTINGS_FILE), settingsFile(install), { mode: 0o600 })
+    chmodSync(join(hooksDir, SETTINGS_FILE), 0o600)
+    chownSync(join(hooksDir, SETTINGS_FILE), uid, gid)
     writeFileSync(join(hooksDir, UNIT_FILE), syncUnit(install), { mode: 0o644 })
-    mkdirSync(config.slurm.spoolDir, { recursive: true, mode: 0o770 })
+    // Only SlurmUser (the hooks) and root write notes: a note names jobs the sync creates.
+    mkdirSync(config.slurm.spoolDir, { recursive: true, mode: 0o700 })
     chownSync(config.slurm.spoolDir, uid, gid)
-    chmodSync(config.slurm.spoolDir, 0o770)
+    chmodSync(config.slurm.spoolDir, 0o700)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     throw new Error(`slurm conf: ${messageOf(err)}${code === 'EPERM' || code === 'EACCES' ? ' (run it as root)' : ''}`)
@@ -96,7 +104,7 @@ function conf(hooksDir: string, env: NodeJS.ProcessEnv): number {
   process.stdout.write(['# qactivity (`qactivity slurm conf`)', ...slurmConfLines(install), ''].join('\n'))
   process.stderr.write(
     [
-      `wrote ${join(hooksDir, HOOK_FILE)}, ${join(hooksDir, SETTINGS_FILE)} (mode 0640, group of ${slurmUser})`,
+      `wrote ${join(hooksDir, HOOK_FILE)}, ${join(hooksDir, SETTINGS_FILE)} (mode 0600, owned by ${slurmUser})`,
       `and ${join(hooksDir, UNIT_FILE)};`,
       `spool ${config.slurm.spoolDir} (owned by ${slurmUser}). Next:`,
       `  1. add the lines above to ${slurmConf} and restart slurmctld (scontrol reconfigure does not load new controller hooks)`,
@@ -109,8 +117,13 @@ function conf(hooksDir: string, env: NodeJS.ProcessEnv): number {
 
 /** The job API over HTTP, as the sync uses it; refusals that retrying cannot fix are ConflictErrors. */
 export function syncApi(client: ApiClient): SyncApi {
+  // For good: the id is another job's (or archived), or the job is gone. Anything else (a 409 "created
+  // concurrently", a 400 from a clock ahead of the API's, 5xx, no answer) is asked again later.
   const permanent = (err: unknown) =>
-    err instanceof ApiResponseError && [400, 404, 409, 413].includes(err.status) ? new ConflictError(err.message) : err
+    err instanceof ApiResponseError &&
+    ((err.status === 409 && /exists (with another|in the archive)/.test(err.message)) || err.status === 404)
+      ? new ConflictError(err.message)
+      : err
   return {
     async running(labels) {
       const ids = new Set<string>()
@@ -131,6 +144,9 @@ export function syncApi(client: ApiClient): SyncApi {
       } catch (err) {
         throw permanent(err)
       }
+    },
+    async addClients(id, clients) {
+      await client.request('POST', `/jobs/${encodeURIComponent(id)}/clients`, { body: { clients } })
     },
     async complete(id, body) {
       try {

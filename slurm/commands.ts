@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
 import { oneLine } from '../lib/text.ts'
-import { parseSqueueJson, SlurmOutputError, type SlurmRecord } from './records.ts'
+import pLimit from 'p-limit'
+import { parseScontrolJobs, parseSqueueJson, SlurmOutputError, type SlurmRecord } from './records.ts'
 
 /** How the sync runs Slurm's commands. */
 export interface SlurmCommandOptions {
@@ -12,8 +13,13 @@ export interface SlurmCommandOptions {
 
 /** Slurm's own records, read with its commands (Slurm 22.05: `squeue --json`, `scontrol -o`). */
 export interface SlurmCommands {
-  /** `squeue --json --states=all`, of the given Slurm job ids only when some are given */
-  jobs(ids?: number[]): Promise<SlurmRecord[]>
+  /** every job Slurm lists: `squeue --json --states=all` (finished ones for MinJobAge) */
+  jobs(): Promise<SlurmRecord[]>
+  /**
+   * The given jobs (`scontrol -o show job`, one each: in 22.05 `squeue --json` ignores `--jobs`);
+   * an array job's id gives every task of it. A job Slurm has forgotten is absent.
+   */
+  jobsNamed(ids: number[]): Promise<SlurmRecord[]>
   /** node name → `NodeAddr` of the given nodes (`scontrol -o show node`) */
   nodeAddresses(names: string[]): Promise<Map<string, string>>
   /** Slurm's `ClusterName` */
@@ -32,16 +38,25 @@ export function slurmCommands(o: SlurmCommandOptions = {}): SlurmCommands {
       })
     })
   return {
-    async jobs(ids) {
-      // An id squeue no longer knows makes it fail for all: asked one by one then (only after an error).
-      const args = ['--json', '--states=all', ...(ids?.length ? [`--jobs=${ids.join(',')}`] : [])]
-      try {
-        return parseSqueueJson(await run('squeue', args))
-      } catch (err) {
-        if (!ids || ids.length < 2 || !(err instanceof SlurmOutputError) || !/Invalid job id/i.test(err.message)) throw err
-        const each = await Promise.all(ids.map((id) => this.jobs([id]).catch(() => [] as SlurmRecord[])))
-        return each.flat()
-      }
+    async jobs() {
+      return parseSqueueJson(await run('squeue', ['--json', '--states=all']))
+    },
+    async jobsNamed(ids) {
+      // One `scontrol` per job, 8 at a time: a job Slurm no longer knows is simply absent.
+      const limit = pLimit(8)
+      const each = await Promise.all(
+        ids.map((id) =>
+          limit(async () => {
+            try {
+              return parseScontrolJobs(await run('scontrol', ['-o', 'show', 'job', String(id)]))
+            } catch (err) {
+              if (err instanceof SlurmOutputError && /Invalid job id/i.test(err.message)) return []
+              throw err
+            }
+          }),
+        ),
+      )
+      return each.flat()
     },
     async nodeAddresses(names) {
       const out = new Map<string, string>()

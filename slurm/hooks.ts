@@ -47,6 +47,7 @@ case \${SLURM_SCRIPT_CONTEXT:-} in
   *) exit 0 ;;
 esac
 t=\${EPOCHREALTIME//[.,]/}
+[[ -n $t ]] || t=$(/bin/date +%s%6N) # bash before 5 has no EPOCHREALTIME
 name="$t.$$.\${SLURM_JOB_ID:-0}.$kind"
 if ! { /usr/bin/env -0 >"$spool/.$name" && /bin/mv -f "$spool/.$name" "$spool/$name"; } 2>/dev/null; then
   printf '%s %s of job %s: cannot write to %s\\n' "$(/bin/date -u +%FT%TZ)" "$kind" "\${SLURM_JOB_ID:-?}" "$spool" \\
@@ -63,7 +64,8 @@ export function settingsFile(i: Pick<HookInstall, 'settings'>): string {
     if (/[\n\r"\\$`]/.test(v)) throw new Error(`${k}: newlines, quotes, backslashes, $ and \` cannot be written to the settings file`)
     return `${k}="${v}"`
   })
-  return `# qactivity slurm sync settings, written by \`qactivity slurm conf\`: readable by SlurmUser and root only.\n${lines.join('\n')}\n`
+  const head = '# qactivity slurm sync settings, written by `qactivity slurm conf`: readable by SlurmUser (its owner) and root only.'
+  return `${head}\n${lines.join('\n')}\n`
 }
 
 /** A systemd unit running the sync as SlurmUser on the controller. */
@@ -78,7 +80,7 @@ After=network-online.target slurmctld.service
 Type=simple
 User=${i.slurmUser}
 EnvironmentFile=${i.hooksDir}/${SETTINGS_FILE}
-ExecStart=${i.qactivity.join(' ')} slurm sync
+ExecStart=${i.qactivity.map((a) => `"${a}"`).join(' ')} slurm sync
 Restart=always
 RestartSec=5
 NoNewPrivileges=yes

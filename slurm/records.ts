@@ -137,3 +137,69 @@ export function parseSqueueJson(text: string): SlurmRecord[] {
     }
   })
 }
+
+/** `scontrol -o` prints local times without a zone (`2026-12-03T14:40:21`), or `Unknown`/`None`. */
+function localTime(v: string | undefined): string | undefined {
+  if (!v || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(v)) return undefined
+  const t = new Date(v) // no zone: local time, as slurmctld on the same host wrote it
+  return Number.isNaN(t.getTime()) ? undefined : t.toISOString()
+}
+
+/** `Key=value` pairs of one `scontrol -o show job` line; a value may hold spaces (JobName, WorkDir). */
+export function scontrolFields(line: string): Record<string, string> {
+  return Object.fromEntries(
+    line
+      .trim()
+      .split(/ (?=[A-Za-z][\w:/]*=)/)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as [string, string]),
+  )
+}
+
+/**
+ * The jobs of `scontrol -o show job ID…` output, one line each — what the sync asks about the jobs
+ * the hooks noted (`squeue --json` in 22.05 ignores `--jobs` and `--states` and lists everything).
+ * A line without a numeric JobId or a JobState is an error naming it.
+ */
+export function parseScontrolJobs(text: string): SlurmRecord[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((line) => {
+      const f = scontrolFields(line)
+      const jobId = Number(f.JobId)
+      if (!Number.isInteger(jobId) || jobId <= 0 || !f.JobState)
+        throw new SlurmOutputError(`scontrol show job: not a job record: "${line.slice(0, 120)}"`)
+      const num = (k: string) => (/^\d+$/.test(f[k] ?? '') ? Number(f[k]) : 0)
+      const task = /^\d+$/.test(f.ArrayTaskId ?? '') ? Number(f.ArrayTaskId) : null
+      const state = f.JobState.split(/[ ,]/)[0]
+      const final = FINAL_STATES.has(state)
+      const nodes = f.NodeList && f.NodeList !== '(null)' ? f.NodeList : ''
+      const startedAt = localTime(f.StartTime)
+      const started = startedAt !== undefined && state !== 'PENDING' && !(final && nodes === '')
+      const endedAt = final ? localTime(f.EndTime) : undefined
+      const [exitCode, signal] = (f.ExitCode ?? '0:0').split(':').map((n) => Number(n) || 0)
+      return {
+        id: idOf({
+          job_id: jobId,
+          array_job_id: num('ArrayJobId'),
+          array_task_id: task,
+          het_job_id: num('HetJobId'),
+          het_job_offset: num('HetJobOffset'),
+          restart_cnt: num('Restarts'),
+        } as z.infer<typeof Job>),
+        jobId,
+        restarts: num('Restarts'),
+        name: f.JobName ?? '',
+        user: (f.UserId ?? '').replace(/\(\d+\)$/, ''),
+        account: f.Account && f.Account !== '(null)' ? f.Account : '',
+        partition: f.Partition ?? '',
+        state,
+        ...(started ? { startedAt } : {}),
+        ...(endedAt ? { endedAt } : {}),
+        exitCode,
+        signal,
+        nodes,
+        workDir: f.WorkDir ?? '',
+      }
+    })
+}

@@ -28,13 +28,18 @@ export interface SyncApi {
   running(labels: string[]): Promise<Set<string>>
   /** creates the job or returns the one with that id; throws {@link ConflictError} when it exists with other attributes */
   create(job: CreateRequest): Promise<{ status: string }>
+  /** attaches more clients to a running job (the create takes at most {@link MAX_CLIENTS_PER_CALL}) */
+  addClients(id: string, clients: string[]): Promise<void>
   /** completes it; `'already'` when it was completed before; throws {@link ConflictError} when it does not exist */
   complete(id: string, body: { status: string; at: string; labels: Record<string, string> }): Promise<'done' | 'already'>
   /** tells the API's `/healthz` how the sync is doing */
   report(r: SyncReport): Promise<void>
 }
 
-/** The API refused for good (409 exists otherwise, 404…): retrying cannot help. */
+/** Clients one create or attach call takes (the API's limit). */
+export const MAX_CLIENTS_PER_CALL = 256
+
+/** The API refused for good (the id exists with other attributes, or in the archive): retrying cannot help. */
 export class ConflictError extends Error {}
 
 /** What the sync tells `/healthz` (`PUT /api/v1/slurm/status`). */
@@ -71,11 +76,16 @@ export interface SyncOptions {
 }
 
 export interface RoundResult {
+  /** jobs created in the API this round */
   created: number
   completed: number
   /** events left for a later round (an end whose final state Slurm has not recorded yet, an API failure) */
   pending: number
   problems: string[]
+  /** of `pending`, the notes waiting for Slurm's record (a start or final state not recorded yet): looked at again within a second */
+  waitingOnSlurm: number
+  /** ids created this round (internal: counted once) */
+  seen: Set<string>
 }
 
 /** `123.2` → [`123`, 2]; `123_4` → [`123_4`, 0] (array task and component ids have no dot). */
@@ -84,8 +94,12 @@ function splitRun(id: string): [string, number] {
   return m ? [m[1], Number(m[2])] : [id, 0]
 }
 
-/** An event round names at most this many jobs to squeue; more are read with a full listing. */
-const MAX_NAMED_JOBS = 1000
+/** An event round asks Slurm about at most this many jobs (scontrol, one each); more are read with a full listing. */
+const MAX_NAMED_JOBS = 200
+/** Notes one round looks at, oldest first: a backlog after a long outage is worked off in slices. */
+const MAX_NOTES_PER_ROUND = 5000
+/** A job the API failed for is asked about again after this, doubling up to the sync period. */
+const RETRY_MIN_MS = 2000
 /** Reports to the API at most this often, but always after a full round and when failing changes. */
 const REPORT_EVERY_MS = 5000
 
@@ -119,12 +133,17 @@ function desiredFromEvents(
   const any = prolog ?? epilog!
   const v = any.env
   const end = endedBy?.at ?? epilog?.atMs
-  const [exit, signal] = (v.SLURM_JOB_EXIT_CODE2 ?? '0:0').split(':').map(Number)
-  const state = endedBy?.state ?? (exit ? 'FAILED' : signal ? 'CANCELLED' : 'COMPLETED')
+  // The exit code is the epilog's (a prolog has none); a signal without Slurm's record cannot tell a cancel from a timeout.
+  const [exit, signal] = (epilog?.env.SLURM_JOB_EXIT_CODE2 ?? '0:0').split(':').map(Number)
+  const state = endedBy?.state ?? (exit ? 'FAILED' : signal ? 'UNKNOWN' : 'COMPLETED')
   const path = pathFor(v.SLURM_JOB_WORK_DIR ?? '', o.mounts)
   return {
     id: eventId(any, k, o.idPrefix),
-    name: (v.SLURM_JOB_NAME ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200) || `slurm-${any.jobId}`,
+    name:
+      (v.SLURM_JOB_NAME ?? '')
+        .replace(/[\u0000-\u001f\u007f]/g, ' ')
+        .trim()
+        .slice(0, 200) || `slurm-${any.jobId}`,
     labels: labelsOf(
       { user: v.SLURM_JOB_USER ?? '', account: v.SLURM_JOB_ACCOUNT ?? '', partition: v.SLURM_JOB_PARTITION ?? '' },
       o.slurmCluster,
@@ -151,12 +170,17 @@ export function createSlurmSync(o: SyncOptions) {
   const settled = new Map<string, 'running' | 'ended'>()
   /** ids the API refused for good, logged once */
   const refused = new Set<string>()
+  /** ids the API failed for: not asked about again before this time (ms), and the last wait */
+  const retry = new Map<string, { at: number; waitMs: number }>()
+  /** running jobs Slurm did not list in the last full round: completed when missing from two in a row */
+  let missingBefore = new Set<string>()
   let slurmCluster: string | undefined
   let reconciled = 0
   let lastSync: number | undefined
   let lastError: { text: string; at: number } | undefined
   let failing = false
   let pendingEvents = 0
+  let waitingOnSlurm = 0
   let hookLogSize: number | undefined
   let nextFullAt = 0
   let reportedAt = 0
@@ -164,8 +188,13 @@ export function createSlurmSync(o: SyncOptions) {
   const startedAt = now()
 
   const fail = (text: string) => {
-    lastError = { text, at: now() }
+    lastError = { text: text.slice(0, 1900), at: now() }
     o.log.warn('Slurm sync', { error: text })
+  }
+  /** The round's problems as the last error (already logged one by one). */
+  const note = (problems: string[]) => {
+    const more = problems.length > 3 ? ` (+${problems.length - 3} more)` : ''
+    lastError = { text: (problems.slice(0, 3).join('; ') + more).slice(0, 1900), at: now() }
   }
 
   /** New lines in the hooks' log: a hook could not write its event. */
@@ -175,18 +204,26 @@ export function createSlurmSync(o: SyncOptions) {
       (s) => s.size,
       () => 0,
     )
-    if (hookLogSize !== undefined && size > hookLogSize) {
-      const text = (await readFile(file, 'utf8')).slice(hookLogSize).trim().split('\n').at(-1) ?? ''
+    // At the first look, what is there already was written while the sync was not running: reported too.
+    if (size > (hookLogSize ?? 0)) {
+      const text =
+        (await readFile(file, 'utf8'))
+          .slice(hookLogSize ?? 0)
+          .trim()
+          .split('\n')
+          .at(-1) ?? ''
       fail(`hook: ${text.slice(0, 300)}`)
     }
     hookLogSize = size
   }
 
-  /** Brings the API in line with one desired job; true when it has it. */
+  /** Brings the API in line with one desired job; true when it has all of it (its notes may go). */
   async function reconcile(d: DesiredJob, result: RoundResult): Promise<boolean> {
     if (refused.has(d.id)) return true
+    if ((retry.get(d.id)?.at ?? 0) > now()) return false
     try {
       let state = settled.get(d.id)
+      let complete = true
       if (state === undefined) {
         const { clients, problems } = await o.addresses(d.nodes)
         for (const p of problems) result.problems.push(`job ${d.id}: ${p}`)
@@ -195,46 +232,64 @@ export function createSlurmSync(o: SyncOptions) {
           name: d.name,
           labels: d.labels,
           startedAt: d.startedAt,
-          clients,
+          clients: clients.slice(0, MAX_CLIENTS_PER_CALL),
           paths: d.paths,
           ...(o.cluster ? { cluster: o.cluster } : {}),
         })
         state = job.status === 'running' ? 'running' : 'ended'
-        settled.set(d.id, state)
-        if (state === 'running') result.created++
+        for (let i = MAX_CLIENTS_PER_CALL; state === 'running' && i < clients.length; i += MAX_CLIENTS_PER_CALL)
+          await o.api.addClients(d.id, clients.slice(i, i + MAX_CLIENTS_PER_CALL))
+        // A node without an address yet: asked again later (a replayed create attaches what is new).
+        if (problems.length && state === 'running') complete = false
+        else settled.set(d.id, state)
+        if (state === 'running' && !result.seen.has(d.id)) result.created++
+        result.seen.add(d.id)
       }
       if (state === 'running' && d.end) {
         const r = await o.api.complete(d.id, { status: d.end.status, at: d.end.at, labels: { slurm_state: d.end.state } })
         settled.set(d.id, 'ended')
+        complete = true
         if (r === 'done') result.completed++
       }
-      return true
+      if (complete) retry.delete(d.id)
+      else backoff(d.id)
+      return complete
     } catch (err) {
+      result.problems.push(`job ${d.id}: ${messageOf(err)}`)
       if (err instanceof ConflictError) {
         refused.add(d.id)
-        result.problems.push(`job ${d.id}: ${messageOf(err)}`)
         return true
       }
-      result.problems.push(`job ${d.id}: ${messageOf(err)}`)
+      backoff(d.id)
       return false
     }
   }
 
+  function backoff(id: string): void {
+    const waitMs = Math.min(o.periodSeconds * 1000, 2 * (retry.get(id)?.waitMs ?? RETRY_MIN_MS / 2))
+    retry.set(id, { at: now() + waitMs, waitMs })
+  }
+
   /** One round: every Slurm job (`full`) or only the spooled ones. */
   async function round(full: boolean): Promise<RoundResult> {
-    const result: RoundResult = { created: 0, completed: 0, pending: 0, problems: [] }
+    const result: RoundResult = { created: 0, completed: 0, pending: 0, waitingOnSlurm: 0, problems: [], seen: new Set() }
     await readHookLog().catch((err) => result.problems.push(`hooks.log: ${messageOf(err)}`))
+    const spoolReadAt = now()
     const spool = await readSpool(o.spoolDir)
     result.problems.push(...spool.problems)
-    const events = spool.events
+    const events = spool.events.slice(0, MAX_NOTES_PER_ROUND)
     if (!full && !events.length) return result
     slurmCluster ??= await o.slurm.clusterName()
     const mapping: MappingOptions = { ...o.mapping, slurmCluster }
     // Listed before Slurm is read: a job created after Slurm was read is never taken for one Slurm forgot.
     const running = full ? await o.api.running([`slurm_cluster:${slurmCluster}`]) : undefined
+    if (running) {
+      for (const [id, s] of settled) if (s === 'running' && !running.has(id)) settled.delete(id)
+      for (const id of running) if (!settled.has(id)) settled.set(id, 'running')
+    }
     // Many jobs at once (a large array starting): one listing of everything is cheaper than naming them.
     const ids = [...new Set(events.map((e) => e.jobId))]
-    const records = await o.slurm.jobs(full || ids.length > MAX_NAMED_JOBS ? undefined : ids)
+    const records = full || ids.length > MAX_NAMED_JOBS ? await o.slurm.jobs() : await o.slurm.jobsNamed(ids)
     const recordOf = new Map<number, SlurmRecord>(records.map((r) => [r.jobId, r]))
     const desired = new Map<string, { job: DesiredJob; files: string[]; ready: boolean }>()
     for (const r of records) {
@@ -273,8 +328,10 @@ export function createSlurmSync(o: SyncOptions) {
       if (r && r.restarts === k) {
         const d = desired.get(`${o.mapping.idPrefix}${r.id}`)
         // not started in Slurm's record yet, or ended but its final state not recorded yet (COMPLETING)
-        if (!d || (ended && !d.job.end)) keep.push(...files)
-        else d.files.push(...files)
+        if (!d || (ended && !d.job.end)) {
+          keep.push(...files)
+          result.waitingOnSlurm += files.length
+        } else d.files.push(...files)
       } else if (r && r.restarts > k) {
         // requeued: this run ended when its epilog ran (without one: it is noticed now)
         const job = desiredFromEvents(run, k, mapping, {
@@ -286,28 +343,34 @@ export function createSlurmSync(o: SyncOptions) {
         // Slurm forgot the job (MinJobAge passed) before the sync saw it: the hooks' own record.
         const job = desiredFromEvents(run, k, mapping)
         if (job) desired.set(job.id, { job, files, ready: true })
-      } else keep.push(...files)
+      } else {
+        keep.push(...files)
+        result.waitingOnSlurm += files.length
+      }
     }
     // A full round: running jobs of this Slurm cluster that Slurm no longer lists ended unseen.
     if (running) {
-      for (const [id, s] of settled) if (s === 'running' && !running.has(id)) settled.delete(id)
-      for (const id of running) if (!settled.has(id)) settled.set(id, 'running')
       const listed = new Set(records.map((r) => `${o.mapping.idPrefix}${r.id}`))
+      const missing = new Set<string>()
       for (const id of running) {
         if (desired.has(id) || listed.has(id) || !id.startsWith(o.mapping.idPrefix)) continue
+        // Only when missing from two full rounds in a row: one odd answer (a wrong SLURM_CONF, a
+        // restarted slurmctld) must not end every running job.
+        missing.add(id)
+        if (!missingBefore.has(id)) continue
         // `<id>` or `<id>.<run>`: a later run of the same job means this one was requeued; its end is noticed now
         const [base, run] = splitRun(id.slice(o.mapping.idPrefix.length))
         const later = records.some((r) => splitRun(r.id)[0] === base && r.restarts > run)
         await reconcileEnd(id, later ? 'REQUEUED' : 'UNKNOWN', new Date(now()).toISOString(), result)
       }
+      missingBefore = missing
       // Forget what Slurm forgot: the memory stays as large as Slurm's own list.
       for (const id of settled.keys()) if (!listed.has(id) && !desired.has(id) && !running.has(id)) settled.delete(id)
     }
     // A run that started while the sync was up but that no hook noted: the hooks are not installed or cannot write.
-    const roundStart = now()
     for (const d of desired.values()) {
       const t = Date.parse(d.job.startedAt)
-      if (full && !d.files.length && !settled.has(d.job.id) && t > startedAt && t < roundStart - 10_000)
+      if (full && !d.files.length && !settled.has(d.job.id) && !refused.has(d.job.id) && t > startedAt && t < spoolReadAt - 10_000)
         result.problems.push(
           `job ${d.job.id}: started ${d.job.startedAt} but no hook noted it (created from Slurm's record): ` +
             `is PrologSlurmctld in slurm.conf, and can SlurmUser write to ${o.spoolDir}?`,
@@ -325,6 +388,7 @@ export function createSlurmSync(o: SyncOptions) {
     await removeEvents(o.spoolDir, done)
     result.pending = keep.length
     pendingEvents = keep.length
+    waitingOnSlurm = result.waitingOnSlurm
     return result
   }
 
@@ -347,8 +411,10 @@ export function createSlurmSync(o: SyncOptions) {
       const r = await round(full)
       reconciled += r.created + r.completed
       const apiTrouble = r.problems.some((p) => !/Slurm no longer lists it|node .*:/.test(p))
-      failing = apiTrouble
-      if (r.problems.length) fail(r.problems.slice(0, 3).join('; ') + (r.problems.length > 3 ? ` (+${r.problems.length - 3} more)` : ''))
+      // Only a full round says all is well again; a spool round can only find trouble.
+      if (full || apiTrouble) failing = apiTrouble
+      for (const p of r.problems) o.log.warn('Slurm sync', { error: p })
+      if (r.problems.length) note(r.problems)
       if (full && !apiTrouble) lastSync = now()
       if (r.created || r.completed) o.log.info('Slurm sync', { full, created: r.created, completed: r.completed, pending: r.pending })
     } catch (err) {
@@ -356,12 +422,15 @@ export function createSlurmSync(o: SyncOptions) {
       fail(messageOf(err))
       if (full) nextFullAt = now() + Math.min(o.periodSeconds, 10) * 1000
     }
-    if (full || failing !== reportedFailing || now() - reportedAt >= REPORT_EVERY_MS) {
+    if (slurmCluster && (full || failing !== reportedFailing || now() - reportedAt >= REPORT_EVERY_MS)) {
       reportedAt = now()
       reportedFailing = failing
       await o.api.report(report()).catch((err) => o.log.debug('Slurm sync report not delivered', { error: messageOf(err) }))
     }
-    return pendingEvents ? Math.min(nextFullAt, now() + 1000) : nextFullAt
+    // Slurm records a final state within a second of the epilog; the API is asked again when its backoff ends.
+    if (waitingOnSlurm) return Math.min(nextFullAt, now() + 1000)
+    const retryAt = Math.min(...[...retry.values()].map((r) => r.at))
+    return pendingEvents ? Math.min(nextFullAt, Math.max(now() + 1000, retryAt)) : nextFullAt
   }
 
   function report(): SyncReport {
@@ -385,8 +454,8 @@ export function createSlurmSync(o: SyncOptions) {
       reconciled += r.created + r.completed
       failing = r.problems.length > 0
       if (!failing) lastSync = now()
-      if (r.problems.length) fail(r.problems.join('; '))
-      await o.api.report(report()).catch(() => undefined)
+      if (r.problems.length) note(r.problems)
+      if (slurmCluster) await o.api.report(report()).catch(() => undefined)
       return r
     },
     /** Runs until stopped: full rounds every period, a spool round as soon as a hook writes. */

@@ -13,7 +13,7 @@ const line = (max: number) =>
 /** What `qactivity slurm sync` reports after each round (slurm/sync.ts SyncReport). */
 export const SlurmStatusBody = z
   .strictObject({
-    slurmCluster: z.string().regex(/^[A-Za-z0-9._-]{0,64}$/, 'slurmCluster: a Slurm ClusterName'),
+    slurmCluster: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'slurmCluster: a Slurm ClusterName'),
     periodSeconds: z.number().int().min(1).max(86_400),
     lastSync: z.iso.datetime().optional(),
     reconciled: z.number().int().nonnegative(),
@@ -42,7 +42,7 @@ export function slurmStatus(now: () => number = Date.now) {
       const clusters = Object.fromEntries(
         [...reports].map(([name, { report, at }]) => {
           const stale = now() - at > 3 * report.periodSeconds * 1000
-          return [name || '(unknown)', { ...report, reportedAt: new Date(at).toISOString(), stale }]
+          return [name, { ...report, reportedAt: new Date(at).toISOString(), stale }]
         }),
       )
       return { ok: Object.values(clusters).every((c) => !c.failing && !c.stale), clusters }

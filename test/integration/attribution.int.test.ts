@@ -240,10 +240,13 @@ describe('attribution at collection time (real serve, real influxd)', () => {
     sim.setFaults({ latencyMs: 400 })
     await new Promise((r) => setTimeout(r, 2 * I * 1000 - (Date.now() % (I * 1000)) + 200))
     const killed = new Promise((resolve) => serve.once('exit', resolve))
+    const killedAt = Date.now()
     serve.kill('SIGKILL')
     await killed
     sim.setFaults({ latencyMs: 0 })
     await startServe()
+    // The polls lost: the one killed and those while it was down (a restart on a loaded machine takes a while).
+    const downSeconds = (Date.now() - killedAt) / 1000
     await polledPast(Date.now() + 2 * I * 1000)
     for (const id of ids) expect((await call('POST', `/api/v1/jobs/${id}/complete`, {})).status).toBe(200)
     const done = await summarised(ids)
@@ -258,7 +261,7 @@ describe('attribution at collection time (real serve, real influxd)', () => {
       const stats = job.summary.stats
       expect(stats.polls, job.name).toBe(times.length)
       expect(covered, `${job.name}: the polls missed while it was down are the only ones missing`).toBeLessThan(endS - startS)
-      expect(covered, `${job.name}: the others are there`).toBeGreaterThan(endS - startS - 5 * I)
+      expect(covered, `${job.name}: the others are there (down ${downSeconds} s)`).toBeGreaterThan(endS - startS - downSeconds - 2 * I)
       const want = rates(mine[i].owns)
       for (const f of ACTIVITY_FIELDS) {
         expect(

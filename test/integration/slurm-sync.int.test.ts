@@ -149,10 +149,12 @@ afterAll(async () => {
 describe('Slurm → qactivity on a real Slurm', () => {
   it('conf installs a hook SlurmUser runs, a settings file users cannot read, and a spool SlurmUser owns', async () => {
     const s = statSync(join(spool, '..', 'hooks', 'settings.env'))
-    expect(s.mode & 0o777).toBe(0o640)
-    expect(settings).toMatchObject({ QACTIVITY_URL: api.url, QACTIVITY_TOKEN: TOKEN, SLURM_CONF: slurm.conf, QACTIVITY_SLURM_SPOOL: spool })
     const slurmUid = Number((await run('id', ['-u', 'slurm'])).stdout)
-    expect(statSync(spool).uid).toBe(slurmUid)
+    // the token: SlurmUser's and root's only
+    expect({ mode: s.mode & 0o777, uid: s.uid }).toEqual({ mode: 0o600, uid: slurmUid })
+    expect(settings).toMatchObject({ QACTIVITY_URL: api.url, QACTIVITY_TOKEN: TOKEN, SLURM_CONF: slurm.conf, QACTIVITY_SLURM_SPOOL: spool })
+    expect(settings.PATH.split(':')[0]).toBe('/usr/bin') // where squeue was found
+    expect({ mode: statSync(spool).mode & 0o777, uid: statSync(spool).uid }).toEqual({ mode: 0o700, uid: slurmUid })
     expect(readFileSync(slurm.conf, 'utf8')).toMatch(/^PrologSlurmctld=.*\/hooks\/qactivity-hook$/m)
   })
 

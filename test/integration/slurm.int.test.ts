@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startSlurm, type TestSlurm } from '../support/slurm.ts'
-import { FINAL_STATES, parseSqueueJson, type SlurmRecord } from '../../slurm/records.ts'
+import { FINAL_STATES, parseScontrolJobs, parseSqueueJson, type SlurmRecord } from '../../slurm/records.ts'
 import { expandHostlist } from '../../slurm/hostlist.ts'
 
 /**
@@ -74,6 +74,11 @@ describe('a real one-host Slurm', () => {
     const h = byId.get(held)!
     expect(h.state).toBe('CANCELLED')
     expect(h.startedAt).toBeUndefined()
+    // scontrol's one-line records (what the sync asks about noted jobs) read the same as squeue's JSON.
+    for (const r of records) {
+      const [viaScontrol] = parseScontrolJobs(await slurm.cmd('scontrol', ['-o', 'show', 'job', String(r.jobId)]))
+      expect(viaScontrol, r.id).toEqual(r)
+    }
     // The failed job of the first test: Slurm's 3:0 is exit code 3.
     expect(records.find((r) => r.name === 'render-bad')).toMatchObject({ state: 'FAILED', exitCode: 3, signal: 0 })
   })

@@ -14,7 +14,8 @@ const iso = (ms: number) => new Date(ms).toISOString()
 /** A Slurm whose records the test sets. */
 function fakeSlurm(records: SlurmRecord[]): SlurmCommands {
   return {
-    jobs: async (ids) => records.filter((r) => !ids || ids.includes(r.jobId)),
+    jobs: async () => records,
+    jobsNamed: async (ids) => records.filter((r) => ids.includes(r.jobId)),
     nodeAddresses: async (names) => new Map(names.map((n) => [n, '10.0.0.1'])),
     clusterName: async () => 'hpc',
   }
@@ -35,6 +36,10 @@ function fakeApi() {
       if (had && had.startedAt !== job.startedAt) throw new ConflictError(`job "${job.id}" exists with another start`)
       if (!had) jobs.set(job.id, { ...job, status: 'running' })
       return { status: jobs.get(job.id)!.status }
+    },
+    async addClients(id, clients) {
+      if (down) throw new Error('unreachable')
+      jobs.get(id)!.clients.push(...clients)
     },
     async complete(id, body) {
       if (down) throw new Error('unreachable')
@@ -143,6 +148,10 @@ describe('slurm sync', () => {
     const s = setup(records)
     await s.sync.once()
     records.length = 0
+    s.clock.t = T0 + 540_000
+    // One answer without it may be Slurm's mistake (a wrong SLURM_CONF, a restarted slurmctld): two in a row are needed.
+    expect((await s.sync.once()).completed).toBe(0)
+    expect(s.jobs.get('7')?.status).toBe('running')
     s.clock.t = T0 + 600_000
     const r = await s.sync.once()
     expect(s.jobs.get('7')).toMatchObject({ status: 'failed', endedAt: iso(T0 + 600_000), labels: { slurm_state: 'UNKNOWN' } })
@@ -174,5 +183,34 @@ describe('slurm sync', () => {
     expect(r.problems).toEqual([expect.stringMatching(/job 7: job "7" exists with another start/)])
     expect(s2.files()).toEqual([])
     expect((await s2.sync.once()).problems).toEqual([])
+  })
+
+  it("a run Slurm forgot before the sync saw it is recorded from the hooks' notes, with the epilog's exit code", async () => {
+    const s = setup([])
+    s.hook('prolog', 5, T0 + 1000, { SLURM_JOB_NODELIST: 'n1', SLURM_JOB_WORK_DIR: '/mnt/q/a' })
+    s.hook('epilog', 5, T0 + 4000, { SLURM_JOB_EXIT_CODE2: '3:0' })
+    await s.sync.once()
+    expect(s.jobs.get('5')).toMatchObject({
+      status: 'failed',
+      startedAt: iso(T0 + 1000),
+      endedAt: iso(T0 + 4000),
+      paths: ['/a'],
+      labels: { slurm_state: 'FAILED' },
+    })
+    expect(s.files()).toEqual([])
+  })
+
+  it('a job on more nodes than one call takes gets them all; a passing API refusal is asked again, not dropped', async () => {
+    const s = setup([record({ jobId: 3, nodes: 'n[1-300]' })])
+    s.hook('prolog', 3, T0 + 5)
+    await s.sync.once()
+    expect(s.jobs.get('3')?.clients).toHaveLength(300)
+    const t = setup([record({ jobId: 4 })])
+    t.hook('prolog', 4, T0 + 5)
+    t.setDown(true)
+    await expect(t.sync.once()).rejects.toThrow()
+    t.setDown(false)
+    t.clock.t += 60_000
+    expect(await t.sync.once()).toMatchObject({ created: 1, pending: 0 })
   })
 })
