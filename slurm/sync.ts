@@ -86,6 +86,8 @@ export interface RoundResult {
   waitingOnSlurm: number
   /** ids created this round (internal: counted once) */
   seen: Set<string>
+  /** API calls that failed this round (internal: after three the rest wait) */
+  apiFailures: number
 }
 
 /** `123.2` → [`123`, 2]; `123_4` → [`123_4`, 0] (array task and component ids have no dot). */
@@ -221,6 +223,8 @@ export function createSlurmSync(o: SyncOptions) {
   async function reconcile(d: DesiredJob, result: RoundResult): Promise<boolean> {
     if (refused.has(d.id)) return true
     if ((retry.get(d.id)?.at ?? 0) > now()) return false
+    // An API that failed three calls this round is down or hanging: the rest wait for the next round.
+    if (result.apiFailures >= 3) return false
     try {
       let state = settled.get(d.id)
       let complete = true
@@ -260,6 +264,7 @@ export function createSlurmSync(o: SyncOptions) {
         refused.add(d.id)
         return true
       }
+      result.apiFailures++
       backoff(d.id)
       return false
     }
@@ -272,7 +277,7 @@ export function createSlurmSync(o: SyncOptions) {
 
   /** One round: every Slurm job (`full`) or only the spooled ones. */
   async function round(full: boolean): Promise<RoundResult> {
-    const result: RoundResult = { created: 0, completed: 0, pending: 0, waitingOnSlurm: 0, problems: [], seen: new Set() }
+    const result: RoundResult = { created: 0, completed: 0, pending: 0, waitingOnSlurm: 0, problems: [], seen: new Set(), apiFailures: 0 }
     await readHookLog().catch((err) => result.problems.push(`hooks.log: ${messageOf(err)}`))
     const spoolReadAt = now()
     const spool = await readSpool(o.spoolDir)

@@ -213,4 +213,21 @@ describe('slurm sync', () => {
     t.clock.t += 60_000
     expect(await t.sync.once()).toMatchObject({ created: 1, pending: 0 })
   })
+
+  it("a requeue's epilog met first by a restarted sync still ends the run that was open, at the epilog's time", async () => {
+    const records = [record({ jobId: 9 })]
+    const s = setup(records)
+    s.hook('prolog', 9, T0 + 5, { SLURM_JOB_RESTART_COUNT: '0' })
+    await s.sync.once()
+    // a new sync process: nothing in memory; the API still has run 0 running
+    const restarted = setup(records, s.clock)
+    for (const [id, j] of s.jobs) restarted.jobs.set(id, { ...j })
+    records[0] = record({ jobId: 9, id: '9.1', restarts: 1, state: 'PENDING', startedAt: undefined })
+    restarted.hook('epilog', 9, T0 + 30_000, { SLURM_JOB_RESTART_COUNT: '1' })
+    restarted.clock.t = T0 + 90_000
+    await restarted.sync.once()
+    expect(restarted.jobs.get('9')).toMatchObject({ status: 'failed', endedAt: iso(T0 + 30_000), labels: { slurm_state: 'REQUEUED' } })
+    expect(restarted.jobs.has('9.1')).toBe(false)
+    expect(restarted.files()).toEqual([])
+  })
 })
