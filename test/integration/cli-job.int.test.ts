@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
 import { parseScenario } from '../../simulator/scenario.ts'
 import { freePort, startInfluxd, type Influxd } from '../support/influxd.ts'
+import { startApiProcess, type ApiProcess } from '../support/api-process.ts'
 import { tempDir } from '../support/tmp.ts'
 
 /**
@@ -17,39 +18,8 @@ const READER = 'ci-reader-token-0123456789'
 
 let influxd: Influxd
 let sim: RunningSimulator
-let api: ChildProcess
+let api: ApiProcess
 let apiUrl: string
-let apiStderr = ''
-
-/** Starts `qactivity api`; resolves with its URL once it logs `msg="API listening" url=…`. */
-function startApi(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'api'], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      cwd: tempDir(),
-    })
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`qactivity api not ready after 30 s; stderr:\n${apiStderr}`))
-    }, 30_000)
-    child.stdout!.resume()
-    child.stderr!.on('data', (d: Buffer) => {
-      apiStderr = (apiStderr + d.toString()).slice(-20_000)
-      for (const line of apiStderr.split('\n')) {
-        const url = /url="?(https?:\/\/[^\s"]+)/.exec(line)?.[1]
-        if (line.includes('msg="API listening"') && url) {
-          clearTimeout(timer)
-          resolve({ child, url })
-          return
-        }
-      }
-    })
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`qactivity api exited (${code}); stderr:\n${apiStderr}`))
-    })
-  })
-}
 
 beforeAll(async () => {
   const scenario = parseScenario({
@@ -58,7 +28,7 @@ beforeAll(async () => {
   })
   ;[influxd, sim] = await Promise.all([startInfluxd(), startSimulator({ scenario, users: { admin: 'sim-password' } })])
   const port = await freePort()
-  ;({ child: api, url: apiUrl } = await startApi({
+  api = await startApiProcess({
     QACTIVITY_API_TOKENS: `ci:${WRITER}:writer,viewer:${READER}:reader`,
     QACTIVITY_PORT: String(port),
     QACTIVITY_HOST: '127.0.0.1',
@@ -68,17 +38,12 @@ beforeAll(async () => {
     QUMULO_URL: sim.url,
     QUMULO_USERNAME: 'admin',
     QUMULO_PASSWORD: 'sim-password',
-  }))
+  })
+  apiUrl = api.url
 }, 90_000)
 
 afterAll(async () => {
-  if (api && api.exitCode === null) {
-    const exited = new Promise((r) => api.once('exit', r))
-    api.kill('SIGTERM')
-    const t = setTimeout(() => api.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(t)
-  }
+  await api?.stop()
   await sim?.close()
   await influxd?.stop()
 })
