@@ -202,8 +202,8 @@ try {
   for (const [name, e] of Object.entries(ENCODINGS)) {
     const bytes = size[e.db]
     row(`${name}: ${e.what}`, `${(bytes / points[name]).toFixed(2)} B/point`, '', undefined)
-    if (name !== 'jobs')
-      row(`${name}: raw activity per day at ${SITE_SERIES.toLocaleString('en')} series`, gb(perDay(bytes)), '≤ 3 GB', perDay(bytes) <= 3e9)
+    const day = perDay(bytes)
+    if (name !== 'jobs') row(`${name}: raw activity per day at ${SITE_SERIES.toLocaleString('en')} series`, gb(day), '≤ 3 GB', day <= 3e9)
   }
   row('jobs: per-job series per day, as many series as raw activity', gb(perDay(size.enc_jobs)), '', undefined)
   const rollupDay = perDay(size.enc_rollups) / 7

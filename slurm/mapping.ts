@@ -75,13 +75,16 @@ export function labelsOf(r: Pick<SlurmRecord, 'user' | 'account' | 'partition'>,
   return labels
 }
 
-/** States of a started run that has not ended; CONFIGURING and COMPLETING are left for a later look. */
-const ACTIVE = new Set(['RUNNING', 'SUSPENDED', 'STOPPED'])
+/**
+ * States of a started run that has not ended. CONFIGURING is one: its nodes are allocated and its
+ * StartTime is this run's (the controller prolog, ours included, is running). COMPLETING is not.
+ */
+const ACTIVE = new Set(['CONFIGURING', 'RUNNING', 'SUSPENDED', 'STOPPED'])
 
 /**
  * The job a Slurm record should be. None for a job that never started (cancelled while pending) and
- * none yet while it is CONFIGURING, COMPLETING or PENDING again: a requeued job's record already
- * carries its next run's number while the previous run completes, with that run's start time.
+ * none yet while it is COMPLETING or PENDING again: a requeued job's record already carries its next
+ * run's number while the previous run completes, with that run's start time.
  */
 export function desiredFromRecord(r: SlurmRecord, o: MappingOptions): DesiredJob | undefined {
   if (!r.startedAt || !(ACTIVE.has(r.state) || r.endedAt)) return undefined

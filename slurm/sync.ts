@@ -182,7 +182,12 @@ export function createSlurmSync(o: SyncOptions) {
   let lastError: { text: string; at: number } | undefined
   let failing = false
   let pendingEvents = 0
-  let waitingOnSlurm = 0
+  /**
+   * Notes kept for later: when a spool round looks at each again (a full round looks at all). A note
+   * waiting for Slurm's final state is looked at after 1 s, then 2, 4… up to the sync period; one of
+   * a job Slurm does not know waits for the full round; one the API failed for, for its backoff.
+   */
+  const nextLook = new Map<string, { at: number; waitMs: number }>()
   let hookLogSize: number | undefined
   let nextFullAt = 0
   let reportedAt = 0
@@ -282,7 +287,8 @@ export function createSlurmSync(o: SyncOptions) {
     const spoolReadAt = now()
     const spool = await readSpool(o.spoolDir)
     result.problems.push(...spool.problems)
-    const events = spool.events.slice(0, MAX_NOTES_PER_ROUND)
+    if (full) for (const f of nextLook.keys()) if (!spool.events.some((e) => e.file === f)) nextLook.delete(f)
+    const events = spool.events.filter((e) => full || (nextLook.get(e.file)?.at ?? 0) <= now()).slice(0, MAX_NOTES_PER_ROUND)
     if (!full && !events.length) return result
     slurmCluster ??= await o.slurm.clusterName()
     const mapping: MappingOptions = { ...o.mapping, slurmCluster }
@@ -325,6 +331,14 @@ export function createSlurmSync(o: SyncOptions) {
       runs.set(key, { k, events: [...(runs.get(key)?.events ?? []), e] })
     }
     const keep: string[] = []
+    const later = (files: string[], why: 'slurm' | 'full' | 'api', at?: number) => {
+      keep.push(...files)
+      if (why === 'slurm') result.waitingOnSlurm += files.length
+      for (const f of files) {
+        const waitMs = why === 'slurm' ? Math.min(o.periodSeconds * 1000, 2 * (nextLook.get(f)?.waitMs ?? 500)) : 0
+        nextLook.set(f, { at: why === 'slurm' ? now() + waitMs : why === 'full' ? nextFullAt : (at ?? now() + RETRY_MIN_MS), waitMs })
+      }
+    }
     for (const { k, events: run } of runs.values()) {
       const e = run[0]
       const r = recordOf.get(e.jobId)
@@ -333,10 +347,8 @@ export function createSlurmSync(o: SyncOptions) {
       if (r && r.restarts === k) {
         const d = desired.get(`${o.mapping.idPrefix}${r.id}`)
         // not started in Slurm's record yet, or ended but its final state not recorded yet (COMPLETING)
-        if (!d || (ended && !d.job.end)) {
-          keep.push(...files)
-          result.waitingOnSlurm += files.length
-        } else d.files.push(...files)
+        if (!d || (ended && !d.job.end)) later(files, 'slurm')
+        else d.files.push(...files)
       } else if (r && r.restarts > k) {
         // requeued: this run ended when its epilog ran (without one: it is noticed now)
         const job = desiredFromEvents(run, k, mapping, {
@@ -348,10 +360,7 @@ export function createSlurmSync(o: SyncOptions) {
         // Slurm forgot the job (MinJobAge passed) before the sync saw it: the hooks' own record.
         const job = desiredFromEvents(run, k, mapping)
         if (job) desired.set(job.id, { job, files, ready: true })
-      } else {
-        keep.push(...files)
-        result.waitingOnSlurm += files.length
-      }
+      } else later(files, 'full')
     }
     // A full round: running jobs of this Slurm cluster that Slurm no longer lists ended unseen.
     if (running) {
@@ -386,14 +395,14 @@ export function createSlurmSync(o: SyncOptions) {
       [...desired.values()].map((d) =>
         limit(async () => {
           if (await reconcile(d.job, result)) done.push(...d.files)
-          else keep.push(...d.files)
+          else later(d.files, 'api', retry.get(d.job.id)?.at)
         }),
       ),
     )
     await removeEvents(o.spoolDir, done)
+    for (const f of done) nextLook.delete(f)
     result.pending = keep.length
-    pendingEvents = keep.length
-    waitingOnSlurm = result.waitingOnSlurm
+    pendingEvents = spool.events.length - done.length
     return result
   }
 
@@ -432,10 +441,10 @@ export function createSlurmSync(o: SyncOptions) {
       reportedFailing = failing
       await o.api.report(report()).catch((err) => o.log.debug('Slurm sync report not delivered', { error: messageOf(err) }))
     }
-    // Slurm records a final state within a second of the epilog; the API is asked again when its backoff ends.
-    if (waitingOnSlurm) return Math.min(nextFullAt, now() + 1000)
-    const retryAt = Math.min(...[...retry.values()].map((r) => r.at))
-    return pendingEvents ? Math.min(nextFullAt, Math.max(now() + 1000, retryAt)) : nextFullAt
+    // The next kept note due (Slurm records a final state within a second of the epilog; the API's backoff).
+    let due = nextFullAt
+    for (const n of nextLook.values()) due = Math.min(due, n.at)
+    return Math.max(due, now() + 250)
   }
 
   function report(): SyncReport {

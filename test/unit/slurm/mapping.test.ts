@@ -143,8 +143,13 @@ describe('desiredFromRecord', () => {
     expect(desiredFromRecord(record({ state: 'RUNNING', startedAt: undefined }), options())).toBeUndefined()
   })
 
-  it.each(['PENDING', 'CONFIGURING', 'COMPLETING'])('gives none yet for a started job that is %s', (state) => {
+  it.each(['PENDING', 'COMPLETING'])('gives none yet for a started job that is %s', (state) => {
     expect(desiredFromRecord(record({ state }), options())).toBeUndefined()
+  })
+
+  it('takes a CONFIGURING job as started (its nodes are allocated; the controller prolog runs)', () => {
+    expect(desiredFromRecord(record({ state: 'CONFIGURING' }), options())).toMatchObject({ startedAt: '2027-01-15T08:00:00.000Z' })
+    expect(desiredFromRecord(record({ state: 'CONFIGURING' }), options())?.end).toBeUndefined()
   })
 
   it.each([
