@@ -10,7 +10,8 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import
 
 /** Runs the real executable; no configuration, so anything that reached a command's body would fail. */
 async function qactivity(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME }
+  // SLURM_CONF: a slurm.conf of this machine's own never matters (`slurm conf` is refused before it writes)
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, SLURM_CONF: '/nonexistent/slurm.conf' }
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
       env,
@@ -32,6 +33,21 @@ async function complete(script: string, words: string[]): Promise<string[]> {
 }
 
 describe('qactivity (the executable)', () => {
+  it('slurm: a usage error is one line and exit 2; a missing slurm.conf is named, exit 1, nothing written', async () => {
+    expect(await qactivity('slurm')).toEqual({ code: 2, stdout: '', stderr: 'qactivity: slurm: give conf or sync\n' })
+    expect(await qactivity('slurm', 'start')).toMatchObject({
+      code: 2,
+      stderr: 'qactivity: slurm: unknown subcommand "start" (conf or sync)\n',
+    })
+    expect(await qactivity('slurm', 'sync', '--hooks-dir', '/x')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/belongs to slurm conf/),
+    })
+    const r = await qactivity('slurm', 'conf', '--hooks-dir', '/nonexistent/qactivity-hooks')
+    expect(r).toMatchObject({ code: 1, stdout: '' })
+    expect(r.stderr).toBe("qactivity: slurm conf: no /nonexistent/slurm.conf (set SLURM_CONF to the cluster's slurm.conf)\n")
+  })
+
   it('--version and -V print the package version', async () => {
     for (const flag of ['--version', '-V']) expect(await qactivity(flag)).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' })
   })
