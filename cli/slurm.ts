@@ -75,13 +75,17 @@ function conf(hooksDir: string, env: NodeJS.ProcessEnv): number {
     PATH: [...new Set([...slurmBinDirs(env), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'),
   }
   for (const [k, v] of Object.entries(env)) if (k.startsWith('QACTIVITY_SLURM_') && v && !(k in settings)) settings[k] = v
+  const script = realpathSync(process.argv[1])
+  // The unit runs this very script: an npx cache or a checkout's temporary copy would vanish.
+  if (/[/\\]_npx[/\\]/.test(script))
+    throw new UsageError(`slurm conf: run it with the installed qactivity, not through npx (${script} is in npx's cache)`)
   const install = {
     hooksDir,
     spoolDir: config.slurm.spoolDir,
     slurmConf,
     slurmUser,
     // By absolute path: the sync must never depend on a PATH or on npx.
-    qactivity: [process.execPath, realpathSync(process.argv[1])],
+    qactivity: [process.execPath, script],
     settings,
   }
   try {
