@@ -272,4 +272,32 @@ describe('attribution at collection time (real serve, real influxd)', () => {
       }
     }
   }, 120_000)
+
+  it('a job created late with its real start (the Slurm sync after an outage) gets every poll since that start, backfilled', async () => {
+    // Raw points for the polls before the job reaches the API: the collector has been polling.
+    await polledPast(Date.now() + 6 * I * 1000)
+    const startedAt = new Date(Date.now() - 5 * I * 1000)
+    const created = await call('POST', '/api/v1/jobs', {
+      id: '4711',
+      name: 'backdated',
+      clients: ['10.0.2.1'],
+      startedAt: startedAt.toISOString(),
+    })
+    expect(created.status).toBe(201)
+    expect(created.body).toMatchObject({ startedAt: startedAt.toISOString(), backfill: { until: expect.any(String) } })
+    await polledPast(Date.now() + 2 * I * 1000)
+    expect((await call('POST', '/api/v1/jobs/4711/complete', {})).status).toBe(200)
+    const [job] = await summarised(['4711'])
+    expect(job.backfill).toBeUndefined()
+    const startS = startedAt.getTime() / 1000
+    const endS = Date.parse(job.endedAt) / 1000
+    let polls = 0
+    for (let t = Math.floor(startS / I) * I; t < endS + I; t += I) if (t > startS) polls++
+    expect(job.summary.stats.polls).toBe(polls)
+    const want = rates(['W1'])
+    for (const f of ACTIVITY_FIELDS)
+      expect(Math.abs(job.summary.stats.activity[f].total - want[f] * (endS - startS)), f).toBeLessThanOrEqual(
+        1e-7 * want[f] * (endS - startS) + 1e-6,
+      )
+  }, 120_000)
 })
