@@ -58,14 +58,23 @@ export function pathFor(workDir: string, mounts: Mount[]): string | undefined {
 }
 
 const NAME_MAX = 200
-/** A label value or name as the API accepts it: no control characters, bounded. */
-const clean = (s: string, max: number) => s.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, max)
+/** A label value or name as the API accepts it: no control characters, trimmed, bounded. */
+const clean = (s: string, max: number) =>
+  s
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .trim()
+    .slice(0, max)
+
+/** A Slurm job name as a qactivity name; a blank one (the API refuses it) becomes `slurm-<id>`. */
+export function jobName(name: string, id: string | number): string {
+  return clean(name, NAME_MAX) || `slurm-${id}`
+}
 
 /** The labels of a Slurm job; Slurm's `(null)` and empty values are left out. */
 export function labelsOf(r: Pick<SlurmRecord, 'user' | 'account' | 'partition'>, slurmCluster: string): Record<string, string> {
   const labels: Record<string, string> = { scheduler: 'slurm' }
   const add = (k: string, v: string) => {
-    const value = clean(v.trim(), 256)
+    const value = clean(v, 256)
     if (value && value !== '(null)') labels[k] = value
   }
   add('slurm_cluster', slurmCluster)
@@ -91,7 +100,7 @@ export function desiredFromRecord(r: SlurmRecord, o: MappingOptions): DesiredJob
   const path = pathFor(r.workDir, o.mounts)
   return {
     id: `${o.idPrefix}${r.id}`,
-    name: clean(r.name, NAME_MAX) || `slurm-${r.id}`,
+    name: jobName(r.name, r.id),
     labels: labelsOf(r, o.slurmCluster),
     startedAt: r.startedAt,
     nodes: r.nodes ? expandHostlist(r.nodes) : [],

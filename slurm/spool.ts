@@ -32,8 +32,16 @@ export function parseHookEnv(text: string): Record<string, string> {
   return env
 }
 
-/** What the spool holds now, oldest first; files it cannot read or name are reported, not dropped. */
-export async function readSpool(dir: string): Promise<{ events: HookEvent[]; problems: string[] }> {
+/**
+ * What the spool holds now, oldest first: the names of all its notes, and the notes themselves of
+ * the first `max` that `wanted` accepts (the others are not read). Files it cannot read or name are
+ * reported, not dropped.
+ */
+export async function readSpool(
+  dir: string,
+  o: { wanted?: (file: string) => boolean; max?: number } = {},
+): Promise<{ files: string[]; events: HookEvent[]; problems: string[] }> {
+  const files: string[] = []
   const events: HookEvent[] = []
   const problems: string[] = []
   for (const file of (await readdir(dir)).sort()) {
@@ -43,6 +51,8 @@ export async function readSpool(dir: string): Promise<{ events: HookEvent[]; pro
       problems.push(`${join(dir, file)}: not a hook event file`)
       continue
     }
+    files.push(file)
+    if (events.length >= (o.max ?? Infinity) || (o.wanted && !o.wanted(file))) continue
     try {
       const env = parseHookEnv(await readFile(join(dir, file), 'utf8'))
       events.push({ file, kind: m[3] as HookEvent['kind'], atMs: Math.floor(Number(m[1]) / 1000), jobId: Number(m[2]), env })
@@ -51,7 +61,7 @@ export async function readSpool(dir: string): Promise<{ events: HookEvent[]; pro
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') problems.push(`${join(dir, file)}: ${messageOf(err)}`)
     }
   }
-  return { events, problems }
+  return { files, events, problems }
 }
 
 /** Removes handled event files; one that is already gone is fine. */

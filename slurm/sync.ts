@@ -5,7 +5,7 @@ import pLimit from 'p-limit'
 import { messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { startPump, type Pump } from '../lib/pump.ts'
-import { desiredFromRecord, labelsOf, pathFor, statusOf, type DesiredJob, type MappingOptions } from './mapping.ts'
+import { desiredFromRecord, jobName, labelsOf, pathFor, statusOf, type DesiredJob, type MappingOptions } from './mapping.ts'
 import { expandHostlist } from './hostlist.ts'
 import type { SlurmCommands } from './commands.ts'
 import type { SlurmRecord } from './records.ts'
@@ -84,8 +84,6 @@ export interface RoundResult {
   problems: string[]
   /** of `pending`, the notes waiting for Slurm's record (a start or final state not recorded yet): looked at again within a second */
   waitingOnSlurm: number
-  /** ids created this round (internal: counted once) */
-  seen: Set<string>
   /** API calls that failed this round (internal: after three the rest wait) */
   apiFailures: number
 }
@@ -141,11 +139,7 @@ function desiredFromEvents(
   const path = pathFor(v.SLURM_JOB_WORK_DIR ?? '', o.mounts)
   return {
     id: eventId(any, k, o.idPrefix),
-    name:
-      (v.SLURM_JOB_NAME ?? '')
-        .replace(/[\u0000-\u001f\u007f]/g, ' ')
-        .trim()
-        .slice(0, 200) || `slurm-${any.jobId}`,
+    name: jobName(v.SLURM_JOB_NAME ?? '', any.jobId),
     labels: labelsOf(
       { user: v.SLURM_JOB_USER ?? '', account: v.SLURM_JOB_ACCOUNT ?? '', partition: v.SLURM_JOB_PARTITION ?? '' },
       o.slurmCluster,
@@ -251,8 +245,7 @@ export function createSlurmSync(o: SyncOptions) {
         // A node without an address yet: asked again later (a replayed create attaches what is new).
         if (problems.length && state === 'running') complete = false
         else settled.set(d.id, state)
-        if (state === 'running' && !result.seen.has(d.id)) result.created++
-        result.seen.add(d.id)
+        if (state === 'running') result.created++
       }
       if (state === 'running' && d.end) {
         const r = await o.api.complete(d.id, { status: d.end.status, at: d.end.at, labels: { slurm_state: d.end.state } })
@@ -282,13 +275,20 @@ export function createSlurmSync(o: SyncOptions) {
 
   /** One round: every Slurm job (`full`) or only the spooled ones. */
   async function round(full: boolean): Promise<RoundResult> {
-    const result: RoundResult = { created: 0, completed: 0, pending: 0, waitingOnSlurm: 0, problems: [], seen: new Set(), apiFailures: 0 }
+    const result: RoundResult = { created: 0, completed: 0, pending: 0, waitingOnSlurm: 0, problems: [], apiFailures: 0 }
     await readHookLog().catch((err) => result.problems.push(`hooks.log: ${messageOf(err)}`))
     const spoolReadAt = now()
-    const spool = await readSpool(o.spoolDir)
+    // A spool round reads only the notes that are due.
+    const spool = await readSpool(o.spoolDir, {
+      wanted: (f) => full || (nextLook.get(f)?.at ?? 0) <= spoolReadAt,
+      max: MAX_NOTES_PER_ROUND,
+    })
     result.problems.push(...spool.problems)
-    if (full) for (const f of nextLook.keys()) if (!spool.events.some((e) => e.file === f)) nextLook.delete(f)
-    const events = spool.events.filter((e) => full || (nextLook.get(e.file)?.at ?? 0) <= now()).slice(0, MAX_NOTES_PER_ROUND)
+    if (full) {
+      const present = new Set(spool.files)
+      for (const f of nextLook.keys()) if (!present.has(f)) nextLook.delete(f)
+    }
+    const events = spool.events
     if (!full && !events.length) return result
     slurmCluster ??= await o.slurm.clusterName()
     const mapping: MappingOptions = { ...o.mapping, slurmCluster }
@@ -302,10 +302,10 @@ export function createSlurmSync(o: SyncOptions) {
     const ids = [...new Set(events.map((e) => e.jobId))]
     const records = full || ids.length > MAX_NAMED_JOBS ? await o.slurm.jobs() : await o.slurm.jobsNamed(ids)
     const recordOf = new Map<number, SlurmRecord>(records.map((r) => [r.jobId, r]))
-    const desired = new Map<string, { job: DesiredJob; files: string[]; ready: boolean }>()
+    const desired = new Map<string, { job: DesiredJob; files: string[] }>()
     for (const r of records) {
       const job = desiredFromRecord(r, mapping)
-      if (job) desired.set(job.id, { job, files: [], ready: true })
+      if (job) desired.set(job.id, { job, files: [] })
     }
     // Hook events: done when the API has what their record says; a run Slurm no longer describes from the events themselves.
     // Events → runs: a prolog opens run <restart count>; an epilog closes the run its job has open.
@@ -355,11 +355,11 @@ export function createSlurmSync(o: SyncOptions) {
           at: ended ? run.find((x) => x.kind === 'epilog')!.atMs : now(),
           state: 'REQUEUED',
         })
-        if (job) desired.set(job.id, { job, files, ready: true })
+        if (job) desired.set(job.id, { job, files })
       } else if (!r && full) {
         // Slurm forgot the job (MinJobAge passed) before the sync saw it: the hooks' own record.
         const job = desiredFromEvents(run, k, mapping)
-        if (job) desired.set(job.id, { job, files, ready: true })
+        if (job) desired.set(job.id, { job, files })
       } else later(files, 'full')
     }
     // A full round: running jobs of this Slurm cluster that Slurm no longer lists ended unseen.
@@ -402,7 +402,7 @@ export function createSlurmSync(o: SyncOptions) {
     await removeEvents(o.spoolDir, done)
     for (const f of done) nextLook.delete(f)
     result.pending = keep.length
-    pendingEvents = spool.events.length - done.length
+    pendingEvents = spool.files.length - done.length
     return result
   }
 

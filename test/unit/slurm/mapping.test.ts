@@ -176,6 +176,8 @@ describe('desiredFromRecord', () => {
 
   it('names a job without a name slurm-<id>, and cleans and bounds a name', () => {
     expect(desiredFromRecord(record({ name: '' }), options())?.name).toBe('slurm-42')
+    // a name of blanks only (`sbatch -J ' '`): the API refuses a blank name
+    expect(desiredFromRecord(record({ name: '  ' }), options())?.name).toBe('slurm-42')
     expect(desiredFromRecord(record({ name: 'a\tb\nc' }), options())?.name).toBe('a b c')
     expect(desiredFromRecord(record({ name: 'x'.repeat(250) }), options())?.name).toBe('x'.repeat(200))
   })

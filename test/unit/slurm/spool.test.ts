@@ -37,6 +37,7 @@ describe('readSpool', () => {
     write(dir, '1800000000123456.310.42.prolog', ['SLURM_JOB_ID=42', 'SLURM_JOB_NODELIST=n[01-02]'])
     write(dir, '1800000009999999.400.42.epilog', ['SLURM_JOB_ID=42', 'SLURM_JOB_EXIT_CODE2=0:0'])
     expect(await readSpool(dir)).toEqual({
+      files: ['1800000000123456.310.42.prolog', '1800000000500000.311.43.prolog', '1800000009999999.400.42.epilog'],
       events: [
         {
           file: '1800000000123456.310.42.prolog',
@@ -56,6 +57,16 @@ describe('readSpool', () => {
       ],
       problems: [],
     })
+  })
+
+  it('reads only the notes wanted, at most max of them, and names them all', async () => {
+    const dir = tempDir()
+    write(dir, '1800000000000001.9.5.prolog', ['SLURM_JOB_ID=5'])
+    write(dir, '1800000000000002.9.6.prolog', ['SLURM_JOB_ID=6'])
+    write(dir, '1800000000000003.9.7.prolog', ['SLURM_JOB_ID=7'])
+    const r = await readSpool(dir, { wanted: (f) => !f.includes('.5.'), max: 1 })
+    expect(r.files).toEqual(['1800000000000001.9.5.prolog', '1800000000000002.9.6.prolog', '1800000000000003.9.7.prolog'])
+    expect(r.events.map((e) => e.jobId)).toEqual([6])
   })
 
   it('ignores dot files (writes in progress) and hooks.log', async () => {
@@ -93,7 +104,7 @@ describe('readSpool', () => {
   })
 
   it('gives nothing for an empty spool', async () => {
-    expect(await readSpool(tempDir())).toEqual({ events: [], problems: [] })
+    expect(await readSpool(tempDir())).toEqual({ files: [], events: [], problems: [] })
   })
 })
 
