@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { packAndInstall } from '../test/support/packed.ts'
 import { tempDir } from '../test/support/tmp.ts'
-import { printTable, row } from './table.ts'
+import { printTable, quantile, row } from './table.ts'
 
 const RUNS = Number(process.env.RUNS ?? 20)
 const CHECKOUT_BIN = new URL('../bin/qactivity.mjs', import.meta.url).pathname
@@ -35,8 +35,6 @@ function startApi(bin: string, dataDir: string): Promise<{ child: ChildProcess; 
     child.on('exit', (code) => reject(new Error(`qactivity api exited ${code}: ${err.trim()}`)))
   })
 }
-
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]
 
 const dir = tempDir('qactivity-bench-cli-')
 process.stderr.write('packing and installing…\n')

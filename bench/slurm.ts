@@ -14,12 +14,11 @@ import { freePort } from '../test/support/influxd.ts'
 import { startApiProcess, type ApiProcess } from '../test/support/api-process.ts'
 import { startSlurm, type TestSlurm } from '../test/support/slurm.ts'
 import { tempDir } from '../test/support/tmp.ts'
-import { printTable, row } from './table.ts'
+import { printTable, quantile, row } from './table.ts'
 
 const JOBS = Number(process.env.JOBS ?? 20)
 const BIN = new URL('../bin/qactivity.mjs', import.meta.url).pathname
 const run = promisify(execFile)
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]
 const ms = (x: number) => `${Math.round(x)} ms`
 
 /** slurmctld's log time (local, ms) of the job's start: `Allocate JobId=<id>` (main scheduler) or `Started JobId=<id>` (backfill). */

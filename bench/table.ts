@@ -6,6 +6,10 @@ export function row(what: string, figure: string, goal: string, ok: boolean | un
   rows.push([what, figure, goal, ok === undefined ? '—' : ok ? 'yes' : 'NO'])
 }
 
+/** The `q` quantile (0–1) of `xs` by the nearest-rank method: the median is `quantile(xs, 0.5)`. */
+export const quantile = (xs: number[], q: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]
+
 /** Prints the rows as a markdown table. */
 export function printTable(): void {
   const header: [string, string, string, string] = ['benchmark', 'figure', 'goal', 'met']
