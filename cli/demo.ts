@@ -128,7 +128,9 @@ async function runDemo(cycles: number, env: NodeJS.ProcessEnv, dataDir: string, 
   await writer.flush()
 
   const fields = ACTIVITY_FIELDS.map((f) => `mean("${f}") AS "${f}"`).join(', ')
-  const query = `SELECT ${fields} FROM "qumulo_activity" WHERE "cluster" = 'demo' AND time > now() - 5m GROUP BY "client_ip", "path"`
+  const query =
+    `SELECT ${fields} FROM "qactivity_raw"."qumulo_activity" ` +
+    `WHERE "cluster" = 'demo' AND time > now() - 5m GROUP BY "client_ip", "path"`
   out()
   out(`$ ${influxCommand(config.influx.url, config.influx.bucket)} -execute '${query}'`)
   const [result] = await createInfluxQL(config.influx).query(query)

@@ -1,6 +1,6 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
 import { PanelBuilder as XYChartBuilder, SeriesMapping } from '@grafana/grafana-foundation-sdk/xychart'
-import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, influxqlFrom } from '../lib/schema.ts'
 import { annotations, dashboard, legend, numbered, panel, table, tagVariable, UID, UNIT } from './common.ts'
 import { filters, IOPS_FIELDS, jobChoices, lastBy, THROUGHPUT_FIELDS } from './queries.ts'
 import type { Flavour, PanelQuery } from './target.ts'
@@ -14,7 +14,7 @@ function relative(fields: readonly string[], name: string): PanelQuery {
   const sum = fields.map((f) => `sum("${f}")`).join(' + ')
   return {
     influxql:
-      `SELECT max("elapsed_seconds") AS "elapsed", ${sum} AS "${name}" FROM "${MEASUREMENT.jobActivity}" ` +
+      `SELECT max("elapsed_seconds") AS "elapsed", ${sum} AS "${name}" FROM ${influxqlFrom(MEASUREMENT.jobActivity)} ` +
       `WHERE $timeFilter AND ${filters.jobs.influxql} ` +
       `GROUP BY time(\${poll}s), "job_id" fill(none)`,
     flux: [

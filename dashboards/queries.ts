@@ -1,4 +1,4 @@
-import { ACTIVITY_FIELDS, MEASUREMENT, type ActivityField } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, influxqlFrom, type ActivityField } from '../lib/schema.ts'
 import type { PanelQuery } from './target.ts'
 
 /**
@@ -70,7 +70,7 @@ export function ratesOverTime(measurement: string, fields: readonly ActivityFiel
   const tag = by ? `, ${q(by)}` : ''
   return {
     influxql:
-      `SELECT ${outer} FROM (SELECT ${inner} FROM ${q(measurement)} ` +
+      `SELECT ${outer} FROM (SELECT ${inner} FROM ${influxqlFrom(measurement)} ` +
       `WHERE $timeFilter AND ${filter.influxql} GROUP BY time(\${poll}s)${tag}) ` +
       `WHERE $timeFilter GROUP BY time($__interval)${tag} fill(none)`,
     flux: [
@@ -96,7 +96,7 @@ function fluxLabel(fields: readonly ActivityField[]): string {
 export function totalsBy(by: string, filter: Filter): PanelQuery {
   const cols = ACTIVITY_FIELDS.map((f) => `sum(${q(f)}) * $poll AS ${q(f)}`).join(', ')
   return {
-    influxql: `SELECT ${cols} FROM ${q(MEASUREMENT.activity)} WHERE $timeFilter AND ${filter.influxql} GROUP BY ${q(by)}`,
+    influxql: `SELECT ${cols} FROM ${influxqlFrom(MEASUREMENT.activity)} WHERE $timeFilter AND ${filter.influxql} GROUP BY ${q(by)}`,
     flux: [
       ...fluxFrom(MEASUREMENT.activity, ACTIVITY_FIELDS, filter),
       `  |> group(columns: ["${by}", "_field"])`,
@@ -117,7 +117,7 @@ export function jobTotals(fields: readonly ActivityField[], filter: Filter, by?:
   const inner = fields.map((f) => `${q(f)} * ${q('seconds')} AS ${q(f)}`).join(', ')
   const outer = fields.map((f) => `sum(${q(f)}) AS ${q(f)}`).join(', ')
   const tag = by ? ` GROUP BY ${q(by)}` : ''
-  const subquery = `SELECT ${inner} FROM ${q(MEASUREMENT.jobActivity)} WHERE $timeFilter AND ${filter.influxql}${tag}`
+  const subquery = `SELECT ${inner} FROM ${influxqlFrom(MEASUREMENT.jobActivity)} WHERE $timeFilter AND ${filter.influxql}${tag}`
   return {
     influxql: `SELECT ${outer} FROM (${subquery})${tag}`,
     flux: [
@@ -140,7 +140,7 @@ export function jobPerPoll(fn: 'max', fields: readonly ActivityField[], filter: 
   const outer = fields.map((f) => `${fn}(${q(f)}) AS ${q(FIELD_LABEL[f])}`).join(', ')
   return {
     influxql:
-      `SELECT ${outer} FROM (SELECT ${inner} FROM ${q(MEASUREMENT.jobActivity)} ` +
+      `SELECT ${outer} FROM (SELECT ${inner} FROM ${influxqlFrom(MEASUREMENT.jobActivity)} ` +
       `WHERE $timeFilter AND ${filter.influxql} GROUP BY time(\${poll}s) fill(none)) WHERE $timeFilter`,
     flux: [
       ...fluxFrom(MEASUREMENT.jobActivity, fields, filter),
@@ -159,7 +159,7 @@ export function lastBy(measurement: string, fields: readonly string[], filter: F
   return {
     influxql:
       `SELECT ${fields.map((f) => `last(${q(f)}) AS ${q(f)}`).join(', ')} ` +
-      `FROM ${q(measurement)} WHERE $timeFilter${and(filter)} GROUP BY ${by.map(q).join(', ')}`,
+      `FROM ${influxqlFrom(measurement)} WHERE $timeFilter${and(filter)} GROUP BY ${by.map(q).join(', ')}`,
     flux: [
       ...fluxFrom(measurement, fields, filter),
       `  |> group(columns: [${tags}, "_field"])`,
@@ -176,7 +176,7 @@ export function growthByPath(fields: readonly string[], filter: Filter): PanelQu
   return {
     influxql:
       `SELECT ${fields.map((f) => `last(${q(f)}) - first(${q(f)}) AS ${q(f)}`).join(', ')} ` +
-      `FROM ${q(MEASUREMENT.capacity)} WHERE $timeFilter AND ${filter.influxql} GROUP BY ${q('path')}`,
+      `FROM ${influxqlFrom(MEASUREMENT.capacity)} WHERE $timeFilter AND ${filter.influxql} GROUP BY ${q('path')}`,
     flux: [
       ...fluxFrom(MEASUREMENT.capacity, fields, filter),
       '  |> group(columns: ["path", "_field"])',
@@ -197,7 +197,7 @@ export function valuesOverTime(measurement: string, fields: readonly string[], f
   return {
     influxql:
       `SELECT ${fields.map((f) => `last(${q(f)}) AS ${q(f)}`).join(', ')} ` +
-      `FROM ${q(measurement)} WHERE $timeFilter AND ${filter.influxql} GROUP BY time($__interval)${tag} fill(none)`,
+      `FROM ${influxqlFrom(measurement)} WHERE $timeFilter AND ${filter.influxql} GROUP BY time($__interval)${tag} fill(none)`,
     flux: [
       ...fluxFrom(measurement, fields, filter),
       `  |> group(columns: ["_field"${by ? `, "${by}"` : ''}])`,
@@ -215,7 +215,7 @@ export function valuesOverTime(measurement: string, fields: readonly string[], f
  */
 export function jobChoices(): { influxql: string; flux: string; regex: { influxql: string; flux: string } } {
   return {
-    influxql: `SHOW SERIES FROM ${q(MEASUREMENT.job)}`,
+    influxql: `SHOW SERIES FROM ${influxqlFrom(MEASUREMENT.job)}`,
     flux: [
       `from(bucket: "\${bucket}")`,
       '  |> range(start: -90d)',
@@ -237,7 +237,7 @@ export function jobChoices(): { influxql: string; flux: string; regex: { influxq
 /** A dashboard variable's values: a tag's values in a measurement, optionally narrowed by a filter. */
 export function tagValues(measurement: string, tag: string, where?: Filter): { influxql: string; flux: string } {
   return {
-    influxql: `SHOW TAG VALUES FROM ${q(measurement)} WITH KEY = ${q(tag)}${where ? ` WHERE ${where.influxql}` : ''}`,
+    influxql: `SHOW TAG VALUES FROM ${influxqlFrom(measurement)} WITH KEY = ${q(tag)}${where ? ` WHERE ${where.influxql}` : ''}`,
     flux: [
       'import "influxdata/influxdb/schema"',
       '',

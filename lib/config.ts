@@ -39,6 +39,12 @@ export interface InfluxConfig {
   bucket: string
   /** `INFLUX_QUERY_LANGUAGE` @defaultValue 'influxql' */
   queryLanguage: 'influxql' | 'flux'
+  /**
+   * How long raw activity (`QACTIVITY_RAW_RETENTION`) and per-job series (`QACTIVITY_JOB_RETENTION`)
+   * are kept: an InfluxQL duration (`30d`, `12w`, at least `1h`) or `INF` (forever).
+   * @defaultValue { raw: '30d', jobs: 'INF' }
+   */
+  retention?: { raw: string; jobs: string }
 }
 
 /** Poll loop and path rule. */
@@ -332,6 +338,18 @@ function readClusters(r: Reader, single: QumuloConfig): QumuloConfig[] {
   return readClustersFile(file, single.timeoutMs, r.problems)
 }
 
+/** A retention: `30d`, `36h`, `12w` (at least an hour), or `INF`/`forever`/`0`; as InfluxQL writes it. */
+function retentionOf(r: Reader, name: string, def: string): string {
+  const v = (r.str(name) ?? def).toLowerCase()
+  if (v === 'inf' || v === 'forever' || v === '0') return 'INF'
+  const m = /^(\d{1,6})(h|d|w)$/.exec(v)
+  if (!m || Number(m[1]) < 1) {
+    r.problems.push(`${name}: "${v.slice(0, 40)}" must be a duration such as 30d, 36h or 12w (at least 1h), or forever`)
+    return def
+  }
+  return `${Number(m[1])}${m[2]}`
+}
+
 function readInflux(r: Reader, needed: boolean): InfluxConfig {
   const bucket = r.str('INFLUX_BUCKET') ?? 'qactivity'
   if (/[\n\r"]/.test(bucket)) r.problems.push('INFLUX_BUCKET must not contain quotes or newlines')
@@ -341,6 +359,7 @@ function readInflux(r: Reader, needed: boolean): InfluxConfig {
     org: r.str('INFLUX_ORG'),
     bucket,
     queryLanguage: r.oneOf('INFLUX_QUERY_LANGUAGE', 'influxql', ['influxql', 'flux'] as const),
+    retention: { raw: retentionOf(r, 'QACTIVITY_RAW_RETENTION', '30d'), jobs: retentionOf(r, 'QACTIVITY_JOB_RETENTION', 'INF') },
   }
 }
 

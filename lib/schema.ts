@@ -15,6 +15,39 @@ export const MEASUREMENT = {
   collector: 'qactivity_collector',
 } as const
 
+/** A measurement name. */
+export type Measurement = (typeof MEASUREMENT)[keyof typeof MEASUREMENT]
+
+/**
+ * Where measurements with their own retention are kept (README "Sizing and retention"): raw activity
+ * for `QACTIVITY_RAW_RETENTION`, the per-job series and job events for `QACTIVITY_JOB_RETENTION`. On
+ * InfluxDB 1.x these are retention policies of the database; on 2.x/3.x, buckets/databases named
+ * `<bucket>/<policy>` (which 2.x maps for InfluxQL by itself). Every other measurement (capacity,
+ * cluster, self-metrics) stays in the database's default policy, kept as long as it says.
+ */
+export const RETENTION_POLICY = { raw: 'qactivity_raw', jobs: 'qactivity_jobs' } as const
+export type RetentionClass = keyof typeof RETENTION_POLICY
+
+const KEPT_IN: Partial<Record<Measurement, RetentionClass>> = {
+  qumulo_activity: 'raw',
+  qactivity_job_activity: 'jobs',
+  qactivity_job: 'jobs',
+  qactivity_job_summary: 'jobs',
+  qactivity_job_timeline: 'jobs',
+}
+
+/** The retention policy a measurement is written to; undefined: the database's default. */
+export function retentionPolicyOf(measurement: string): string | undefined {
+  const c = KEPT_IN[measurement as Measurement]
+  return c && RETENTION_POLICY[c]
+}
+
+/** An InfluxQL source for a measurement: `"qactivity_raw"."qumulo_activity"`, or just the quoted name. */
+export function influxqlFrom(measurement: string): string {
+  const rp = retentionPolicyOf(measurement)
+  return rp ? `"${rp}"."${measurement}"` : `"${measurement}"`
+}
+
 /** The six activity types of `GET /v1/analytics/activity/current` (docs/qumulo/api.md §2). */
 export const ACTIVITY_TYPES = [
   'file-iops-read',

@@ -1,7 +1,7 @@
 import type { InfluxConfig } from '../lib/config.ts'
 import { createInfluxQL, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
 import { isDatabaseNotFound } from '../lib/influx/http.ts'
-import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, influxqlFrom } from '../lib/schema.ts'
 import { anyOf, canMatch, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
 
 /** Escapes text for an InfluxQL regex literal `/…/` (RE2): every metacharacter and the delimiter. */
@@ -39,7 +39,7 @@ export function renderInfluxQL(q: ActivityQuery): string | undefined {
   const w = where(q)
   return (
     w &&
-    `SELECT ${q.fields.map(quoteIdent).join(', ')} FROM ${quoteIdent(q.measurement)} ` +
+    `SELECT ${q.fields.map(quoteIdent).join(', ')} FROM ${influxqlFrom(q.measurement)} ` +
       `WHERE ${w} GROUP BY ${quoteIdent('client_ip')}, ${quoteIdent('path')}`
   )
 }
@@ -47,7 +47,7 @@ export function renderInfluxQL(q: ActivityQuery): string | undefined {
 /** The InfluxQL counting the matching points of a query (by {@link COUNTED_FIELD}); undefined when nothing can match. */
 export function renderInfluxQLCount(q: ActivityQuery): string | undefined {
   const w = where(q)
-  return w && `SELECT count(${quoteIdent(COUNTED_FIELD)}) FROM ${quoteIdent(q.measurement)} WHERE ${w}`
+  return w && `SELECT count(${quoteIdent(COUNTED_FIELD)}) FROM ${influxqlFrom(q.measurement)} WHERE ${w}`
 }
 
 export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
@@ -87,7 +87,7 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
     async timeline(jobId, range) {
       const fields = ACTIVITY_FIELDS.map(quoteIdent).join(', ')
       const [result] = await influxql.query(
-        `SELECT ${fields} FROM ${quoteIdent(MEASUREMENT.jobTimeline)} ` +
+        `SELECT ${fields} FROM ${influxqlFrom(MEASUREMENT.jobTimeline)} ` +
           `WHERE ${quoteIdent('job_id')} = ${quoteString(jobId)} ` +
           `AND time > ${timeLiteral(range.fromMs)} AND time < ${timeLiteral(range.toMs)}`,
       )
@@ -99,7 +99,7 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
     async clientValues(cluster) {
       const where = cluster ? ` WHERE ${quoteIdent('cluster')} = ${quoteString(cluster)}` : ''
       const [result] = await influxql.query(
-        `SHOW TAG VALUES FROM ${quoteIdent('qumulo_activity')} WITH KEY = ${quoteIdent('client_ip')}${where}`,
+        `SHOW TAG VALUES FROM ${influxqlFrom(MEASUREMENT.activity)} WITH KEY = ${quoteIdent('client_ip')}${where}`,
       )
       return (result?.series ?? []).flatMap((s) => s.values.map((v) => String(v[s.columns.indexOf('value')])))
     },

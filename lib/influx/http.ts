@@ -27,9 +27,16 @@ export class InfluxError extends Error {
 /** True when a status is worth retrying unchanged. */
 export const isRetriableStatus = (status: number): boolean => status >= 500 || status === 429
 
-/** InfluxDB 1.x answers a write to a missing database with 404 `database not found`. */
+/**
+ * InfluxDB 1.x answers a write to a missing database with 404 `database not found`, and one to a
+ * missing retention policy with 500 `retention policy not found`: both are made, then the write retried.
+ */
 export function isDatabaseNotFound(err: unknown): boolean {
-  return err instanceof InfluxError && err.status === 404 && /database not found/i.test(err.body ?? '')
+  return (
+    err instanceof InfluxError &&
+    ((err.status === 404 && /database not found/i.test(err.body ?? '')) ||
+      (err.status === 500 && /retention policy not found/i.test(err.body ?? '')))
+  )
 }
 
 /** The server's own words from an error response. */

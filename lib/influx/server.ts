@@ -1,3 +1,4 @@
+import { RETENTION_POLICY } from '../schema.ts'
 import type { InfluxConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
 import { authHeader, endpoint, errorOf, request } from './http.ts'
@@ -55,5 +56,36 @@ export async function detectServer(cfg: InfluxConfig, log?: Logger, timeoutMs = 
  */
 export async function ensureDatabase(cfg: InfluxConfig, server: InfluxServer, timeoutMs = 10_000): Promise<void> {
   if (server.api !== 'v1') return
-  await createInfluxQL(cfg, server, timeoutMs).query(`CREATE DATABASE ${quoteIdent(cfg.bucket)}`)
+  const ql = createInfluxQL(cfg, server, timeoutMs)
+  await ql.query(`CREATE DATABASE ${quoteIdent(cfg.bucket)}`)
+  await ensureRetentionPolicies(cfg, ql)
+}
+
+/** `720h0m0s` → ms; `0s` (forever) → 0. */
+function durationMs(text: string): number {
+  let ms = 0
+  for (const [, n, unit] of text.matchAll(/(\d+)(w|d|h|m|s)/g))
+    ms += Number(n) * { w: 604_800_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[unit]!
+  return ms
+}
+
+/**
+ * On 1.x, qactivity's retention policies (lib/schema.ts RETENTION_POLICY) with the configured
+ * durations: created when missing, their duration changed when the setting changed (a shorter one
+ * expires older points, as asked); data already there, and the default policy, are left alone.
+ */
+export async function ensureRetentionPolicies(cfg: InfluxConfig, ql: ReturnType<typeof createInfluxQL>): Promise<void> {
+  const want: Record<string, string> = {
+    [RETENTION_POLICY.raw]: cfg.retention?.raw ?? '30d',
+    [RETENTION_POLICY.jobs]: cfg.retention?.jobs ?? 'INF',
+  }
+  const [shown] = await ql.query(`SHOW RETENTION POLICIES ON ${quoteIdent(cfg.bucket)}`)
+  const rows = shown.series[0]?.values ?? []
+  const have = new Map(rows.map((r) => [String(r[0]), durationMs(String(r[1]))]))
+  for (const [rp, duration] of Object.entries(want)) {
+    const ms = duration === 'INF' ? 0 : durationMs(duration)
+    const on = `${quoteIdent(rp)} ON ${quoteIdent(cfg.bucket)}`
+    if (!have.has(rp)) await ql.query(`CREATE RETENTION POLICY ${on} DURATION ${duration} REPLICATION 1`)
+    else if (have.get(rp) !== ms) await ql.query(`ALTER RETENTION POLICY ${on} DURATION ${duration}`)
+  }
 }

@@ -2,6 +2,7 @@ import { HttpError, InfluxDB, RequestTimedOutError } from '@influxdata/influxdb-
 import type { InfluxConfig } from '../config.ts'
 import { authHeader, createAgents, endpoint, errorOf, InfluxError, isRetriableStatus, request } from './http.ts'
 import { ensureDatabase, type InfluxServer } from './server.ts'
+import { retentionPolicyOf } from '../schema.ts'
 
 /** Sends line protocol to one InfluxDB. No buffering and no retry: the durable writer owns both. */
 export interface InfluxTransport {
@@ -19,15 +20,36 @@ export interface InfluxTransportOptions {
   timeoutMs?: number
 }
 
+/** Lines grouped by the retention policy their measurement is written to ('' for the default). */
+export function byRetentionPolicy(lines: string): Map<string, string[]> {
+  const groups = new Map<string, string[]>()
+  for (const line of lines.split('\n')) {
+    if (!line) continue
+    // our measurement names need no escaping: the name ends at the first comma or space
+    const end = line.search(/[, ]/)
+    const rp = retentionPolicyOf(end < 0 ? line : line.slice(0, end)) ?? ''
+    let g = groups.get(rp)
+    if (!g) groups.set(rp, (g = []))
+    g.push(line)
+  }
+  return groups
+}
+
 function createV1Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: number): InfluxTransport {
   const agents = createAgents()
-  const url = endpoint(cfg, '/write', { db: cfg.bucket, precision: 'ms' })
+  const urlFor = (rp: string) => endpoint(cfg, '/write', { db: cfg.bucket, precision: 'ms', ...(rp ? { rp } : {}) })
   const headers = { ...authHeader(cfg.token, 'v1'), 'content-type': 'text/plain; charset=utf-8' }
   return {
     server,
+    // One POST per retention policy; a batch sent again after a partial failure rewrites the same
+    // points with the same values, which InfluxDB takes as no change.
     async send(lines, signal) {
-      const res = await request(url, { method: 'POST', headers, body: lines, timeoutMs, signal, agents })
-      if (res.status >= 300) throw errorOf('POST', url, res)
+      const text = typeof lines === 'string' ? lines : Buffer.from(lines).toString('utf8')
+      for (const [rp, group] of byRetentionPolicy(text)) {
+        const url = urlFor(rp)
+        const res = await request(url, { method: 'POST', headers, body: group.join('\n'), timeoutMs, signal, agents })
+        if (res.status >= 300) throw errorOf('POST', url, res)
+      }
     },
     ensureDatabase: () => ensureDatabase(cfg, server, timeoutMs),
     close: () => agents.destroy(),

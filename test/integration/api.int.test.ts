@@ -113,7 +113,8 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
       expect(cap.series[0].values.map((v) => String(v[1]))).toEqual([start.usedBytes, end.usedBytes])
     })
     const [events] = await q.query(
-      `SELECT "event", "status", "started_at", "ended_at", "paths", "clients" FROM "qactivity_job" WHERE "job_id" = '${id}'`,
+      `SELECT "event", "status", "started_at", "ended_at", "paths", "clients" ` +
+        `FROM "qactivity_jobs"."qactivity_job" WHERE "job_id" = '${id}'`,
     )
     const rows = events.series[0].values
     expect(rows.map((r) => r[1])).toEqual(['start', 'comment', 'complete'])
@@ -210,7 +211,7 @@ describe('the job API on a real InfluxDB, a simulated cluster and a fake Grafana
     await Promise.all([inProcess.runOnce(grace + 60), lone.runOnce(grace + 60)])
     await writer.flush()
     const [r] = await createInfluxQL(config.influx).query(
-      `SELECT "iops_read", "cluster" FROM "qumulo_activity" WHERE "client_ip" = '10.0.1.1' ` +
+      `SELECT "iops_read", "cluster" FROM "qactivity_raw"."qumulo_activity" WHERE "client_ip" = '10.0.1.1' ` +
         `AND time >= ${t}s AND time <= ${grace + 60}s GROUP BY "path"`,
     )
     const byPath = Object.fromEntries(r.series.map((s) => [s.tags.path, s.values.map((v) => [v[0], v[2]])]))

@@ -200,7 +200,9 @@ describe('attribution at collection time (real serve, real influxd)', () => {
       for (let t = Math.floor(startS / I) * I; t < Date.parse(job.endedAt) / 1000 + I; t += I) if (t > startS) polls++
       const stats = job.summary.stats
       expect(job.backfill, job.name).toBeUndefined()
-      const [have] = await ql.query(`SELECT "iops_read", "seconds" FROM "qactivity_job_activity" WHERE "job_id" = '${job.id}'`)
+      const [have] = await ql.query(
+        `SELECT "iops_read", "seconds" FROM "qactivity_jobs"."qactivity_job_activity" WHERE "job_id" = '${job.id}'`,
+      )
       const series = JSON.stringify(have.series[0]?.values.map((v) => [Number(v[0]), v[2]]))
       expect(stats.polls, `${job.name} ${job.startedAt}–${job.endedAt}: series ${series}; polls: ${polled}`).toBe(polls)
       const want = rates(jobs[i].owns)
@@ -220,7 +222,7 @@ describe('attribution at collection time (real serve, real influxd)', () => {
       // The job series (Grafana's job dashboard) sums to the same: Σ rate × seconds.
       const [r] = await ql.query(
         `SELECT sum("x") FROM (SELECT ("iops_read" + "iops_write" + "metadata_iops_read") * "seconds" AS "x" ` +
-          `FROM "qactivity_job_activity" WHERE "job_id" = '${job.id}')`,
+          `FROM "qactivity_jobs"."qactivity_job_activity" WHERE "job_id" = '${job.id}')`,
       )
       const ops = want.iops_read + want.iops_write + want.metadata_iops_read
       expect(Number(r.series[0]?.values[0][1] ?? 0), `${job.name} series`).toBeCloseTo(ops * seconds, 3)
@@ -253,7 +255,7 @@ describe('attribution at collection time (real serve, real influxd)', () => {
     const ql = createInfluxQL({ url: influxd.url, bucket: DB, queryLanguage: 'influxql' })
     for (const [i, job] of done.entries()) {
       // The polls the series holds, and what they must add up to: rate × the part of each inside the window.
-      const [r] = await ql.query(`SELECT "iops_read" FROM "qactivity_job_activity" WHERE "job_id" = '${job.id}'`)
+      const [r] = await ql.query(`SELECT "iops_read" FROM "qactivity_jobs"."qactivity_job_activity" WHERE "job_id" = '${job.id}'`)
       const times = [...new Set((r.series[0]?.values ?? []).map((v) => Number(v[0])))]
       const startS = Date.parse(job.startedAt) / 1000
       const endS = Date.parse(job.endedAt) / 1000

@@ -72,7 +72,7 @@ describe('qactivity collect', () => {
     expect(r.stderr).not.toContain('pw-do-not-print')
     expect(r.code).toBe(0)
     const [res] = await createInfluxQL({ url: influxd.url, bucket: 'cli_once', queryLanguage: 'influxql' }).query(
-      `SELECT sum("iops_read") AS r, sum("throughput_write") AS w FROM "qumulo_activity" WHERE "cluster" = 'c1'`,
+      `SELECT sum("iops_read") AS r, sum("throughput_write") AS w FROM "qactivity_raw"."qumulo_activity" WHERE "cluster" = 'c1'`,
     )
     expect(res.series[0].values[0].slice(1)).toEqual([2, (2 * 15 * 4096) / 60])
   })

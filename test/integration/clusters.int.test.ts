@@ -163,12 +163,12 @@ describe('several clusters in one serve', () => {
 
     // b's points were written too, for the same client, tagged b; only a watched the job's path.
     const [r] = await createInfluxQL({ url: influxd.url, bucket: 'clusters', queryLanguage: 'influxql' }).query(
-      `SELECT count("iops_read") FROM "qumulo_activity" WHERE "client_ip" = '10.0.1.1' GROUP BY "cluster", "path"`,
+      `SELECT count("iops_read") FROM "qactivity_raw"."qumulo_activity" WHERE "client_ip" = '10.0.1.1' GROUP BY "cluster", "path"`,
     )
     expect(r.series.map((s) => `${s.tags.cluster} ${s.tags.path}`).sort()).toEqual(['a /render', 'a /render/shots', 'b /render'])
     // The job's events carry its cluster.
     const [events] = await createInfluxQL({ url: influxd.url, bucket: 'clusters', queryLanguage: 'influxql' }).query(
-      `SELECT count("event") FROM "qactivity_job" WHERE "job_id" = '${id}' GROUP BY "cluster"`,
+      `SELECT count("event") FROM "qactivity_jobs"."qactivity_job" WHERE "job_id" = '${id}' GROUP BY "cluster"`,
     )
     expect(events.series.map((s) => s.tags.cluster)).toEqual(['a'])
   })

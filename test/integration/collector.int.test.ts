@@ -8,7 +8,7 @@ import { createQumuloClient } from '../../qumulo/client.ts'
 import { createCollector } from '../../collector/index.ts'
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
 import { parseScenario } from '../../simulator/scenario.ts'
-import { ACTIVITY_FIELDS } from '../../lib/schema.ts'
+import { ACTIVITY_FIELDS, influxqlFrom } from '../../lib/schema.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
 import { perMinuteTruth } from '../support/ground-truth.ts'
@@ -103,7 +103,7 @@ type Rows = Record<string, Record<string, number>>
 async function perMinuteSums(config: Config, tag: string): Promise<Rows> {
   const q = createInfluxQL(config.influx)
   const select = ACTIVITY_FIELDS.map((f) => `sum("${f}") AS "${f}"`).join(', ')
-  const [result] = await q.query(`SELECT ${select} FROM "qumulo_activity" WHERE "cluster" = 'sim' GROUP BY "${tag}"`)
+  const [result] = await q.query(`SELECT ${select} FROM "qactivity_raw"."qumulo_activity" WHERE "cluster" = 'sim' GROUP BY "${tag}"`)
   const out: Rows = {}
   for (const s of result.series) {
     const row = s.values[0]
@@ -205,7 +205,7 @@ describe('simulator → collector → InfluxDB', () => {
 })
 
 async function countPoints(config: Config, measurement = 'qumulo_activity'): Promise<number> {
-  const [r] = await createInfluxQL(config.influx).query(`SELECT count("iops_read") FROM "${measurement}"`)
+  const [r] = await createInfluxQL(config.influx).query(`SELECT count("iops_read") FROM ${influxqlFrom(measurement)}`)
   return (r.series?.[0]?.values[0][1] as number) ?? 0
 }
 
@@ -249,7 +249,9 @@ describe('failures are survived', () => {
     await writer.close()
     expect(second.success).toBe(true)
     expect(qumulo.stats().logins).toBe(2)
-    const [r] = await createInfluxQL(config.influx).query(`SELECT count("iops_read") FROM "qumulo_activity" GROUP BY time(60s) fill(none)`)
+    const [r] = await createInfluxQL(config.influx).query(
+      `SELECT count("iops_read") FROM "qactivity_raw"."qumulo_activity" GROUP BY time(60s) fill(none)`,
+    )
     expect(r.series[0].values.map((v) => v[0])).toEqual([t0, t0 + 60])
   })
 

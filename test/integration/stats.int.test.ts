@@ -298,7 +298,8 @@ describe("qactivity_job_activity: the job's series, selected by its id (Grafana,
     const running = job({ id: 'copy-1', name: 'copy "n"', status: 'running', startS: S, endS: 0, endedAt: null, clients: ['10.1.0.3'] })
     const inSeries = async (field: string) => {
       const [r] = await ql.query(
-        `SELECT sum("x") FROM (SELECT "${field}" * "seconds" AS "x" FROM "qactivity_job_activity" WHERE "job_id" = 'copy-1')`,
+        `SELECT sum("x") FROM (SELECT "${field}" * "seconds" AS "x" ` +
+          `FROM "qactivity_jobs"."qactivity_job_activity" WHERE "job_id" = 'copy-1')`,
       )
       return Number(r.series[0]?.values[0][1] ?? 0)
     }
@@ -315,9 +316,11 @@ describe("qactivity_job_activity: the job's series, selected by its id (Grafana,
         ACTIVITY_FIELDS.map((f) => [f, truth(W_('B'), (w) => w.clients, E - S)[f] + truth(W_('A', 'C'), (w) => w.clients, E - S)[f]]),
       ) as Record<ActivityField, number>,
     )
-    const [el] = await ql.query(`SELECT max("elapsed_seconds") FROM "qactivity_job_activity" WHERE "job_id" = 'copy-1'`)
+    const [el] = await ql.query(`SELECT max("elapsed_seconds") FROM "qactivity_jobs"."qactivity_job_activity" WHERE "job_id" = 'copy-1'`)
     expect(el.series[0].values[0][1]).toBeGreaterThan(E - S - I)
-    const [tags] = await ql.query(`SHOW TAG VALUES FROM "qactivity_job_activity" WITH KEY = "job_name" WHERE "job_id" = 'copy-1'`)
+    const [tags] = await ql.query(
+      `SHOW TAG VALUES FROM "qactivity_jobs"."qactivity_job_activity" WITH KEY = "job_name" WHERE "job_id" = 'copy-1'`,
+    )
     expect(tags.series[0].values.map((v) => v[1])).toEqual(['copy "n"'])
   })
 })
@@ -330,7 +333,9 @@ describe('backfill of a part of a job (a poll that used an earlier job list)', (
       new StatsService({ source, intervalSeconds: I, previousRuns: () => [] }).clientValues(x)
     await backfillJob(j, E * 1000, { source, writer, intervalSeconds: I, clusters: ['sim'], clientValues }, (t0 + 300) * 1000)
     await writer.flush()
-    const [r] = await createInfluxQL(config.influx).query(`SELECT "iops_write" FROM "qactivity_job_activity" WHERE "job_id" = 'from-1'`)
+    const [r] = await createInfluxQL(config.influx).query(
+      `SELECT "iops_write" FROM "qactivity_jobs"."qactivity_job_activity" WHERE "job_id" = 'from-1'`,
+    )
     const times = r.series[0].values.map((v) => Number(v[0]))
     expect(Math.min(...times)).toBe(t0 + 300)
     expect(Math.max(...times)).toBe(t0 + 600) // the last poll overlapping the window (end + I)
@@ -370,7 +375,7 @@ describe('summaries', () => {
       expect(summary.state).toBe('done')
       await writer.flush()
       const [r] = await createInfluxQL(config.influx).query(
-        `SELECT "iops_write_total", "window_seconds" FROM "qactivity_job_summary" WHERE "job_id" = 'sum-1'`,
+        `SELECT "iops_write_total", "window_seconds" FROM "qactivity_jobs"."qactivity_job_summary" WHERE "job_id" = 'sum-1'`,
       )
       expect(r.series[0].values).toHaveLength(1)
       expect(r.series[0].values[0][1]).toBeCloseTo(truth(W_('B'), (w) => w.clients, E - S).iops_write, 6)
@@ -378,12 +383,12 @@ describe('summaries', () => {
       await summaries.compute(done.id)
       await writer.flush()
       const [again] = await createInfluxQL(config.influx).query(
-        `SELECT count("iops_write_total") FROM "qactivity_job_summary" WHERE "job_id" = 'sum-1'`,
+        `SELECT count("iops_write_total") FROM "qactivity_jobs"."qactivity_job_summary" WHERE "job_id" = 'sum-1'`,
       )
       expect(again.series[0].values[0][1]).toBe(1)
       // The summary wrote the job's series; a report of the job reads it, not the raw points.
       const [series] = await createInfluxQL(config.influx).query(
-        `SELECT count("iops_write") FROM "qactivity_job_timeline" WHERE "job_id" = 'sum-1'`,
+        `SELECT count("iops_write") FROM "qactivity_jobs"."qactivity_job_timeline" WHERE "job_id" = 'sum-1'`,
       )
       expect(series.series[0].values[0][1]).toBeGreaterThan(5)
       let raw = 0

@@ -233,7 +233,7 @@ describe('summaries of jobs completed during an InfluxDB outage', () => {
     expect(summaryOf(j.id)!.points).toBe(truth(j).polls + 1)
     await writer.flush()
     const [r] = await createInfluxQL(config.influx).query(
-      `SELECT "iops_read_total" FROM "qactivity_job_summary" WHERE "job_id" = '${j.id}'`,
+      `SELECT "iops_read_total" FROM "qactivity_jobs"."qactivity_job_summary" WHERE "job_id" = '${j.id}'`,
     )
     expect(r.series[0].values).toHaveLength(1)
     expect(r.series[0].values[0][1]).toBeCloseTo(before + 2 * I, 6)

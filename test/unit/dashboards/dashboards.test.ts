@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { buildDashboards, dashboardJson } from '../../../dashboards/index.ts'
 import { DATASOURCE, GRAFANA_VERSION } from '../../../dashboards/target.ts'
-import { SCHEMA } from '../../../lib/schema.ts'
+import { RETENTION_POLICY, SCHEMA, retentionPolicyOf } from '../../../lib/schema.ts'
 import { validateFlux } from '../../../stats/flux.ts'
 import { panelsOf, substituteFlux } from '../../support/dashboards.ts'
 
@@ -111,9 +111,17 @@ describe('generated dashboards', () => {
           for (const t of p.targets ?? []) {
             if (f.flavour === 'influxql') {
               const aliases = new Set([...t.query.matchAll(/ AS "([^"]+)"/g)].map((m) => m[1]))
-              for (const [, from] of t.query.matchAll(/FROM "([^"]+)"/g)) expect(measurements.has(from), `${p.title}: ${from}`).toBe(true)
+              // FROM "m", or "rp"."m" where the measurement is kept in a retention policy of its own
+              for (const [, rp, from] of t.query.matchAll(/FROM (?:"([^"]+)"\.)?"([^"]+)"/g)) {
+                expect(measurements.has(from), `${p.title}: ${from}`).toBe(true)
+                expect(rp, `${p.title}: ${from} read from ${rp ?? 'the default policy'}`).toBe(retentionPolicyOf(from))
+              }
+              const policies = new Set<string>(Object.values(RETENTION_POLICY))
               for (const [, name] of t.query.matchAll(/"([^"]+)"/g))
-                expect(measurements.has(name) || schemaNames.has(name) || aliases.has(name), `${p.title}: "${name}"`).toBe(true)
+                expect(
+                  measurements.has(name) || schemaNames.has(name) || aliases.has(name) || policies.has(name),
+                  `${p.title}: "${name}"`,
+                ).toBe(true)
             } else {
               for (const [, m] of t.query.matchAll(/r\._measurement == "([^"]+)"/g))
                 expect(measurements.has(m), `${p.title}: ${m}`).toBe(true)

@@ -59,6 +59,6 @@ describe('detectServer', () => {
 
   it('creates the database with a quoted identifier on v1', async () => {
     await ensureDatabase(cfg(), { version: '1.6.7', api: 'v1' })
-    expect(fake.requests.at(-1)!.query.get('q')).toBe('CREATE DATABASE "my \\"db\\""')
+    expect(fake.requests.map((r) => r.query.get('q')).filter(Boolean)[0]).toBe('CREATE DATABASE "my \\"db\\""')
   })
 })
