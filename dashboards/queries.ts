@@ -1,4 +1,4 @@
-import { ACTIVITY_FIELDS, MEASUREMENT, influxqlFrom, type ActivityField } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, fluxBucket, influxqlFrom, type ActivityField } from '../lib/schema.ts'
 import type { PanelQuery } from './target.ts'
 
 /**
@@ -49,7 +49,7 @@ export const filters = {
 
 function fluxFrom(measurement: string, fields: readonly string[], filter?: Filter): string[] {
   return [
-    'from(bucket: "${bucket}")',
+    `from(bucket: "${fluxBucket('${bucket}', measurement)}")`,
     '  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)',
     `  |> filter(fn: (r) => r._measurement == "${measurement}")`,
     `  |> filter(fn: (r) => ${fields.map((f) => `r._field == "${f}"`).join(' or ')})`,
@@ -217,7 +217,7 @@ export function jobChoices(): { influxql: string; flux: string; regex: { influxq
   return {
     influxql: `SHOW SERIES FROM ${influxqlFrom(MEASUREMENT.job)}`,
     flux: [
-      `from(bucket: "\${bucket}")`,
+      `from(bucket: "${fluxBucket('${bucket}', MEASUREMENT.job)}")`,
       '  |> range(start: -90d)',
       `  |> filter(fn: (r) => r._measurement == "${MEASUREMENT.job}" and r._field == "status")`,
       '  |> group(columns: ["job_id", "job_name"])',
@@ -241,7 +241,7 @@ export function tagValues(measurement: string, tag: string, where?: Filter): { i
     flux: [
       'import "influxdata/influxdb/schema"',
       '',
-      `schema.tagValues(bucket: "\${bucket}", tag: "${tag}", ` +
+      `schema.tagValues(bucket: "${fluxBucket('${bucket}', measurement)}", tag: "${tag}", ` +
         `predicate: (r) => r._measurement == "${measurement}"${where ? ` and ${where.flux}` : ''}, start: -90d)`,
     ].join('\n'),
   }

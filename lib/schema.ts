@@ -48,6 +48,12 @@ export function influxqlFrom(measurement: string): string {
   return rp ? `"${rp}"."${measurement}"` : `"${measurement}"`
 }
 
+/** The Flux bucket of a measurement: `<bucket>/qactivity_raw` for raw activity, `<bucket>` for the rest kept by default. */
+export function fluxBucket(bucket: string, measurement: string): string {
+  const rp = retentionPolicyOf(measurement)
+  return rp ? `${bucket}/${rp}` : bucket
+}
+
 /** The six activity types of `GET /v1/analytics/activity/current` (docs/qumulo/api.md §2). */
 export const ACTIVITY_TYPES = [
   'file-iops-read',

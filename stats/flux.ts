@@ -3,7 +3,7 @@ import { HttpError, InfluxDB, RequestTimedOutError, type FluxTableMetaData } fro
 import type { InfluxConfig } from '../lib/config.ts'
 import { ConfigError } from '../lib/errors.ts'
 import { endpoint, InfluxError, isRetriableStatus } from '../lib/influx/http.ts'
-import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, fluxBucket } from '../lib/schema.ts'
 import { anyOf, canMatch, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource, type TimeRange } from './model.ts'
 
 /**
@@ -74,7 +74,7 @@ function selectPoints(q: ActivityQuery, fields: readonly string[], bucket: strin
       : anyOf([...clients.map((c) => `r.client_ip == ${fluxString(c)}`), ...paths.flatMap(pathTerms)], 'or', 'false')
   return [
     ...(paths.length ? ['import "strings"', ''] : []),
-    `from(bucket: ${fluxString(bucket)})`,
+    `from(bucket: ${fluxString(fluxBucket(bucket, q.measurement))})`,
     `  |> range(start: ${fluxTime(q.range.fromMs + 1)}, stop: ${fluxTime(q.range.toMs)})`,
     `  |> filter(fn: (r) => r._measurement == ${fluxString(q.measurement)})`,
     `  |> filter(fn: (r) => ${anyOf(
@@ -94,7 +94,7 @@ export function renderFluxClientValues(bucket: string, cluster?: string): string
     [
       'import "influxdata/influxdb/schema"',
       '',
-      `schema.tagValues(bucket: ${fluxString(bucket)}, tag: "client_ip", predicate: (r) => ${predicate}, start: 1970-01-01T00:00:00Z)`,
+      `schema.tagValues(bucket: ${fluxString(fluxBucket(bucket, MEASUREMENT.activity))}, tag: "client_ip", predicate: (r) => ${predicate}, start: 1970-01-01T00:00:00Z)`,
     ].join('\n') + '\n'
   )
 }
@@ -103,7 +103,7 @@ export function renderFluxClientValues(bucket: string, cluster?: string): string
 export function renderFluxTimeline(jobId: string, range: TimeRange, bucket: string): string {
   return (
     [
-      `from(bucket: ${fluxString(bucket)})`,
+      `from(bucket: ${fluxString(fluxBucket(bucket, MEASUREMENT.jobTimeline))})`,
       `  |> range(start: ${fluxTime(range.fromMs + 1)}, stop: ${fluxTime(range.toMs)})`,
       `  |> filter(fn: (r) => r._measurement == ${fluxString(MEASUREMENT.jobTimeline)})`,
       `  |> filter(fn: (r) => r.job_id == ${fluxString(jobId)})`,

@@ -88,21 +88,31 @@ function createV2Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: n
     timeout: timeoutMs,
     transportOptions: { agent: isHttps ? agents.https : agents.http },
   })
-  const query = new URLSearchParams({ ...(cfg.org ? { org: cfg.org } : {}), bucket: cfg.bucket, precision: 'ms' })
-  const path = `/api/v2/write?${query}`
-  const url = endpoint(cfg, '/api/v2/write', Object.fromEntries(query))
+  // A measurement kept apart goes to the bucket `<bucket>/<policy>`: InfluxDB 2.x maps a bucket of that
+  // name to the InfluxQL database and retention policy by itself, and 3.x names its database so.
+  const target = (rp: string) => {
+    const query = new URLSearchParams({
+      ...(cfg.org ? { org: cfg.org } : {}),
+      bucket: rp ? `${cfg.bucket}/${rp}` : cfg.bucket,
+      precision: 'ms',
+    })
+    return { path: `/api/v2/write?${query}`, url: endpoint(cfg, '/api/v2/write', Object.fromEntries(query)) }
+  }
   const options = { method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' } }
   return {
     server,
     async send(lines, signal) {
-      const body = typeof lines === 'string' ? lines : Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength).toString('utf8')
-      // The client's socket timeout does not end the request; this signal does.
-      const timeout = AbortSignal.timeout(timeoutMs)
-      const sig = signal ? AbortSignal.any([signal, timeout]) : timeout
-      try {
-        await client.transport.request(path, body, { ...options, signal: sig })
-      } catch (err) {
-        throw fromClientError(timeout.aborted ? new RequestTimedOutError() : err, url)
+      const text = typeof lines === 'string' ? lines : Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength).toString('utf8')
+      for (const [rp, group] of byRetentionPolicy(text)) {
+        const { path, url } = target(rp)
+        // The client's socket timeout does not end the request; this signal does.
+        const timeout = AbortSignal.timeout(timeoutMs)
+        const sig = signal ? AbortSignal.any([signal, timeout]) : timeout
+        try {
+          await client.transport.request(path, group.join('\n'), { ...options, signal: sig })
+        } catch (err) {
+          throw fromClientError(timeout.aborted ? new RequestTimedOutError() : err, url)
+        }
       }
     },
     close: () => agents.destroy(),
