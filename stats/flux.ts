@@ -94,7 +94,8 @@ export function renderFluxClientValues(bucket: string, cluster?: string): string
     [
       'import "influxdata/influxdb/schema"',
       '',
-      `schema.tagValues(bucket: ${fluxString(fluxBucket(bucket, MEASUREMENT.activity))}, tag: "client_ip", predicate: (r) => ${predicate}, start: 1970-01-01T00:00:00Z)`,
+      `schema.tagValues(bucket: ${fluxString(fluxBucket(bucket, MEASUREMENT.activity))}, tag: "client_ip", ` +
+        `predicate: (r) => ${predicate}, start: 1970-01-01T00:00:00Z)`,
     ].join('\n') + '\n'
   )
 }

@@ -45,9 +45,11 @@ function createV1Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: n
     // points with the same values, which InfluxDB takes as no change.
     async send(lines, signal) {
       const text = typeof lines === 'string' ? lines : Buffer.from(lines).toString('utf8')
-      for (const [rp, group] of byRetentionPolicy(text)) {
+      const groups = byRetentionPolicy(text)
+      for (const [rp, group] of groups) {
         const url = urlFor(rp)
-        const res = await request(url, { method: 'POST', headers, body: group.join('\n'), timeoutMs, signal, agents })
+        const body = groups.size === 1 ? text : group.join('\n')
+        const res = await request(url, { method: 'POST', headers, body, timeoutMs, signal, agents })
         if (res.status >= 300) throw errorOf('POST', url, res)
       }
     },
@@ -103,13 +105,14 @@ function createV2Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: n
     server,
     async send(lines, signal) {
       const text = typeof lines === 'string' ? lines : Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength).toString('utf8')
-      for (const [rp, group] of byRetentionPolicy(text)) {
+      const groups = byRetentionPolicy(text)
+      for (const [rp, group] of groups) {
         const { path, url } = target(rp)
         // The client's socket timeout does not end the request; this signal does.
         const timeout = AbortSignal.timeout(timeoutMs)
         const sig = signal ? AbortSignal.any([signal, timeout]) : timeout
         try {
-          await client.transport.request(path, group.join('\n'), { ...options, signal: sig })
+          await client.transport.request(path, groups.size === 1 ? text : group.join('\n'), { ...options, signal: sig })
         } catch (err) {
           throw fromClientError(timeout.aborted ? new RequestTimedOutError() : err, url)
         }

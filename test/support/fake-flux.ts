@@ -1,3 +1,4 @@
+import { RETENTION_POLICY, fluxBucket } from '../../lib/schema.ts'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parse } from '@influxdata/flux-lsp-node'
@@ -313,19 +314,29 @@ function typeOf(p: FluxPoint): FluxType {
   return p.type ?? (typeof p.value === 'string' ? 'string' : typeof p.value === 'boolean' ? 'boolean' : 'double')
 }
 
+/**
+ * The points a bucket holds: the fake's bucket, and `<bucket>/<policy>` for the measurements kept
+ * apart (lib/schema.ts fluxBucket), as qactivity writes them; any other bucket does not exist.
+ */
+function bucketPoints(fake: FakeFlux, bucket: string): FluxPoint[] {
+  const points = fake.points.filter((p) => fluxBucket(fake.bucket, p.measurement ?? 'qumulo_activity') === bucket)
+  const known = bucket === fake.bucket || Object.values(RETENTION_POLICY).some((rp) => bucket === `${fake.bucket}/${rp}`)
+  if (!known) throw new NotFound(`failed to initialize execute state: could not find bucket "${bucket}"`)
+  return points
+}
+
 function evaluate(query: string, fake: FakeFlux): Table[] {
   const { expr, imports } = statement(query)
   if (expr.type === 'CallExpression' && calleeName(expr) === 'schema.tagValues') {
     if (!imports.includes('influxdata/influxdb/schema')) throw new Unsupported('schema is not imported')
     const a = args(expr)
-    if (str(a.get('bucket'), 'bucket') !== fake.bucket)
-      throw new NotFound(`failed to initialize execute state: could not find bucket "${str(a.get('bucket'), 'bucket')}"`)
+    const inBucket = bucketPoints(fake, str(a.get('bucket'), 'bucket'))
     const tag = str(a.get('tag'), 'tag')
     const pred = a.has('predicate') ? predicate(a.get('predicate')) : () => true
     const start = a.has('start') ? time(a.get('start'), 'start') : fake.now - 30 * 86400_000
     const stop = a.has('stop') ? time(a.get('stop'), 'stop') : fake.now
     const values = new Set<string>()
-    for (const p of fake.points) {
+    for (const p of inBucket) {
       const r = pointRecord(p)
       if (p.time >= start && p.time < stop && pred(r) && typeof r[tag] === 'string') values.add(r[tag] as string)
     }
@@ -342,8 +353,7 @@ function evaluate(query: string, fake: FakeFlux): Table[] {
     e = node(e.argument)
   }
   if (e.type !== 'CallExpression' || calleeName(e) !== 'from') throw new Unsupported('the pipeline must start with from()')
-  const bucket = str(args(e).get('bucket'), 'bucket')
-  if (bucket !== fake.bucket) throw new NotFound(`failed to initialize execute state: could not find bucket "${bucket}"`)
+  const inBucket = bucketPoints(fake, str(args(e).get('bucket'), 'bucket'))
 
   let range: { start: number; stop: number } | undefined
   const filters: Array<(r: Rec) => boolean> = []
@@ -380,7 +390,7 @@ function evaluate(query: string, fake: FakeFlux): Table[] {
 
   // One table per series (measurement, tags, field), as the storage engine returns them.
   const series = new Map<string, { tags: string[]; points: Rec[]; type: FluxType }>()
-  for (const p of fake.points) {
+  for (const p of inBucket) {
     if (p.time < r.start || p.time >= r.stop) continue
     const rec: Rec = { _start: r.start, _stop: r.stop, ...pointRecord(p) }
     if (!filters.every((f) => f(rec))) continue

@@ -125,7 +125,7 @@ describe('renderFlux', () => {
       [
         'import "strings"',
         '',
-        'from(bucket: "qactivity")',
+        'from(bucket: "qactivity/qactivity_raw")',
         '  |> range(start: 2024-01-01T00:00:00.001Z, stop: 2024-01-01T01:01:00.000Z)',
         '  |> filter(fn: (r) => r._measurement == "qumulo_activity")',
         '  |> filter(fn: (r) => ((r._field == "iops_read" or (r._field == "iops_write" or r._field == "metadata_iops_read")) ' +
@@ -524,7 +524,7 @@ describe('createFluxRunner', () => {
     const bucket = await createFluxRunner({ ...cfg, bucket: 'other' })
       .rows(activityQuery(sel({ clients: ['c'] })))
       .catch((e: unknown) => e)
-    expect(bucket).toMatchObject({ status: 404, body: expect.stringContaining('could not find bucket "other"') })
+    expect(bucket).toMatchObject({ status: 404, body: expect.stringContaining('could not find bucket "other/qactivity_raw"') })
   })
 
   it('fails on an error reported inside a 200 response', async () => {
