@@ -29,13 +29,15 @@ export const isRetriableStatus = (status: number): boolean => status >= 500 || s
 
 /**
  * InfluxDB 1.x answers a write to a missing database with 404 `database not found`, and one to a
- * missing retention policy with 500 `retention policy not found`: both are made, then the write retried.
+ * missing retention policy with 500 `retention policy not found`, 2.x one to a missing bucket of ours
+ * with 404 `bucket "…/qactivity_raw" not found`: each is made, then the write retried.
  */
 export function isDatabaseNotFound(err: unknown): boolean {
   return (
     err instanceof InfluxError &&
     ((err.status === 404 && /database not found/i.test(err.body ?? '')) ||
-      (err.status === 500 && /retention policy not found/i.test(err.body ?? '')))
+      (err.status === 500 && /retention policy not found/i.test(err.body ?? '')) ||
+      (err.status === 404 && /bucket "[^"]*\/qactivity_[a-z]+" not found/i.test(err.body ?? '')))
   )
 }
 

@@ -1,7 +1,7 @@
 import { RETENTION_POLICY } from '../schema.ts'
 import type { InfluxConfig } from '../config.ts'
 import type { Logger } from '../log.ts'
-import { authHeader, endpoint, errorOf, request } from './http.ts'
+import { authHeader, endpoint, errorOf, InfluxError, request } from './http.ts'
 import { createInfluxQL, quoteIdent } from './influxql.ts'
 
 export { InfluxError, isDatabaseNotFound } from './http.ts'
@@ -59,6 +59,47 @@ export async function ensureDatabase(cfg: InfluxConfig, server: InfluxServer, ti
   const ql = createInfluxQL(cfg, server, timeoutMs)
   await ql.query(`CREATE DATABASE ${quoteIdent(cfg.bucket)}`)
   await ensureRetentionPolicies(cfg, ql)
+}
+
+/**
+ * On 2.x, the buckets of the measurements kept apart (`<bucket>/qactivity_raw`, `<bucket>/qactivity_jobs`,
+ * which 2.x maps to that database and retention policy for InfluxQL by itself), created with the
+ * configured retention when missing. A token that may not create buckets gets a one-line error naming
+ * what to create. Existing buckets are left as they are (their retention is the admin's).
+ */
+export async function ensureBuckets(cfg: InfluxConfig, timeoutMs = 10_000): Promise<void> {
+  const headers = { ...authHeader(cfg.token, 'v2'), 'content-type': 'application/json' }
+  const want: Record<string, string> = {
+    [`${cfg.bucket}/${RETENTION_POLICY.raw}`]: cfg.retention?.raw ?? '30d',
+    [`${cfg.bucket}/${RETENTION_POLICY.jobs}`]: cfg.retention?.jobs ?? 'INF',
+  }
+  const call = async (method: 'GET' | 'POST', path: string, query: Record<string, string>, body?: unknown) => {
+    const url = endpoint(cfg, path, query)
+    const res = await request(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs })
+    if (res.status >= 300) {
+      const missing = Object.entries(want)
+        .map(([name, d]) => `"${name}" (retention ${d === 'INF' ? 'forever' : d})`)
+        .join(' and ')
+      if (res.status === 401 || res.status === 403)
+        throw new InfluxError(`InfluxDB: create the buckets ${missing} in org "${cfg.org ?? ''}", or use a token that may`, {
+          status: res.status,
+          body: res.body,
+          retriable: true,
+        })
+      throw errorOf(method, url, res)
+    }
+    return JSON.parse(res.body || '{}') as Record<string, unknown>
+  }
+  const org: Record<string, string> = cfg.org ? { org: cfg.org } : {}
+  for (const [name, duration] of Object.entries(want)) {
+    const found = (await call('GET', '/api/v2/buckets', { ...org, name })) as { buckets?: unknown[] }
+    if (found.buckets?.length) continue
+    const orgs = (await call('GET', '/api/v2/orgs', org)) as { orgs?: Array<{ id: string }> }
+    const orgID = orgs.orgs?.[0]?.id
+    if (!orgID) throw new InfluxError(`InfluxDB: no organization "${cfg.org ?? ''}" to create the bucket "${name}" in`, { retriable: true })
+    const everySeconds = duration === 'INF' ? 0 : durationMs(duration) / 1000
+    await call('POST', '/api/v2/buckets', {}, { orgID, name, retentionRules: everySeconds ? [{ type: 'expire', everySeconds }] : [] })
+  }
 }
 
 /** `720h0m0s` → ms; `0s` (forever) → 0. */

@@ -1,7 +1,7 @@
 import { HttpError, InfluxDB, RequestTimedOutError } from '@influxdata/influxdb-client'
 import type { InfluxConfig } from '../config.ts'
 import { authHeader, createAgents, endpoint, errorOf, InfluxError, isRetriableStatus, request } from './http.ts'
-import { ensureDatabase, type InfluxServer } from './server.ts'
+import { ensureBuckets, ensureDatabase, type InfluxServer } from './server.ts'
 import { retentionPolicyOf } from '../schema.ts'
 
 /** Sends line protocol to one InfluxDB. No buffering and no retry: the durable writer owns both. */
@@ -118,6 +118,7 @@ function createV2Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: n
         }
       }
     },
+    ensureDatabase: () => ensureBuckets(cfg, timeoutMs),
     close: () => agents.destroy(),
   }
 }

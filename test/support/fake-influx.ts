@@ -23,6 +23,8 @@ export interface FakeInflux {
   onWrite: (req: Recorded, attempt: number) => Reply | Promise<Reply>
   /** Decides the answer to `/query`; default an empty result. */
   onQuery: (req: Recorded) => Reply
+  /** Decides the answer to any other path (`/api/v2/buckets`…); default 404. */
+  onOther: (req: Recorded) => Reply
   /** Sent as `X-Influxdb-Version` on every answer; undefined sends none. */
   version: string | undefined
   close(): Promise<void>
@@ -38,6 +40,7 @@ export async function startFakeInflux(version: string | undefined = '1.6.7~rc0')
     version,
     onWrite: () => ({ status: 204 }),
     onQuery: () => ({ status: 200, body: '{"results":[{"statement_id":0}]}' }),
+    onOther: () => ({ status: 404, body: '404 page not found' }),
     close: async () => {},
   }
   const server = createServer((req, res) => {
@@ -53,7 +56,7 @@ export async function startFakeInflux(version: string | undefined = '1.6.7~rc0')
       }
       const rec: Recorded = { method: req.method ?? '', path: url.pathname, query, headers: req.headers, body }
       fake.requests.push(rec)
-      let reply: Reply = { status: 404, body: '404 page not found' }
+      let reply: Reply = fake.onOther(rec)
       if (rec.path === '/ping') reply = { status: 204 }
       else if (rec.path === '/query') reply = fake.onQuery(rec)
       else if (rec.path === '/write' || rec.path === '/api/v2/write') {
