@@ -13,7 +13,11 @@ export async function runDashboardsCommand(argv: string[], env: NodeJS.ProcessEn
     throw new UsageError(messageOf(err))
   }
   const config = loadConfig(env, [])
-  const { written, unchanged } = writeDashboards(out, { pollSeconds: config.collector.pollSeconds, bucket: config.influx.bucket })
+  const { written, unchanged } = writeDashboards(out, {
+    pollSeconds: config.collector.pollSeconds,
+    rollupSeconds: config.collector.rollupSeconds,
+    bucket: config.influx.bucket,
+  })
   for (const p of written) process.stdout.write(`wrote ${p}\n`)
   if (unchanged.length) process.stdout.write(`${unchanged.length} unchanged\n`)
   return 0

@@ -3,7 +3,8 @@ import { messageOf } from '../lib/errors.ts'
 import type { QumuloClient } from '../qumulo/client.ts'
 import { isMissingDirectory } from '../qumulo/errors.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
-import { sumBySeries, activityLines } from './activity.ts'
+import { sumBySeries, activityLines, type ActivitySeries } from './activity.ts'
+import type { Rollup, RollupStep } from './rollup.ts'
 import { capacityLine, clusterLine } from '../lib/capacity-points.ts'
 import { PathRule } from './path-rule.ts'
 import { fitBudget } from './series-budget.ts'
@@ -28,6 +29,8 @@ export interface CycleDeps {
   maxSeries: number
   /** poll interval I, seconds: each poll stands for (t − I, t] */
   intervalSeconds: number
+  /** The running activity rollup (`QACTIVITY_ROLLUP_PERIOD`); undefined: none written. */
+  rollup?: Rollup
   /** What the cycle stamped `time` (epoch s) watches and attributes activity to. */
   scope: (time: number) => Promise<CycleScope>
   log: Logger
@@ -86,6 +89,11 @@ interface Collected {
   failed: string[]
 }
 
+interface ActivityCollected extends Collected {
+  /** the series written (after the budget); undefined when Qumulo did not answer */
+  series?: ActivitySeries[]
+}
+
 interface CapacityCollected extends Collected {
   /** path → its problem (undefined: fine), for the paths whose check was conclusive */
   pathStates: Map<string, string | undefined>
@@ -98,8 +106,8 @@ async function collectActivity(
   index: JobIndex,
   time: number,
   report: CycleReport,
-): Promise<Collected> {
-  const out: Collected = { lines: [], failed: [] }
+): Promise<ActivityCollected> {
+  const out: ActivityCollected = { lines: [], failed: [] }
   let served
   try {
     served = await fetching
@@ -138,6 +146,7 @@ async function collectActivity(
     }
     deps.states.fail('series-budget', 'Over the series budget: the deepest unwatched paths are collapsed', fields, 'warn')
   } else deps.states.ok('series-budget', 'Series within the budget again')
+  out.series = fit.series
   out.lines = activityLines(fit.series, deps.cluster, time)
   // Attributed from the series before the budget (the same jobs either way: their paths are watched).
   // Attributed in the same write as the raw points: delivered (or spooled) together, never one without the other.
@@ -235,7 +244,8 @@ export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0):
     collectActivity(deps, fetching, rule, index, time, report),
     collectCapacity(deps, scope.paths, time),
   ])
-  const lines = [...activity.lines, ...capacity.lines]
+  const rollup = await stepRollup(deps, time, activity.series)
+  const lines = [...activity.lines, ...capacity.lines, ...rollup.lines]
   report.failedEndpoints.push(...activity.failed, ...capacity.failed)
   report.failedPaths = [...capacity.pathStates.values()].filter(Boolean).length
   await recordPathStates(deps, capacity.pathStates)
@@ -243,11 +253,31 @@ export async function runCycle(deps: CycleDeps, time: number, skippedTicks = 0):
   report.cacheSize = deps.resolver.size
   const written = await deps.writer.write(lines)
   report.droppedPoints = written.dropped
+  if (!written.dropped) await commitRollup(deps, rollup)
   report.success = report.failedEndpoints.length === 0 && written.dropped === 0
   report.durationSeconds = (performance.now() - started) / 1000
   // essential: the one point saying the spool is full must not be refused by the full spool
   await deps.writer.write([selfMetricsLine(deps.cluster, report, deps.writer.stats())], { essential: true })
   return report
+}
+
+const NO_STEP: RollupStep = { lines: [] }
+
+async function stepRollup(deps: CycleDeps, time: number, series: ActivitySeries[] | undefined): Promise<RollupStep> {
+  if (!deps.rollup) return NO_STEP
+  const problem = (error: string) => deps.log.error('Rollup state unreadable; the running period starts afresh', { error })
+  return deps.rollup.step(time, series, problem)
+}
+
+async function commitRollup(deps: CycleDeps, step: RollupStep): Promise<void> {
+  try {
+    await deps.rollup?.commit(step)
+  } catch (err) {
+    // Kept in memory: only a restart before the next successful save loses the running period's polls.
+    deps.states.fail('rollup-save', 'Rollup state not saved', { error: messageOf(err) })
+    return
+  }
+  deps.states.ok('rollup-save', 'Rollup state saved again')
 }
 
 async function recordPathStates(deps: CycleDeps, states: Map<string, string | undefined>): Promise<void> {

@@ -5,6 +5,7 @@ import type { DurableWriter } from '../lib/influx/writer.ts'
 import type { QumuloClient } from '../qumulo/client.ts'
 import { emptyReport, runCycle, type CycleDeps, type CycleReport } from './cycle.ts'
 import { PathResolver } from './resolver.ts'
+import { Rollup, rollupFile } from './rollup.ts'
 import { startTicker, type Ticker } from './schedule.ts'
 import { createStateLog } from './state-log.ts'
 import { cycleScope, type JobSource } from './watched.ts'
@@ -39,7 +40,7 @@ export interface CollectorStatus {
 
 /** Dependencies of {@link createCollector}. */
 export interface CollectorOptions {
-  config: Pick<Config, 'collector' | 'qumulo'>
+  config: Pick<Config, 'collector' | 'qumulo' | 'storage'>
   qumulo: QumuloClient
   writer: DurableWriter
   log: Logger
@@ -58,14 +59,18 @@ export interface CollectorOptions {
 
 export function createCollector(o: CollectorOptions): Collector {
   const c = o.config.collector
+  const cluster = o.config.qumulo.cluster
   const deps: CycleDeps = {
     qumulo: o.qumulo,
     writer: o.writer,
     resolver: new PathResolver(o.qumulo, c.resolveCacheSize, c.resolveCacheTtlSeconds * 1000),
-    cluster: o.config.qumulo.cluster,
+    cluster,
     pathDepth: c.pathDepth,
     maxSeries: c.maxSeriesPerCycle,
     intervalSeconds: c.pollSeconds,
+    rollup: c.rollupSeconds
+      ? new Rollup(cluster, c.rollupSeconds, c.pollSeconds, rollupFile(o.config.storage.dataDir, cluster))
+      : undefined,
     scope: cycleScope(c.watchPaths, o.jobs, o.log),
     log: o.log,
     states: createStateLog(o.log),

@@ -44,7 +44,7 @@ try {
     log: log.child({ component: 'writer' }),
   })
   const collector = createCollector({
-    config: { collector: config.collector, qumulo: cluster },
+    config: { collector: config.collector, qumulo: cluster, storage: config.storage },
     qumulo: createQumuloClient(cluster, log),
     writer,
     log,

@@ -1,4 +1,4 @@
-import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
+import { ConstantVariableBuilder, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
 import { MEASUREMENT } from '../lib/schema.ts'
 import { annotations, byDesc, dashboard, numbered, stat, table, tagVariable, timeseries, UID, UNIT } from './common.ts'
 import {
@@ -8,6 +8,8 @@ import {
   IOPS_FIELDS,
   lastBy,
   ratesOverTime,
+  rollupRates,
+  rollupTotalsBy,
   THROUGHPUT_FIELDS,
   totalsBy,
   valuesOverTime,
@@ -15,6 +17,10 @@ import {
 import type { Flavour } from './target.ts'
 
 const TOTALS = 'Totals over the time range: Σ rate × poll interval per field, in operations (IOPS fields) and bytes (throughput fields).'
+const RAW = 'Raw activity is kept QACTIVITY_RAW_RETENTION (30 days by default): for longer ranges see the panels from the rollups below.'
+const ROLLUPS =
+  'From qumulo_activity_rollup: exact sums of the polls of each whole rollup period ($rollup s, QACTIVITY_ROLLUP_PERIOD), ' +
+  'kept for any range; the running period is not written yet.'
 
 /** Cluster activity: IOPS, throughput, capacity and the busiest clients and paths (README: Dashboards). */
 export function clusterDashboard(f: Flavour): Dashboard {
@@ -29,6 +35,12 @@ export function clusterDashboard(f: Flavour): Dashboard {
     'Activity of the Qumulo cluster by client and path, from qumulo_activity ' +
       '(per-client, per-directory 60 s average rates polled every $poll s), with capacity and job annotations.',
   )
+    .withVariable(
+      new ConstantVariableBuilder('rollup')
+        .label('Rollup period (s)')
+        .description("The collector's QACTIVITY_ROLLUP_PERIOD in seconds: each rollup point stands for this many seconds")
+        .value('3600'),
+    )
     .withVariable(tagVariable(f, 'cluster', 'Cluster', tagValues(MEASUREMENT.activity, 'cluster'), { multi: true }))
     .withVariable(tagVariable(f, 'client', 'Client', tagValues(MEASUREMENT.activity, 'client_ip', filters.clusterOnly), { multi: true }))
     .withVariable(tagVariable(f, 'path', 'Path', tagValues(MEASUREMENT.activity, 'path', filters.clusterOnly), { multi: true }))
@@ -38,7 +50,7 @@ export function clusterDashboard(f: Flavour): Dashboard {
         f,
         'IOPS',
         'Operations per second summed over the selected clients and paths: file reads, file writes, metadata reads and writes. ' +
-          'Each point is the mean of the per-poll sums in the interval.',
+          `Each point is the mean of the per-poll sums in the interval. ${RAW}`,
         UNIT.iops,
         ratesOverTime(MEASUREMENT.activity, IOPS_FIELDS, filters.cluster),
       ),
@@ -47,7 +59,7 @@ export function clusterDashboard(f: Flavour): Dashboard {
       timeseries(
         f,
         'Throughput',
-        'Bytes per second read and written, summed over the selected clients and paths (mean of the per-poll sums in the interval).',
+        'Bytes per second read and written, summed over the selected clients and paths (mean of the per-poll sums in the interval). ' + RAW,
         UNIT.bytesPerSecond,
         ratesOverTime(MEASUREMENT.activity, THROUGHPUT_FIELDS, filters.cluster),
       ),
@@ -106,6 +118,50 @@ export function clusterDashboard(f: Flavour): Dashboard {
       )
         .sortBy([byDesc('iops_read')])
         .overrideByName('path', [{ id: 'links', value: [clusterLink('path', 'path')] }])
+        .overrideByRegexp('throughput_.*', [{ id: 'unit', value: UNIT.bytes }]),
+    )
+    .withPanel(
+      timeseries(
+        f,
+        'IOPS per rollup period',
+        `Mean operations per second of each rollup period, summed over the selected paths. ${ROLLUPS} ` +
+          'Rollups are kept per path and per client, not per pair: the Client filter does not narrow this panel.',
+        UNIT.iops,
+        rollupRates(IOPS_FIELDS, filters.rollupPaths),
+      ),
+    )
+    .withPanel(
+      timeseries(
+        f,
+        'Throughput per rollup period',
+        `Mean bytes per second of each rollup period, summed over the selected paths. ${ROLLUPS} ` +
+          'The Client filter does not narrow this panel.',
+        UNIT.bytesPerSecond,
+        rollupRates(THROUGHPUT_FIELDS, filters.rollupPaths),
+      ),
+    )
+    .withPanel(
+      table(
+        f,
+        'Top clients over any range (rollups)',
+        `Operations and bytes of each client over the whole rollup periods in the time range. ${ROLLUPS} ` +
+          'The Path filter does not narrow this panel.',
+        UNIT.ops,
+        rollupTotalsBy('client_ip', filters.rollupClients),
+      )
+        .sortBy([byDesc('iops_read_total')])
+        .overrideByRegexp('throughput_.*', [{ id: 'unit', value: UNIT.bytes }]),
+    )
+    .withPanel(
+      table(
+        f,
+        'Top paths over any range (rollups)',
+        `Operations and bytes of each path over the whole rollup periods in the time range. ${ROLLUPS} ` +
+          'The Client filter does not narrow this panel.',
+        UNIT.ops,
+        rollupTotalsBy('path', filters.rollupPaths),
+      )
+        .sortBy([byDesc('iops_read_total')])
         .overrideByRegexp('throughput_.*', [{ id: 'unit', value: UNIT.bytes }]),
     )
     .withPanel(

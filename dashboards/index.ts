@@ -10,6 +10,8 @@ import { FLAVOURS, type Flavour } from './target.ts'
 export interface DashboardOptions {
   /** the collector's QACTIVITY_POLL_SECONDS @defaultValue 60 */
   pollSeconds?: number
+  /** the collector's QACTIVITY_ROLLUP_PERIOD in seconds (0, off: the default) @defaultValue 3600 */
+  rollupSeconds?: number
   /** INFLUX_BUCKET, for Flux @defaultValue 'qactivity' */
   bucket?: string
 }
@@ -33,7 +35,12 @@ export function buildDashboards(o: DashboardOptions = {}): DashboardFile[] {
       for (const a of dashboard.annotations?.list ?? []) delete a.placement
       for (const l of dashboard.links ?? []) delete l.placement
       for (const v of dashboard.templating?.list ?? []) {
-        const value = v.name === 'poll' ? String(o.pollSeconds ?? 60) : v.name === 'bucket' ? (o.bucket ?? 'qactivity') : undefined
+        const constants: Record<string, string> = {
+          poll: String(o.pollSeconds ?? 60),
+          rollup: String(o.rollupSeconds || 3600),
+          bucket: o.bucket ?? 'qactivity',
+        }
+        const value = constants[v.name]
         if (value !== undefined && v.type === 'constant') {
           v.query = value
           v.current = { text: value, value }

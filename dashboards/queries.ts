@@ -41,6 +41,16 @@ export const filters = {
     flux: 'r.cluster =~ /^${cluster:regex}$/ and r.client_ip =~ /^${client:regex}$/ and r.path =~ /^${path:regex}$/',
   },
   clusterOnly: { influxql: `${q('cluster')} =~ /^$cluster$/`, flux: 'r.cluster =~ /^${cluster:regex}$/' },
+  /** rollup rows per path (they carry no client: the Client filter cannot narrow them) */
+  rollupPaths: {
+    influxql: `${q('cluster')} =~ /^$cluster$/ AND ${q('path')} =~ /^$path$/ AND ${q('client_ip')} = ''`,
+    flux: 'r.cluster =~ /^${cluster:regex}$/ and r.path =~ /^${path:regex}$/ and not exists r.client_ip',
+  },
+  /** rollup rows per client (they carry no path: the Path filter cannot narrow them) */
+  rollupClients: {
+    influxql: `${q('cluster')} =~ /^$cluster$/ AND ${q('client_ip')} =~ /^$client$/ AND ${q('path')} = ''`,
+    flux: 'r.cluster =~ /^${cluster:regex}$/ and r.client_ip =~ /^${client:regex}$/ and not exists r.path',
+  },
   /** one job (job IDs are [A-Za-z0-9._+-]: safe inside quotes) */
   job: { influxql: `${q('job_id')} = '$job'`, flux: 'r.job_id == "${job}"' },
   /** the jobs picked on the compare dashboard */
@@ -102,6 +112,44 @@ export function totalsBy(by: string, filter: Filter): PanelQuery {
       `  |> group(columns: ["${by}", "_field"])`,
       '  |> sum()',
       '  |> map(fn: (r) => ({r with _value: r._value * float(v: ${poll})}))',
+      `  |> pivot(rowKey: ["${by}"], columnKey: ["_field"], valueColumn: "_value")`,
+      '  |> group()',
+    ].join('\n'),
+    format: 'table',
+  }
+}
+
+const totalOf = (f: ActivityField) => `${f}_total`
+
+/**
+ * Mean rates per rollup period (`$rollup` seconds, a dashboard constant) from `qumulo_activity_rollup`:
+ * the period's total over its seconds, summed over the matching rows. ops/s or bytes/s.
+ */
+export function rollupRates(fields: readonly ActivityField[], filter: Filter): PanelQuery {
+  const cols = fields.map((f) => `sum(${q(totalOf(f))}) / $rollup AS ${q(FIELD_LABEL[f])}`).join(', ')
+  const label = fields.reduceRight((rest, f) => `if r._field == "${totalOf(f)}" then "${FIELD_LABEL[f]}" else ${rest}`, 'r._field')
+  return {
+    influxql:
+      `SELECT ${cols} FROM ${influxqlFrom(MEASUREMENT.activityRollup)} ` +
+      `WHERE $timeFilter AND ${filter.influxql} GROUP BY time(\${rollup}s) fill(none)`,
+    flux: [
+      ...fluxFrom(MEASUREMENT.activityRollup, fields.map(totalOf), filter),
+      '  |> group(columns: ["_field"])',
+      '  |> aggregateWindow(every: ${rollup}s, fn: sum, timeSrc: "_start", createEmpty: false)',
+      `  |> map(fn: (r) => ({r with _value: float(v: r._value) / float(v: \${rollup}), _field: ${label}}))`,
+    ].join('\n'),
+  }
+}
+
+/** Totals (`<field>_total`: ops, bytes) per `by` tag over the whole rollup periods in the range, as a table. */
+export function rollupTotalsBy(by: 'path' | 'client_ip', filter: Filter): PanelQuery {
+  const cols = ACTIVITY_FIELDS.map((f) => `sum(${q(totalOf(f))}) AS ${q(totalOf(f))}`).join(', ')
+  return {
+    influxql: `SELECT ${cols} FROM ${influxqlFrom(MEASUREMENT.activityRollup)} WHERE $timeFilter AND ${filter.influxql} GROUP BY ${q(by)}`,
+    flux: [
+      ...fluxFrom(MEASUREMENT.activityRollup, ACTIVITY_FIELDS.map(totalOf), filter),
+      `  |> group(columns: ["${by}", "_field"])`,
+      '  |> sum()',
       `  |> pivot(rowKey: ["${by}"], columnKey: ["_field"], valueColumn: "_value")`,
       '  |> group()',
     ].join('\n'),

@@ -64,6 +64,11 @@ export interface CollectorConfig {
    * unwatched paths collapse to shallower directories @defaultValue 50000
    */
   maxSeriesPerCycle: number
+  /**
+   * Period of the exact activity rollups (`QACTIVITY_ROLLUP_PERIOD`), seconds: a multiple of the poll
+   * interval, at least a minute; 0: none written @defaultValue 3600
+   */
+  rollupSeconds: number
 }
 
 /** On-disk state. */
@@ -338,6 +343,25 @@ function readClusters(r: Reader, single: QumuloConfig): QumuloConfig[] {
   return readClustersFile(file, single.timeoutMs, r.problems)
 }
 
+const UNIT_SECONDS: Record<string, number> = { m: 60, h: 3600, d: 86_400 }
+
+/** `QACTIVITY_ROLLUP_PERIOD`: `1h`, `15m`, `1d` (at least 1m, a multiple of the poll interval), or `off`; in seconds, 0 for off. */
+function rollupPeriodOf(r: Reader, pollSeconds: number): number {
+  const name = 'QACTIVITY_ROLLUP_PERIOD'
+  const v = (r.str(name) ?? '1h').toLowerCase()
+  if (v === 'off' || v === '0') return 0
+  const m = /^(\d{1,4})(m|h|d)$/.exec(v)
+  const seconds = m ? Number(m[1]) * UNIT_SECONDS[m[2]] : 0
+  if (!seconds || seconds > 7 * 86_400) {
+    r.problems.push(`${name}: "${v.slice(0, 40)}" must be a period such as 1h, 15m or 1d (1m to 7d), or off`)
+    return 3600
+  }
+  if (seconds % pollSeconds) {
+    r.problems.push(`${name}: ${v} is not a multiple of QACTIVITY_POLL_SECONDS (${pollSeconds}): a poll would straddle two periods`)
+  }
+  return seconds
+}
+
 /** A retention: `30d`, `36h`, `12w` (at least an hour), or `INF`/`forever`/`0`; as InfluxQL writes it. */
 function retentionOf(r: Reader, name: string, def: string): string {
   const v = (r.str(name) ?? def).toLowerCase()
@@ -485,18 +509,20 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
   const fromFile = r.str('QACTIVITY_CLUSTERS_FILE') !== undefined
   const qumulo = readQumulo(r, need.includes('qumulo') && !fromFile)
   const clusters = readClusters(r, qumulo)
+  const pollSeconds = r.int('QACTIVITY_POLL_SECONDS', 60, 1, 3600)
   const config: Config = {
     qumulo,
     clusters,
     clusterNames: clusters.length ? clusters.map((c) => c.cluster) : qumulo.cluster ? [qumulo.cluster] : [],
     influx: readInflux(r, need.includes('influx')),
     collector: {
-      pollSeconds: r.int('QACTIVITY_POLL_SECONDS', 60, 1, 3600),
+      pollSeconds,
       pathDepth: r.int('QACTIVITY_PATH_DEPTH', 2, 0, 64),
       watchPaths: r.paths('QACTIVITY_WATCH_PATHS'),
       resolveCacheSize: r.int('QACTIVITY_RESOLVE_CACHE_SIZE', 1_000_000, 1000, 50_000_000),
       resolveCacheTtlSeconds: r.int('QACTIVITY_RESOLVE_CACHE_TTL_SECONDS', 600, 1, 7 * 86400),
       maxSeriesPerCycle: r.int('QACTIVITY_MAX_SERIES_PER_CYCLE', 50_000, 1, 10_000_000),
+      rollupSeconds: rollupPeriodOf(r, pollSeconds),
     },
     storage: {
       dataDir: resolve(r.str('QACTIVITY_DATA_DIR') ?? './data'),

@@ -6,6 +6,7 @@
 /** Measurement names. */
 export const MEASUREMENT = {
   activity: 'qumulo_activity',
+  activityRollup: 'qumulo_activity_rollup',
   capacity: 'qumulo_capacity',
   cluster: 'qumulo_cluster',
   job: 'qactivity_job',
@@ -103,6 +104,10 @@ export const FIELD_UNIT: Record<ActivityField, 'ops/s' | 'bytes/s'> = {
 /** Tag and field names per measurement, used by the dashboards' and queries' schema checks. */
 export const SCHEMA = {
   [MEASUREMENT.activity]: { tags: ['cluster', 'client_ip', 'path'], fields: [...ACTIVITY_FIELDS] },
+  [MEASUREMENT.activityRollup]: {
+    tags: ['cluster', 'path', 'client_ip'],
+    fields: [...ACTIVITY_FIELDS.flatMap((f) => [`${f}_total`, `${f}_peak`]), 'polls'],
+  },
   [MEASUREMENT.capacity]: {
     tags: ['cluster', 'path'],
     fields: ['used_bytes', 'data_bytes', 'meta_bytes', 'files', 'directories'],

@@ -60,6 +60,7 @@ beforeAll(async () => {
       INFLUX_BUCKET: 'dash_it',
       QACTIVITY_PATH_DEPTH: '3',
       QACTIVITY_WATCH_PATHS: '/proj,/proj/b',
+      QACTIVITY_ROLLUP_PERIOD: '5m',
       QACTIVITY_DATA_DIR: tempDir(),
     },
     ['qumulo', 'influx'],
@@ -115,7 +116,7 @@ afterAll(async () => {
   await influxd?.stop()
 })
 
-const VARS = { poll: String(I), cluster: 'sim', client: '.*', path: '.*', job: 'run-2', jobs: ['run-1', 'run-2'] }
+const VARS = { poll: String(I), rollup: '300', cluster: 'sim', client: '.*', path: '.*', job: 'run-2', jobs: ['run-1', 'run-2'] }
 const dashboards = buildDashboards().filter((d) => d.flavour === 'influxql')
 
 /** Runs a panel's query; the rows of its first statement as objects, tags merged in. */
@@ -216,6 +217,26 @@ describe('the panels show the right numbers', () => {
     expect(Number(top.find((r) => r.client_ip === '10.1.0.1')!.iops_read)).toBeCloseTo(2 * polls * I, 6)
     const one = await run(panel('influxql/cluster.json', 'Top clients'), { ...VARS, client: ['10.1.0.3'] })
     expect(one.map((r) => r.client_ip)).toEqual(['10.1.0.3'])
+  })
+
+  it('cluster: the rollup panels hold the exact sums of the whole periods written (QACTIVITY_ROLLUP_PERIOD 5m)', async () => {
+    const H = 300
+    const polls = Array.from({ length: 11 }, (_, k) => t0 + k * I)
+    const periodOf = (t: number) => Math.ceil(t / H) * H - H
+    // a period is written by the first poll after it; the panel's time filter picks periods by their start
+    const written = polls.filter((t) => periodOf(t) < periodOf(polls[10]) && periodOf(t) * 1000 >= range.fromMs)
+    expect(written.length).toBeGreaterThanOrEqual(5)
+    const paths = await run(panel('influxql/cluster.json', 'Top paths over any range (rollups)'))
+    const byPath = Object.fromEntries(paths.map((r) => [r.path, r]))
+    // /proj (watched): A, 2 clients × 2 files × 60 reads a minute; /proj/b: B, 120 writes a minute
+    expect(Number(byPath['/proj'].iops_read_total)).toBeCloseTo(2 * 2 * 60 * written.length, 6)
+    expect(Number(byPath['/proj/b'].iops_write_total)).toBeCloseTo(120 * written.length, 6)
+    const clients = await run(panel('influxql/cluster.json', 'Top clients over any range (rollups)'))
+    expect(Number(clients.find((r) => r.client_ip === '10.1.0.1')!.iops_read_total)).toBeCloseTo(2 * 60 * written.length, 6)
+    const rates = await run(panel('influxql/cluster.json', 'IOPS per rollup period'))
+    // a whole period of 5 polls has the poll rate as its mean; a period the run began inside has less
+    expect(Math.max(...rates.map((r) => Number(r.read)))).toBeCloseTo(4, 9)
+    for (const r of rates) expect(Number(r.read)).toBeLessThanOrEqual(4 + 1e-9)
   })
 
   it('compare: one series per job on the seconds since its start, and the totals table', async () => {

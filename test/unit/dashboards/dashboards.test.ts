@@ -149,7 +149,16 @@ describe('generated dashboards', () => {
 
       if (f.flavour === 'flux') {
         it('has only Flux that flux-lsp-node accepts, variables substituted', () => {
-          const vars = { bucket: 'qactivity', poll: '60', cluster: 'sim', client: '.*', path: '.*', job: 'job-1', jobs: '(a|b)' }
+          const vars = {
+            bucket: 'qactivity',
+            poll: '60',
+            rollup: '3600',
+            cluster: 'sim',
+            client: '.*',
+            path: '.*',
+            job: 'job-1',
+            jobs: '(a|b)',
+          }
           const queries = [
             ...panels.flatMap((p) => (p.targets ?? []).map((t) => [p.title, t.query])),
             ...(d.templating?.list ?? []).filter((v) => v.type === 'query').map((v) => [`variable ${v.name}`, String(v.query)]),

@@ -209,4 +209,26 @@ describe('report configuration', () => {
     ])
       expect(message).toContain(name)
   })
+
+  it('reads the retentions as InfluxQL durations and refuses what is not one', () => {
+    expect(loadConfig({}).influx.retention).toEqual({ raw: '30d', jobs: 'INF' })
+    expect(loadConfig({ QACTIVITY_RAW_RETENTION: '36H', QACTIVITY_JOB_RETENTION: 'forever' }).influx.retention).toEqual({
+      raw: '36h',
+      jobs: 'INF',
+    })
+    expect(() => loadConfig({ QACTIVITY_RAW_RETENTION: '30 days' })).toThrow(/QACTIVITY_RAW_RETENTION: "30 days" must be a duration/)
+    expect(() => loadConfig({ QACTIVITY_JOB_RETENTION: '0h' })).toThrow(/QACTIVITY_JOB_RETENTION/)
+  })
+
+  it('reads the rollup period in seconds: a multiple of the poll interval, or off', () => {
+    expect(loadConfig({}).collector.rollupSeconds).toBe(3600)
+    expect(loadConfig({ QACTIVITY_ROLLUP_PERIOD: '15m' }).collector.rollupSeconds).toBe(900)
+    expect(loadConfig({ QACTIVITY_ROLLUP_PERIOD: '1d' }).collector.rollupSeconds).toBe(86_400)
+    expect(loadConfig({ QACTIVITY_ROLLUP_PERIOD: 'off' }).collector.rollupSeconds).toBe(0)
+    expect(() => loadConfig({ QACTIVITY_ROLLUP_PERIOD: '90s' })).toThrow(/QACTIVITY_ROLLUP_PERIOD: "90s" must be a period such as 1h/)
+    expect(() => loadConfig({ QACTIVITY_ROLLUP_PERIOD: '8d' })).toThrow(/1m to 7d/)
+    expect(() => loadConfig({ QACTIVITY_POLL_SECONDS: '70' })).toThrow(
+      /QACTIVITY_ROLLUP_PERIOD: 1h is not a multiple of QACTIVITY_POLL_SECONDS \(70\)/,
+    )
+  })
 })

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { loadConfig, type Config } from '../../lib/config.ts'
+import { silentLogger } from '../../lib/log.ts'
+import { createDurableWriter } from '../../lib/influx/writer.ts'
+import { createInfluxQL } from '../../lib/influx/influxql.ts'
+import { createQumuloClient } from '../../qumulo/client.ts'
+import { createCollector } from '../../collector/index.ts'
+import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
+import { parseScenario } from '../../simulator/scenario.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, influxqlFrom } from '../../lib/schema.ts'
+import { startInfluxd, type Influxd } from '../support/influxd.ts'
+import { tempDir } from '../support/tmp.ts'
+
+/**
+ * Rollups against the raw points they sum, on the real influxd: workloads start and stop between
+ * polls (the simulator runs on a clock the test moves), so per-poll sums differ and peaks mean something.
+ */
+const POLL = 10
+const PERIOD = 60
+const scenario = parseScenario({
+  workloads: [
+    { clients: ['10.0.0.1', '10.0.0.2'], path: '/proj/a/x', files: 3, ops: { 'file-iops-read': 7, 'file-throughput-write': 5 } },
+    { clients: ['10.0.0.3'], path: '/proj/a/y', files: 2, startSeconds: 20, endSeconds: 50, ops: { 'file-iops-read': 90 } },
+    {
+      clients: ['10.0.0.1'],
+      path: '/proj/b',
+      files: 1,
+      startSeconds: 45,
+      endSeconds: 105,
+      ops: { 'metadata-iops-write': 13, 'file-iops-write': 11 },
+    },
+    { clients: ['10.0.0.4'], path: '/scratch', files: 4, startSeconds: 70, ops: { 'metadata-iops-read': 3 } },
+  ],
+})
+
+let influxd: Influxd
+let sim: RunningSimulator
+let simNow = 0
+
+beforeAll(async () => {
+  simNow = Date.now()
+  ;[influxd, sim] = await Promise.all([startInfluxd(), startSimulator({ scenario, clock: () => simNow })])
+})
+afterAll(async () => {
+  await sim?.close()
+  await influxd?.stop()
+})
+
+function configFor(dataDir: string): Config {
+  return loadConfig(
+    {
+      QUMULO_URL: sim.url,
+      QUMULO_USERNAME: 'admin',
+      QUMULO_PASSWORD: 'admin',
+      QUMULO_CLUSTER: 'sim',
+      INFLUX_URL: influxd.url,
+      INFLUX_BUCKET: 'rollup',
+      QACTIVITY_PATH_DEPTH: '2',
+      QACTIVITY_POLL_SECONDS: String(POLL),
+      QACTIVITY_ROLLUP_PERIOD: '1m',
+      QACTIVITY_DATA_DIR: dataDir,
+    },
+    ['qumulo', 'influx'],
+  )
+}
+
+async function collectorFor(config: Config) {
+  const writer = await createDurableWriter({
+    influx: config.influx,
+    dir: join(config.storage.dataDir, 'spool'),
+    maxBytes: config.storage.spoolMaxBytes,
+    log: silentLogger,
+    retryMinMs: 50,
+    retryMaxMs: 200,
+  })
+  const collector = createCollector({ config, qumulo: createQumuloClient(config.qumulo, silentLogger), writer, log: silentLogger })
+  return { writer, collector }
+}
+
+type Sums = Map<string, { total: number[]; peak: number[] }>
+
+/** The rollup of each period computed here from the raw points: Σ rate × POLL and the max per-poll sum, per key. */
+function fromRaw(rows: Record<string, unknown>[], key: 'path' | 'client_ip'): Map<number, Sums> {
+  const perPoll = new Map<string, number[]>() // period|key|time → sums
+  for (const r of rows) {
+    const t = r.time as number
+    const period = Math.ceil(t / PERIOD) * PERIOD - PERIOD
+    const k = `${period}|${r[key] as string}|${t}`
+    const sums = perPoll.get(k) ?? ACTIVITY_FIELDS.map(() => 0)
+    ACTIVITY_FIELDS.forEach((f, i) => (sums[i] += (r[f] as number | null) ?? 0))
+    perPoll.set(k, sums)
+  }
+  const out = new Map<number, Sums>()
+  for (const [k, sums] of perPoll) {
+    const [period, tag] = k.split('|')
+    const byKey = out.get(Number(period)) ?? new Map()
+    const row = byKey.get(tag) ?? { total: ACTIVITY_FIELDS.map(() => 0), peak: ACTIVITY_FIELDS.map(() => 0) }
+    sums.forEach((v, i) => {
+      row.total[i] += v * POLL
+      row.peak[i] = Math.max(row.peak[i], v)
+    })
+    byKey.set(tag, row)
+    out.set(Number(period), byKey)
+  }
+  return out
+}
+
+describe('activity rollups (QACTIVITY_ROLLUP_PERIOD)', () => {
+  it('equal the raw points they sum — totals to 1e-9, peaks exactly — across a restart of the collector mid-period', async () => {
+    const dataDir = tempDir()
+    const config = configFor(dataDir)
+    const t0 = Math.floor(Date.now() / 1000 / PERIOD) * PERIOD - 3600
+    const start = simNow
+    let { writer, collector } = await collectorFor(config)
+    // polls t0+10 … t0+130: [t0, t0+60) completes at t0+70, [t0+60, t0+120) at t0+130, with a restart after t0+90
+    for (let i = 1; i <= 13; i++) {
+      simNow = start + i * POLL * 1000
+      expect((await collector.runOnce(t0 + i * POLL)).success).toBe(true)
+      if (i === 9) {
+        await writer.close()
+        ;({ writer, collector } = await collectorFor(config))
+      }
+    }
+    await writer.flush()
+    await writer.close()
+
+    const q = createInfluxQL(config.influx)
+    const [raw] = await q.query(`SELECT * FROM ${influxqlFrom(MEASUREMENT.activity)} WHERE "cluster" = 'sim'`)
+    const rawRows = raw.series.flatMap((s) => s.rows).filter((r) => (r.time as number) <= t0 + 120)
+    const [rolled] = await q.query(`SELECT * FROM ${influxqlFrom(MEASUREMENT.activityRollup)} WHERE "cluster" = 'sim'`)
+    const rollups = rolled.series.flatMap((s) => s.rows)
+    expect(new Set(rollups.map((r) => r.time))).toEqual(new Set([t0, t0 + 60]))
+
+    for (const key of ['path', 'client_ip'] as const) {
+      const truth = fromRaw(rawRows, key)
+      const other = key === 'path' ? 'client_ip' : 'path'
+      const rows = rollups.filter((r) => r[key] != null && r[other] == null)
+      for (const [period, byKey] of truth) {
+        const got = rows.filter((r) => r.time === period)
+        expect(got.map((r) => r[key]).sort(), `${key} rows of ${period - t0}`).toEqual([...byKey.keys()].sort())
+        for (const r of got) {
+          const want = byKey.get(r[key] as string)!
+          expect(r.polls).toBe(6)
+          ACTIVITY_FIELDS.forEach((f, i) => {
+            expect(Math.abs((r[`${f}_total`] as number) - want.total[i]), `${key} ${String(r[key])} ${f}_total`).toBeLessThanOrEqual(
+              1e-9 * Math.max(1, want.total[i]),
+            )
+            expect(r[`${f}_peak`], `${key} ${String(r[key])} ${f}_peak`).toBe(want.peak[i])
+          })
+        }
+      }
+    }
+    // the workloads that come and go make the per-poll sums differ: the peak of /proj/a is /proj/a/y's burst on top
+    const a = rollups.find((r) => r.path === '/proj/a' && r.time === t0)!
+    expect(a.iops_read_peak as number).toBeGreaterThan((a.iops_read_total as number) / PERIOD)
+  })
+})
