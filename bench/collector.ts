@@ -74,15 +74,15 @@ async function cycleBench(influxUrl: string, entries: number): Promise<void> {
   }
 }
 
-/** One poll's points shaped like the collector's: 200 clients × 100 path tags = 20k series. */
+/** One poll's points shaped like the collector's (integer counts of the 60 s window): 200 clients × 100 path tags = 20k series. */
 function syntheticCycle(time: number): string[] {
   const lines: string[] = []
   for (let c = 0; c < 200; c++) {
     for (let p = 0; p < 100; p++) {
       lines.push(
         `qumulo_activity,client_ip=10.1.${c >> 4}.${c & 15},cluster=bench,path=/proj${p % 10}/dir${p} ` +
-          `iops_read=${(c + p) % 7}.25,iops_write=0.5,metadata_iops_read=0,` +
-          `metadata_iops_write=0.016666666666666666,throughput_read=68.26666666666667,throughput_write=${c * p} ${time}`,
+          `iops_read=${((c + p) % 7) * 60 + 15}i,iops_write=30i,metadata_iops_read=0i,` +
+          `metadata_iops_write=1i,throughput_read=4096i,throughput_write=${c * p * 4096}i ${time}`,
       )
     }
   }

@@ -14,10 +14,10 @@ import ipaddr from 'ipaddr.js'
 import { join } from 'node:path'
 import { loadConfig } from '../lib/config.ts'
 import { silentLogger } from '../lib/log.ts'
-import { ACTIVITY_FIELDS, MEASUREMENT, type ActivityField } from '../lib/schema.ts'
-import { toLine } from '../lib/influx/line-protocol.ts'
+import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
 import { jobScope } from '../jobs/scope.ts'
 import { JobIndex, jobActivityLines } from '../collector/attribution.ts'
+import { activityLines } from '../collector/activity.ts'
 import { createDurableWriter, type DurableWriter } from '../lib/influx/writer.ts'
 import { createQumuloClient } from '../qumulo/client.ts'
 import { createCollector } from '../collector/index.ts'
@@ -90,16 +90,8 @@ function dataSet(): Series[] {
 
 /** One poll's points as the collector writes them: the raw series, and each job's share (collector/attribution.ts). */
 function lines(series: Series[], time: number, index: JobIndex): string[] {
-  const raw = series.map((s) =>
-    toLine({
-      measurement: MEASUREMENT.activity,
-      tags: { cluster: 'bench', client_ip: s.client, path: s.path },
-      fields: Object.fromEntries(ACTIVITY_FIELDS.map((f, i) => [f, s.rates[i]])),
-      time,
-    }),
-  )
   const aggregated = series.map((s) => ({ clientIp: s.client, path: s.path, rates: Float64Array.from(s.rates) }))
-  return [...raw, ...jobActivityLines(aggregated, index, 'bench', time, I)]
+  return [...activityLines(aggregated, 'bench', time), ...jobActivityLines(aggregated, index, 'bench', time, I)]
 }
 
 /** Ground truth of a job over [startS, endS] (fully polled): Σ matching rates × seconds. */

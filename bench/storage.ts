@@ -9,15 +9,18 @@
  * (a multiplicative random walk of counts per minute, Qumulo's k/60 rates), and clients come and go
  * (a series is absent while its client is idle).
  *
- * Encodings compared: `qumulo_activity` as written today (six float rates, always all six), and
- * integer counts per poll with zero fields left out; the per-job series as written today; the
- * hourly rollups of issue #14 (12 fields: total and peak of each activity field) over a week.
+ * Encodings compared: `qumulo_activity` as qactivity writes it (collector/activity.ts: integer counts
+ * of Qumulo's 60 s window, all six fields), as it wrote it before (six float rates), and integer counts
+ * with zero fields left out; the per-job series as written; the hourly rollups as written
+ * (collector/rollup.ts: total and peak of each field, and `polls`) over a week.
  */
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { startLocalInfluxd } from '../lib/influx/local-server.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
+import { activityLines } from '../collector/activity.ts'
+import { rollupLines } from '../collector/rollup.ts'
 import { printTable, row } from './table.ts'
 
 const SERIES = Number(process.env.SERIES ?? 1000)
@@ -59,12 +62,22 @@ const tags = (i: number) => ({
   path: `/proj${i % 200}/shots`,
 })
 
+const seriesTags = (i: number) => {
+  const { client_ip, path } = tags(i)
+  return { clientIp: client_ip, path }
+}
+
 type Encoder = (i: number, t: number, perMinute: number[]) => string
 
 const ENCODINGS: Record<string, { db: string; what: string; line: Encoder }> = {
+  written: {
+    db: 'enc_written',
+    what: 'qumulo_activity as written: integer counts of the 60 s window, all six',
+    line: (i, t, k) => activityLines([{ ...seriesTags(i), rates: Float64Array.from(k, (n) => n / 60) }], 'qumulo-a', t)[0],
+  },
   floats: {
     db: 'enc_floats',
-    what: 'qumulo_activity today: six float rates (k/60), all six always',
+    what: 'qumulo_activity before #14: six float rates (k/60), all six',
     line: (i, t, k) =>
       toLine({
         measurement: MEASUREMENT.activity,
@@ -75,7 +88,7 @@ const ENCODINGS: Record<string, { db: string; what: string; line: Encoder }> = {
   },
   counts: {
     db: 'enc_counts',
-    what: 'integer counts per poll (ops, bytes), zero fields left out',
+    what: 'integer counts, zero fields left out (not used: a per-poll sum would skip the zeros)',
     line: (i, t, k) =>
       toLine({
         measurement: MEASUREMENT.activity,
@@ -86,7 +99,7 @@ const ENCODINGS: Record<string, { db: string; what: string; line: Encoder }> = {
   },
   jobs: {
     db: 'enc_jobs',
-    what: 'qactivity_job_activity today (a job × client × path series: six rates, seconds, elapsed)',
+    what: 'qactivity_job_activity as written (a job × client × path series: six rates, seconds, elapsed)',
     line: (i, t, k) =>
       toLine({
         measurement: MEASUREMENT.jobActivity,
@@ -137,41 +150,23 @@ try {
     }
     if (batch.length) await write(influxd.url, e.db, batch)
   }
-  // Rollups: an hour's total and peak of each field per series, a week of them (their shards hold 7 days).
+  // Rollups as the collector writes them (collector/rollup.ts), one row per series, a week of hours (their shards hold 7 days).
   await q('CREATE DATABASE enc_rollups')
-  await q('CREATE DATABASE enc_rollup_counts')
   let rollupPoints = 0
   let batch: string[] = []
-  let countsBatch: string[] = []
   for (let i = 0; i < SERIES; i++) {
     for (let day = 0; day < 7; day++) {
       const polls = [...seriesDay(i + day * 1_000_003)]
       for (let h = 0; h < 24; h++) {
         const hour = polls.slice(h * 60, h * 60 + 60).filter((k): k is number[] => k !== null)
         if (!hour.length) continue
-        const fields: Record<string, number> = {}
-        ACTIVITY_FIELDS.forEach((f, j) => {
-          fields[`${f}_total`] = hour.reduce((a, k) => a + k[j], 0)
-          fields[`${f}_peak`] = Math.max(...hour.map((k) => k[j] / 60))
-        })
-        batch.push(toLine({ measurement: 'qumulo_activity_rollup', tags: tags(i), fields, time: T0 + day * 86400 + h * 3600 }))
-        // the same as integers: the hour's count, and the busiest poll's count per minute; zero fields left out
-        const counts: Record<string, bigint> = {}
-        ACTIVITY_FIELDS.forEach((f, j) => {
-          const total = hour.reduce((a, k) => a + k[j], 0)
-          if (total) {
-            counts[`${f}_total`] = BigInt(total)
-            counts[`${f}_peak`] = BigInt(Math.max(...hour.map((k) => k[j])))
-          }
-        })
-        countsBatch.push(
-          toLine({ measurement: 'qumulo_activity_rollup', tags: tags(i), fields: counts, time: T0 + day * 86400 + h * 3600 }),
-        )
-        rollupPoints++
-        if (countsBatch.length >= 10_000) {
-          await write(influxd.url, 'enc_rollup_counts', countsBatch)
-          countsBatch = []
+        const row = {
+          total: ACTIVITY_FIELDS.map((_, j) => hour.reduce((a, k) => a + k[j], 0)), // Σ k/60 × 60 s
+          peak: ACTIVITY_FIELDS.map((_, j) => Math.max(...hour.map((k) => k[j])) / 60),
         }
+        const state = { period: T0 + day * 86400 + h * 3600, lastPoll: 0, polls: hour.length, paths: { [`/s${i}`]: row }, clients: {} }
+        batch.push(...rollupLines(state, 'qumulo-a'))
+        rollupPoints++
         if (batch.length >= 10_000) {
           await write(influxd.url, 'enc_rollups', batch)
           batch = []
@@ -180,14 +175,11 @@ try {
     }
   }
   if (batch.length) await write(influxd.url, 'enc_rollups', batch)
-  if (countsBatch.length) await write(influxd.url, 'enc_rollup_counts', countsBatch)
 
   // Let influxd snapshot its cache and compact fully: sizes stop changing.
   const dataDir = join(influxd.dir, 'data')
   const sizes = () =>
-    Object.fromEntries(
-      ['enc_floats', 'enc_counts', 'enc_jobs', 'enc_rollups', 'enc_rollup_counts'].map((db) => [db, bytesOf(join(dataDir, db))]),
-    )
+    Object.fromEntries([...Object.values(ENCODINGS).map((e) => e.db), 'enc_rollups'].map((db) => [db, bytesOf(join(dataDir, db))]))
   let last = ''
   for (let stable = 0; stable < 5;) {
     await new Promise((r) => setTimeout(r, 1000))
@@ -208,25 +200,18 @@ try {
   row('jobs: per-job series per day, as many series as raw activity', gb(perDay(size.enc_jobs)), '', undefined)
   const rollupDay = perDay(size.enc_rollups) / 7
   row(
-    `rollups per client × path (1 h, 12 floats): ${(size.enc_rollups / rollupPoints).toFixed(2)} B/point; per day`,
+    `rollups as written: ${(size.enc_rollups / rollupPoints).toFixed(2)} B per row-hour; one row per client × path, per day`,
     mb(rollupDay),
     '≤ 50 MB',
     rollupDay <= 50e6,
   )
-  const countsDay = perDay(size.enc_rollup_counts) / 7
-  row(
-    `rollups per client × path (1 h, integer counts): ${(size.enc_rollup_counts / rollupPoints).toFixed(2)} B/point; per day`,
-    mb(countsDay),
-    '≤ 50 MB',
-    countsDay <= 50e6,
-  )
-  // Per path and per client apart (2,200 series, not 400,000): the same bytes per series-hour.
-  const apartDay = (countsDay / SITE_SERIES) * (2000 + 200)
-  row('rollups per path and per client apart (2,200 series), integer counts; per day', mb(apartDay), '≤ 50 MB', apartDay <= 50e6)
-  for (const name of ['floats', 'counts']) {
-    const year = 30 * perDay(size[ENCODINGS[name].db]) + 365 * (name === 'floats' ? rollupDay : countsDay)
-    row(`a year, ${name}: 30 days raw + 365 days of client × path rollups (job series apart)`, gb(year), '≤ 200 GB', year <= 200e9)
-  }
+  // One row per path and one per client (2,200 rows, not 400,000): the same bytes per row-hour.
+  const apartDay = (rollupDay / SITE_SERIES) * (2000 + 200)
+  row('rollups as written: per path and per client (2,200 rows), per day', mb(apartDay), '≤ 50 MB', apartDay <= 50e6)
+  const year = 30 * perDay(size.enc_written) + 365 * apartDay
+  row('a year as written: 30 days of raw activity + 365 days of rollups (job series apart)', gb(year), '≤ 200 GB', year <= 200e9)
+  const before = 365 * perDay(size.enc_floats)
+  row('a year before #14: raw activity kept forever, floats', gb(before), '≤ 200 GB', before <= 200e9)
   row('series written per encoding (each 1,440 polls, ~70 % active)', `${SERIES.toLocaleString('en')}`, '', undefined)
 } finally {
   await influxd.close()

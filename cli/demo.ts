@@ -127,7 +127,8 @@ async function runDemo(cycles: number, env: NodeJS.ProcessEnv, dataDir: string, 
   await until(() => api.store.data.jobs[job.id].capacity.every((c) => c.end || c.error), 10_000)
   await writer.flush()
 
-  const fields = ACTIVITY_FIELDS.map((f) => `mean("${f}") AS "${f}"`).join(', ')
+  // raw fields are counts of Qumulo's 60 s window (lib/schema.ts RAW_WINDOW_SECONDS): / 60 is the rate
+  const fields = ACTIVITY_FIELDS.map((f) => `last("${f}") / 60 AS "${f}"`).join(', ')
   const query =
     `SELECT ${fields} FROM "qactivity_raw"."qumulo_activity" ` +
     `WHERE "cluster" = 'demo' AND time > now() - 5m GROUP BY "client_ip", "path"`
@@ -140,7 +141,7 @@ async function runDemo(cycles: number, env: NodeJS.ProcessEnv, dataDir: string, 
     ...ACTIVITY_FIELDS.map((f) => s.values[0][s.columns.indexOf(f)] as number),
   ])
   out(table([['client_ip', 'path', ...ACTIVITY_FIELDS], ...rows.map((r) => r.map((v) => (typeof v === 'number' ? v.toFixed(2) : v)))]))
-  out('(ops/s for iops fields, bytes/s for throughput fields; means over the cycles just collected)')
+  out('(ops/s for iops fields, bytes/s for throughput fields, at the last poll; stored as counts per 60 s, hence / 60)')
   out()
   out(`$ curl ${api.url}/api/v1/jobs/${job.id}`)
   out(JSON.stringify(api.store.data.jobs[job.id], null, 2))

@@ -1,4 +1,4 @@
-import { ACTIVITY_FIELDS, FIELD_OF_TYPE, MEASUREMENT, type ActivityType } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, FIELD_OF_TYPE, MEASUREMENT, RAW_WINDOW_SECONDS, type ActivityType } from '../lib/schema.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
 import type { ActivityEntry } from '../qumulo/types.ts'
 
@@ -6,6 +6,7 @@ import type { ActivityEntry } from '../qumulo/types.ts'
 export interface ActivitySeries {
   clientIp: string
   path: string
+  /** ops/s, bytes/s: whole counts of Qumulo's window over {@link RAW_WINDOW_SECONDS} (k / 60) */
   rates: Float64Array
 }
 
@@ -15,7 +16,8 @@ const FIELD_INDEX = Object.fromEntries(
 
 /**
  * Sums entry rates per (client IP, path tag). Every entry counts exactly once; `pathOf` maps a file
- * id to its tag (see PathRule).
+ * id to its tag (see PathRule). Each sum is made a whole count of Qumulo's window (k / 60), as it is
+ * stored, so the job series and rollups derived from it agree with the raw points to the bit.
  */
 export function sumBySeries(entries: readonly ActivityEntry[], pathOf: (id: string) => string): ActivitySeries[] {
   const series = new Map<string, ActivitySeries>()
@@ -29,19 +31,24 @@ export function sumBySeries(entries: readonly ActivityEntry[], pathOf: (id: stri
     }
     s.rates[FIELD_INDEX[e.type]] += e.rate
   }
+  for (const s of series.values()) for (let i = 0; i < s.rates.length; i++) s.rates[i] = countOf(s.rates[i]) / RAW_WINDOW_SECONDS
   return [...series.values()]
 }
 
-/** `qumulo_activity` lines with all six fields (floats), timestamped at the poll time in seconds. */
+/** A rate as the whole count of Qumulo's window it stands for (rate × 60, rounded off float noise). */
+export function countOf(rate: number): number {
+  return Math.round(rate * RAW_WINDOW_SECONDS)
+}
+
+/**
+ * `qumulo_activity` lines: per series the integer count of each of the six fields (rate × 60, see
+ * RAW_WINDOW_SECONDS), timestamped at the poll time in seconds. Zeros are written too: a reader's
+ * per-poll sum must see 0, not a missing value it would skip (BENCHMARKS.md: they cost ~1.7 B a point).
+ */
 export function activityLines(series: readonly ActivitySeries[], cluster: string, time: number): string[] {
   return series.map((s) => {
-    const fields: Record<string, number> = {}
-    ACTIVITY_FIELDS.forEach((f, i) => (fields[f] = s.rates[i]))
-    return toLine({
-      measurement: MEASUREMENT.activity,
-      tags: { cluster, client_ip: s.clientIp, path: s.path },
-      fields,
-      time,
-    })
+    const fields: Record<string, bigint> = {}
+    ACTIVITY_FIELDS.forEach((f, i) => (fields[f] = BigInt(countOf(s.rates[i]))))
+    return toLine({ measurement: MEASUREMENT.activity, tags: { cluster, client_ip: s.clientIp, path: s.path }, fields, time })
   })
 }

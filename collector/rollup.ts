@@ -4,8 +4,8 @@ import { z } from 'zod'
 import { messageOf } from '../lib/errors.ts'
 import { fsyncDir } from '../lib/fsync.ts'
 import { toLine } from '../lib/influx/line-protocol.ts'
-import { ACTIVITY_FIELDS, MEASUREMENT } from '../lib/schema.ts'
-import type { ActivitySeries } from './activity.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, RAW_WINDOW_SECONDS } from '../lib/schema.ts'
+import { countOf, type ActivitySeries } from './activity.ts'
 
 /**
  * Exact rollups of raw activity, computed from the polls themselves (docs/interface.md §4
@@ -52,24 +52,28 @@ export function periodOf(time: number, periodSeconds: number): number {
   return Math.ceil(time / periodSeconds) * periodSeconds - periodSeconds
 }
 
-/** Sums `series` per key (path or client) for one poll. */
+/**
+ * Sums `series` per key (path or client) for one poll, as the stored counts (integers, exact): a
+ * peak is then the very number a reader gets from the raw points, Σ count / 60.
+ */
 function perPoll(series: readonly ActivitySeries[], key: (s: ActivitySeries) => string): Map<string, Float64Array> {
   const sums = new Map<string, Float64Array>()
   for (const s of series) {
     const k = key(s)
     let sum = sums.get(k)
     if (!sum) sums.set(k, (sum = new Float64Array(N)))
-    for (let i = 0; i < N; i++) sum[i] += s.rates[i]
+    for (let i = 0; i < N; i++) sum[i] += countOf(s.rates[i])
   }
   return sums
 }
 
-function addPoll(rows: Record<string, RollupRow>, sums: Map<string, Float64Array>, intervalSeconds: number): void {
-  for (const [k, sum] of sums) {
+function addPoll(rows: Record<string, RollupRow>, counts: Map<string, Float64Array>, intervalSeconds: number): void {
+  for (const [k, count] of counts) {
     const row = (rows[k] ??= { total: new Array<number>(N).fill(0), peak: new Array<number>(N).fill(0) })
     for (let i = 0; i < N; i++) {
-      row.total[i] += sum[i] * intervalSeconds
-      if (sum[i] > row.peak[i]) row.peak[i] = sum[i]
+      const rate = count[i] / RAW_WINDOW_SECONDS
+      row.total[i] += rate * intervalSeconds
+      if (rate > row.peak[i]) row.peak[i] = rate
     }
   }
 }

@@ -1,4 +1,4 @@
-import { ACTIVITY_FIELDS, MEASUREMENT, fluxBucket, influxqlFrom, type ActivityField } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, RAW_WINDOW_SECONDS, fluxBucket, influxqlFrom, type ActivityField } from '../lib/schema.ts'
 import type { PanelQuery } from './target.ts'
 
 /**
@@ -57,6 +57,10 @@ export const filters = {
   jobs: { influxql: `${q('job_id')} =~ /^$jobs$/`, flux: 'r.job_id =~ /^${jobs:regex}$/' },
 } satisfies Record<string, Filter>
 
+/** Raw points hold counts of Qumulo's 60 s window (lib/schema.ts RAW_WINDOW_SECONDS): ` / 60` makes them rates. */
+const perSecond = (measurement: string) => (measurement === MEASUREMENT.activity ? ` / ${RAW_WINDOW_SECONDS}` : '')
+
+/** The matching points of `fields`; raw activity turned into rates (ops/s, bytes/s) like every other series. */
 function fluxFrom(measurement: string, fields: readonly string[], filter?: Filter): string[] {
   return [
     `from(bucket: "${fluxBucket('${bucket}', measurement)}")`,
@@ -64,6 +68,7 @@ function fluxFrom(measurement: string, fields: readonly string[], filter?: Filte
     `  |> filter(fn: (r) => r._measurement == "${measurement}")`,
     `  |> filter(fn: (r) => ${fields.map((f) => `r._field == "${f}"`).join(' or ')})`,
     ...(filter ? [`  |> filter(fn: (r) => ${filter.flux})`] : []),
+    ...(perSecond(measurement) ? [`  |> map(fn: (r) => ({r with _value: float(v: r._value)${perSecond(measurement)}.0}))`] : []),
   ]
 }
 
@@ -75,7 +80,7 @@ const and = (filter?: Filter) => (filter ? ` AND ${filter.influxql}` : '')
  * mean of those sums per Grafana interval. ops/s or bytes/s.
  */
 export function ratesOverTime(measurement: string, fields: readonly ActivityField[], filter: Filter, by?: string): PanelQuery {
-  const inner = fields.map((f) => `sum(${q(f)}) AS ${q(FIELD_LABEL[f])}`).join(', ')
+  const inner = fields.map((f) => `sum(${q(f)})${perSecond(measurement)} AS ${q(FIELD_LABEL[f])}`).join(', ')
   const outer = fields.map((f) => `mean(${q(FIELD_LABEL[f])}) AS ${q(FIELD_LABEL[f])}`).join(', ')
   const tag = by ? `, ${q(by)}` : ''
   return {
@@ -104,7 +109,7 @@ function fluxLabel(fields: readonly ActivityField[]): string {
  * (ops and bytes), sorted by the dashboard's table.
  */
 export function totalsBy(by: string, filter: Filter): PanelQuery {
-  const cols = ACTIVITY_FIELDS.map((f) => `sum(${q(f)}) * $poll AS ${q(f)}`).join(', ')
+  const cols = ACTIVITY_FIELDS.map((f) => `sum(${q(f)})${perSecond(MEASUREMENT.activity)} * $poll AS ${q(f)}`).join(', ')
   return {
     influxql: `SELECT ${cols} FROM ${influxqlFrom(MEASUREMENT.activity)} WHERE $timeFilter AND ${filter.influxql} GROUP BY ${q(by)}`,
     flux: [

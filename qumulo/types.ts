@@ -71,7 +71,11 @@ const clientIp = z
 const activityEntry = z.object({
   id: fileId,
   ip: clientIp,
-  rate: z.number().nonnegative(),
+  // A rate is stored as rate × 60, an integer (lib/schema.ts RAW_WINDOW_SECONDS): beyond 2^53 it could not be exact.
+  rate: z
+    .number()
+    .nonnegative()
+    .max(Number.MAX_SAFE_INTEGER / 60),
   type: z.enum(ACTIVITY_TYPES),
 })
 

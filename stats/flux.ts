@@ -4,7 +4,16 @@ import type { InfluxConfig } from '../lib/config.ts'
 import { ConfigError } from '../lib/errors.ts'
 import { endpoint, InfluxError, isRetriableStatus } from '../lib/influx/http.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT, fluxBucket } from '../lib/schema.ts'
-import { anyOf, canMatch, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource, type TimeRange } from './model.ts'
+import {
+  anyOf,
+  canMatch,
+  COUNTED_FIELD,
+  perValue,
+  type ActivityQuery,
+  type ActivityRow,
+  type ActivitySource,
+  type TimeRange,
+} from './model.ts'
 
 /**
  * Flux rendering and execution of the activity query (InfluxDB 2.x, `INFLUX_QUERY_LANGUAGE=flux`).
@@ -263,6 +272,8 @@ export function createFluxRunner(cfg: InfluxConfig, opts: FluxRunnerOptions = {}
         row.values[i] += value
         if (field === COUNTED_FIELD && raw !== null && raw !== undefined) row.points++
       }
+      const per = perValue(q)
+      if (per !== 1) for (const row of merged.values()) row.values = row.values.map((v) => v / per)
       return [...merged.values()].sort((a, b) => a.time - b.time || cmp(a.client, b.client) || cmp(a.path, b.path))
     },
     async count(q) {

@@ -2,7 +2,7 @@ import type { InfluxConfig } from '../lib/config.ts'
 import { createInfluxQL, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
 import { isDatabaseNotFound } from '../lib/influx/http.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT, influxqlFrom } from '../lib/schema.ts'
-import { anyOf, canMatch, COUNTED_FIELD, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
+import { anyOf, canMatch, COUNTED_FIELD, perValue, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
 
 /** Escapes text for an InfluxQL regex literal `/…/` (RE2): every metacharacter and the delimiter. */
 export function regexLiteral(text: string): string {
@@ -62,6 +62,7 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
       if (!text) return []
       const [result] = await influxql.query(text)
       const out: ActivityRow[] = []
+      const per = perValue(q)
       for (const series of result?.series ?? []) {
         const idx = ACTIVITY_FIELDS.map((f) => series.columns.indexOf(f))
         const counted = series.columns.indexOf(COUNTED_FIELD)
@@ -70,7 +71,7 @@ export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
             time: v[0] as number,
             client: series.tags.client_ip ?? '',
             path: series.tags.path ?? '',
-            values: idx.map((i) => (i < 0 ? 0 : Number(v[i] ?? 0))),
+            values: idx.map((i) => (i < 0 ? 0 : Number(v[i] ?? 0) / per)),
             points: counted >= 0 && v[counted] !== null ? 1 : 0,
           })
         }

@@ -1,4 +1,4 @@
-import { ACTIVITY_FIELDS } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, RAW_WINDOW_SECONDS } from '../lib/schema.ts'
 
 /**
  * The query model of the per-job aggregates (docs/interface.md §6), independent of the query language.
@@ -95,6 +95,11 @@ export function activityQuery(selector: ActivitySelector, range: TimeRange = que
 /** The job's attributed points (`qactivity_job_activity`), all of them or those inside `range`. */
 export function jobActivityQuery(jobId: string, selector: ActivitySelector, range: TimeRange = queryRange(selector)): ActivityQuery {
   return { measurement: 'qactivity_job_activity', jobId, selector, fields: ACTIVITY_FIELDS, range }
+}
+
+/** What a stored value is divided by to give the rate: raw points hold counts of Qumulo's 60 s window (RAW_WINDOW_SECONDS). */
+export function perValue(q: Pick<ActivityQuery, 'measurement'>): number {
+  return q.measurement === MEASUREMENT.activity ? RAW_WINDOW_SECONDS : 1
 }
 
 /** Whether a query can match anything: without a client or a path nothing is attributed to a job either. */

@@ -74,7 +74,8 @@ describe('qactivity collect', () => {
     const [res] = await createInfluxQL({ url: influxd.url, bucket: 'cli_once', queryLanguage: 'influxql' }).query(
       `SELECT sum("iops_read") AS r, sum("throughput_write") AS w FROM "qactivity_raw"."qumulo_activity" WHERE "cluster" = 'c1'`,
     )
-    expect(res.series[0].values[0].slice(1)).toEqual([2, (2 * 15 * 4096) / 60])
+    // stored as counts of Qumulo's 60 s window: 2 ops/s and 2 × 15 blocks a minute
+    expect(res.series[0].values[0].slice(1)).toEqual([120, 2 * 15 * 4096])
   })
 
   it('--once exits 1 and names the failing endpoint when Qumulo is unreachable', async () => {

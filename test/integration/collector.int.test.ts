@@ -99,7 +99,7 @@ async function setup(config: Config, dir = join(config.storage.dataDir, 'spool')
 }
 
 type Rows = Record<string, Record<string, number>>
-/** `SELECT sum(field)… GROUP BY tag` as { tagValue: { field: 60 × sum } } (ops or bytes per minute). */
+/** `SELECT sum(field)… GROUP BY tag` as { tagValue: { field: sum } }: the stored counts, ops or bytes per minute. */
 async function perMinuteSums(config: Config, tag: string): Promise<Rows> {
   const q = createInfluxQL(config.influx)
   const select = ACTIVITY_FIELDS.map((f) => `sum("${f}") AS "${f}"`).join(', ')
@@ -107,7 +107,7 @@ async function perMinuteSums(config: Config, tag: string): Promise<Rows> {
   const out: Rows = {}
   for (const s of result.series) {
     const row = s.values[0]
-    out[s.tags[tag]] = Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, (row[s.columns.indexOf(f)] as number) * 60]))
+    out[s.tags[tag]] = Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, row[s.columns.indexOf(f)] as number]))
   }
   return out
 }
@@ -116,8 +116,8 @@ function expectPerMinute(actual: Rows, truth: Map<string, Record<string, number>
   expect(Object.keys(actual).sort()).toEqual([...truth.keys()].sort())
   for (const [key, fields] of truth) {
     for (const f of ACTIVITY_FIELDS) {
-      // 60 × rate is an integer count, so the sums must agree to the count, float noise aside.
-      expect(Math.abs(actual[key][f] - fields[f] * polls), `${key} ${f}`).toBeLessThan(1e-6)
+      // stored as integer counts: the sums agree exactly
+      expect(actual[key][f], `${key} ${f}`).toBe(fields[f] * polls)
     }
   }
 }

@@ -80,9 +80,12 @@ async function collectorFor(config: Config) {
 
 type Sums = Map<string, { total: number[]; peak: number[] }>
 
-/** The rollup of each period computed here from the raw points: Σ rate × POLL and the max per-poll sum, per key. */
+/**
+ * The rollup of each period computed here from the raw points — integer counts of Qumulo's 60 s
+ * window, so a per-poll sum is exact and its rate is sum / 60 — Σ rate × POLL and the max per-poll rate, per key.
+ */
 function fromRaw(rows: Record<string, unknown>[], key: 'path' | 'client_ip'): Map<number, Sums> {
-  const perPoll = new Map<string, number[]>() // period|key|time → sums
+  const perPoll = new Map<string, number[]>() // period|key|time → summed counts
   for (const r of rows) {
     const t = r.time as number
     const period = Math.ceil(t / PERIOD) * PERIOD - PERIOD
@@ -96,7 +99,8 @@ function fromRaw(rows: Record<string, unknown>[], key: 'path' | 'client_ip'): Ma
     const [period, tag] = k.split('|')
     const byKey = out.get(Number(period)) ?? new Map()
     const row = byKey.get(tag) ?? { total: ACTIVITY_FIELDS.map(() => 0), peak: ACTIVITY_FIELDS.map(() => 0) }
-    sums.forEach((v, i) => {
+    sums.forEach((count, i) => {
+      const v = count / 60
       row.total[i] += v * POLL
       row.peak[i] = Math.max(row.peak[i], v)
     })

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { loadConfig, type Config } from '../../lib/config.ts'
 import { silentLogger } from '../../lib/log.ts'
 import { createDurableWriter, type DurableWriter } from '../../lib/influx/writer.ts'
-import { ACTIVITY_FIELDS, MEASUREMENT, type ActivityField, type ActivityType } from '../../lib/schema.ts'
+import { ACTIVITY_FIELDS, type ActivityField, type ActivityType } from '../../lib/schema.ts'
 import { createQumuloClient } from '../../qumulo/client.ts'
 import { createCollector, type Collector } from '../../collector/index.ts'
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
@@ -14,7 +14,7 @@ import type { ActivitySource } from '../../stats/model.ts'
 import { backfillJob } from '../../stats/backfill.ts'
 import { jobActivityLine } from '../../lib/job-scope.ts'
 import { createInfluxQL } from '../../lib/influx/influxql.ts'
-import { toLine } from '../../lib/influx/line-protocol.ts'
+import { activityLines } from '../../collector/activity.ts'
 import type { Job } from '../../jobs/types.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
@@ -267,12 +267,7 @@ describe('live stats of a running job (kept incrementally, stats/live.ts)', () =
     // A point of the job's client stamped inside the settled range arrives now (spool replay), with its attribution.
     const lateRates = ACTIVITY_FIELDS.map((f) => (f === 'iops_read' ? 1000 : 0))
     await writer.write([
-      toLine({
-        measurement: MEASUREMENT.activity,
-        tags: { cluster: 'sim', client_ip: '10.1.0.1', path: '/late/p' },
-        fields: Object.fromEntries(ACTIVITY_FIELDS.map((f, i) => [f, lateRates[i]])),
-        time: t0 + 120,
-      }),
+      ...activityLines([{ clientIp: '10.1.0.1', path: '/late/p', rates: Float64Array.from(lateRates) }], 'sim', t0 + 120),
       jobActivityLine({ id: running.id, name: running.name, startMs: S * 1000 }, 'sim', '10.1.0.1', '/late/p', lateRates, I, t0 + 120),
     ])
     await writer.flush()

@@ -4,8 +4,8 @@ import { loadConfig, type Config } from '../../lib/config.ts'
 import { silentLogger } from '../../lib/log.ts'
 import { createDurableWriter, type DurableWriter } from '../../lib/influx/writer.ts'
 import { createInfluxQL } from '../../lib/influx/influxql.ts'
-import { toLine } from '../../lib/influx/line-protocol.ts'
-import { ACTIVITY_FIELDS, MEASUREMENT, type ActivityField } from '../../lib/schema.ts'
+import { activityLines } from '../../collector/activity.ts'
+import { ACTIVITY_FIELDS, type ActivityField } from '../../lib/schema.ts'
 import { formatOps } from '../../lib/units.ts'
 import { createQumuloClient } from '../../qumulo/client.ts'
 import { createCollector, type Collector } from '../../collector/index.ts'
@@ -217,14 +217,9 @@ describe('summaries of jobs completed during an InfluxDB outage', () => {
     const before = totalsOf(j.id).iops_read.total
     // A point the summary never saw: another path of the job's client at a poll inside its window.
     const t = Math.ceil(Date.parse(j.startedAt) / 1000 / I) * I + I
-    const late = toLine({
-      measurement: MEASUREMENT.activity,
-      tags: { cluster: 'sim', client_ip: j.clients[0], path: '/late' },
-      fields: Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, f === 'iops_read' ? 2 : 0])),
-      time: t,
-    })
     // …written, as the collector writes every point, with its share for the job.
     const rates = ACTIVITY_FIELDS.map((f) => (f === 'iops_read' ? 2 : 0))
+    const [late] = activityLines([{ clientIp: j.clients[0], path: '/late', rates: Float64Array.from(rates) }], 'sim', t)
     const share = jobActivityLine({ id: j.id, name: j.name, startMs: Date.parse(j.startedAt) }, 'sim', j.clients[0], '/late', rates, I, t)
     await writer.write([late, share])
     await writer.flush()

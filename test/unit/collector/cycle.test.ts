@@ -115,10 +115,10 @@ describe('runCycle', () => {
     expect(influx.accepted).toEqual(
       expect.arrayContaining([
         'qumulo_activity,client_ip=10.0.0.1,cluster=c,path=/w1 ' +
-          'iops_read=2,iops_write=0,metadata_iops_read=0,metadata_iops_write=0,throughput_read=0,throughput_write=0 1700000000000',
+          'iops_read=120i,iops_write=0i,metadata_iops_read=0i,metadata_iops_write=0i,throughput_read=0i,throughput_write=0i 1700000000000',
         'qumulo_activity,client_ip=10.0.0.1,cluster=c,path=/w2 ' +
-          'iops_read=0,iops_write=0,metadata_iops_read=0,metadata_iops_write=0,' +
-          'throughput_read=0,throughput_write=68.26666666666667 1700000000000',
+          'iops_read=0i,iops_write=0i,metadata_iops_read=0i,metadata_iops_write=0i,' +
+          'throughput_read=0i,throughput_write=4096i 1700000000000',
         'qumulo_capacity,cluster=c,path=/w1 used_bytes=10i,data_bytes=8i,meta_bytes=2i,files=3i,directories=1i 1700000000000',
         'qumulo_cluster,cluster=c total_bytes=1000i,free_bytes=400i,used_bytes=600i,snapshot_bytes=0i 1700000000000',
       ]),

@@ -63,6 +63,7 @@ describe('parseActivity', () => {
     ['a non-decimal id', { id: 'abc' }, 'entries[0]: id: expected a decimal id string'],
     ['a missing rate', { rate: undefined }, 'entries[0]: rate'],
     ['a negative rate', { rate: -1 }, 'entries[0]: rate'],
+    ['a rate whose count of 60 s is beyond 2^53', { rate: 2 ** 53 / 60 + 1e3 }, 'entries[0]: rate'],
     ['a string rate', { rate: '1.5' }, 'entries[0]: rate'],
     ['a host name as ip', { ip: 'render01' }, 'entries[0]: ip: expected an IP address'],
   ])('drops and counts an entry with %s', (_, patch, problem) => {

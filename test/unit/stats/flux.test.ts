@@ -4,7 +4,7 @@ import type { InfluxConfig } from '../../../lib/config.ts'
 import { ConfigError } from '../../../lib/errors.ts'
 import { InfluxError } from '../../../lib/influx/http.ts'
 import { isAtOrUnder } from '../../../lib/paths.ts'
-import { ACTIVITY_FIELDS } from '../../../lib/schema.ts'
+import { ACTIVITY_FIELDS, RAW_WINDOW_SECONDS } from '../../../lib/schema.ts'
 import {
   createFluxRunner,
   fluxString,
@@ -240,6 +240,9 @@ function point(client: string, path: string, offsetS: number, field: string, val
   return { time: T0 + offsetS * 1000, field, value, tags: { cluster: 'qumulo', client_ip: client, path }, ...extra }
 }
 
+/** Raw counts of Qumulo's 60 s window as the rates the runner returns. */
+const perSecond = (counts: number[]) => counts.map((c) => c / RAW_WINDOW_SECONDS)
+
 /** The rows a correct implementation returns, computed without Flux. */
 function groundTruth(points: FluxPoint[], s: ActivitySelector): ActivityRow[] {
   const out = new Map<string, ActivityRow>()
@@ -251,7 +254,7 @@ function groundTruth(points: FluxPoint[], s: ActivitySelector): ActivityRow[] {
     if (!s.clients.includes(client) && !s.paths.some((base) => isAtOrUnder(path, base))) continue
     const key = JSON.stringify([p.time, client, path])
     const row = out.get(key) ?? { time: p.time / 1000, client, path, values: ACTIVITY_FIELDS.map(() => 0), points: 0 }
-    row.values[i] += Number(p.value)
+    row.values[i] += Number(p.value) / RAW_WINDOW_SECONDS // raw points hold counts of Qumulo's 60 s window
     if (i === 0) row.points++
     out.set(key, row)
   }
@@ -358,10 +361,10 @@ describe('createFluxRunner', () => {
     ]
     const rows = await createFluxRunner(cfg).rows(activityQuery(sel({ clients: ['10.0.0.1', '10.0.0.2'] })))
     expect(rows).toEqual([
-      { time: T0 / 1000 + 60, client: '10.0.0.1', path: '/a', values: [10, 0, 0, 0, 0, 1048576.5], points: 1 },
-      { time: T0 / 1000 + 60, client: '10.0.0.1', path: '/b', values: [0, 1.25e-7, 0, 0, 0, 0], points: 0 },
-      { time: T0 / 1000 + 60, client: '10.0.0.2', path: '/a', values: [0, 0, 0, 3, 0, 0], points: 0 },
-      { time: T0 / 1000 + 120, client: '10.0.0.1', path: '/a', values: [25, 0, 0, 0, 0, 0], points: 2 },
+      { time: T0 / 1000 + 60, client: '10.0.0.1', path: '/a', values: perSecond([10, 0, 0, 0, 0, 1048576.5]), points: 1 },
+      { time: T0 / 1000 + 60, client: '10.0.0.1', path: '/b', values: perSecond([0, 1.25e-7, 0, 0, 0, 0]), points: 0 },
+      { time: T0 / 1000 + 60, client: '10.0.0.2', path: '/a', values: perSecond([0, 0, 0, 3, 0, 0]), points: 0 },
+      { time: T0 / 1000 + 120, client: '10.0.0.1', path: '/a', values: perSecond([25, 0, 0, 0, 0, 0]), points: 2 },
     ])
   })
 
@@ -388,8 +391,8 @@ describe('createFluxRunner', () => {
     expect(raw).toContain(',result,table,_time,_value,_field,client_ip,path\r\n')
     expect(raw).toMatch(/^,,2,/m) // table ids continue across blocks
     expect(await createFluxRunner(cfg).rows(q)).toEqual([
-      { time: T0 / 1000 + 60, client: 'c1', path: '/a', values: [1, 2, 0, 0, 0, 0], points: 1 },
-      { time: T0 / 1000 + 60, client: 'c2', path: '/a', values: [4, 0, 0, 0, 0, 0], points: 1 },
+      { time: T0 / 1000 + 60, client: 'c1', path: '/a', values: perSecond([1, 2, 0, 0, 0, 0]), points: 1 },
+      { time: T0 / 1000 + 60, client: 'c2', path: '/a', values: perSecond([4, 0, 0, 0, 0, 0]), points: 1 },
     ])
   })
 
