@@ -13,6 +13,7 @@ import { reportRoutes } from './routes/reports.ts'
 import type { ReportSources } from '../reports/build.ts'
 import type { Reports } from '../reports/service.ts'
 import type { StatsService } from '../stats/service.ts'
+import type { ActivityRange } from '../stats/range.ts'
 import type { Summaries } from '../stats/summary.ts'
 import { canonicalAddress } from './schemas.ts'
 import { slurmRoutes, type SlurmStatus } from './routes/slurm.ts'
@@ -28,6 +29,8 @@ export interface AppDeps {
   service: JobService
   /** per-job aggregates; stats routes answer 503 without it */
   stats?: StatsService
+  /** a cluster's activity over any range (`GET /activity`); 503 without it */
+  range?: ActivityRange
   /** recomputes a completed job's summary on `POST /api/v1/admin/jobs/{id}/summary` */
   summaries?: Summaries
   /** what job reports are made from; the report route answers 503 without it */
@@ -104,7 +107,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AuthEnv> {
   app.use('/api/*', async (c, next) => requireRole(roleFor(c.req.method, c.req.path))(c, next))
 
   app.route('/api/v1', jobRoutes(deps.service, callerAddress(deps.config.trustProxy)))
-  app.route('/api/v1', statsRoutes(deps.service, deps.stats, deps.log))
+  app.route('/api/v1', statsRoutes(deps.service, deps.stats, deps.log, deps.range))
   app.route('/api/v1', reportRoutes(deps.service, deps.reportSources, deps.reports, deps.reportTo ?? [], deps.log, deps.reportsOff))
   if (deps.slurm) app.route('/api/v1', slurmRoutes(deps.slurm))
   app.post('/api/v1/admin/jobs/:id/summary', async (c) => {

@@ -304,3 +304,33 @@ export const CompareQuery = z.strictObject({
     )
     .pipe(z.array(JobId).min(2, 'give at least 2 job ids, comma-separated').max(10, 'at most 10 job ids')),
 })
+
+const PerField = z.object(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, z.number()])) as Record<ActivityField, z.ZodNumber>)
+const Part = z.object({ from: z.iso.datetime(), to: z.iso.datetime() })
+
+export const ActivityRangeQuery = z
+  .strictObject({
+    cluster: ClusterName.optional().openapi({ description: 'one cluster (default: every cluster, summed per row)' }),
+    since: Instant,
+    until: Instant.optional().openapi({ description: 'default: now' }),
+    by: z.enum(['path', 'client', 'cluster']).default('path'),
+  })
+  .refine((q) => !q.until || q.until > q.since, { message: 'until must be after since', path: ['until'] })
+
+export const ActivityRangeSchema = z
+  .object({
+    cluster: z.string().optional(),
+    by: z.enum(['path', 'client', 'cluster']),
+    from: z.iso.datetime().openapi({ description: 'since, cut down to the poll grid, or to a rollup period start when rollups answer' }),
+    to: z.iso.datetime().openapi({ description: 'until, cut up likewise' }),
+    rollups: Part.optional().openapi({ description: 'the part answered from qumulo_activity_rollup (older than raw retention)' }),
+    raw: Part.optional().openapi({ description: 'the part answered from the raw points' }),
+    rows: z.array(
+      z.object({
+        key: z.string().openapi({ description: 'the path, client address or cluster' }),
+        total: PerField.openapi({ description: 'operations or bytes over the range' }),
+        peak: PerField.openapi({ description: 'highest per-poll sum in the range, ops/s or bytes/s' }),
+      }),
+    ),
+  })
+  .openapi('ActivityRange')

@@ -13,6 +13,7 @@ import { slurmStatus } from './routes/slurm.ts'
 import { createApp, type HealthReport } from './app.ts'
 import { JobService } from '../jobs/service.ts'
 import { openJobStore, type JobStore } from '../jobs/store.ts'
+import { createRangeSource } from '../stats/range.ts'
 import { StatsService } from '../stats/service.ts'
 import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
@@ -228,6 +229,11 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   const app = createApp({
     service,
     stats,
+    range: createRangeSource({
+      influx: config.influx,
+      intervalSeconds: config.collector.pollSeconds,
+      rollupSeconds: config.collector.rollupSeconds,
+    }),
     summaries,
     reportSources,
     reports,

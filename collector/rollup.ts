@@ -13,8 +13,9 @@ import { countOf, type ActivitySeries } from './activity.ts'
  * stamped in (P, P+H] — each poll stands for (t − I, t] — so with H a multiple of I a period's rollup
  * covers exactly its hour, and raw before a period boundary plus rollups after it add up exactly.
  *
- * One row per (cluster, path) and one per (cluster, client_ip), stamped P: `<field>_total` = Σ rate × I
- * (ops or bytes), `<field>_peak` = the highest per-poll sum of the row (ops/s or bytes/s), `polls`.
+ * One row per (cluster, path), one per (cluster, client_ip) and one for the whole cluster, stamped P:
+ * `<field>_total` = Σ rate × I (ops or bytes), `<field>_peak` = the highest per-poll sum of the row
+ * (ops/s or bytes/s; the cluster's is not the sum of its paths' peaks), `polls`.
  * A period is written with the first poll after it, in the same write as that poll's raw points, so
  * the writer delivers it after every raw point it sums and never one without the other.
  */
@@ -35,6 +36,8 @@ export interface RollupState {
   polls: number
   paths: Record<string, RollupRow>
   clients: Record<string, RollupRow>
+  /** the whole cluster (one row, under the key "") */
+  cluster?: Record<string, RollupRow>
 }
 
 const N = ACTIVITY_FIELDS.length
@@ -45,6 +48,7 @@ const State = z.object({
   polls: z.number().int().nonnegative(),
   paths: z.record(z.string(), Row),
   clients: z.record(z.string(), Row),
+  cluster: z.record(z.string(), Row).optional(),
 })
 
 /** Start (epoch s) of the period that the poll stamped `time` belongs to: the one whose (P, P+H] holds it. */
@@ -91,6 +95,7 @@ export function rollupLines(state: RollupState, cluster: string): string[] {
   return [
     ...Object.entries(state.paths).map(([path, row]) => line({ path }, row)),
     ...Object.entries(state.clients).map(([client_ip, row]) => line({ client_ip }, row)),
+    ...Object.values(state.cluster ?? {}).map((row) => line({}, row)),
   ]
 }
 
@@ -135,16 +140,11 @@ export class Rollup {
     if (series) {
       next.lastPoll = time
       next.polls++
-      addPoll(
-        next.paths,
-        perPoll(series, (s) => s.path),
-        this.intervalSeconds,
-      )
-      addPoll(
-        next.clients,
-        perPoll(series, (s) => s.clientIp),
-        this.intervalSeconds,
-      )
+      const add = (rows: Record<string, RollupRow>, key: (s: ActivitySeries) => string) =>
+        addPoll(rows, perPoll(series, key), this.intervalSeconds)
+      add(next.paths, (s) => s.path)
+      add(next.clients, (s) => s.clientIp)
+      add((next.cluster ??= {}), () => '')
     }
     return { lines: done && done.polls ? rollupLines(done, this.cluster) : [], next }
   }

@@ -43,13 +43,13 @@ export const filters = {
   clusterOnly: { influxql: `${q('cluster')} =~ /^$cluster$/`, flux: 'r.cluster =~ /^${cluster:regex}$/' },
   /** rollup rows per path (they carry no client: the Client filter cannot narrow them) */
   rollupPaths: {
-    influxql: `${q('cluster')} =~ /^$cluster$/ AND ${q('path')} =~ /^$path$/ AND ${q('client_ip')} = ''`,
-    flux: 'r.cluster =~ /^${cluster:regex}$/ and r.path =~ /^${path:regex}$/ and not exists r.client_ip',
+    influxql: `${q('cluster')} =~ /^$cluster$/ AND ${q('path')} =~ /^$path$/ AND ${q('path')} != '' AND ${q('client_ip')} = ''`,
+    flux: 'r.cluster =~ /^${cluster:regex}$/ and exists r.path and r.path =~ /^${path:regex}$/ and not exists r.client_ip',
   },
   /** rollup rows per client (they carry no path: the Path filter cannot narrow them) */
   rollupClients: {
-    influxql: `${q('cluster')} =~ /^$cluster$/ AND ${q('client_ip')} =~ /^$client$/ AND ${q('path')} = ''`,
-    flux: 'r.cluster =~ /^${cluster:regex}$/ and r.client_ip =~ /^${client:regex}$/ and not exists r.path',
+    influxql: `${q('cluster')} =~ /^$cluster$/ AND ${q('client_ip')} =~ /^$client$/ AND ${q('client_ip')} != '' AND ${q('path')} = ''`,
+    flux: 'r.cluster =~ /^${cluster:regex}$/ and exists r.client_ip and r.client_ip =~ /^${client:regex}$/ and not exists r.path',
   },
   /** one job (job IDs are [A-Za-z0-9._+-]: safe inside quotes) */
   job: { influxql: `${q('job_id')} = '$job'`, flux: 'r.job_id == "${job}"' },

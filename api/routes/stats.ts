@@ -4,13 +4,14 @@ import { ApiError, influxUnavailable } from '../errors.ts'
 import { InfluxError } from '../../lib/influx/http.ts'
 import type { Logger } from '../../lib/log.ts'
 import type { JobService } from '../../jobs/service.ts'
-import { CompareQuery, ComparisonSchema, ErrorSchema, IdParam, StatsSchema } from '../schemas.ts'
+import { ActivityRangeQuery, ActivityRangeSchema, CompareQuery, ComparisonSchema, ErrorSchema, IdParam, StatsSchema } from '../schemas.ts'
+import type { ActivityRange } from '../../stats/range.ts'
 import type { StatsService } from '../../stats/service.ts'
 
 const security = [{ bearerAuth: [] }]
 const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } })
 
-export function statsRoutes(jobs: JobService, stats: StatsService | undefined, log: Logger) {
+export function statsRoutes(jobs: JobService, stats: StatsService | undefined, log: Logger, range?: ActivityRange) {
   const app = new OpenAPIHono<AuthEnv>()
   // InfluxDB failing is a 503; anything else is our bug, logged as a 500 by the app's error handler.
   const guarded = <T>(f: () => Promise<T>): Promise<T> =>
@@ -61,6 +62,34 @@ export function statsRoutes(jobs: JobService, stats: StatsService | undefined, l
     async (c) => {
       const list = await Promise.all(c.req.valid('query').jobs.map((id) => jobs.find(id)))
       return c.json(await guarded(() => need().compare(list)), 200)
+    },
+  )
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/activity',
+      security,
+      summary: 'A cluster’s activity over any range, per path, client or cluster: raw points, and rollups beyond raw retention',
+      request: { query: ActivityRangeQuery },
+      responses: {
+        200: {
+          description: 'totals and peaks (README: Sizing and retention)',
+          content: { 'application/json': { schema: ActivityRangeSchema } },
+        },
+        400: err('malformed query'),
+        401: err('no token'),
+        503: err('InfluxDB unreachable'),
+      },
+    }),
+    async (c) => {
+      if (!range) throw new ApiError(503, 'stats_unavailable', 'activity needs InfluxDB (INFLUX_URL)')
+      const q = c.req.valid('query')
+      const iso = (s: number) => new Date(s * 1000).toISOString()
+      const part = (p?: { from: number; to: number }) => p && { from: iso(p.from), to: iso(p.to) }
+      const a = await guarded(() =>
+        range({ cluster: q.cluster, by: q.by, from: q.since.getTime() / 1000, to: (q.until?.getTime() ?? Date.now()) / 1000 }),
+      )
+      return c.json({ ...a, from: iso(a.from), to: iso(a.to), rollups: part(a.rollups), raw: part(a.raw) }, 200)
     },
   )
   return app

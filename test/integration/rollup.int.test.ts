@@ -9,6 +9,8 @@ import { createCollector } from '../../collector/index.ts'
 import { startSimulator, type RunningSimulator } from '../../simulator/server.ts'
 import { parseScenario } from '../../simulator/scenario.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT, influxqlFrom } from '../../lib/schema.ts'
+import { createRangeSource } from '../../stats/range.ts'
+import { makeApp } from '../support/api-app.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
 
@@ -80,11 +82,14 @@ async function collectorFor(config: Config) {
 
 type Sums = Map<string, { total: number[]; peak: number[] }>
 
+/** The first period's start: the polls are stamped t0+10 … t0+130. */
+const t0 = Math.floor(Date.now() / 1000 / PERIOD) * PERIOD - 3600
+
 /**
  * The rollup of each period computed here from the raw points — integer counts of Qumulo's 60 s
  * window, so a per-poll sum is exact and its rate is sum / 60 — Σ rate × POLL and the max per-poll rate, per key.
  */
-function fromRaw(rows: Record<string, unknown>[], key: 'path' | 'client_ip'): Map<number, Sums> {
+function fromRaw(rows: Record<string, unknown>[], key: 'path' | 'client_ip' | 'cluster'): Map<number, Sums> {
   const perPoll = new Map<string, number[]>() // period|key|time → summed counts
   for (const r of rows) {
     const t = r.time as number
@@ -114,7 +119,6 @@ describe('activity rollups (QACTIVITY_ROLLUP_PERIOD)', () => {
   it('equal the raw points they sum — totals to 1e-9, peaks exactly — across a restart of the collector mid-period', async () => {
     const dataDir = tempDir()
     const config = configFor(dataDir)
-    const t0 = Math.floor(Date.now() / 1000 / PERIOD) * PERIOD - 3600
     const start = simNow
     let { writer, collector } = await collectorFor(config)
     // polls t0+10 … t0+130: [t0, t0+60) completes at t0+70, [t0+60, t0+120) at t0+130, with a restart after t0+90
@@ -136,10 +140,11 @@ describe('activity rollups (QACTIVITY_ROLLUP_PERIOD)', () => {
     const rollups = rolled.series.flatMap((s) => s.rows)
     expect(new Set(rollups.map((r) => r.time))).toEqual(new Set([t0, t0 + 60]))
 
-    for (const key of ['path', 'client_ip'] as const) {
+    // per path, per client, and the cluster's own row (neither tag; its peak is not the sum of its paths')
+    for (const key of ['path', 'client_ip', 'cluster'] as const) {
       const truth = fromRaw(rawRows, key)
-      const other = key === 'path' ? 'client_ip' : 'path'
-      const rows = rollups.filter((r) => r[key] != null && r[other] == null)
+      const kind = (r: Record<string, unknown>) => (r.path != null ? 'path' : r.client_ip != null ? 'client_ip' : 'cluster')
+      const rows = rollups.filter((r) => kind(r) === key)
       for (const [period, byKey] of truth) {
         const got = rows.filter((r) => r.time === period)
         expect(got.map((r) => r[key]).sort(), `${key} rows of ${period - t0}`).toEqual([...byKey.keys()].sort())
@@ -158,5 +163,90 @@ describe('activity rollups (QACTIVITY_ROLLUP_PERIOD)', () => {
     // the workloads that come and go make the per-poll sums differ: the peak of /proj/a is /proj/a/y's burst on top
     const a = rollups.find((r) => r.path === '/proj/a' && r.time === t0)!
     expect(a.iops_read_peak as number).toBeGreaterThan((a.iops_read_total as number) / PERIOD)
+  })
+  // Reads what the test above wrote: the raw points and the rollups of [t0, t0+60) and [t0+60, t0+120).
+  it('GET /api/v1/activity: raw points and rollups on either side of the raw retention boundary add up exactly', async () => {
+    const config = configFor(tempDir())
+    // Raw retention of 1 h seen from t0 + 1 h + 60 s: the boundary is t0 + 60 (the test only moves the clock it tells).
+    const range = createRangeSource({
+      influx: { ...config.influx, retention: { raw: '1h', jobs: 'INF' } },
+      intervalSeconds: POLL,
+      rollupSeconds: PERIOD,
+      now: () => (t0 + 3600 + 60) * 1000,
+    })
+    const q = createInfluxQL(config.influx)
+    const [raw] = await q.query(`SELECT * FROM ${influxqlFrom(MEASUREMENT.activity)} WHERE "cluster" = 'sim'`)
+    const rawRows = raw.series.flatMap((s) => s.rows)
+    /** Ground truth from the raw points of the polls in (from, to]: totals and peaks per key. */
+    const truth = (key: 'path' | 'client_ip' | 'cluster', from: number, to: number) => {
+      const out: Sums = new Map()
+      for (const byPeriod of fromRaw(
+        rawRows.filter((r) => (r.time as number) > from && (r.time as number) <= to),
+        key,
+      ).values()) {
+        for (const [k, v] of byPeriod) {
+          const row = out.get(k) ?? { total: ACTIVITY_FIELDS.map(() => 0), peak: ACTIVITY_FIELDS.map(() => 0) }
+          v.total.forEach((x, i) => (row.total[i] += x))
+          v.peak.forEach((x, i) => (row.peak[i] = Math.max(row.peak[i], x)))
+          out.set(k, row)
+        }
+      }
+      return out
+    }
+    const cases = [
+      { from: t0 + 5, to: t0 + 125, rollups: { from: t0, to: t0 + 60 }, raw: { from: t0 + 60, to: t0 + 130 } }, // across
+      { from: t0, to: t0 + 50, rollups: { from: t0, to: t0 + 60 }, raw: undefined }, // before the boundary: whole periods
+      { from: t0 + 60, to: t0 + 100, rollups: undefined, raw: { from: t0 + 60, to: t0 + 100 } }, // inside raw retention
+    ]
+    for (const c of cases) {
+      for (const [by, key] of [
+        ['path', 'path'],
+        ['client', 'client_ip'],
+        ['cluster', 'cluster'],
+      ] as const) {
+        const answer = await range({ cluster: 'sim', from: c.from, to: c.to, by })
+        const { from, to, rollups, raw: rawPart } = answer
+        expect({ from, to, rollups, raw: rawPart }).toEqual({
+          from: (c.rollups ?? c.raw)!.from,
+          to: (c.raw ?? c.rollups)!.to,
+          rollups: c.rollups,
+          raw: c.raw,
+        })
+        const want = truth(key, answer.from, answer.to)
+        expect(answer.rows.map((r) => r.key).sort(), `${by} ${c.from - t0}…${c.to - t0}`).toEqual([...want.keys()].sort())
+        for (const r of answer.rows) {
+          const w = want.get(r.key)!
+          ACTIVITY_FIELDS.forEach((f, i) => {
+            const label = `${by} ${r.key} ${f} (${c.from - t0}…${c.to - t0})`
+            expect(Math.abs(r.total[f] - w.total[i]), label).toBeLessThanOrEqual(1e-9 * Math.max(1, w.total[i]))
+            expect(r.peak[f], label).toBe(w.peak[i])
+          })
+        }
+      }
+    }
+    // The same through the API, and its one-line refusals.
+    const { call } = await makeApp({ app: () => ({ range }) })
+    const iso = (t: number) => new Date(t * 1000).toISOString()
+    const res = await call('GET', `/api/v1/activity?cluster=sim&by=client&since=${iso(t0 + 5)}&until=${iso(t0 + 125)}`)
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as { from: string; to: string; rollups: unknown; raw: unknown; rows: unknown[] }
+    const direct = await range({ cluster: 'sim', by: 'client', from: t0 + 5, to: t0 + 125 })
+    expect(body).toEqual({
+      ...direct,
+      from: iso(t0),
+      to: iso(t0 + 130),
+      rollups: { from: iso(t0), to: iso(t0 + 60) },
+      raw: { from: iso(t0 + 60), to: iso(t0 + 130) },
+    })
+    for (const [query, problem] of [
+      [`since=${iso(t0)}&until=${iso(t0 - 60)}`, 'until must be after since'],
+      [`since=${iso(t0)}&by=host`, 'by'],
+      ['by=path', 'since'],
+      [`since=${iso(t0)}&cluster=a%20b`, 'cluster'],
+    ]) {
+      const bad = await call('GET', `/api/v1/activity?${query}`)
+      expect(bad.status, query).toBe(400)
+      expect(((await bad.json()) as { error: { message: string } }).error.message, query).toContain(problem)
+    }
   })
 })

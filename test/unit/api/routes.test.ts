@@ -121,6 +121,7 @@ describe('job routes', () => {
     }>(await call('GET', '/api/v1/openapi.json'))
     expect(doc.openapi).toBe('3.1.0')
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/v1/activity',
       '/api/v1/compare',
       '/api/v1/jobs',
       '/api/v1/jobs/{id}',

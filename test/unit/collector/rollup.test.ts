@@ -28,7 +28,7 @@ describe('periodOf', () => {
 })
 
 describe('Rollup', () => {
-  it('sums rate × I per path and per client, keeps the highest per-poll sum, writes a period with the next poll', async () => {
+  it('sums rate × I per path, client and cluster, keeps the highest per-poll sum, writes a period with the next poll', async () => {
     const r = new Rollup('c1', 60, 10)
     // polls at 10..60 belong to [0, 60); the one at 70 completes it
     expect(await poll(r, 10, [series('10.0.0.1', '/a', 5), series('10.0.0.2', '/a', 3), series('10.0.0.1', '/b', 1)])).toEqual([])
@@ -39,6 +39,7 @@ describe('Rollup', () => {
     expect(Object.keys(byTag).sort()).toEqual([
       'qumulo_activity_rollup,client_ip=10.0.0.1,cluster=c1',
       'qumulo_activity_rollup,client_ip=10.0.0.2,cluster=c1',
+      'qumulo_activity_rollup,cluster=c1',
       'qumulo_activity_rollup,cluster=c1,path=/a',
       'qumulo_activity_rollup,cluster=c1,path=/b',
     ])
@@ -46,6 +47,8 @@ describe('Rollup', () => {
     expect(byTag['qumulo_activity_rollup,cluster=c1,path=/a']).toContain('iops_read_total=100,iops_read_peak=8,')
     // client 10.0.0.1: polls 6 and 2 → total 80, peak 6
     expect(byTag['qumulo_activity_rollup,client_ip=10.0.0.1,cluster=c1']).toContain('iops_read_total=80,iops_read_peak=6,')
+    // the cluster: polls 9 and 2 → total 110, peak 9 (not the sum of its paths' peaks, 8 + 1)
+    expect(byTag['qumulo_activity_rollup,cluster=c1']).toContain('iops_read_total=110,iops_read_peak=9,')
     expect(lines[0]).toMatch(/polls=2i/)
     expect(lines[0].endsWith(' 0')).toBe(true) // stamped at the period's start (ms)
     expect((await r.current())?.period).toBe(60)
