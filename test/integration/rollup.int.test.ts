@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig, type Config } from '../../lib/config.ts'
 import { silentLogger } from '../../lib/log.ts'
@@ -10,6 +12,8 @@ import { startSimulator, type RunningSimulator } from '../../simulator/server.ts
 import { parseScenario } from '../../simulator/scenario.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT, influxqlFrom } from '../../lib/schema.ts'
 import { createRangeSource } from '../../stats/range.ts'
+import { rollupFile } from '../../collector/rollup.ts'
+import { until } from '../support/wait.ts'
 import { makeApp } from '../support/api-app.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
@@ -18,6 +22,7 @@ import { tempDir } from '../support/tmp.ts'
  * Rollups against the raw points they sum, on the real influxd: workloads start and stop between
  * polls (the simulator runs on a clock the test moves), so per-poll sums differ and peaks mean something.
  */
+const BIN = new URL('../../bin/qactivity.mjs', import.meta.url).pathname
 const POLL = 10
 const PERIOD = 60
 const scenario = parseScenario({
@@ -89,7 +94,7 @@ const t0 = Math.floor(Date.now() / 1000 / PERIOD) * PERIOD - 3600
  * The rollup of each period computed here from the raw points — integer counts of Qumulo's 60 s
  * window, so a per-poll sum is exact and its rate is sum / 60 — Σ rate × POLL and the max per-poll rate, per key.
  */
-function fromRaw(rows: Record<string, unknown>[], key: 'path' | 'client_ip' | 'cluster'): Map<number, Sums> {
+function fromRaw(rows: Record<string, unknown>[], key: 'path' | 'client_ip' | 'cluster', poll = POLL): Map<number, Sums> {
   const perPoll = new Map<string, number[]>() // period|key|time → summed counts
   for (const r of rows) {
     const t = r.time as number
@@ -106,7 +111,7 @@ function fromRaw(rows: Record<string, unknown>[], key: 'path' | 'client_ip' | 'c
     const row = byKey.get(tag) ?? { total: ACTIVITY_FIELDS.map(() => 0), peak: ACTIVITY_FIELDS.map(() => 0) }
     sums.forEach((count, i) => {
       const v = count / 60
-      row.total[i] += v * POLL
+      row.total[i] += v * poll
       row.peak[i] = Math.max(row.peak[i], v)
     })
     byKey.set(tag, row)
@@ -249,4 +254,75 @@ describe('activity rollups (QACTIVITY_ROLLUP_PERIOD)', () => {
       expect(((await bad.json()) as { error: { message: string } }).error.message, query).toContain(problem)
     }
   })
+
+  it('survive kill -9 of `qactivity collect` mid-period: the period still sums exactly its raw points', async () => {
+    const dataDir = tempDir()
+    const env = {
+      PATH: process.env.PATH ?? '',
+      QUMULO_URL: sim.url,
+      QUMULO_USERNAME: 'admin',
+      QUMULO_PASSWORD: 'admin',
+      QUMULO_CLUSTER: 'kill',
+      INFLUX_URL: influxd.url,
+      INFLUX_BUCKET: 'rollup_kill',
+      QACTIVITY_POLL_SECONDS: '1',
+      QACTIVITY_ROLLUP_PERIOD: '1m',
+      QACTIVITY_DATA_DIR: dataDir,
+    }
+    const collect = () => spawn(process.execPath, [BIN, 'collect'], { env, stdio: 'ignore' })
+    const exited = (c: ChildProcess) => new Promise((r) => c.once('exit', r))
+    const file = rollupFile(dataDir, 'kill')
+    const saved = () =>
+      existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { period: number; lastPoll: number; polls: number }) : undefined
+    let child = collect()
+    try {
+      // A few polls into a period, then kill -9 just after a poll was saved: between polls, as most kills land.
+      const before = await until(
+        () => {
+          const st = saved()
+          return st && st.polls >= 3 && st
+        },
+        'three polls of a period',
+        60_000,
+      )
+      const { period } = await until(() => {
+        const st = saved()
+        return st && st.lastPoll > before.lastPoll && st
+      }, 'the next poll saved')
+      child.kill('SIGKILL')
+      await exited(child)
+      child = collect()
+      const q = createInfluxQL({ url: influxd.url, bucket: 'rollup_kill', queryLanguage: 'influxql' })
+      const rollupOf = async () => {
+        const [r] = await q
+          .query(`SELECT * FROM ${influxqlFrom(MEASUREMENT.activityRollup)} WHERE time = ${period}s`)
+          .catch(() => [undefined])
+        return r?.series.flatMap((s) => s.rows) ?? []
+      }
+      const deadline = Date.now() + 120_000
+      let rollups = await rollupOf()
+      while (!rollups.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250))
+        rollups = await rollupOf()
+      }
+      expect(rollups.length, 'the period was written after the restart').toBeGreaterThan(0)
+      const [raw] = await q.query(
+        `SELECT * FROM ${influxqlFrom(MEASUREMENT.activity)} WHERE time > ${period}s AND time <= ${period + PERIOD}s`,
+      )
+      const rawRows = raw.series.flatMap((s) => s.rows)
+      const polls = new Set(rawRows.map((r) => r.time)).size
+      const cluster = rollups.find((r) => r.path == null && r.client_ip == null)!
+      expect(cluster.polls, 'every poll with raw points, none twice').toBe(polls)
+      const want = fromRaw(rawRows, 'cluster', 1).get(period)!.get('kill')!
+      ACTIVITY_FIELDS.forEach((f, i) => {
+        expect(Math.abs((cluster[`${f}_total`] as number) - want.total[i]), f).toBeLessThanOrEqual(1e-9 * Math.max(1, want.total[i]))
+        expect(cluster[`${f}_peak`], f).toBe(want.peak[i])
+      })
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await exited(child)
+      }
+    }
+  }, 180_000)
 })
