@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { z } from 'zod'
 import { messageOf } from '../lib/errors.ts'
@@ -30,6 +30,8 @@ export interface RollupRow {
 export interface RollupState {
   /** start of the period, epoch s (a multiple of the period) */
   period: number
+  /** the period's length H, seconds (a state of another H is over once H changes) */
+  periodSeconds?: number
   /** poll time of the last poll summed, epoch s (0: none yet) */
   lastPoll: number
   /** polls summed */
@@ -44,6 +46,7 @@ const N = ACTIVITY_FIELDS.length
 const Row = z.object({ total: z.array(z.number()).length(N), peak: z.array(z.number()).length(N) })
 const State = z.object({
   period: z.number().int().nonnegative(),
+  periodSeconds: z.number().int().positive().optional(),
   lastPoll: z.number().nonnegative(),
   polls: z.number().int().nonnegative(),
   paths: z.record(z.string(), Row),
@@ -133,9 +136,12 @@ export class Rollup {
   async step(time: number, series: readonly ActivitySeries[] | undefined, onProblem?: (message: string) => void): Promise<RollupStep> {
     const cur = await this.current(onProblem)
     const period = periodOf(time, this.periodSeconds)
-    if (cur && (period < cur.period || time <= cur.lastPoll)) return { lines: [] }
-    const done = cur && period > cur.period ? cur : undefined
-    const next: RollupState = cur && !done ? structuredClone(cur) : { period, lastPoll: 0, polls: 0, paths: {}, clients: {} }
+    // A state saved with another QACTIVITY_ROLLUP_PERIOD is over: written as it stands, the new period starts.
+    const sameH = cur?.periodSeconds === undefined || cur.periodSeconds === this.periodSeconds
+    if (cur && (time <= cur.lastPoll || (sameH && period < cur.period))) return { lines: [] }
+    const done = cur && (period > cur.period || !sameH) ? cur : undefined
+    const next: RollupState =
+      cur && !done ? structuredClone(cur) : { period, periodSeconds: this.periodSeconds, lastPoll: 0, polls: 0, paths: {}, clients: {} }
     // A poll without activity (Qumulo did not answer) wrote no raw points: it completes a period, it is not summed.
     if (series) {
       next.lastPoll = time
@@ -149,11 +155,21 @@ export class Rollup {
     return { lines: done && done.polls ? rollupLines(done, this.cluster) : [], next }
   }
 
-  /** Keeps `step.next` (the poll's write was accepted) and saves it; a failed save is thrown, the memory kept. */
+  /**
+   * Keeps `step.next` (the poll's write was accepted) and saves it. A failed save is thrown, the
+   * memory kept, and the older file removed if it can be: after a restart it could hold a period
+   * already written in full, and writing it again from that older state would undo the full one.
+   */
   async commit(step: RollupStep): Promise<void> {
     if (!step.next) return
     this.state = step.next
-    if (this.file) await saveState(this.file, this.state)
+    if (!this.file) return
+    try {
+      await saveState(this.file, this.state)
+    } catch (err) {
+      await unlink(this.file).catch(() => {})
+      throw err
+    }
   }
 
   /**

@@ -545,8 +545,20 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
   if (config.grafana.url && !config.grafana.token && !config.grafana.tokenFile) {
     r.problems.push('GRAFANA_TOKEN (or GRAFANA_TOKEN_FILE) is required when GRAFANA_URL is set')
   }
+  // The API answers old ranges from rollups and recent ones from raw points (stats/range.ts): the raw
+  // points must outlive the newest written rollup period, which ends up to a period and a poll ago.
+  const { rollupSeconds: H } = config.collector
+  const kept = retentionSeconds(config.influx.retention?.raw)
+  if (H && kept < 2 * H + pollSeconds)
+    r.problems.push(`QACTIVITY_RAW_RETENTION (${config.influx.retention?.raw}) must be at least two QACTIVITY_ROLLUP_PERIODs and a poll`)
   if (r.problems.length) throw new ConfigError(r.problems)
   return config
+}
+
+/** An InfluxQL retention (`30d`, `36h`, `12w`; `INF`: forever) in seconds; Infinity for forever. */
+export function retentionSeconds(d: string | undefined): number {
+  const m = /^(\d+)(h|d|w)$/.exec(d ?? '30d')
+  return m ? Number(m[1]) * { h: 3600, d: 86_400, w: 604_800 }[m[2] as 'h' | 'd' | 'w'] : Infinity
 }
 
 /** Loads `.env` from the working directory into `process.env` (existing variables win). */

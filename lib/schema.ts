@@ -81,8 +81,9 @@ export const ACTIVITY_FIELDS = [
 /**
  * Raw activity (`qumulo_activity`) is stored as what Qumulo's rates stand for: the operations and
  * bytes counted in its 60-second window, rate × 60 — an integer for every rate Qumulo serves
- * (docs/qumulo/api.md §2) — with the fields that are 0 left out. Integers compress ~3.4× better than
- * the rates (BENCHMARKS.md "Disk per day"). A reader's rate is value / {@link RAW_WINDOW_SECONDS}.
+ * (docs/qumulo/api.md §2) — all six fields, zeros too (a reader's per-poll sum must add them, not
+ * skip them). Integers compress ~2.7× better than the rates (BENCHMARKS.md "Disk per day"). A
+ * reader's rate is value / {@link RAW_WINDOW_SECONDS}.
  */
 export const RAW_WINDOW_SECONDS = 60
 

@@ -1,4 +1,4 @@
-import type { InfluxConfig } from '../lib/config.ts'
+import { retentionSeconds, type InfluxConfig } from '../lib/config.ts'
 import { createInfluxQL, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
 import { isDatabaseNotFound } from '../lib/influx/http.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT, RAW_WINDOW_SECONDS, influxqlFrom, type ActivityField } from '../lib/schema.ts'
@@ -18,7 +18,7 @@ export interface RangeRow {
   key: string
   /** operations or bytes over the range */
   total: Record<ActivityField, number>
-  /** highest per-poll sum of the row in the range, ops/s or bytes/s */
+  /** highest per-poll sum of the row in the range within one cluster, ops/s or bytes/s */
   peak: Record<ActivityField, number>
 }
 
@@ -67,27 +67,34 @@ const ROLLUP_KIND: Record<RangeBy, string> = {
   cluster: `${quoteIdent('path')} = '' AND ${quoteIdent('client_ip')} = ''`,
 }
 
-/** InfluxQL retention (`30d`, `36h`, `12w`, `INF`) in seconds; Infinity for forever. */
-export function retentionSeconds(d: string | undefined): number {
-  const m = /^(\d+)(h|d|w)$/.exec(d ?? '30d')
-  return m ? Number(m[1]) * { h: 3600, d: 86_400, w: 604_800 }[m[2] as 'h' | 'd' | 'w'] : Infinity
-}
+/**
+ * Raw points are read over at most this many days in one answer (s): beyond, the rollups answer
+ * even where raw points are still kept — a scan of months of raw points would load InfluxDB, and
+ * the collector writes to it.
+ */
+export const MAX_RAW_SPAN_SECONDS = 31 * 86_400
 
 /** The parts of [from, to] read from rollups and from raw points, and the range they cover together. */
 export function splitRange(q: Pick<RangeQuery, 'from' | 'to'>, o: RangeOptions): Pick<RangeAnswer, 'from' | 'to' | 'rollups' | 'raw'> {
   const I = o.intervalSeconds
   const H = o.rollupSeconds
   const nowS = (o.now ?? Date.now)() / 1000
-  const rawSince = nowS - retentionSeconds(o.influx.retention?.raw)
   const down = (t: number, step: number) => Math.floor(t / step) * step
   const up = (t: number, step: number) => Math.ceil(t / step) * step
   const to = up(q.to, I)
-  // Raw points only, when there are no rollups or the range starts inside raw retention.
-  if (!H || !Number.isFinite(rawSince) || q.from >= up(rawSince, H)) {
+  const kept = nowS - retentionSeconds(o.influx.retention?.raw)
+  // Without rollups only the raw points answer, from where they are still kept.
+  if (!H) {
+    const from = Math.min(to, Math.max(down(q.from, I), up(kept, I)))
+    return { from, to, raw: { from, to } }
+  }
+  const rawSince = Math.max(kept, nowS - MAX_RAW_SPAN_SECONDS)
+  if (q.from >= up(rawSince, H)) {
     const from = down(q.from, I)
     return { from, to, raw: { from, to } }
   }
-  // Rollups are written once a period is over: never beyond the last one that is.
+  // Rollups are written once a period is over: never beyond the last one that is (the config keeps
+  // raw retention ≥ 2 periods + a poll, so raw points are still kept from there).
   const boundary = Math.min(up(rawSince, H), down(nowS - I, H))
   const from = down(q.from, H)
   if (to <= boundary) return { from, to: up(to, H), rollups: { from, to: up(to, H) } }
@@ -144,11 +151,13 @@ export function createRangeSource(o: RangeOptions) {
       const where = `WHERE ${cluster}time > ${time(from)} AND time <= ${time(to)}`
       const sums = ACTIVITY_FIELDS.map((f) => `sum(${quoteIdent(f)}) AS ${quoteIdent(f)}`).join(', ')
       const peaks = ACTIVITY_FIELDS.map((f) => `max(${quoteIdent(f)}) AS ${quoteIdent(f)}`).join(', ')
-      // One statement each: the totals, and the highest per-poll sum (a poll is alone in its I-second bucket).
+      // One statement each: the totals, and the highest per-poll sum (a poll is alone in its I-second
+      // bucket) within one cluster, as the rollups keep it.
+      const perCluster = q.by === 'cluster' ? '' : `, ${quoteIdent('cluster')}`
       const [totals, highs] = await query(
         `SELECT ${sums} FROM ${influxqlFrom(MEASUREMENT.activity)} ${where} GROUP BY ${tag}; ` +
           `SELECT ${peaks} FROM (SELECT ${sums} FROM ${influxqlFrom(MEASUREMENT.activity)} ${where} ` +
-          `GROUP BY time(${I}s), ${tag}) GROUP BY ${tag}`,
+          `GROUP BY time(${I}s), ${tag}${perCluster} fill(none)) GROUP BY ${tag}`,
       )
       // Stored counts of Qumulo's 60 s window: / 60 is the rate, × I the poll's share.
       add(totals?.series ?? [], (r, v) => ACTIVITY_FIELDS.forEach((f) => (r.total[f] += (num(v[f]) / RAW_WINDOW_SECONDS) * I)))

@@ -42,16 +42,22 @@ function createV1Transport(cfg: InfluxConfig, server: InfluxServer, timeoutMs: n
   return {
     server,
     // One POST per retention policy; a batch sent again after a partial failure rewrites the same
-    // points with the same values, which InfluxDB takes as no change.
+    // points with the same values, which InfluxDB takes as no change. A refusal of one policy's points
+    // (bad data: the segment will be set aside) does not keep the others from being sent first.
     async send(lines, signal) {
       const text = typeof lines === 'string' ? lines : Buffer.from(lines).toString('utf8')
       const groups = byRetentionPolicy(text)
+      let refused: InfluxError | undefined
       for (const [rp, group] of groups) {
         const url = urlFor(rp)
         const body = groups.size === 1 ? text : group.join('\n')
         const res = await request(url, { method: 'POST', headers, body, timeoutMs, signal, agents })
-        if (res.status >= 300) throw errorOf('POST', url, res)
+        if (res.status < 300) continue
+        const err = errorOf('POST', url, res)
+        if (err.retriable) throw err
+        refused ??= err
       }
+      if (refused) throw refused
     },
     ensureDatabase: () => ensureDatabase(cfg, server, timeoutMs),
     close: () => agents.destroy(),

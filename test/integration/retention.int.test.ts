@@ -68,4 +68,23 @@ describe('retention policies (InfluxDB 1.x)', () => {
     expect(Object.keys(await policies(c)).sort()).toEqual(['autogen', 'qactivity_jobs', 'qactivity_raw'])
     t.close?.()
   })
+
+  it('a policy whose points InfluxDB refuses does not keep the other policies of the batch from being written', async () => {
+    const c = cfg('rp_c')
+    const server = await detectServer(c)
+    const t = createTransport(c, server)
+    await t.ensureDatabase?.()
+    const now = Date.now()
+    await t.send(`qumulo_activity,cluster=a,client_ip=10.0.0.1,path=/p iops_read=60i ${now}`)
+    // a float where the shard holds integers: refused (400), the capacity point of the same batch still lands
+    await expect(
+      t.send(
+        `qumulo_activity,cluster=a,client_ip=10.0.0.1,path=/p iops_read=1.5 ${now + 1000}\n` +
+          `qumulo_capacity,cluster=a,path=/p used_bytes=7i ${now + 1000}`,
+      ),
+    ).rejects.toThrow(/400|field type conflict/)
+    const [cap] = await createInfluxQL(c).query('SELECT "used_bytes" FROM "qumulo_capacity"')
+    expect(cap.series[0]?.values.map((v) => v[1])).toEqual([7])
+    t.close?.()
+  })
 })

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -90,5 +90,30 @@ describe('Rollup', () => {
     expect(problems[0]).toMatch(/my%20cluster%2F1\.json: not a rollup state .*moved to .*\.bad/)
     expect(existsSync(`${file}.bad`)).toBe(true)
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ period: 60, polls: 1 })
+  })
+
+  it('ends a saved period of another length as it stands, and sums every later poll in the new one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rollup-'))
+    const file = rollupFile(dir, 'c1')
+    await poll(new Rollup('c1', 60, 10, file), 10, [series('10.0.0.1', '/a', 1)])
+    await poll(new Rollup('c1', 60, 10, file), 20, [series('10.0.0.1', '/a', 2)])
+    // QACTIVITY_ROLLUP_PERIOD 1m → 5m: the minute's state is written with the next poll, nothing skipped
+    const longer = new Rollup('c1', 300, 10, file)
+    const lines = await poll(longer, 30, [series('10.0.0.1', '/a', 4)])
+    expect(lines.find((l) => l.includes('path=/a'))).toMatch(/iops_read_total=30,.* 0$/)
+    expect(await longer.current()).toMatchObject({ period: 0, periodSeconds: 300, polls: 1, lastPoll: 30 })
+  })
+
+  it('removes its file when a save fails, so that a restart cannot write a finished period again from older polls', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rollup-'))
+    const file = rollupFile(dir, 'c1')
+    const r = new Rollup('c1', 60, 10, file)
+    await poll(r, 10, [series('10.0.0.1', '/a', 1)])
+    expect(existsSync(file)).toBe(true)
+    // the next save cannot rename onto the file: a directory stands where its temp file goes
+    mkdirSync(`${file}.tmp`)
+    await expect(poll(r, 20, [series('10.0.0.1', '/a', 2)])).rejects.toThrow()
+    expect(existsSync(file)).toBe(false)
+    expect((await r.current())?.polls).toBe(2) // memory keeps summing
   })
 })

@@ -231,4 +231,12 @@ describe('report configuration', () => {
       /QACTIVITY_ROLLUP_PERIOD: 1h is not a multiple of QACTIVITY_POLL_SECONDS \(70\)/,
     )
   })
+
+  it('keeps raw points longer than two rollup periods and a poll: the API reads raw from the last written period', () => {
+    expect(() => loadConfig({ QACTIVITY_RAW_RETENTION: '2h' })).toThrow(
+      /QACTIVITY_RAW_RETENTION \(2h\) must be at least two QACTIVITY_ROLLUP_PERIODs and a poll/,
+    )
+    expect(loadConfig({ QACTIVITY_RAW_RETENTION: '3h' }).influx.retention?.raw).toBe('3h')
+    expect(loadConfig({ QACTIVITY_RAW_RETENTION: '1h', QACTIVITY_ROLLUP_PERIOD: 'off' }).collector.rollupSeconds).toBe(0)
+  })
 })
