@@ -243,6 +243,7 @@ export const ErrorSchema = z
 const Agg = z.object({ total: z.number(), mean: z.number(), peak: z.number() })
 const Growth = z.object({ start: z.number().nullable(), end: z.number().nullable(), delta: z.number().nullable() })
 const Share = { ops: z.number(), bytes: z.number() }
+const ClusterPart = z.object({ total: z.number().nullable(), peak: z.number().nullable() })
 
 export const StatsSchema = z
   .object({
@@ -271,6 +272,13 @@ export const StatsSchema = z
     intervalSeconds: z.number(),
     polls: z.number(),
     live: z.boolean(),
+    share: z
+      .object({
+        ...(Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, ClusterPart])) as Record<ActivityField, typeof ClusterPart>),
+        used_bytes: z.object({ total: z.number().nullable() }),
+      })
+      .optional()
+      .openapi({ description: "the job's share of its cluster over its window, percent (README: What the numbers mean)" }),
     incomplete: z
       .string()
       .optional()

@@ -14,6 +14,7 @@ import { createApp, type HealthReport } from './app.ts'
 import { JobService } from '../jobs/service.ts'
 import { openJobStore, type JobStore } from '../jobs/store.ts'
 import { createRangeSource } from '../stats/range.ts'
+import { createClusterActivity } from '../stats/share.ts'
 import { StatsService } from '../stats/service.ts'
 import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
@@ -171,6 +172,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     intervalSeconds: config.collector.pollSeconds,
     previousRuns: (name, before, id) => service.previousRuns(name, before, id),
     aggregates,
+    cluster: createClusterActivity(config.influx, config.collector.pollSeconds),
   })
   // The collector may be another process: InfluxDB itself tells what it has delivered.
   const watermark = cachedDelivered(collectorWatermark(config.influx))

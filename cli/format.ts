@@ -222,7 +222,12 @@ export interface StatsView {
   polls?: number
   intervalSeconds?: number
   previousRuns?: Array<{ id: string; startedAt: string; status: string }>
+  /** the job's share of its cluster, percent (null: none to tell) */
+  share?: Partial<Record<ActivityField, { total: number | null; peak: number | null }>> & { used_bytes?: { total: number | null } }
 }
+
+/** `12.3 %`, or `-` where there is no share to tell. */
+const percent = (v: unknown) => (isNum(v) ? `${v.toFixed(1)} %` : '-')
 
 /** `abs` = later − first; `pct` = abs / first × 100, null when the first is 0. */
 export interface DeltaView {
@@ -264,9 +269,12 @@ export function formatStats(s: StatsView, top = TOP_N): string {
   ])
   const activity = ACTIVITY_FIELDS.map((f) => {
     const a = s.activity?.[f]
-    return [f, formatAggregate(f, 'total', a?.total), formatAggregate(f, 'mean', a?.mean), formatAggregate(f, 'peak', a?.peak)]
+    const row = [f, formatAggregate(f, 'total', a?.total), formatAggregate(f, 'mean', a?.mean), formatAggregate(f, 'peak', a?.peak)]
+    return s.share ? [...row, percent(s.share[f]?.total), percent(s.share[f]?.peak)] : row
   })
-  lines.push(...section(['ACTIVITY', 'TOTAL', 'MEAN', 'PEAK'], activity))
+  const shareHeader = s.share ? ['OF CLUSTER', 'PEAK OF CLUSTER'] : []
+  lines.push(...section(['ACTIVITY', 'TOTAL', 'MEAN', 'PEAK', ...shareHeader], activity))
+  if (s.share) lines.push('', `capacity growth: ${percent(s.share.used_bytes?.total)} of the cluster's`)
   const capacity = (s.capacity ?? []).map((c) => [
     safe(String(c.path)),
     formatBytes(c.usedBytes?.delta, true),

@@ -52,3 +52,15 @@ export function activityLines(series: readonly ActivitySeries[], cluster: string
     return toLine({ measurement: MEASUREMENT.activity, tags: { cluster, client_ip: s.clientIp, path: s.path }, fields, time })
   })
 }
+
+/**
+ * The `qumulo_cluster_activity` line of a poll: the whole cluster's sums, as integer counts like the raw
+ * points, zeros too. One small series per cluster, kept long: a job's share of the cluster over any
+ * window is read from it without scanning the raw points (stats/share.ts).
+ */
+export function clusterActivityLine(series: readonly ActivitySeries[], cluster: string, time: number): string {
+  const counts = ACTIVITY_FIELDS.map(() => 0)
+  for (const s of series) for (let i = 0; i < counts.length; i++) counts[i] += countOf(s.rates[i])
+  const fields = Object.fromEntries(ACTIVITY_FIELDS.map((f, i) => [f, BigInt(counts[i])]))
+  return toLine({ measurement: MEASUREMENT.clusterActivity, tags: { cluster }, fields, time })
+}

@@ -3,7 +3,7 @@ import { messageOf } from '../lib/errors.ts'
 import type { QumuloClient } from '../qumulo/client.ts'
 import { isMissingDirectory } from '../qumulo/errors.ts'
 import type { DurableWriter } from '../lib/influx/writer.ts'
-import { sumBySeries, activityLines, type ActivitySeries } from './activity.ts'
+import { sumBySeries, activityLines, clusterActivityLine, type ActivitySeries } from './activity.ts'
 import type { Rollup, RollupStep } from './rollup.ts'
 import { capacityLine, clusterLine } from '../lib/capacity-points.ts'
 import { PathRule } from './path-rule.ts'
@@ -147,7 +147,7 @@ async function collectActivity(
     deps.states.fail('series-budget', 'Over the series budget: the deepest unwatched paths are collapsed', fields, 'warn')
   } else deps.states.ok('series-budget', 'Series within the budget again')
   out.series = fit.series
-  out.lines = activityLines(fit.series, deps.cluster, time)
+  out.lines = [...activityLines(fit.series, deps.cluster, time), clusterActivityLine(fit.series, deps.cluster, time)]
   // Attributed from the series before the budget (the same jobs either way: their paths are watched).
   // Attributed in the same write as the raw points: delivered (or spooled) together, never one without the other.
   const attributed = jobActivityLines(series, index, deps.cluster, time, deps.intervalSeconds)

@@ -186,5 +186,22 @@ export function jobDashboard(f: Flavour): Dashboard {
         // every field, the previous run's ID (a string) included; a stat shows numbers only by default
         .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false).fields('/.*/')),
     )
+    .withPanel(
+      stat(
+        f,
+        'Share of the cluster',
+        "The job's share of its whole cluster over its window, in %: per field its total (`_share_pct`) and its highest " +
+          'share of one poll (`_peak_share_pct`), and its paths\' capacity growth (README, "What the numbers mean"; ' +
+          'qactivity_job_summary, written at completion).',
+        'percent',
+        lastBy(
+          MEASUREMENT.jobSummary,
+          [...ACTIVITY_FIELDS.flatMap((x) => [`${x}_share_pct`, `${x}_peak_share_pct`]), 'used_bytes_share_pct'],
+          filters.job,
+          ['job_id'],
+        ),
+        24,
+      ),
+    )
   return numbered(d.build())
 }

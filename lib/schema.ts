@@ -7,6 +7,7 @@
 export const MEASUREMENT = {
   activity: 'qumulo_activity',
   activityRollup: 'qumulo_activity_rollup',
+  clusterActivity: 'qumulo_cluster_activity',
   capacity: 'qumulo_capacity',
   cluster: 'qumulo_cluster',
   job: 'qactivity_job',
@@ -117,6 +118,7 @@ export const SCHEMA = {
     tags: ['cluster', 'path', 'client_ip'],
     fields: [...ACTIVITY_FIELDS.flatMap((f) => [`${f}_total`, `${f}_peak`]), 'polls'],
   },
+  [MEASUREMENT.clusterActivity]: { tags: ['cluster'], fields: [...ACTIVITY_FIELDS] },
   [MEASUREMENT.capacity]: {
     tags: ['cluster', 'path'],
     fields: ['used_bytes', 'data_bytes', 'meta_bytes', 'files', 'directories'],
@@ -141,6 +143,8 @@ export const SCHEMA = {
       'directories_delta',
       'previous_job_id',
       ...ACTIVITY_FIELDS.map((f) => `${f}_total_change_pct`),
+      ...ACTIVITY_FIELDS.flatMap((f) => [`${f}_share_pct`, `${f}_peak_share_pct`]),
+      'used_bytes_share_pct',
     ],
   },
   [MEASUREMENT.jobActivity]: {

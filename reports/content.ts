@@ -190,17 +190,30 @@ function facts(input: ReportInput): Array<[string, string]> {
 }
 
 function activityTable(stats: JobStats): TableSection {
+  const share = stats.share
+  const pct = (v: number | null | undefined) => ({ text: typeof v === 'number' ? `${v.toFixed(1)} %` : '–' })
   return {
     kind: 'table',
     title: 'Activity',
     columns: [
       { label: 'Field', align: 'left', wide: true },
-      ...['Total', 'Mean', 'Peak'].map((label) => ({ label, align: 'right' as const })),
+      ...['Total', 'Mean', 'Peak', ...(share ? ['Of cluster', 'Peak of cluster'] : [])].map((label) => ({
+        label,
+        align: 'right' as const,
+      })),
     ],
     rows: ACTIVITY_FIELDS.map((f) => [
       { text: FIELD_LABELS[f] },
       ...KINDS.map((k) => ({ text: formatAggregate(f, k, stats.activity[f]?.[k]) })),
+      ...(share ? [pct(share[f]?.total), pct(share[f]?.peak)] : []),
     ]),
+    ...(share
+      ? {
+          note:
+            "Of cluster: the job's total as a share of the whole cluster's in its window; peak of cluster: " +
+            `its highest share of one poll. Capacity growth: ${pct(share.used_bytes?.total).text} of the cluster's.`,
+        }
+      : {}),
   }
 }
 

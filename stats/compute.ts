@@ -37,6 +37,8 @@ export interface ActivityAggregates {
   polls: number
   /** summed rates per poll, at most {@link TIMELINE_POINTS} points (report charts) */
   timeline: TimelinePoint[]
+  /** summed rates of every poll (epoch s → ACTIVITY_FIELDS order): the job's side of its share of the cluster */
+  perPoll: Map<number, number[]>
 }
 
 /** Points kept of a job's time series (a chart's width; a summary's size). */
@@ -146,6 +148,7 @@ export class ActivityAccumulator {
       topPaths: top(this.paths, 'path', TOP_N),
       polls: this.perTime.size,
       timeline: this.timeline(TIMELINE_POINTS, s.intervalSeconds),
+      perPoll: new Map(this.perTime),
     }
   }
 }

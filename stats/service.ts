@@ -9,6 +9,7 @@ import { LiveAggregates, type LiveOptions } from './live.ts'
 import { jobActivityQuery, type ActivitySelector } from './model.ts'
 import type { ActivitySource } from './model.ts'
 import { messageOf } from '../lib/errors.ts'
+import { shareOf, type ClusterActivity, type ClusterShare } from './share.ts'
 
 /** start, end and end − start of a capacity figure; null where a reading is missing. */
 export interface Growth {
@@ -33,7 +34,7 @@ export interface CapacityGrowth {
 }
 
 /** The answer of `GET /api/v1/jobs/{id}/stats` (docs/interface.md §6; extra keys may be added). */
-export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline'> {
+export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline' | 'perPoll'> {
   job: string
   name: string
   /** the cluster whose points were counted (`""`: every cluster) */
@@ -54,6 +55,8 @@ export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline'>
   incomplete?: string
   /** earlier runs of the same job name, newest first */
   previousRuns: Array<{ id: string; startedAt: string; status: JobStatus }>
+  /** the job's share of its cluster over its window, percent (stats/share.ts); absent without the cluster's series */
+  share?: ClusterShare
 }
 
 /** `abs` = later − first; `pct` = abs / first × 100, null when the first is 0. */
@@ -79,6 +82,8 @@ export interface StatsDeps {
   now?: () => number
   /** how running jobs' aggregates are kept between calls (stats/live.ts) */
   live?: LiveOptions
+  /** the cluster's side of a job's share (stats/share.ts); no `share` in the stats without it */
+  cluster?: ClusterActivity
 }
 
 function cidrMatcher(clients: string[]): (value: string) => boolean {
@@ -182,6 +187,7 @@ export class StatsService {
     const previousRuns = this.previousRunsOf(job)
     const live = job.status === 'running'
     const [agg, capacity] = await Promise.all([this.activity(job), this.capacity(job, live)])
+    const share = await this.share(agg, capacity)
     const { startMs, endMs } = agg.selector
     const stats: JobStats = {
       job: job.id,
@@ -197,6 +203,7 @@ export class StatsService {
       polls: agg.polls,
       live,
       previousRuns,
+      ...(share ? { share } : {}),
       ...(job.backfill ? { incomplete: `clients or paths attached late: the polls up to ${job.backfill.until} are being backfilled` } : {}),
     }
     return { stats, timeline: agg.timeline }
@@ -241,6 +248,31 @@ export class StatsService {
     this.live.forget(job.id)
     const rows = await this.deps.source.rows(jobActivityQuery(job.id, selector))
     return { ...aggregateActivity(rows, selector), selector }
+  }
+
+  /** The job's share of the cluster over its window: the cluster's side read from its own small series. */
+  private async share(
+    agg: ActivityAggregates & { selector: ActivitySelector },
+    capacity: CapacityGrowth[],
+  ): Promise<ClusterShare | undefined> {
+    if (!this.deps.cluster) return undefined
+    const s = agg.selector
+    const toMs = s.endMs + s.intervalSeconds * 1000
+    const [polls, growth] = await Promise.all([
+      this.deps.cluster.polls(s.cluster, s.startMs, toMs),
+      this.deps.cluster.usedBytesGrowth(s.cluster, s.startMs, toMs),
+    ])
+    const deltas = capacity.map((c) => c.usedBytes.delta).filter((d): d is number => d !== null)
+    return shareOf(
+      {
+        perPoll: agg.perPoll,
+        totals: ACTIVITY_FIELDS.map((f) => agg.activity[f].total),
+        usedBytesDelta: deltas.length ? deltas.reduce((a, b) => a + b, 0) : null,
+      },
+      polls,
+      growth,
+      s,
+    )
   }
 
   private async capacity(job: Job, live: boolean): Promise<JobStats['capacity']> {

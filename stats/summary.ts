@@ -71,6 +71,13 @@ export function summaryLine(job: Job, s: JobStats, previous?: { id: string; stat
   fields.used_bytes_delta = sum('usedBytes')
   fields.files_delta = sum('files')
   fields.directories_delta = sum('directories')
+  // The share of the cluster, where one can be told (stats/share.ts).
+  for (const f of ACTIVITY_FIELDS) {
+    const share = s.share?.[f]
+    if (typeof share?.total === 'number') fields[`${f}_share_pct`] = share.total
+    if (typeof share?.peak === 'number') fields[`${f}_peak_share_pct`] = share.peak
+  }
+  if (typeof s.share?.used_bytes.total === 'number') fields.used_bytes_share_pct = s.share.used_bytes.total
   if (previous) {
     fields.previous_job_id = previous.id
     for (const f of ACTIVITY_FIELDS) {

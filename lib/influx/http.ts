@@ -37,7 +37,9 @@ export function isDatabaseNotFound(err: unknown): boolean {
     err instanceof InfluxError &&
     ((err.status === 404 && /database not found/i.test(err.body ?? '')) ||
       (err.status === 500 && /retention policy not found/i.test(err.body ?? '')) ||
-      (err.status === 404 && /bucket "[^"]*\/qactivity_[a-z]+" not found/i.test(err.body ?? '')))
+      (err.status === 404 && /bucket "[^"]*\/qactivity_[a-z]+" not found/i.test(err.body ?? '')) ||
+      // InfluxQL answers 200 with the error in its results: nothing written yet
+      (err.status === undefined && /^(database|retention policy) not found/i.test(err.body ?? '')))
   )
 }
 

@@ -19,6 +19,7 @@ import { panelsOf, substituteInfluxQL } from '../support/dashboards.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
 import { completedJob } from '../support/job.ts'
+import { createClusterActivity } from '../../stats/share.ts'
 import { jobScope } from '../../jobs/scope.ts'
 
 // A simulated run: 11 polls of a small cluster, two completed runs of the job "render" and their
@@ -86,6 +87,7 @@ beforeAll(async () => {
   const data: StoreData = { version: 1, jobs: Object.fromEntries(jobs.map((j) => [j.id, j])), outbox: [], nextSeq: 0 }
   const service = new StatsService({
     source: createInfluxQLSource(config.influx),
+    cluster: createClusterActivity(config.influx, I),
     intervalSeconds: I,
     previousRuns: (name, before, id) =>
       Object.values(data.jobs)
@@ -237,6 +239,17 @@ describe('the panels show the right numbers', () => {
     // a whole period of 5 polls has the poll rate as its mean; a period the run began inside has less
     expect(Math.max(...rates.map((r) => Number(r.read)))).toBeCloseTo(4, 9)
     for (const r of rates) expect(Number(r.read)).toBeLessThanOrEqual(4 + 1e-9)
+  })
+
+  it("job: the share of the cluster is the summary's, as the stats computed it", async () => {
+    const [row] = await run(panel('influxql/job.json', 'Share of the cluster'))
+    const share = stats['run-2'].share!
+    expect(share.iops_read.total).toBeGreaterThan(0)
+    for (const f of ACTIVITY_FIELDS) {
+      if (share[f].total === null) expect(row[`${f}_share_pct`], f).toBeNull()
+      else expect(Number(row[`${f}_share_pct`]), f).toBeCloseTo(share[f].total!, 9)
+      if (share[f].peak !== null) expect(Number(row[`${f}_peak_share_pct`]), f).toBeCloseTo(share[f].peak!, 9)
+    }
   })
 
   it('compare: one series per job on the seconds since its start, and the totals table', async () => {

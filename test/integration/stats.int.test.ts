@@ -19,6 +19,7 @@ import type { Job } from '../../jobs/types.ts'
 import { startInfluxd, type Influxd } from '../support/influxd.ts'
 import { tempDir } from '../support/tmp.ts'
 import { completedJob } from '../support/job.ts'
+import { createClusterActivity } from '../../stats/share.ts'
 
 const ODD = `/adv/q'uo"te\\s (x)+[y]{2}.*$^|?ü`
 const workloads = [
@@ -148,6 +149,30 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
     expect(s.activity.iops_read.mean).toBeCloseTo((2 + 0.1) * 1, 9)
     expect(s.activity.iops_read.peak).toBeCloseTo(2.1, 9)
     expect(s.topClients.map((c) => c.client)).toEqual(['10.1.0.1'])
+  })
+
+  it("share of the cluster: the job's totals and per-poll sums over the whole cluster's, from its own series", async () => {
+    const withShare = new StatsService({
+      source: createInfluxQLSource(config.influx),
+      intervalSeconds: I,
+      previousRuns: () => [],
+      cluster: createClusterActivity(config.influx, I),
+    })
+    const s = await withShare.stats(await attribute(job({ startS: S, endS: E, clients: ['10.1.0.1'] })))
+    const mine = truth([...W_('A', 'D')], () => ['10.1.0.1'], E - S)
+    const all = truth([...workloads], (w) => w.clients, E - S)
+    for (const f of ACTIVITY_FIELDS) {
+      // rates are constant, so the peak share is the total share; no workload reads bytes: no share to tell
+      const want = all[f] > 0 ? (mine[f] / all[f]) * 100 : null
+      if (want === null) expect(s.share![f], f).toEqual({ total: null, peak: null })
+      else {
+        expect(s.share![f].total, f).toBeCloseTo(want, 9)
+        expect(s.share![f].peak, f).toBeCloseTo(want, 9)
+      }
+    }
+    // e.g. file reads: 10.1.0.1 does 2 × 60 + 6 of the cluster's 2 × 2 × 60 + 600 + 6000 + 6 per minute
+    expect(s.share!.iops_read.total).toBeCloseTo((126 / 6846) * 100, 9)
+    expect(s.share!.used_bytes).toEqual({ total: null }) // no paths: no growth of its own
   })
 
   it('by path only, including paths under it but never a sibling prefix', async () => {

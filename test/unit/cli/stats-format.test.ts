@@ -216,6 +216,27 @@ describe('formatStats', () => {
     )
   })
 
+  it("the job's share of its cluster, where the stats have one: total and peak per field, capacity growth", () => {
+    const none = { total: null, peak: null }
+    const out = formatStats({
+      ...STATS,
+      share: {
+        iops_read: { total: 12.345, peak: 80 },
+        iops_write: { total: 0, peak: 0 },
+        metadata_iops_read: none,
+        metadata_iops_write: none,
+        throughput_read: { total: 100, peak: 100 },
+        throughput_write: none,
+        used_bytes: { total: 2.5 },
+      },
+    })
+    expect(out).toMatch(/^ACTIVITY +TOTAL +MEAN +PEAK +OF CLUSTER +PEAK OF CLUSTER$/m)
+    expect(out).toMatch(/^iops_read +1\.23 M ops +1\.70 k ops\/s +4\.50 k ops\/s +12\.3 % +80\.0 %$/m)
+    expect(out).toMatch(/^metadata_iops_read .* - +-$/m)
+    expect(out).toContain("\ncapacity growth: 2.5 % of the cluster's\n")
+    expect(formatStats(STATS)).not.toContain('OF CLUSTER')
+  })
+
   it('a running job with nothing yet: "running", no empty sections, missing fields as -', () => {
     const out = formatStats({
       job: 'j2',

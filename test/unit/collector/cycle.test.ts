@@ -110,7 +110,7 @@ describe('runCycle', () => {
     await writer.flush()
     await writer.close()
 
-    expect(report).toMatchObject({ success: false, entries: 2, rejectedEntries: 2, points: 4, resolveCalls: 1 })
+    expect(report).toMatchObject({ success: false, entries: 2, rejectedEntries: 2, points: 5, resolveCalls: 1 })
     expect(report.failedEndpoints.sort()).toEqual(['activity-entries', 'aggregates /w2'])
     expect(influx.accepted).toEqual(
       expect.arrayContaining([
