@@ -173,6 +173,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     previousRuns: (name, before, id) => service.previousRuns(name, before, id),
     aggregates,
     cluster: createClusterActivity(config.influx, config.collector.pollSeconds),
+    tagRules: config.tags,
   })
   // The collector may be another process: InfluxDB itself tells what it has delivered.
   const watermark = cachedDelivered(collectorWatermark(config.influx))

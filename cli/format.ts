@@ -1,6 +1,7 @@
 import type { Job, PathCapacity } from '../jobs/types.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
 import { TOP_N } from '../stats/compute.ts'
+import { profileText, type IoProfile } from '../stats/profile.ts'
 import * as units from '../lib/units.ts'
 import { formatAggregate, formatDuration, formatOps, formatPct, formatSpan, UNITS_NOTE } from '../lib/units.ts'
 
@@ -222,6 +223,9 @@ export interface StatsView {
   polls?: number
   intervalSeconds?: number
   previousRuns?: Array<{ id: string; startedAt: string; status: string }>
+  /** mean I/O sizes, metadata intensity, read/write mix; the automatic tags */
+  profile?: IoProfile
+  tags?: string[]
   /** the job's share of its cluster, percent (null: none to tell) */
   share?: Partial<Record<ActivityField, { total: number | null; peak: number | null }>> & { used_bytes?: { total: number | null } }
 }
@@ -265,6 +269,8 @@ export function formatStats(s: StatsView, top = TOP_N): string {
     ['status', safe(String(s.status))],
     ['window', formatWindow(s)],
     ...((polls !== undefined ? [['polls', polls]] : []) as Array<[string, string]>),
+    ...((s.profile ? [['profile', safe(profileText(s.profile))]] : []) as Array<[string, string]>),
+    ...((s.tags ? [['tags', s.tags.length ? safe(s.tags.join(', ')) : '-']] : []) as Array<[string, string]>),
     ['units', UNITS_NOTE],
   ])
   const activity = ACTIVITY_FIELDS.map((f) => {

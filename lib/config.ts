@@ -136,6 +136,18 @@ export interface ReportConfig {
   thresholdPct: number
 }
 
+/** Thresholds of the automatic job tags (README "What the numbers mean"; stats/profile.ts). */
+export interface TagConfig {
+  /** `QACTIVITY_TAG_METADATA_RATIO`: `metadata-heavy` from this many metadata ops per data op @defaultValue 2 */
+  metadataRatio: number
+  /** `QACTIVITY_TAG_SMALL_IO_KIB`: `small-io` below this mean I/O size @defaultValue 64 */
+  smallIoKiB: number
+  /** `QACTIVITY_TAG_WRITE_HEAVY_PCT`: `write-heavy` from this share of the bytes written @defaultValue 75 */
+  writeHeavyPct: number
+  /** `QACTIVITY_TAG_HOG_PCT`: `cluster-hog` from this peak share of the cluster in any field @defaultValue 50 */
+  hogPct: number
+}
+
 /** The CLI client and workers. */
 export interface ClientConfig {
   /** `QACTIVITY_URL` @defaultValue 'http://127.0.0.1:8750' */
@@ -191,6 +203,7 @@ export interface Config {
   api: ApiConfig
   grafana: GrafanaConfig
   report: ReportConfig
+  tags: TagConfig
   client: ClientConfig
   slurm: SlurmConfig
   /** `QACTIVITY_LOG_LEVEL` @defaultValue 'info' */
@@ -531,6 +544,12 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
     api: readApi(r, need.includes('api')),
     grafana: readGrafana(r),
     report: readReport(r),
+    tags: {
+      metadataRatio: r.int('QACTIVITY_TAG_METADATA_RATIO', 2, 1, 1_000_000),
+      smallIoKiB: r.int('QACTIVITY_TAG_SMALL_IO_KIB', 64, 1, 1_048_576),
+      writeHeavyPct: r.int('QACTIVITY_TAG_WRITE_HEAVY_PCT', 75, 1, 100),
+      hogPct: r.int('QACTIVITY_TAG_HOG_PCT', 50, 1, 100),
+    },
     client: {
       url: r.url('QACTIVITY_URL', r.str('QACTIVITY_URL') ?? 'http://127.0.0.1:8750', ['http:', 'https:']) ?? '',
       token: r.str('QACTIVITY_TOKEN'),

@@ -145,6 +145,12 @@ export const SCHEMA = {
       ...ACTIVITY_FIELDS.map((f) => `${f}_total_change_pct`),
       ...ACTIVITY_FIELDS.flatMap((f) => [`${f}_share_pct`, `${f}_peak_share_pct`]),
       'used_bytes_share_pct',
+      'read_io_size_bytes',
+      'write_io_size_bytes',
+      'metadata_per_data_op',
+      'read_ops_pct',
+      'read_bytes_pct',
+      'tags',
     ],
   },
   [MEASUREMENT.jobActivity]: {

@@ -14,6 +14,7 @@ import {
   type AggregateKind,
 } from '../lib/units.ts'
 import type { JobStats } from '../stats/service.ts'
+import { profileText } from '../stats/profile.ts'
 import type { DigestInput, ReportInput } from './model.ts'
 import { headerLine } from './escape.ts'
 
@@ -177,6 +178,8 @@ function facts(input: ReportInput): Array<[string, string]> {
     ['Paths', listed(job.paths ?? [], 10)],
     ['Clients', listed(job.clients ?? [], 5)],
     ['Polls', `${formatCount(stats.polls)} (every ${stats.intervalSeconds} s)`],
+    ...(stats.profile ? [['I/O profile', profileText(stats.profile)] as [string, string]] : []),
+    ...(stats.tags ? [['Tags', stats.tags.length ? stats.tags.join(', ') : '—'] as [string, string]] : []),
   ]
   if (input.previous) {
     const p = input.previous.job

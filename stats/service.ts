@@ -10,6 +10,7 @@ import { jobActivityQuery, type ActivitySelector } from './model.ts'
 import type { ActivitySource } from './model.ts'
 import { messageOf } from '../lib/errors.ts'
 import { shareOf, type ClusterActivity, type ClusterShare } from './share.ts'
+import { profileOf, tagsOf, type IoProfile, type JobTag, type TagRules } from './profile.ts'
 
 /** start, end and end − start of a capacity figure; null where a reading is missing. */
 export interface Growth {
@@ -57,6 +58,10 @@ export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline' 
   previousRuns: Array<{ id: string; startedAt: string; status: JobStatus }>
   /** the job's share of its cluster over its window, percent (stats/share.ts); absent without the cluster's series */
   share?: ClusterShare
+  /** mean I/O sizes, metadata intensity, read/write mix (stats/profile.ts); absent in summaries made before it */
+  profile?: IoProfile
+  /** the automatic tags the job earned (`QACTIVITY_TAG_*` thresholds) */
+  tags?: JobTag[]
 }
 
 /** `abs` = later − first; `pct` = abs / first × 100, null when the first is 0. */
@@ -84,6 +89,8 @@ export interface StatsDeps {
   live?: LiveOptions
   /** the cluster's side of a job's share (stats/share.ts); no `share` in the stats without it */
   cluster?: ClusterActivity
+  /** thresholds of the automatic tags @defaultValue DEFAULT_TAG_RULES */
+  tagRules?: TagRules
 }
 
 function cidrMatcher(clients: string[]): (value: string) => boolean {
@@ -204,6 +211,8 @@ export class StatsService {
       live,
       previousRuns,
       ...(share ? { share } : {}),
+      profile: profileOf(agg.activity),
+      tags: tagsOf(agg.activity, share, this.deps.tagRules),
       ...(job.backfill ? { incomplete: `clients or paths attached late: the polls up to ${job.backfill.until} are being backfilled` } : {}),
     }
     return { stats, timeline: agg.timeline }

@@ -78,6 +78,15 @@ export function summaryLine(job: Job, s: JobStats, previous?: { id: string; stat
     if (typeof share?.peak === 'number') fields[`${f}_peak_share_pct`] = share.peak
   }
   if (typeof s.share?.used_bytes.total === 'number') fields.used_bytes_share_pct = s.share.used_bytes.total
+  // The I/O profile where it can be told, and the tags (comma-separated; "" for none).
+  const p = s.profile
+  const put = (name: string, v: number | null | undefined) => typeof v === 'number' && (fields[name] = v)
+  put('read_io_size_bytes', p?.meanIoSize.read)
+  put('write_io_size_bytes', p?.meanIoSize.write)
+  put('metadata_per_data_op', p?.metadataPerDataOp)
+  put('read_ops_pct', p?.readPct.ops)
+  put('read_bytes_pct', p?.readPct.bytes)
+  if (s.tags) fields.tags = s.tags.join(',')
   if (previous) {
     fields.previous_job_id = previous.id
     for (const f of ACTIVITY_FIELDS) {

@@ -175,6 +175,28 @@ describe('per-job aggregates against the scenario ground truth (real influxd, In
     expect(s.share!.used_bytes).toEqual({ total: null }) // no paths: no growth of its own
   })
 
+  it('I/O profile and automatic tags on crafted workloads (default thresholds)', async () => {
+    const service = new StatsService({
+      source: createInfluxQLSource(config.influx),
+      intervalSeconds: I,
+      previousRuns: () => [],
+      cluster: createClusterActivity(config.influx, I),
+    })
+    const of = async (clients: string[]) => service.stats(await attribute(job({ startS: S, endS: E, clients })))
+    // ABC: 6,000 reads a minute of the cluster's 6,846, no bytes: small I/O, and most of the cluster at every poll
+    expect((await of(['10.4.0.2'])).tags).toEqual(['small-io', 'cluster-hog'])
+    // C and ODD: 270 + 810 metadata operations, no data operations — and all of the cluster's metadata activity
+    expect((await of(['10.2.0.5', '10.4.0.3'])).tags).toEqual(['metadata-heavy', 'cluster-hog'])
+    // A's second client: 1,080 reads of no bytes, 2 × 30 blocks of 4 KiB written a minute by no write operations
+    const a = await of(['10.1.0.2'])
+    // …and half of all the bytes the cluster wrote at every poll (10.1.0.1 writes the other half): 50 % is a hog
+    expect(a.tags).toEqual(['small-io', 'write-heavy', 'cluster-hog'])
+    expect(a.share!.throughput_write.peak).toBeCloseTo(50, 9)
+    expect(a.profile).toEqual({ meanIoSize: { read: 0, write: null }, metadataPerDataOp: 0, readPct: { ops: 100, bytes: 0 } })
+    // ODD alone: 810 metadata operations, too few to judge its mix (it is still all of the cluster's)
+    expect((await of(['10.4.0.3'])).tags).toEqual(['cluster-hog'])
+  })
+
   it('by path only, including paths under it but never a sibling prefix', async () => {
     const s = await statsOf(job({ startS: S, endS: E, paths: ['/proj/a'] }))
     expectTotals(

@@ -237,6 +237,17 @@ describe('formatStats', () => {
     expect(formatStats(STATS)).not.toContain('OF CLUSTER')
   })
 
+  it('the I/O profile and the automatic tags in the header block', () => {
+    const out = formatStats({
+      ...STATS,
+      profile: { meanIoSize: { read: 4096, write: null }, metadataPerDataOp: 0.5, readPct: { ops: 100, bytes: 100 } },
+      tags: ['small-io', 'cluster-hog'],
+    })
+    expect(out).toContain('\nprofile  read 4.0 KiB/op; 0.50 metadata ops per data op; reads 100 % of ops, 100 % of bytes\n')
+    expect(out).toContain('\ntags     small-io, cluster-hog\n')
+    expect(formatStats({ ...STATS, tags: [] })).toContain('\ntags    -\n')
+  })
+
   it('a running job with nothing yet: "running", no empty sections, missing fields as -', () => {
     const out = formatStats({
       job: 'j2',
