@@ -174,6 +174,8 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     aggregates,
     cluster: createClusterActivity(config.influx, config.collector.pollSeconds),
     tagRules: config.tags,
+    regressionRuns: config.report.regressionRuns,
+    thresholdPct: config.report.thresholdPct,
   })
   // The collector may be another process: InfluxDB itself tells what it has delivered.
   const watermark = cachedDelivered(collectorWatermark(config.influx))

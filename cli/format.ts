@@ -223,6 +223,8 @@ export interface StatsView {
   polls?: number
   intervalSeconds?: number
   previousRuns?: Array<{ id: string; startedAt: string; status: string }>
+  /** a completed run against the median of its last runs: the changes flagged, in words */
+  regression?: { runs: number; flags: Array<{ text: string }> }
   /** mean I/O sizes, metadata intensity, read/write mix; the automatic tags */
   profile?: IoProfile
   tags?: string[]
@@ -281,6 +283,11 @@ export function formatStats(s: StatsView, top = TOP_N): string {
   const shareHeader = s.share ? ['OF CLUSTER', 'PEAK OF CLUSTER'] : []
   lines.push(...section(['ACTIVITY', 'TOTAL', 'MEAN', 'PEAK', ...shareHeader], activity))
   if (s.share) lines.push('', `capacity growth: ${percent(s.share.used_bytes?.total)} of the cluster's`)
+  if (s.regression) {
+    const of = s.regression.runs === 1 ? 'the last run' : `the median of the last ${s.regression.runs} runs`
+    const flags = (s.regression.flags ?? []).map((f) => safe(String(f.text)))
+    lines.push('', flags.length ? `against ${of}: ${flags.join('; ')}` : `against ${of}: no change flagged`)
+  }
   const capacity = (s.capacity ?? []).map((c) => [
     safe(String(c.path)),
     formatBytes(c.usedBytes?.delta, true),

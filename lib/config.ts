@@ -132,8 +132,13 @@ export interface ReportConfig {
   to: string[]
   /** `QACTIVITY_REPORT_SCHEDULE`: cron expression (5 or 6 fields, server time zone) of the digests; off when unset */
   schedule?: string
-  /** `QACTIVITY_REPORT_THRESHOLD_PCT`: changes against the previous run at or beyond this are highlighted @defaultValue 20 */
+  /**
+   * `QACTIVITY_REPORT_THRESHOLD_PCT`: changes against the previous run, and against the median of the
+   * last runs, at or beyond this are highlighted @defaultValue 20
+   */
   thresholdPct: number
+  /** `QACTIVITY_REGRESSION_RUNS`: completed runs of the same name a run is compared with (their median) @defaultValue 5 */
+  regressionRuns: number
 }
 
 /** Thresholds of the automatic job tags (README "What the numbers mean"; stats/profile.ts). */
@@ -470,7 +475,14 @@ function readReport(r: Reader): ReportConfig {
     if (!to.length) r.problems.push('QACTIVITY_REPORT_TO is required when QACTIVITY_REPORT_SCHEDULE is set (the digests go there)')
     if (!smtpUrl) r.problems.push('SMTP_URL is required when QACTIVITY_REPORT_SCHEDULE is set')
   }
-  return { smtpUrl, from, to, schedule, thresholdPct: r.int('QACTIVITY_REPORT_THRESHOLD_PCT', 20, 1, 1000) }
+  return {
+    smtpUrl,
+    from,
+    to,
+    schedule,
+    thresholdPct: r.int('QACTIVITY_REPORT_THRESHOLD_PCT', 20, 1, 1000),
+    regressionRuns: r.int('QACTIVITY_REGRESSION_RUNS', 5, 1, 100),
+  }
 }
 
 function readSlurm(r: Reader): SlurmConfig {

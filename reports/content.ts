@@ -24,7 +24,7 @@ import { headerLine } from './escape.ts'
  * each renderer escapes for its medium.
  */
 
-/** A highlighted change: `up` = more than the previous run (more load, red), `down` = less (green). */
+/** A highlighted change: `up` = more than what it is compared with (more load, red), `down` = less (green). */
 export type Tone = 'up' | 'down'
 
 /** A table cell: its text and, for a change against the previous run, its highlight. */
@@ -110,7 +110,7 @@ export function legendText(thresholdPct: number): { before: string; red: string;
   return {
     before: `Δ % at or beyond ±${thresholdPct} % is highlighted: `,
     red: 'red',
-    middle: ' = more than the previous run (more load on the cluster), ',
+    middle: ' = more than what it is compared with (more load on the cluster), ',
     green: 'green',
     after: ' = less.',
   }
@@ -295,6 +295,39 @@ function comparisonTable(input: ReportInput, compact: boolean): TableSection | u
   }
 }
 
+/** The run against the median of its last runs (stats/regression.ts): the flags in words, then every field. */
+function regressionTable(stats: JobStats, thresholdPct: number): TableSection | undefined {
+  const r = stats.regression
+  if (!r) return undefined
+  const of = r.runs === 1 ? 'the last run' : `the median of the last ${r.runs} runs`
+  const flagged = r.flags.map((f) => f.text)
+  const rows = ACTIVITY_FIELDS.flatMap((f) =>
+    (['total', 'mean'] as const).map((k) => {
+      const value = stats.activity[f][k]
+      const m = r.median[f][k]
+      const pct = m > 0 ? (value / m - 1) * 100 : null
+      return [
+        { text: `${FIELD_LABELS[f]}, ${k === 'total' ? 'total' : 'per second'}` },
+        { text: formatAggregate(f, k, value) },
+        { text: formatAggregate(f, k, m) },
+        deltaCell(value - m, pct, thresholdPct),
+      ]
+    }),
+  )
+  return {
+    kind: 'table',
+    title: `Against ${of}`,
+    intro: flagged.length ? `${flagged.join('; ')}.` : `No total or per-second rate differs by ${thresholdPct} % or more from ${of}.`,
+    columns: [
+      { label: '', align: 'left', wide: true },
+      ...['This run', r.runs === 1 ? 'Last run' : 'Median', 'Δ %'].map((label) => ({ label, align: 'right' as const })),
+    ],
+    rows,
+    thresholdPct,
+    note: `Runs: ${r.runIds.join(', ')} (same name and cluster, newest first).`,
+  }
+}
+
 function capacityTable(stats: JobStats): TableSection | undefined {
   if (!stats.capacity?.length) return undefined
   return {
@@ -347,6 +380,7 @@ export function reportContent(input: ReportInput, opts: { compact?: boolean } = 
   const sections: Array<Section | undefined> = [
     activityTable(stats),
     comparisonTable(input, opts.compact ?? false),
+    opts.compact ? undefined : regressionTable(stats, input.thresholdPct),
     opts.compact ? undefined : { kind: 'charts', title: 'Activity over time' },
     capacityTable(stats),
     shareTable(

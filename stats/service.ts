@@ -11,6 +11,7 @@ import type { ActivitySource } from './model.ts'
 import { messageOf } from '../lib/errors.ts'
 import { shareOf, type ClusterActivity, type ClusterShare } from './share.ts'
 import { profileOf, tagsOf, type IoProfile, type JobTag, type TagRules } from './profile.ts'
+import { regressionOf, type Regression } from './regression.ts'
 
 /** start, end and end − start of a capacity figure; null where a reading is missing. */
 export interface Growth {
@@ -62,6 +63,8 @@ export interface JobStats extends Omit<ActivityAggregates, 'polls' | 'timeline' 
   profile?: IoProfile
   /** the automatic tags the job earned (`QACTIVITY_TAG_*` thresholds) */
   tags?: JobTag[]
+  /** a completed job against the median of its last runs (stats/regression.ts); absent without history */
+  regression?: Regression
 }
 
 /** `abs` = later − first; `pct` = abs / first × 100, null when the first is 0. */
@@ -91,6 +94,10 @@ export interface StatsDeps {
   cluster?: ClusterActivity
   /** thresholds of the automatic tags @defaultValue DEFAULT_TAG_RULES */
   tagRules?: TagRules
+  /** completed runs a regression is judged against (`QACTIVITY_REGRESSION_RUNS`) @defaultValue 5 */
+  regressionRuns?: number
+  /** changes flagged from this many percent (`QACTIVITY_REPORT_THRESHOLD_PCT`) @defaultValue 20 */
+  thresholdPct?: number
 }
 
 function cidrMatcher(clients: string[]): (value: string) => boolean {
@@ -213,6 +220,7 @@ export class StatsService {
       ...(share ? { share } : {}),
       profile: profileOf(agg.activity),
       tags: tagsOf(agg.activity, share, this.deps.tagRules),
+      ...this.regression(job, agg.activity),
       ...(job.backfill ? { incomplete: `clients or paths attached late: the polls up to ${job.backfill.until} are being backfilled` } : {}),
     }
     return { stats, timeline: agg.timeline }
@@ -257,6 +265,24 @@ export class StatsService {
     this.live.forget(job.id)
     const rows = await this.deps.source.rows(jobActivityQuery(job.id, selector))
     return { ...aggregateActivity(rows, selector), selector }
+  }
+
+  /**
+   * A completed job against the last runs of its name on its cluster that have a summary: their
+   * totals and means as computed then (no re-scan).
+   */
+  private regression(job: Job, activity: JobStats['activity']): { regression?: Regression } {
+    if (job.status === 'running') return {}
+    const history = this.deps
+      .previousRuns(job.name, job.startedAt, job.id)
+      .filter((j) => j.status !== 'running' && (j.cluster ?? '') === (job.cluster ?? '') && j.summary?.state === 'done')
+      .flatMap((j) => {
+        const a = (j.summary?.stats as Partial<JobStats> | undefined)?.activity
+        return a ? [{ id: j.id, activity: a }] : []
+      })
+      .slice(0, this.deps.regressionRuns ?? 5)
+    const regression = regressionOf(activity, history, this.deps.thresholdPct ?? 20)
+    return regression ? { regression } : {}
   }
 
   /** The job's share of the cluster over its window: the cluster's side read from its own small series. */

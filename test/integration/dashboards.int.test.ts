@@ -241,6 +241,17 @@ describe('the panels show the right numbers', () => {
     for (const r of rates) expect(Number(r.read)).toBeLessThanOrEqual(4 + 1e-9)
   })
 
+  it("the second run is judged against the first: its median is the first run's summary", async () => {
+    const r = stats['run-2'].regression!
+    expect(r.runs).toBe(1)
+    expect(r.runIds).toEqual(['run-1'])
+    for (const f of ACTIVITY_FIELDS) {
+      expect(r.median[f].total, f).toBe(stats['run-1'].activity[f].total)
+      expect(r.median[f].mean, f).toBe(stats['run-1'].activity[f].mean)
+    }
+    expect(stats['run-1'].regression).toBeUndefined()
+  })
+
   it("job: the share of the cluster is the summary's, as the stats computed it", async () => {
     const [row] = await run(panel('influxql/job.json', 'Share of the cluster'))
     const share = stats['run-2'].share!

@@ -237,6 +237,18 @@ describe('formatStats', () => {
     expect(formatStats(STATS)).not.toContain('OF CLUSTER')
   })
 
+  it('the changes against the median of the last runs, in words', () => {
+    const flags = [
+      { text: 'read IOPS 2.3× the median of the last 5 runs' },
+      { text: 'bytes written 40 % of the median of the last 5 runs' },
+    ]
+    expect(formatStats({ ...STATS, regression: { runs: 5, flags } })).toContain(
+      '\nagainst the median of the last 5 runs: read IOPS 2.3× the median of the last 5 runs; ' +
+        'bytes written 40 % of the median of the last 5 runs\n',
+    )
+    expect(formatStats({ ...STATS, regression: { runs: 1, flags: [] } })).toContain('\nagainst the last run: no change flagged\n')
+  })
+
   it('the I/O profile and the automatic tags in the header block', () => {
     const out = formatStats({
       ...STATS,

@@ -118,6 +118,7 @@ describe('report configuration', () => {
       to: [],
       schedule: undefined,
       thresholdPct: 20,
+      regressionRuns: 5,
     })
     const c = loadConfig({
       SMTP_URL: 'smtp://u:p%40ss@mail:587',
@@ -125,6 +126,7 @@ describe('report configuration', () => {
       QACTIVITY_REPORT_TO: 'a@example.com, b@example.com,a@example.com',
       QACTIVITY_REPORT_SCHEDULE: '0 8 * * 1-5',
       QACTIVITY_REPORT_THRESHOLD_PCT: '10',
+      QACTIVITY_REGRESSION_RUNS: '3',
     })
     expect(c.report).toEqual({
       smtpUrl: 'smtp://u:p%40ss@mail:587',
@@ -132,6 +134,7 @@ describe('report configuration', () => {
       to: ['a@example.com', 'b@example.com'],
       schedule: '0 8 * * 1-5',
       thresholdPct: 10,
+      regressionRuns: 3,
     })
   })
 

@@ -55,7 +55,14 @@ describe('scheduled digests', () => {
     let now = T('10:30')
     const open = () =>
       startReports({
-        config: { smtpUrl: smtp.url, from: 'q@example.com', to: ['ops@example.com'], schedule: '0 * * * *', thresholdPct: 20 },
+        config: {
+          smtpUrl: smtp.url,
+          from: 'q@example.com',
+          to: ['ops@example.com'],
+          schedule: '0 * * * *',
+          thresholdPct: 20,
+          regressionRuns: 5,
+        },
         store,
         sources,
         dataDir: dir,
