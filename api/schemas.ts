@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi'
 import { normalizePath } from '../lib/paths.ts'
 import { canonicalClient } from '../lib/addresses.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
+import { parseGroup } from '../stats/usage.ts'
 import { CLUSTER_NAME_RE } from '../lib/clusters-file.ts'
 import { MAX_FUTURE_MS } from '../jobs/service.ts'
 import { JOB_ID_PATTERN, JOB_ID_RE } from '../jobs/ids.ts'
@@ -342,3 +343,40 @@ export const ActivityRangeSchema = z
     ),
   })
   .openapi('ActivityRange')
+
+export const UsageQuery = z
+  .strictObject({
+    group: z
+      .string()
+      .refine((g) => parseGroup(g) !== undefined, 'group must be name, cluster or label:KEY')
+      .default('name')
+      .openapi({ description: 'name, cluster or label:KEY (jobs without the label: "(none)")' }),
+    since: Instant.openapi({ description: 'jobs that ended at or after this' }),
+    until: Instant.optional().openapi({ description: 'and before this (default: now)' }),
+    cluster: ClusterName.optional(),
+  })
+  .refine((q) => !q.until || q.until > q.since, { message: 'until must be after since', path: ['until'] })
+
+export const UsageSchema = z
+  .object({
+    group: z.string(),
+    since: z.iso.datetime(),
+    until: z.iso.datetime(),
+    jobs: z.number().openapi({ description: 'completed jobs that ended in the range' }),
+    pending: z.number().openapi({ description: 'of these, jobs whose summary is not computed yet (not in the totals)' }),
+    rows: z.array(
+      z.object({
+        group: z.string(),
+        jobs: z.number(),
+        total: PerField.openapi({ description: "Σ of the jobs' summary totals: operations or bytes" }),
+        usedBytesDelta: z.number(),
+        share: z
+          .object(
+            Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, z.number().nullable()])) as Record<ActivityField, z.ZodNullable<z.ZodNumber>>,
+          )
+          .optional()
+          .openapi({ description: "the group's totals over the cluster's in the range, percent" }),
+      }),
+    ),
+  })
+  .openapi('Usage')

@@ -88,6 +88,14 @@ export const JOB_SUBCOMMANDS = {
     options: { ...withJob, pdf: str, email: many },
     positionals: true,
   },
+  usage: {
+    synopsis: 'usage --since TIME [--until TIME] [--group name|cluster|label:KEY] [--cluster C]',
+    about:
+      'showback: the completed jobs that ended in the range, per group: jobs, totals, used growth\n' +
+      'and share of the cluster (also as `qactivity usage`)',
+    options: { ...common, since: str, until: str, group: str, cluster: str },
+    positionals: false,
+  },
 } as const satisfies Record<string, JobSubcommandSpec>
 
 export type Subcommand = keyof typeof JOB_SUBCOMMANDS
@@ -167,6 +175,11 @@ ${ENVIRONMENT}
     usage: JOB_USAGE,
     options: withJob,
     words: SUBCOMMANDS,
+  },
+  usage: {
+    summary: 'showback: completed jobs of a range per name, cluster or label (qactivity job usage)',
+    usage: jobSubcommandUsage('usage').replace('qactivity job usage', 'qactivity usage'),
+    options: { ...common, since: str, until: str, group: str, cluster: str },
   },
   slurm: {
     summary: 'Slurm: install the controller hooks (conf), keep qactivity in line with Slurm (sync)',

@@ -356,3 +356,42 @@ export function formatComparison(c: ComparisonView): string {
     ].join('\n') + '\n'
   )
 }
+
+/** The JSON of `GET /api/v1/usage`. */
+export interface UsageView {
+  group: string
+  since: string
+  until: string
+  jobs: number
+  pending: number
+  rows: Array<{
+    group: string
+    jobs: number
+    total: Partial<Record<ActivityField, number>>
+    usedBytesDelta: number
+    share?: Partial<Record<ActivityField, number | null>>
+  }>
+}
+
+/** `qactivity usage`: one row per group, its totals and its share of the cluster's. */
+export function formatUsage(u: UsageView): string {
+  const t = (r: UsageView['rows'][number], f: ActivityField) => (isNum(r.total?.[f]) ? r.total[f] : 0)
+  const rows = (u.rows ?? []).map((r) => [
+    safe(String(r.group)),
+    formatCount(r.jobs),
+    formatOps(t(r, 'iops_read') + t(r, 'iops_write') + t(r, 'metadata_iops_read') + t(r, 'metadata_iops_write')),
+    formatBytes(t(r, 'throughput_read') + t(r, 'throughput_write')),
+    formatBytes(r.usedBytesDelta, true),
+    ...(['iops_read', 'iops_write', 'throughput_read', 'throughput_write'] as const).map((f) => percent(r.share?.[f])),
+  ])
+  const head = `${safe(String(u.group))}: ${formatCount(u.jobs)} jobs ended ${formatTime(u.since)} → ${formatTime(u.until)}`
+  const lines = [head + (u.pending ? ` (${formatCount(u.pending)} not summarised yet, not counted)` : '')]
+  if (rows.length)
+    lines.push(
+      '',
+      table([['GROUP', 'JOBS', 'OPS', 'BYTES', 'USED', 'READS %', 'WRITES %', 'READ BYTES %', 'WRITTEN %'], ...rows]),
+      '',
+      "% : of the cluster's in the range",
+    )
+  return lines.join('\n') + '\n'
+}

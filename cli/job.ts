@@ -7,7 +7,16 @@ import { UsageError, messageOf } from '../lib/errors.ts'
 import { TOP_N } from '../stats/compute.ts'
 import { ApiResponseError, createApiClient, type ApiClient } from './api-client.ts'
 import { JOB_SUBCOMMANDS, JOB_USAGE, jobSubcommandUsage, SUBCOMMANDS, type Subcommand } from './commands.ts'
-import { formatComparison, formatJob, formatJobTable, formatStats, type ComparisonView, type StatsView } from './format.ts'
+import {
+  formatComparison,
+  formatJob,
+  formatJobTable,
+  formatStats,
+  formatUsage,
+  type ComparisonView,
+  type StatsView,
+  type UsageView,
+} from './format.ts'
 
 /**
  * `qactivity job start|add-path|add-client|comment|complete|show|list|stats|compare` (docs/interface.md §2): a thin
@@ -181,6 +190,18 @@ export function parseJobArgs(argv: string[]): Invocation {
       }
       return { ...inv, job: undefined, jobs }
     }
+    case 'usage': {
+      const query = new URLSearchParams()
+      if (s('since') === undefined) throw new UsageError('usage: --since is required (jobs that ended from then on)')
+      query.set('since', parseTime('--since', s('since')!))
+      if (s('until') !== undefined) query.set('until', parseTime('--until', s('until')!))
+      const group = s('group') ?? 'name'
+      if (!/^(name|cluster|label:[A-Za-z0-9_.-]{1,64})$/.test(group))
+        throw new UsageError(`--group must be name, cluster or label:KEY, got "${group.slice(0, 80)}"`)
+      query.set('group', group)
+      if (s('cluster') !== undefined) query.set('cluster', s('cluster')!)
+      return { ...inv, query }
+    }
     case 'list': {
       const query = new URLSearchParams()
       const status = s('status')
@@ -215,6 +236,7 @@ export function resolveJob(flagValue: string | undefined, envJob: string | undef
 export function planRequest(inv: Exclude<Invocation, { sub: 'help' }>, envJob: string | undefined): PlannedRequest {
   if (inv.sub === 'start') return { method: 'POST', path: '/jobs', body: inv.body }
   if (inv.sub === 'list') return { method: 'GET', path: '/jobs', query: inv.query }
+  if (inv.sub === 'usage') return { method: 'GET', path: '/usage', query: inv.query }
   // IDs are checked against the ID pattern when parsed; URLSearchParams encodes them (and the commas)
   if (inv.sub === 'compare') return { method: 'GET', path: '/compare', query: new URLSearchParams({ jobs: (inv.jobs ?? []).join(',') }) }
   const base = `/jobs/${encodeURIComponent(resolveJob(inv.job, envJob))}`
@@ -292,6 +314,8 @@ function renderResult(inv: Exclude<Invocation, { sub: 'help' }>, result: unknown
       return formatStats(result as StatsView, inv.top)
     case 'compare':
       return formatComparison(result as ComparisonView)
+    case 'usage':
+      return formatUsage(result as UsageView)
     case 'report': {
       const r = result as { task?: string; to?: string[] } | undefined
       return `report queued for ${(r?.to ?? []).join(', ')}${r?.task ? ` (${r.task})` : ''}\n`

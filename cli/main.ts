@@ -12,6 +12,10 @@ const LOADERS: Record<CommandName, () => Promise<Command>> = {
   collect: async () => (await import('./collect.ts')).runCollectCommand,
   simulate: async () => (await import('../simulator/cli.ts')).runSimulateCommand,
   job: async () => (await import('./job.ts')).runJobCommand,
+  usage: async () => {
+    const { runJobCommand } = await import('./job.ts')
+    return (argv, env) => runJobCommand(['usage', ...argv], env)
+  },
   slurm: async () => (await import('./slurm.ts')).runSlurmCommand,
   dashboards: async () => (await import('./dashboards.ts')).runDashboardsCommand,
   demo: async () => (await import('./demo.ts')).runDemoCommand,

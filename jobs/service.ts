@@ -369,6 +369,11 @@ export class JobService {
     return out.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))
   }
 
+  /** Every job in the store (not the archive), for reads over all of them (usage). */
+  allJobs(): Iterable<Job> {
+    return Object.values(this.deps.store.data.jobs)
+  }
+
   /** Running jobs, from the index (no scan of every job). */
   runningJobs(): Job[] {
     return this.jobsWithStatus('running')

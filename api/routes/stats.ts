@@ -4,8 +4,20 @@ import { ApiError, influxUnavailable } from '../errors.ts'
 import { InfluxError } from '../../lib/influx/http.ts'
 import type { Logger } from '../../lib/log.ts'
 import type { JobService } from '../../jobs/service.ts'
-import { ActivityRangeQuery, ActivityRangeSchema, CompareQuery, ComparisonSchema, ErrorSchema, IdParam, StatsSchema } from '../schemas.ts'
+import {
+  ActivityRangeQuery,
+  ActivityRangeSchema,
+  UsageQuery,
+  UsageSchema,
+  CompareQuery,
+  ComparisonSchema,
+  ErrorSchema,
+  IdParam,
+  StatsSchema,
+} from '../schemas.ts'
 import type { ActivityRange } from '../../stats/range.ts'
+import { parseGroup, usageOf, withShares } from '../../stats/usage.ts'
+import { ACTIVITY_FIELDS } from '../../lib/schema.ts'
 import type { StatsService } from '../../stats/service.ts'
 
 const security = [{ bearerAuth: [] }]
@@ -90,6 +102,37 @@ export function statsRoutes(jobs: JobService, stats: StatsService | undefined, l
         range({ cluster: q.cluster, by: q.by, from: q.since.getTime() / 1000, to: (q.until?.getTime() ?? Date.now()) / 1000 }),
       )
       return c.json({ ...a, from: iso(a.from), to: iso(a.to), rollups: part(a.rollups), raw: part(a.raw) }, 200)
+    },
+  )
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/usage',
+      security,
+      summary: 'Showback: completed jobs of a range grouped by name, cluster or label, with totals and share of the cluster',
+      request: { query: UsageQuery },
+      responses: {
+        200: { description: 'per group (README: What the numbers mean)', content: { 'application/json': { schema: UsageSchema } } },
+        400: err('malformed query'),
+        401: err('no token'),
+        503: err('InfluxDB unreachable (for the shares)'),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query')
+      const group = parseGroup(q.group)!
+      const sinceMs = q.since.getTime()
+      const untilMs = q.until?.getTime() ?? Date.now()
+      const answer = usageOf(jobs.allJobs(), { group, sinceMs, untilMs, cluster: q.cluster })
+      if (range && answer.rows.length) {
+        // The cluster's totals over the same range, exact (rollups and raw points): the denominator of the shares.
+        const a = await guarded(() => range({ cluster: q.cluster, by: 'cluster', from: sinceMs / 1000, to: untilMs / 1000 }))
+        const totals = new Map(a.rows.map((r) => [r.key, r.total]))
+        const all = Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, a.rows.reduce((sum, r) => sum + r.total[f], 0)]))
+        totals.set('', all as (typeof a.rows)[number]['total'])
+        withShares(answer, totals, group.by === 'cluster')
+      }
+      return c.json({ group: q.group, since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), ...answer }, 200)
     },
   )
   return app

@@ -132,6 +132,7 @@ describe('job routes', () => {
       '/api/v1/jobs/{id}/report',
       '/api/v1/jobs/{id}/report/email',
       '/api/v1/jobs/{id}/stats',
+      '/api/v1/usage',
     ])
     expect(Object.keys(doc.paths['/api/v1/jobs'].post.requestBody!.content)).toEqual([
       'application/json',

@@ -254,3 +254,18 @@ describe('option values', () => {
     usage(() => parseLabelFilter('k:'), /key:value/)
   })
 })
+
+describe('usage (qactivity usage, qactivity job usage)', () => {
+  it('asks GET /usage with the range, the group and the cluster; needs --since, knows its groups', () => {
+    const inv = parse('usage', '--since', '2026-11-01T00:00:00Z', '--group', 'label:project', '--cluster', 'qa')
+    const req = planRequest(inv, 'ignored')
+    expect(req.method).toBe('GET')
+    expect(req.path).toBe('/usage')
+    expect(Object.fromEntries(req.query!)).toEqual({ since: '2026-11-01T00:00:00Z', group: 'label:project', cluster: 'qa' })
+    expect(Object.fromEntries(planRequest(parse('usage', '--since', '2026-11-01T00:00:00Z'), undefined).query!)).toMatchObject({
+      group: 'name',
+    })
+    usage(() => parse('usage'), /--since is required/)
+    usage(() => parse('usage', '--since', '2026-11-01T00:00:00Z', '--group', 'user'), /--group must be name, cluster or label:KEY/)
+  })
+})

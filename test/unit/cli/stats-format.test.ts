@@ -9,6 +9,7 @@ import {
   formatOps,
   formatPct,
   formatStats,
+  formatUsage,
   formatWindow,
   type StatsView,
 } from '../../../cli/format.ts'
@@ -349,5 +350,36 @@ describe('formatComparison', () => {
     const row = out.split('\n').find((l) => l.startsWith('iops_read total'))!
     expect(row).toMatch(/1\.23 M ops\s+1\.40 M ops \(n\/a\)\s+1\.40 M ops \(\+13\.4 %\)$/)
     expect(out.split('\n').find((l) => l.startsWith('JOB'))).toMatch(/^JOB\s+j1 \(baseline\)\s+j3\s+j2$/)
+  })
+})
+
+describe('formatUsage', () => {
+  it('one row per group: jobs, all operations, all bytes, used growth and the shares of the cluster', () => {
+    const out = formatUsage({
+      group: 'label:project',
+      since: '2026-11-01T00:00:00Z',
+      until: '2026-12-01T00:00:00Z',
+      jobs: 3,
+      pending: 1,
+      rows: [
+        {
+          group: 'p1',
+          jobs: 2,
+          total: {
+            iops_read: 1000,
+            iops_write: 500,
+            metadata_iops_read: 0,
+            metadata_iops_write: 0,
+            throughput_read: 1024,
+            throughput_write: 0,
+          },
+          usedBytesDelta: 2048,
+          share: { iops_read: 12.5, iops_write: null, throughput_read: 50, throughput_write: 0 },
+        },
+      ],
+    })
+    expect(out).toContain('label:project: 3 jobs ended 2026-11-01 00:00:00Z → 2026-12-01 00:00:00Z (1 not summarised yet, not counted)\n')
+    expect(out).toMatch(/^GROUP +JOBS +OPS +BYTES +USED +READS % +WRITES % +READ BYTES % +WRITTEN %$/m)
+    expect(out).toMatch(/^p1 +2 +1\.50 k ops +1\.0 KiB +\+2\.0 KiB +12\.5 % +- +50\.0 % +0\.0 %$/m)
   })
 })
