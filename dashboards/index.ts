@@ -4,6 +4,7 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
 import { clusterDashboard } from './cluster.ts'
 import { compareDashboard } from './compare.ts'
 import { jobDashboard } from './job.ts'
+import { usageDashboard } from './usage.ts'
 import { FLAVOURS, type Flavour } from './target.ts'
 
 /** Values baked into the dashboards' constants. */
@@ -24,9 +25,9 @@ export interface DashboardFile {
   dashboard: Dashboard
 }
 
-const BUILDERS = { cluster: clusterDashboard, job: jobDashboard, compare: compareDashboard }
+const BUILDERS = { cluster: clusterDashboard, job: jobDashboard, compare: compareDashboard, usage: usageDashboard }
 
-/** The three dashboards in both flavours (README: Dashboards). */
+/** The four dashboards in both flavours (README: Dashboards). */
 export function buildDashboards(o: DashboardOptions = {}): DashboardFile[] {
   return FLAVOURS.flatMap((flavour) =>
     Object.entries(BUILDERS).map(([name, build]) => {

@@ -299,3 +299,56 @@ export function tagValues(measurement: string, tag: string, where?: Filter): { i
     ].join('\n'),
   }
 }
+
+/**
+ * Showback from the job summaries (one point per completed job, at its end): per `by` tag the jobs
+ * that ended in the time range and their totals added up (ops, bytes), as a table.
+ */
+export function usageBy(by: 'job_name' | 'cluster', filter: Filter): PanelQuery {
+  const totals = ACTIVITY_FIELDS.map((f) => `sum(${q(`${f}_total`)}) AS ${q(f)}`).join(', ')
+  const fields = ACTIVITY_FIELDS.map((f) => `${f}_total`)
+  return {
+    influxql:
+      `SELECT count(${q('window_seconds')}) AS ${q('jobs')}, ${totals} FROM ${influxqlFrom(MEASUREMENT.jobSummary)} ` +
+      `WHERE $timeFilter AND ${filter.influxql} GROUP BY ${q(by)}`,
+    flux: [
+      'import "strings"',
+      '',
+      `data = from(bucket: "${fluxBucket('${bucket}', MEASUREMENT.jobSummary)}")`,
+      '  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)',
+      `  |> filter(fn: (r) => r._measurement == "${MEASUREMENT.jobSummary}" and ${filter.flux})`,
+      'jobs = data',
+      '  |> filter(fn: (r) => r._field == "window_seconds")',
+      `  |> group(columns: ["${by}"])`,
+      '  |> count()',
+      '  |> map(fn: (r) => ({r with _field: "jobs", _value: float(v: r._value)}))',
+      'totals = data',
+      `  |> filter(fn: (r) => ${fields.map((f) => `r._field == "${f}"`).join(' or ')})`,
+      `  |> group(columns: ["${by}", "_field"])`,
+      '  |> sum()',
+      '  |> map(fn: (r) => ({r with _field: strings.trimSuffix(v: r._field, suffix: "_total")}))',
+      'union(tables: [jobs, totals])',
+      `  |> pivot(rowKey: ["${by}"], columnKey: ["_field"], valueColumn: "_value")`,
+      '  |> group()',
+    ].join('\n'),
+    format: 'table',
+  }
+}
+
+/** Completed jobs per Grafana interval (their summaries' end times), per cluster. */
+export function jobsOverTime(filter: Filter): PanelQuery {
+  return {
+    influxql:
+      `SELECT count(${q('window_seconds')}) AS ${q('jobs')} FROM ${influxqlFrom(MEASUREMENT.jobSummary)} ` +
+      `WHERE $timeFilter AND ${filter.influxql} GROUP BY time($__interval), ${q('cluster')} fill(0)`,
+    flux: [
+      `from(bucket: "${fluxBucket('${bucket}', MEASUREMENT.jobSummary)}")`,
+      '  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)',
+      `  |> filter(fn: (r) => r._measurement == "${MEASUREMENT.jobSummary}" and r._field == "window_seconds" and ${filter.flux})`,
+      '  |> group(columns: ["cluster"])',
+      '  |> aggregateWindow(every: v.windowPeriod, fn: count, createEmpty: true)',
+      '  |> set(key: "_field", value: "jobs")',
+    ].join('\n'),
+    alias: '$tag_cluster $col',
+  }
+}

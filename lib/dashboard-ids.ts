@@ -12,4 +12,5 @@ export const UID = {
   cluster: (f: Flavour) => `qactivity-cluster-${f}`,
   job: (f: Flavour) => `qactivity-job-${f}`,
   compare: (f: Flavour) => `qactivity-compare-${f}`,
+  usage: (f: Flavour) => `qactivity-usage-${f}`,
 }

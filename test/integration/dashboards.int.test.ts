@@ -263,6 +263,14 @@ describe('the panels show the right numbers', () => {
     }
   })
 
+  it("usage: the jobs of a name and their totals are the sum of their summaries'", async () => {
+    const [render] = await run(panel('influxql/usage.json', 'By job name'))
+    expect(render.job_name).toBe('render')
+    expect(Number(render.jobs)).toBe(2)
+    for (const f of ACTIVITY_FIELDS)
+      expect(Number(render[f]), f).toBeCloseTo(stats['run-1'].activity[f].total + stats['run-2'].activity[f].total, 6)
+  })
+
   it('compare: one series per job on the seconds since its start, and the totals table', async () => {
     const rel = await run(panel('influxql/compare.json', 'IOPS since each job started'))
     const byJob = (id: string) => rel.filter((r) => r.job_id === id)

@@ -21,16 +21,18 @@ function variablesIn(text: string): string[] {
 }
 
 describe('generated dashboards', () => {
-  it('are the three dashboards in both flavours, with unique uids', () => {
+  it('are the four dashboards in both flavours, with unique uids', () => {
     expect(files.map((f) => f.file).sort()).toEqual([
       'flux/cluster.json',
       'flux/compare.json',
       'flux/job.json',
+      'flux/usage.json',
       'influxql/cluster.json',
       'influxql/compare.json',
       'influxql/job.json',
+      'influxql/usage.json',
     ])
-    expect(new Set(files.map((f) => f.dashboard.uid)).size).toBe(6)
+    expect(new Set(files.map((f) => f.dashboard.uid)).size).toBe(8)
   })
 
   it("name datasources provisioned by provisioning/datasources/influxdb.yaml, with the flavour's query language", () => {
