@@ -195,8 +195,14 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     delivered,
     log: log.child({ component: 'backfill' }),
   })
+  const range = createRangeSource({
+    influx: config.influx,
+    intervalSeconds: config.collector.pollSeconds,
+    rollupSeconds: config.collector.rollupSeconds,
+  })
   const reportSources: ReportSources = {
     stats,
+    range,
     previousRuns: (name, before, id) => service.previousRuns(name, before, id),
     grafanaUrl: config.grafana.url,
     flavour: config.influx.queryLanguage,
@@ -234,11 +240,7 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
   const app = createApp({
     service,
     stats,
-    range: createRangeSource({
-      influx: config.influx,
-      intervalSeconds: config.collector.pollSeconds,
-      rollupSeconds: config.collector.rollupSeconds,
-    }),
+    range,
     summaries,
     reportSources,
     reports,

@@ -2,7 +2,7 @@ import { rename, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { JOB_STATUSES, type Job, type JobComment } from '../jobs/types.ts'
 import { JOB_ID_PATTERN, JOB_ID_RE } from '../jobs/ids.ts'
-import { loadConfig } from '../lib/config.ts'
+import { loadConfig, USAGE_GROUP_RE } from '../lib/config.ts'
 import { UsageError, messageOf } from '../lib/errors.ts'
 import { TOP_N } from '../stats/compute.ts'
 import { ApiResponseError, createApiClient, type ApiClient } from './api-client.ts'
@@ -196,8 +196,7 @@ export function parseJobArgs(argv: string[]): Invocation {
       query.set('since', parseTime('--since', s('since')!))
       if (s('until') !== undefined) query.set('until', parseTime('--until', s('until')!))
       const group = s('group') ?? 'name'
-      if (!/^(name|cluster|label:[A-Za-z0-9_.-]{1,64})$/.test(group))
-        throw new UsageError(`--group must be name, cluster or label:KEY, got "${group.slice(0, 80)}"`)
+      if (!USAGE_GROUP_RE.test(group)) throw new UsageError(`--group must be name, cluster or label:KEY, got "${group.slice(0, 80)}"`)
       query.set('group', group)
       if (s('cluster') !== undefined) query.set('cluster', s('cluster')!)
       return { ...inv, query }

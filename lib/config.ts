@@ -139,7 +139,14 @@ export interface ReportConfig {
   thresholdPct: number
   /** `QACTIVITY_REGRESSION_RUNS`: completed runs of the same name a run is compared with (their median) @defaultValue 5 */
   regressionRuns: number
+  /** `QACTIVITY_USAGE_SCHEDULE`: cron expression of the usage e-mails (showback since the previous one, with a CSV); off when unset */
+  usageSchedule?: string
+  /** `QACTIVITY_USAGE_GROUP`: how the usage e-mail groups the jobs: `name`, `cluster` or `label:KEY` @defaultValue 'name' */
+  usageGroup: string
 }
+
+/** A showback grouping: `name`, `cluster` or `label:KEY` (stats/usage.ts). */
+export const USAGE_GROUP_RE = /^(name|cluster|label:[A-Za-z0-9_.-]{1,64})$/
 
 /** Thresholds of the automatic job tags (README "What the numbers mean"; stats/profile.ts). */
 export interface TagConfig {
@@ -463,23 +470,32 @@ function readReport(r: Reader): ReportConfig {
   }
   const to = addresses('QACTIVITY_REPORT_TO')
   const from = addresses('QACTIVITY_REPORT_FROM')[0] ?? 'qactivity@localhost'
-  const schedule = r.str('QACTIVITY_REPORT_SCHEDULE')
-  if (schedule) {
+  const cron = (name: string, what: string) => {
+    const expr = r.str(name)
+    if (!expr) return undefined
     try {
       // loaded here only: every CLI call reads this module, few have a schedule
       const { Cron } = createRequire(import.meta.url)('croner') as typeof Croner
-      new Cron(schedule, { paused: true }).stop()
+      new Cron(expr, { paused: true }).stop()
     } catch (err) {
-      r.problems.push(`QACTIVITY_REPORT_SCHEDULE: "${schedule}" is not a cron expression (${messageOf(err)})`)
+      r.problems.push(`${name}: "${expr}" is not a cron expression (${messageOf(err)})`)
     }
-    if (!to.length) r.problems.push('QACTIVITY_REPORT_TO is required when QACTIVITY_REPORT_SCHEDULE is set (the digests go there)')
-    if (!smtpUrl) r.problems.push('SMTP_URL is required when QACTIVITY_REPORT_SCHEDULE is set')
+    if (!to.length) r.problems.push(`QACTIVITY_REPORT_TO is required when ${name} is set (the ${what} go there)`)
+    if (!smtpUrl) r.problems.push(`SMTP_URL is required when ${name} is set`)
+    return expr
   }
+  const schedule = cron('QACTIVITY_REPORT_SCHEDULE', 'digests')
+  const usageSchedule = cron('QACTIVITY_USAGE_SCHEDULE', 'usage e-mails')
+  const usageGroup = r.str('QACTIVITY_USAGE_GROUP') ?? 'name'
+  if (!USAGE_GROUP_RE.test(usageGroup))
+    r.problems.push(`QACTIVITY_USAGE_GROUP: "${usageGroup.slice(0, 80)}" must be name, cluster or label:KEY`)
   return {
     smtpUrl,
     from,
     to,
     schedule,
+    usageSchedule,
+    usageGroup,
     thresholdPct: r.int('QACTIVITY_REPORT_THRESHOLD_PCT', 20, 1, 1000),
     regressionRuns: r.int('QACTIVITY_REGRESSION_RUNS', 5, 1, 100),
   }

@@ -1,6 +1,7 @@
 import type { Job } from '../jobs/types.ts'
 import { UID, type Flavour } from '../lib/dashboard-ids.ts'
 import { deltas, type StatsService } from '../stats/service.ts'
+import type { ActivityRange } from '../stats/range.ts'
 import type { ReportInput } from './model.ts'
 
 /** What a report is assembled from. */
@@ -14,6 +15,8 @@ export interface ReportSources {
   flavour: Flavour
   thresholdPct: number
   now?: () => number
+  /** a cluster's activity over a range: the denominators of the usage e-mail's shares (none without) */
+  range?: ActivityRange
 }
 
 /** The Grafana job dashboard over the job's window (to now while it runs). */

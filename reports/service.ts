@@ -13,6 +13,9 @@ import { buildReport, type ReportSources } from './build.ts'
 import { renderDigest, renderReport } from './html.ts'
 import { renderPdf } from './pdf.ts'
 import { ReportStateFile, type MailTask, type ReportState } from './state.ts'
+import { renderUsageMail } from './usage-mail.ts'
+import { parseGroup, usageOf, withShares } from '../stats/usage.ts'
+import { ACTIVITY_FIELDS } from '../lib/schema.ts'
 
 /** Options of {@link startReports}. */
 export interface ReportsOptions {
@@ -51,6 +54,8 @@ export interface Reports {
   completed(jobId: string): Promise<void>
   /** Queues the digest due at `until` (the schedule calls it; tests too). */
   digest(until: Date): Promise<MailTask | undefined>
+  /** Queues the usage e-mail due at `until` (QACTIVITY_USAGE_SCHEDULE calls it; tests too). */
+  usage(until: Date): Promise<MailTask | undefined>
   health(): ReportsHealth
   close(): Promise<void>
 }
@@ -148,6 +153,7 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     }
     const since = Date.parse(task.since!)
     const until = Date.parse(task.until!)
+    if (task.kind === 'usage') return usageMessage(base, since, until)
     const jobs = Object.values(o.store.data.jobs)
       .filter((j) => j.status !== 'running' && j.endedAt && Date.parse(j.endedAt) > since && Date.parse(j.endedAt) <= until)
       .sort((a, b) => Date.parse(a.endedAt!) - Date.parse(b.endedAt!))
@@ -167,6 +173,33 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
       text: r.text,
       headers: { 'X-Qactivity-Digest': `${task.since}/${task.until}` },
       attachments: r.images,
+    }
+  }
+
+  /** The usage e-mail of (since, until]: showback by QACTIVITY_USAGE_GROUP, with its CSV; undefined without jobs. */
+  async function usageMessage(base: Pick<SendMailOptions, 'from' | 'to' | 'messageId'>, since: number, until: number) {
+    const group = parseGroup(o.config.usageGroup)!
+    const answer = usageOf(Object.values(o.store.data.jobs), { group, sinceMs: since + 1, untilMs: until + 1 })
+    if (!answer.jobs) return undefined
+    // Final numbers only: a job that ended just before the tick waits for its summary, as in digests.
+    if (answer.pending) throw new Error(`waiting for the summaries of ${answer.pending} job(s)`)
+    if (o.sources.range) {
+      const a = await o.sources.range({ by: 'cluster', from: since / 1000, to: until / 1000 })
+      const totals = new Map(a.rows.map((r) => [r.key, r.total]))
+      totals.set('', Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, a.rows.reduce((x, r) => x + r.total[f], 0)])) as never)
+      withShares(answer, totals, group.by === 'cluster')
+    }
+    const m = renderUsageMail(answer, o.config.usageGroup, new Date(since), new Date(until))
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+    return {
+      ...base,
+      subject: m.subject,
+      html: m.html,
+      text: m.text,
+      headers: { 'X-Qactivity-Usage': `${new Date(since).toISOString()}/${new Date(until).toISOString()}` },
+      attachments: [
+        { filename: `qactivity-usage-${day(since)}-${day(until)}.csv`, contentType: 'text/csv; charset=utf-8', content: m.csv },
+      ],
     }
   }
 
@@ -297,6 +330,17 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     return queued
   }
 
+  async function usage(until: Date): Promise<MailTask | undefined> {
+    const queued = await enqueue((s) => {
+      const last = s.lastUsageUntil ?? null
+      if (last !== null && until.getTime() <= Date.parse(last)) return undefined
+      s.lastUsageUntil = until.toISOString()
+      return { kind: 'usage', since: last ?? s.enabledAt, until: s.lastUsageUntil, to: o.config.to }
+    })
+    kick()
+    return queued
+  }
+
   // Completion reports whose queueing a crash may have cut short: done summaries since reports were
   // enabled, never queued.
   for (const job of Object.values(o.store.data.jobs)) {
@@ -317,10 +361,23 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     else if (missed && missed.getTime() > Date.parse(state.data.lastDigestUntil)) await digest(missed)
   }
 
+  let usageCron: Cron | undefined
+  if (o.config.usageSchedule) {
+    usageCron = new Cron(o.config.usageSchedule, { protect: true }, () => {
+      usage(new Date(Math.floor(now() / 1000) * 1000)).catch((err: unknown) =>
+        o.log.error('Usage e-mail not queued (reports.json not written); the next tick catches up', { error: messageOf(err) }),
+      )
+    })
+    const missed = usageCron.previousRuns(1, new Date(now()))[0]
+    if (!state.data.lastUsageUntil) await state.update((s) => void (s.lastUsageUntil = new Date(now()).toISOString()))
+    else if (missed && missed.getTime() > Date.parse(state.data.lastUsageUntil)) await usage(missed)
+  }
+
   return {
     send,
     completed,
     digest,
+    usage,
     health: () => ({
       queued: state.data.tasks.length,
       failing: state.data.tasks.some((t) => t.attempts > 0),
@@ -330,6 +387,7 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     }),
     async close() {
       cron?.stop()
+      usageCron?.stop()
       await pump.stop()
       transport.close()
     },

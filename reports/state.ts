@@ -8,12 +8,12 @@ import { messageOf } from '../lib/errors.ts'
 export interface MailTask {
   /** unique, also the Message-ID's left part (a resend after a crash carries the same id) */
   id: string
-  kind: 'job' | 'digest'
+  kind: 'job' | 'digest' | 'usage'
   /** the job of a `job` task */
   jobId?: string
   /** the job's completion report (sent once per job) */
   completion?: boolean
-  /** ISO window of a `digest` task */
+  /** ISO window of a `digest` or `usage` task */
   since?: string
   until?: string
   to: string[]
@@ -32,6 +32,8 @@ export interface ReportState {
   enabledAt: string
   /** ISO end of the last digest queued; null until the first schedule tick after enabling */
   lastDigestUntil: string | null
+  /** the same for the usage e-mails (`QACTIVITY_USAGE_SCHEDULE`); absent in files written before them */
+  lastUsageUntil?: string | null
   tasks: MailTask[]
   /** sequence of task ids */
   nextId: number
@@ -40,7 +42,7 @@ export interface ReportState {
 const Iso = z.iso.datetime({ offset: true })
 const TaskSchema = z.object({
   id: z.string(),
-  kind: z.enum(['job', 'digest']),
+  kind: z.enum(['job', 'digest', 'usage']),
   jobId: z.string().optional(),
   completion: z.boolean().optional(),
   since: Iso.optional(),
@@ -55,6 +57,7 @@ const StateSchema = z.object({
   version: z.literal(1),
   enabledAt: Iso,
   lastDigestUntil: Iso.nullable(),
+  lastUsageUntil: Iso.nullable().optional(),
   tasks: z.array(TaskSchema),
   nextId: z.number().int(),
 })

@@ -1,5 +1,6 @@
 import type { Job } from '../jobs/types.ts'
 import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
+import { USAGE_GROUP_RE } from '../lib/config.ts'
 
 /**
  * Showback (`GET /api/v1/usage`, `qactivity usage`): the completed jobs that ended in a range, grouped
@@ -30,9 +31,8 @@ export interface UsageAnswer {
 
 /** `name`, `cluster` or `label:KEY`; undefined when it is none of these. */
 export function parseGroup(text: string): UsageGroup | undefined {
-  if (text === 'name' || text === 'cluster') return { by: text }
-  const m = /^label:([A-Za-z0-9_.-]{1,64})$/.exec(text)
-  return m ? { by: 'label', key: m[1] } : undefined
+  if (!USAGE_GROUP_RE.test(text)) return undefined
+  return text === 'name' || text === 'cluster' ? { by: text } : { by: 'label', key: text.slice('label:'.length) }
 }
 
 const NONE = '(none)'

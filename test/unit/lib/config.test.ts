@@ -119,6 +119,8 @@ describe('report configuration', () => {
       schedule: undefined,
       thresholdPct: 20,
       regressionRuns: 5,
+      usageSchedule: undefined,
+      usageGroup: 'name',
     })
     const c = loadConfig({
       SMTP_URL: 'smtp://u:p%40ss@mail:587',
@@ -135,6 +137,8 @@ describe('report configuration', () => {
       schedule: '0 8 * * 1-5',
       thresholdPct: 10,
       regressionRuns: 3,
+      usageSchedule: undefined,
+      usageGroup: 'name',
     })
   })
 

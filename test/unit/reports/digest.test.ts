@@ -62,6 +62,7 @@ describe('scheduled digests', () => {
           schedule: '0 * * * *',
           thresholdPct: 20,
           regressionRuns: 5,
+          usageGroup: 'name',
         },
         store,
         sources,

@@ -36,7 +36,7 @@ async function setup(dir = tempDir()) {
   await summaries.stop()
   await summaries.compute('q1')
   const reports = await startReports({
-    config: { smtpUrl: smtp.url, from: 'q@example.com', to: [], thresholdPct: 20, regressionRuns: 5 },
+    config: { smtpUrl: smtp.url, from: 'q@example.com', to: [], thresholdPct: 20, regressionRuns: 5, usageGroup: 'name' },
     store,
     sources: { stats, previousRuns: () => [], flavour: 'influxql', thresholdPct: 20 },
     dataDir: dir,
