@@ -318,28 +318,23 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     o.log.debug('Completion report queued', { job: jobId, task: task.id })
   }
 
-  async function digest(until: Date): Promise<MailTask | undefined> {
-    // The digest and the schedule's new position are one durable write.
-    const queued = await enqueue((s) => {
-      if (s.lastDigestUntil !== null && until.getTime() <= Date.parse(s.lastDigestUntil)) return undefined
-      const since = s.lastDigestUntil ?? s.enabledAt
-      s.lastDigestUntil = until.toISOString()
-      return { kind: 'digest', since, until: s.lastDigestUntil, to: o.config.to }
-    })
-    kick()
-    return queued
-  }
+  /** Where each schedule stands: the ISO end of the last window queued (null until its first tick). */
+  const POSITION = { digest: 'lastDigestUntil', usage: 'lastUsageUntil' } as const
+  type Scheduled = keyof typeof POSITION
 
-  async function usage(until: Date): Promise<MailTask | undefined> {
+  /** Queues the `kind` e-mail of the window from the schedule's position to `until`, and moves it: one durable write. */
+  async function windowed(kind: Scheduled, until: Date): Promise<MailTask | undefined> {
     const queued = await enqueue((s) => {
-      const last = s.lastUsageUntil ?? null
+      const last = s[POSITION[kind]] ?? null
       if (last !== null && until.getTime() <= Date.parse(last)) return undefined
-      s.lastUsageUntil = until.toISOString()
-      return { kind: 'usage', since: last ?? s.enabledAt, until: s.lastUsageUntil, to: o.config.to }
+      s[POSITION[kind]] = until.toISOString()
+      return { kind, since: last ?? s.enabledAt, until: until.toISOString(), to: o.config.to }
     })
     kick()
     return queued
   }
+  const digest = (until: Date) => windowed('digest', until)
+  const usage = (until: Date) => windowed('usage', until)
 
   // Completion reports whose queueing a crash may have cut short: done summaries since reports were
   // enabled, never queued.
@@ -348,30 +343,25 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     if (computed && !job.report?.completion && !state.data.tasks.some((t) => t.jobId === job.id)) await completed(job.id)
   }
 
-  let cron: Cron | undefined
-  if (o.config.schedule) {
-    cron = new Cron(o.config.schedule, { protect: true }, () => {
-      digest(new Date(Math.floor(now() / 1000) * 1000)).catch((err: unknown) =>
-        o.log.error('Digest not queued (reports.json not written); the next tick catches up', { error: messageOf(err) }),
+  /**
+   * A cron schedule of `kind` e-mails. A tick missed while the process was down is queued at start;
+   * the first start only sets the position.
+   */
+  async function schedule(kind: Scheduled, expr: string | undefined, what: string): Promise<Cron | undefined> {
+    if (!expr) return undefined
+    const cron = new Cron(expr, { protect: true }, () => {
+      windowed(kind, new Date(Math.floor(now() / 1000) * 1000)).catch((err: unknown) =>
+        o.log.error(`${what} not queued (reports.json not written); the next tick catches up`, { error: messageOf(err) }),
       )
     })
-    // A tick missed while the process was down is queued now; the first start only sets the position.
     const missed = cron.previousRuns(1, new Date(now()))[0]
-    if (state.data.lastDigestUntil === null) await state.update((s) => void (s.lastDigestUntil = new Date(now()).toISOString()))
-    else if (missed && missed.getTime() > Date.parse(state.data.lastDigestUntil)) await digest(missed)
+    const last = state.data[POSITION[kind]] ?? null
+    if (last === null) await state.update((s) => void (s[POSITION[kind]] = new Date(now()).toISOString()))
+    else if (missed && missed.getTime() > Date.parse(last)) await windowed(kind, missed)
+    return cron
   }
-
-  let usageCron: Cron | undefined
-  if (o.config.usageSchedule) {
-    usageCron = new Cron(o.config.usageSchedule, { protect: true }, () => {
-      usage(new Date(Math.floor(now() / 1000) * 1000)).catch((err: unknown) =>
-        o.log.error('Usage e-mail not queued (reports.json not written); the next tick catches up', { error: messageOf(err) }),
-      )
-    })
-    const missed = usageCron.previousRuns(1, new Date(now()))[0]
-    if (!state.data.lastUsageUntil) await state.update((s) => void (s.lastUsageUntil = new Date(now()).toISOString()))
-    else if (missed && missed.getTime() > Date.parse(state.data.lastUsageUntil)) await usage(missed)
-  }
+  const cron = await schedule('digest', o.config.schedule, 'Digest')
+  const usageCron = await schedule('usage', o.config.usageSchedule, 'Usage e-mail')
 
   return {
     send,
