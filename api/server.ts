@@ -234,8 +234,16 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     log: log.child({ component: 'summaries' }),
     intervalSeconds: config.collector.pollSeconds,
     delivered,
-    onDone: (id) =>
-      void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) })),
+    onDone: (id) => {
+      void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) }))
+      // The region gets the job's automatic tags (`tag:<tag>`) once its summary knows them.
+      const tags = (store.data.jobs[id]?.summary?.stats as { tags?: unknown[] } | undefined)?.tags
+      if (tags?.length)
+        void store
+          .update((d) => outbox.complete(d, id), [id])
+          .then(() => outbox.kick())
+          .catch((err: unknown) => log.error('Tags not queued for the annotation', { job: id, error: messageOf(err) }))
+    },
   })
   const app = createApp({
     service,

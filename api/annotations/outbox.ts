@@ -49,7 +49,7 @@ export interface Outbox {
   readonly enabled: boolean
   /** Inside `store.update()`: queue the start annotation of job `jobId` and initialise `job.annotation`. */
   start(data: StoreData, jobId: string): boolean
-  /** Inside `store.update()`: queue the completion (PATCH `timeEnd` → region). */
+  /** Inside `store.update()`: queue the completion (PATCH `timeEnd`, text and tags → region); again once the summary has tags. */
   complete(data: StoreData, jobId: string): boolean
   /** Inside `store.update()`: queue comment `commentIndex` (default: the last one) as a point annotation. */
   comment(data: StoreData, jobId: string, commentIndex?: number): boolean
@@ -81,8 +81,11 @@ export interface OutboxDeps {
 const TAG_PART_MAX = 100
 
 /** Tags of a job's start/region annotation: `qactivity`, `job:<id>`, `name:<name>`. */
-export function jobTags(job: Pick<Job, 'id' | 'name'>): string[] {
-  return ['qactivity', `job:${job.id}`, `name:${[...job.name].slice(0, TAG_PART_MAX).join('')}`]
+export function jobTags(job: Pick<Job, 'id' | 'name'> & Partial<Pick<Job, 'summary'>>): string[] {
+  // The automatic tags of a summarised job (stats/profile.ts) as `tag:<tag>`, so Grafana can filter regions by them.
+  const tags = (job.summary?.stats as { tags?: unknown } | undefined)?.tags
+  const auto = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string').map((t) => `tag:${t}`) : []
+  return ['qactivity', `job:${job.id}`, `name:${[...job.name].slice(0, TAG_PART_MAX).join('')}`, ...auto]
 }
 
 /** Tags of a comment annotation: `qactivity`, `comment`, `job:<id>`. */
@@ -207,7 +210,7 @@ async function deliver(
       }
       if (id !== undefined) {
         try {
-          await sink.patch(id, { timeEnd: t1, text }, signal)
+          await sink.patch(id, { timeEnd: t1, text, tags: jobTags(job) }, signal)
           return { id }
         } catch (err) {
           if (!(err instanceof GrafanaApiError && err.status === 404)) throw err
@@ -218,7 +221,7 @@ async function deliver(
         if (prior > 0 && !looked) {
           const again = await findStart(sink, job, signal)
           if (again && again.id !== id) {
-            await sink.patch(again.id, { timeEnd: t1, text }, signal)
+            await sink.patch(again.id, { timeEnd: t1, text, tags: jobTags(job) }, signal)
             return { id: again.id }
           }
         }

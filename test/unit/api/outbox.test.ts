@@ -155,7 +155,11 @@ describe('annotation outbox', () => {
     ])
     expect(reqs[0].json).toEqual({ time: T, tags: ['qactivity', 'job:j1', 'name:render'], text: 'render (job j1) started · project=x' })
     expect(reqs[1].json).toEqual({ time: T + 1000, tags: ['qactivity', 'comment', 'job:j1'], text: 'alice: frames 1-100 done' })
-    expect(reqs[2].json).toEqual({ timeEnd: T + 65_000, text: 'render (job j1) succeeded after 1m 05s · project=x' })
+    expect(reqs[2].json).toEqual({
+      timeEnd: T + 65_000,
+      text: 'render (job j1) succeeded after 1m 05s · project=x',
+      tags: ['qactivity', 'job:j1', 'name:render'],
+    })
     expect(reqs.every((r) => r.headers.authorization === `Bearer ${fake.token}`)).toBe(true)
 
     expect(regionOf('j1')).toMatchObject([{ time: T, timeEnd: T + 65_000, dashboardUID: '', panelId: 0 }])
@@ -321,6 +325,20 @@ describe('annotation outbox', () => {
     const times = fake.requests.slice(n0).map((r) => r.method)
     expect(times).toEqual(['POST', 'GET', 'GET', 'POST']) // 503 (not landed), lookup 503, lookup: nothing, POST
     expect(regionOf('st1')).toHaveLength(1)
+  })
+
+  it("gives the region the job's automatic tags once its summary knows them (the completion queued again)", async () => {
+    const { store, ob } = setup()
+    await startJob(store, ob, 'tg1')
+    await completeJob(store, ob, 'tg1', T + 10)
+    await ob.drain()
+    await store.update((d) => {
+      d.jobs.tg1.summary = { state: 'done', stats: { tags: ['small-io', 'cluster-hog'] } }
+      ob.complete(d, 'tg1')
+    })
+    ob.kick()
+    await ob.drain()
+    expect(regionOf('tg1')).toMatchObject([{ tags: ['qactivity', 'job:tg1', 'name:render', 'tag:small-io', 'tag:cluster-hog'] }])
   })
 
   it('never sends a completion before its start, even when the start is being retried', async () => {
