@@ -45,8 +45,8 @@ describe('npm pack', () => {
     const out = join(dir, 'dashboards')
     const dash = run(['dashboards', '--out', out])
     expect(dash.status, dash.stderr).toBe(0)
-    expect(readdirSync(join(out, 'influxql')).sort()).toEqual(['cluster.json', 'compare.json', 'job.json'])
-    expect(readdirSync(join(out, 'flux')).sort()).toEqual(['cluster.json', 'compare.json', 'job.json'])
+    expect(readdirSync(join(out, 'influxql')).sort()).toEqual(['cluster.json', 'compare.json', 'job.json', 'usage.json'])
+    expect(readdirSync(join(out, 'flux')).sort()).toEqual(['cluster.json', 'compare.json', 'job.json', 'usage.json'])
 
     const help = run(['simulate', '--help'])
     expect(help.status).toBe(0)
