@@ -236,13 +236,23 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
     delivered,
     onDone: (id) => {
       void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) }))
-      // The region gets the job's automatic tags (`tag:<tag>`) once its summary knows them.
-      const tags = (store.data.jobs[id]?.summary?.stats as { tags?: unknown[] } | undefined)?.tags
-      if (tags?.length)
+      // The region gets the job's automatic tags (`tag:<tag>`) once its summary knows them; a regression
+      // alert (QACTIVITY_REGRESSION_ALERT) is a point annotation at its end and an e-mail.
+      const stats = store.data.jobs[id]?.summary?.stats as { tags?: unknown[]; regression?: { flags?: unknown[] } } | undefined
+      const alert = config.report.regressionAlert && (stats?.regression?.flags?.length ?? 0) > 0
+      if (stats?.tags?.length || alert)
         void store
-          .update((d) => outbox.complete(d, id), [id])
+          .update(
+            (d) => {
+              if (stats?.tags?.length) outbox.complete(d, id)
+              if (alert) outbox.regression(d, id)
+            },
+            [id],
+          )
           .then(() => outbox.kick())
-          .catch((err: unknown) => log.error('Tags not queued for the annotation', { job: id, error: messageOf(err) }))
+          .catch((err: unknown) => log.error('Annotations not queued after the summary', { job: id, error: messageOf(err) }))
+      if (alert)
+        void reports?.alert(id).catch((err: unknown) => log.error('Regression alert not queued', { job: id, error: messageOf(err) }))
     },
   })
   const app = createApp({

@@ -203,5 +203,23 @@ export function jobDashboard(f: Flavour): Dashboard {
         24,
       ),
     )
+    .withPanel(
+      table(
+        f,
+        'Profile, tags and regressions',
+        'The I/O profile (bytes per read and per write, metadata ops per data op, reads in % of ops and of bytes), the ' +
+          'automatic tags and the changes against the median of the last runs, in words (README, "What the numbers mean"; ' +
+          'qactivity_job_summary, written at completion).',
+        UNIT.count,
+        lastBy(
+          MEASUREMENT.jobSummary,
+          ['read_io_size_bytes', 'write_io_size_bytes', 'metadata_per_data_op', 'read_ops_pct', 'read_bytes_pct', 'tags', 'regression'],
+          filters.job,
+          ['job_id'],
+        ),
+        24,
+        5,
+      ).overrideByRegexp('.*_io_size_bytes', [{ id: 'unit', value: UNIT.bytes }]),
+    )
   return numbered(d.build())
 }

@@ -23,6 +23,7 @@ const TaskSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('start'), ...task }),
   z.object({ kind: z.literal('complete'), ...task }),
   z.object({ kind: z.literal('comment'), ...task, commentIndex: z.number() }),
+  z.object({ kind: z.literal('regression'), ...task }),
 ])
 const keysMatchIds = (d: { jobs: Record<string, { id: string }> }, ctx: z.RefinementCtx) => {
   for (const [key, job] of Object.entries(d.jobs)) {

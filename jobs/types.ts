@@ -135,6 +135,7 @@ export type AnnotationTask =
   | { kind: 'start'; jobId: string; seq: number; attempts: number; notBefore?: string }
   | { kind: 'complete'; jobId: string; seq: number; attempts: number; notBefore?: string }
   | { kind: 'comment'; jobId: string; seq: number; attempts: number; notBefore?: string; commentIndex: number }
+  | { kind: 'regression'; jobId: string; seq: number; attempts: number; notBefore?: string }
 
 /** The job store's file (`QACTIVITY_DATA_DIR/jobs.json`). */
 export interface StoreData {

@@ -141,6 +141,11 @@ export interface ReportConfig {
   regressionRuns: number
   /** `QACTIVITY_USAGE_SCHEDULE`: cron expression of the usage e-mails (showback since the previous one, with a CSV); off when unset */
   usageSchedule?: string
+  /**
+   * `QACTIVITY_REGRESSION_ALERT`: an e-mail to QACTIVITY_REPORT_TO and a Grafana annotation when a
+   * completed job's regression flags fire @defaultValue false
+   */
+  regressionAlert?: boolean
   /** `QACTIVITY_USAGE_GROUP`: how the usage e-mail groups the jobs: `name`, `cluster` or `label:KEY` @defaultValue 'name' */
   usageGroup: string
 }
@@ -498,6 +503,7 @@ function readReport(r: Reader): ReportConfig {
     usageGroup,
     thresholdPct: r.int('QACTIVITY_REPORT_THRESHOLD_PCT', 20, 1, 1000),
     regressionRuns: r.int('QACTIVITY_REGRESSION_RUNS', 5, 1, 100),
+    regressionAlert: r.bool('QACTIVITY_REGRESSION_ALERT'),
   }
 }
 

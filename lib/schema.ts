@@ -151,6 +151,8 @@ export const SCHEMA = {
       'read_ops_pct',
       'read_bytes_pct',
       'tags',
+      'regression',
+      'regression_runs',
     ],
   },
   [MEASUREMENT.jobActivity]: {

@@ -14,6 +14,7 @@ import { renderDigest, renderReport } from './html.ts'
 import { renderPdf } from './pdf.ts'
 import { ReportStateFile, type MailTask, type ReportState } from './state.ts'
 import { renderUsageMail } from './usage-mail.ts'
+import { escapeHtml, headerLine } from './escape.ts'
 import { parseGroup, usageOf, withShares } from '../stats/usage.ts'
 import { ACTIVITY_FIELDS } from '../lib/schema.ts'
 
@@ -56,6 +57,8 @@ export interface Reports {
   digest(until: Date): Promise<MailTask | undefined>
   /** Queues the usage e-mail due at `until` (QACTIVITY_USAGE_SCHEDULE calls it; tests too). */
   usage(until: Date): Promise<MailTask | undefined>
+  /** Queues the regression alert of a job whose summary flags changes (`QACTIVITY_REGRESSION_ALERT`). */
+  alert(jobId: string): Promise<MailTask | undefined>
   health(): ReportsHealth
   close(): Promise<void>
 }
@@ -136,6 +139,7 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
   /** The message of a task; undefined when there is nothing to send (a digest without jobs, a job gone). */
   async function message(task: MailTask): Promise<SendMailOptions | undefined> {
     const base = { from: o.config.from, to: task.to, messageId: `<qactivity.${task.id}.${instance}@${domain}>` }
+    if (task.kind === 'alert') return alertMessage(base, task.jobId!)
     if (task.kind === 'job') {
       const job = o.store.data.jobs[task.jobId!]
       if (!job) return undefined
@@ -173,6 +177,24 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
       text: r.text,
       headers: { 'X-Qactivity-Digest': `${task.since}/${task.until}` },
       attachments: r.images,
+    }
+  }
+
+  /** The regression alert of a job: its flags in words, a line each; undefined when it has none (any more). */
+  function alertMessage(base: Pick<SendMailOptions, 'from' | 'to' | 'messageId'>, jobId: string): SendMailOptions | undefined {
+    const job = o.store.data.jobs[jobId]
+    const flags = (job?.summary?.stats as { regression?: { flags?: Array<{ text?: unknown }> } } | undefined)?.regression?.flags ?? []
+    if (!job || !flags.length) return undefined
+    const lines = flags.map((f) => String(f.text))
+    const intro = `${job.name} (job ${job.id}), ended ${job.endedAt}:`
+    return {
+      ...base,
+      subject: headerLine(`qactivity regression: ${job.name} (${job.id}): ${lines[0]}${lines.length > 1 ? ` (+${lines.length - 1})` : ''}`),
+      text: [intro, ...lines.map((l) => `- ${l}`), '', 'The completion report has the figures.'].join('\n') + '\n',
+      html:
+        `<p>${escapeHtml(intro)}</p><ul>${lines.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` +
+        '<p>The completion report has the figures.</p>',
+      headers: { 'X-Qactivity-Job': job.id, 'X-Qactivity-Alert': 'regression' },
     }
   }
 
@@ -333,6 +355,15 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     kick()
     return queued
   }
+  /** Queues a job's regression alert to QACTIVITY_REPORT_TO (its summary has flags), once per job. */
+  async function alert(jobId: string): Promise<MailTask | undefined> {
+    if (!o.config.to.length) return undefined
+    const queued = await enqueue((s) =>
+      s.tasks.some((t) => t.kind === 'alert' && t.jobId === jobId) ? undefined : { kind: 'alert', jobId, to: o.config.to },
+    )
+    kick()
+    return queued
+  }
   const digest = (until: Date) => windowed('digest', until)
   const usage = (until: Date) => windowed('usage', until)
 
@@ -368,6 +399,7 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     completed,
     digest,
     usage,
+    alert,
     health: () => ({
       queued: state.data.tasks.length,
       failing: state.data.tasks.some((t) => t.attempts > 0),

@@ -8,8 +8,8 @@ import { messageOf } from '../lib/errors.ts'
 export interface MailTask {
   /** unique, also the Message-ID's left part (a resend after a crash carries the same id) */
   id: string
-  kind: 'job' | 'digest' | 'usage'
-  /** the job of a `job` task */
+  kind: 'job' | 'digest' | 'usage' | 'alert'
+  /** the job of a `job` or `alert` task */
   jobId?: string
   /** the job's completion report (sent once per job) */
   completion?: boolean
@@ -42,7 +42,7 @@ export interface ReportState {
 const Iso = z.iso.datetime({ offset: true })
 const TaskSchema = z.object({
   id: z.string(),
-  kind: z.enum(['job', 'digest', 'usage']),
+  kind: z.enum(['job', 'digest', 'usage', 'alert']),
   jobId: z.string().optional(),
   completion: z.boolean().optional(),
   since: Iso.optional(),

@@ -87,6 +87,11 @@ export function summaryLine(job: Job, s: JobStats, previous?: { id: string; stat
   put('read_ops_pct', p?.readPct.ops)
   put('read_bytes_pct', p?.readPct.bytes)
   if (s.tags) fields.tags = s.tags.join(',')
+  // The regression flags in words ("" when none), and how many runs the medians were taken over.
+  if (s.regression) {
+    fields.regression = s.regression.flags.map((f) => f.text).join('; ')
+    fields.regression_runs = BigInt(s.regression.runs)
+  }
   if (previous) {
     fields.previous_job_id = previous.id
     for (const f of ACTIVITY_FIELDS) {

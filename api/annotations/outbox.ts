@@ -53,6 +53,8 @@ export interface Outbox {
   complete(data: StoreData, jobId: string): boolean
   /** Inside `store.update()`: queue comment `commentIndex` (default: the last one) as a point annotation. */
   comment(data: StoreData, jobId: string, commentIndex?: number): boolean
+  /** Inside `store.update()`: queue the regression alert (a point at the job's end, its flags in words). */
+  regression(data: StoreData, jobId: string): boolean
   /** Wakes the delivery loop; returns at once (call after the `store.update()` that queued tasks resolved). */
   kick(): void
   /** Resolves when the outbox is empty; rejects after `timeoutMs` (default 10000). For tests and shutdown. */
@@ -124,7 +126,7 @@ export function initialAnnotationSync(enabled: boolean): AnnotationSync {
   return { state: enabled ? 'pending' : 'off', comments: 0 }
 }
 
-type NewTask = { kind: 'start' } | { kind: 'complete' } | { kind: 'comment'; commentIndex: number }
+type NewTask = { kind: 'start' } | { kind: 'complete' } | { kind: 'comment'; commentIndex: number } | { kind: 'regression' }
 
 function enqueue(data: StoreData, jobId: string, enabled: boolean, t: NewTask): boolean {
   const job = data.jobs[jobId]
@@ -136,6 +138,16 @@ function enqueue(data: StoreData, jobId: string, enabled: boolean, t: NewTask): 
   // `failing` stays visible until a delivery succeeds.
   if (job.annotation.state !== 'failing') job.annotation.state = 'pending'
   return true
+}
+
+/** Queues the regression alert of job `jobId` (a point at its end with its flags in words). */
+export function enqueueRegression(data: StoreData, jobId: string, enabled: boolean): boolean {
+  return enqueue(data, jobId, enabled, { kind: 'regression' })
+}
+
+/** Tags of a regression alert: `qactivity`, `regression`, `job:<id>`. */
+export function regressionTags(jobId: string): string[] {
+  return ['qactivity', 'regression', `job:${jobId}`]
 }
 
 /** Queues job `jobId`'s start annotation; with Grafana off sets `job.annotation.state = 'off'` and queues nothing. */
@@ -239,6 +251,18 @@ async function deliver(
         const found = await sink.find({ tags, from: t - 1, to: t + 1 }, signal)
         if (found.some((a) => a.time === t && a.text === text)) return { comment: true, note: 'found after an earlier attempt' }
       }
+      await sink.create({ time: t, tags, text }, signal)
+      return { comment: true }
+    }
+    case 'regression': {
+      const flags = (job.summary?.stats as { regression?: { flags?: Array<{ text?: unknown }> } } | undefined)?.regression?.flags ?? []
+      const t = Date.parse(job.endedAt ?? '')
+      if (!flags.length || !Number.isFinite(t)) return { comment: true, note: 'nothing to alert' }
+      const text = `${job.name} (job ${job.id}): ${flags.map((f) => String(f.text)).join('; ')}`
+      const tags = regressionTags(job.id)
+      // Looked up every time, not only after a failed attempt: a recomputed summary queues it again.
+      const found = await sink.find({ tags, from: t - 1, to: t + 1 }, signal)
+      if (found.some((a) => a.time === t && a.text === text)) return { comment: true, note: 'already in Grafana' }
       await sink.create({ time: t, tags, text }, signal)
       return { comment: true }
     }
@@ -474,6 +498,7 @@ export function startOutbox(deps: OutboxDeps): Outbox {
     start: (data, jobId) => enqueueStart(data, jobId, enabled),
     complete: (data, jobId) => enqueueComplete(data, jobId, enabled),
     comment: (data, jobId, commentIndex) => enqueueComment(data, jobId, enabled, commentIndex),
+    regression: (data, jobId) => enqueueRegression(data, jobId, enabled),
     kick,
     drain,
     stop,

@@ -126,7 +126,7 @@ function setup(over: Partial<OutboxDeps> & { timeoutMs?: number; store?: MemStor
 }
 
 const ofJob = (id: string): StoredAnnotation[] => fake.withTags(`job:${id}`)
-const regionOf = (id: string) => ofJob(id).filter((a) => !a.tags.includes('comment'))
+const regionOf = (id: string) => ofJob(id).filter((a) => !a.tags.includes('comment') && !a.tags.includes('regression'))
 const commentsOf = (id: string) => ofJob(id).filter((a) => a.tags.includes('comment'))
 const accepted = (method: string) => fake.requests.filter((r) => r.method === method && r.status === 200)
 
@@ -339,6 +339,32 @@ describe('annotation outbox', () => {
     ob.kick()
     await ob.drain()
     expect(regionOf('tg1')).toMatchObject([{ tags: ['qactivity', 'job:tg1', 'name:render', 'tag:small-io', 'tag:cluster-hog'] }])
+  })
+
+  it('posts a regression alert as a point at the job end, its flags in words, once even when queued twice', async () => {
+    const { store, ob } = setup()
+    await startJob(store, ob, 'rg1')
+    await completeJob(store, ob, 'rg1', T + 10)
+    await ob.drain()
+    const flags = [
+      { text: 'read IOPS 2.3× the median of the last 5 runs' },
+      { text: 'bytes written 40 % of the median of the last 5 runs' },
+    ]
+    await store.update((d) => {
+      d.jobs.rg1.summary = { state: 'done', stats: { regression: { runs: 5, flags } } }
+      ob.regression(d, 'rg1')
+      ob.regression(d, 'rg1') // queued twice (a recomputed summary): the second finds the first
+    })
+    ob.kick()
+    await ob.drain()
+    const alerts = ofJob('rg1').filter((a) => a.tags.includes('regression'))
+    expect(alerts).toMatchObject([
+      {
+        time: T + 10,
+        tags: ['qactivity', 'regression', 'job:rg1'],
+        text: 'render (job rg1): read IOPS 2.3× the median of the last 5 runs; bytes written 40 % of the median of the last 5 runs',
+      },
+    ])
   })
 
   it('never sends a completion before its start, even when the start is being retried', async () => {

@@ -119,6 +119,7 @@ describe('report configuration', () => {
       schedule: undefined,
       thresholdPct: 20,
       regressionRuns: 5,
+      regressionAlert: false,
       usageSchedule: undefined,
       usageGroup: 'name',
     })
@@ -129,6 +130,7 @@ describe('report configuration', () => {
       QACTIVITY_REPORT_SCHEDULE: '0 8 * * 1-5',
       QACTIVITY_REPORT_THRESHOLD_PCT: '10',
       QACTIVITY_REGRESSION_RUNS: '3',
+      QACTIVITY_REGRESSION_ALERT: '1',
     })
     expect(c.report).toEqual({
       smtpUrl: 'smtp://u:p%40ss@mail:587',
@@ -137,6 +139,7 @@ describe('report configuration', () => {
       schedule: '0 8 * * 1-5',
       thresholdPct: 10,
       regressionRuns: 3,
+      regressionAlert: true,
       usageSchedule: undefined,
       usageGroup: 'name',
     })

@@ -114,3 +114,45 @@ describe('usage e-mails (QACTIVITY_USAGE_SCHEDULE)', () => {
     expect(csv.split('\r\n')[1].startsWith(`"'=HYPERLINK(""x"",""y""),1",1,`)).toBe(true)
   })
 })
+
+describe('regression alerts (QACTIVITY_REGRESSION_ALERT)', () => {
+  it("e-mail the job's flags in words to QACTIVITY_REPORT_TO, not twice while one is queued", async () => {
+    const data: StoreData = { version: 1, jobs: {}, outbox: [], nextSeq: 1 }
+    const store = { data, update: <R>(fn: (d: StoreData) => R) => Promise.resolve(fn(data)) }
+    const flags = [{ text: 'read IOPS 2.3× the median of the last 5 runs' }, { text: 'reads 2.3× the median of the last 5 runs' }]
+    data.jobs.al1 = completedJob({
+      id: 'al1',
+      name: 'render',
+      startedAt: '2026-11-03T00:00:00Z',
+      endedAt: '2026-11-03T01:00:00Z',
+      summary: { state: 'done', stats: { regression: { runs: 5, flags } } },
+    })
+    const reports = await startReports({
+      config: {
+        smtpUrl: smtp.url,
+        from: 'q@example.com',
+        to: ['ops@example.com'],
+        thresholdPct: 20,
+        regressionRuns: 5,
+        usageGroup: 'name',
+      },
+      store,
+      sources: {
+        stats: new StatsService({ source: memorySource().source, intervalSeconds: I, previousRuns: () => [] }),
+        previousRuns: () => [],
+        flavour: 'influxql',
+        thresholdPct: 20,
+      },
+      dataDir: tempDir(),
+      log: silentLogger,
+    })
+    expect(await reports.alert('al1')).toMatchObject({ kind: 'alert', jobId: 'al1', to: ['ops@example.com'] })
+    expect(await reports.alert('al1')).toBeUndefined() // queued already
+    for (let i = 0; i < 200 && reports.health().queued > 0; i++) await new Promise((r) => setTimeout(r, 50))
+    const mails = smtp.received.filter((r) => r.mail.headers.get('x-qactivity-alert') === 'regression')
+    expect(mails).toHaveLength(1)
+    expect(String(mails[0].mail.subject)).toBe('qactivity regression: render (al1): read IOPS 2.3× the median of the last 5 runs (+1)')
+    expect(mails[0].mail.text).toContain('- reads 2.3× the median of the last 5 runs\n')
+    await reports.close()
+  })
+})
