@@ -604,8 +604,29 @@ export function loadConfig(env: Env = process.env, need: Section[] = []): Config
   const kept = retentionSeconds(config.influx.retention?.raw)
   if (H && kept < 2 * H + pollSeconds)
     r.problems.push(`QACTIVITY_RAW_RETENTION (${config.influx.retention?.raw}) must be at least two QACTIVITY_ROLLUP_PERIODs and a poll`)
+  // The usage e-mail reads the job store: jobs archived before it is sent would be missing from it.
+  const longest = longestGapDays(config.report.usageSchedule)
+  if (longest !== undefined && config.api.retentionDays < longest + 1)
+    r.problems.push(
+      `QACTIVITY_RETENTION_DAYS (${config.api.retentionDays}) must be at least ${Math.ceil(longest + 1)} with ` +
+        `QACTIVITY_USAGE_SCHEDULE "${config.report.usageSchedule}": completed jobs are archived before a usage e-mail could count them`,
+    )
   if (r.problems.length) throw new ConfigError(r.problems)
   return config
+}
+
+/** The longest time between two ticks of a cron expression over the next year, in days; undefined without one (or a bad one). */
+function longestGapDays(expr: string | undefined): number | undefined {
+  if (!expr) return undefined
+  try {
+    const { Cron } = createRequire(import.meta.url)('croner') as typeof Croner
+    const runs = new Cron(expr, { paused: true }).nextRuns(400)
+    let longest = 0
+    for (let i = 1; i < runs.length; i++) longest = Math.max(longest, (runs[i].getTime() - runs[i - 1].getTime()) / 86_400_000)
+    return runs.length > 1 ? longest : undefined
+  } catch {
+    return undefined // reported where the schedule is read
+  }
 }
 
 /** An InfluxQL retention (`30d`, `36h`, `12w`; `INF`: forever) in seconds; Infinity for forever. */

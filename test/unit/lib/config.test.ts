@@ -249,4 +249,15 @@ describe('report configuration', () => {
     expect(loadConfig({ QACTIVITY_RAW_RETENTION: '3h' }).influx.retention?.raw).toBe('3h')
     expect(loadConfig({ QACTIVITY_RAW_RETENTION: '1h', QACTIVITY_ROLLUP_PERIOD: 'off' }).collector.rollupSeconds).toBe(0)
   })
+
+  it('keeps completed jobs in the store longer than the longest gap of the usage schedule', () => {
+    const env = { SMTP_URL: 'smtp://mail:25', QACTIVITY_REPORT_TO: 'a@example.com' }
+    expect(() => loadConfig({ ...env, QACTIVITY_USAGE_SCHEDULE: '0 7 1 * *' })).toThrow(
+      /QACTIVITY_RETENTION_DAYS \(30\) must be at least 32 with QACTIVITY_USAGE_SCHEDULE "0 7 1 \* \*"/,
+    )
+    expect(loadConfig({ ...env, QACTIVITY_USAGE_SCHEDULE: '0 7 1 * *', QACTIVITY_RETENTION_DAYS: '32' }).report.usageSchedule).toBe(
+      '0 7 1 * *',
+    )
+    expect(loadConfig({ ...env, QACTIVITY_USAGE_SCHEDULE: '0 7 * * 1' }).report.usageSchedule).toBe('0 7 * * 1') // weekly
+  })
 })
