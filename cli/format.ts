@@ -1,5 +1,5 @@
 import type { Job, PathCapacity } from '../jobs/types.ts'
-import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, bytesOf, opsOf, type ActivityField } from '../lib/schema.ts'
 import { TOP_N } from '../stats/compute.ts'
 import { profileText, type IoProfile } from '../stats/profile.ts'
 import * as units from '../lib/units.ts'
@@ -233,7 +233,7 @@ export interface StatsView {
 }
 
 /** `12.3 %`, or `-` where there is no share to tell. */
-const percent = (v: unknown) => (isNum(v) ? `${v.toFixed(1)} %` : '-')
+const percent = (v: unknown) => units.formatShare(isNum(v) ? v : null, '-')
 
 /** `abs` = later − first; `pct` = abs / first × 100, null when the first is 0. */
 export interface DeltaView {
@@ -375,12 +375,11 @@ export interface UsageView {
 
 /** `qactivity usage`: one row per group, its totals and its share of the cluster's. */
 export function formatUsage(u: UsageView): string {
-  const t = (r: UsageView['rows'][number], f: ActivityField) => (isNum(r.total?.[f]) ? r.total[f] : 0)
   const rows = (u.rows ?? []).map((r) => [
     safe(String(r.group)),
     formatCount(r.jobs),
-    formatOps(t(r, 'iops_read') + t(r, 'iops_write') + t(r, 'metadata_iops_read') + t(r, 'metadata_iops_write')),
-    formatBytes(t(r, 'throughput_read') + t(r, 'throughput_write')),
+    formatOps(opsOf(r.total ?? {})),
+    formatBytes(bytesOf(r.total ?? {})),
     formatBytes(r.usedBytesDelta, true),
     ...(['iops_read', 'iops_write', 'throughput_read', 'throughput_write'] as const).map((f) => percent(r.share?.[f])),
   ])

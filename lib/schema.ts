@@ -111,6 +111,25 @@ export const FIELD_UNIT: Record<ActivityField, 'ops/s' | 'bytes/s'> = {
   throughput_write: 'bytes/s',
 }
 
+/** Σ of the operation fields (IOPS kinds) of per-field numbers; a missing or non-numeric one counts 0. */
+export function opsOf(v: Partial<Record<ActivityField, unknown>>): number {
+  return sumOf(v, 'ops/s')
+}
+
+/** Σ of the byte fields (throughput kinds) of per-field numbers; a missing or non-numeric one counts 0. */
+export function bytesOf(v: Partial<Record<ActivityField, unknown>>): number {
+  return sumOf(v, 'bytes/s')
+}
+
+function sumOf(v: Partial<Record<ActivityField, unknown>>, unit: (typeof FIELD_UNIT)[ActivityField]): number {
+  let sum = 0
+  for (const f of ACTIVITY_FIELDS) {
+    const x = v[f]
+    if (FIELD_UNIT[f] === unit && typeof x === 'number' && Number.isFinite(x)) sum += x
+  }
+  return sum
+}
+
 /** Tag and field names per measurement, used by the dashboards' and queries' schema checks. */
 export const SCHEMA = {
   [MEASUREMENT.activity]: { tags: ['cluster', 'client_ip', 'path'], fields: [...ACTIVITY_FIELDS] },

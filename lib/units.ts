@@ -161,6 +161,11 @@ export function formatPct(pct: number | null | undefined): string {
   return `${pct < 0 ? '-' : '+'}${text} %`
 }
 
+/** A share in percent with one decimal, `12.3 %`; `none` where there is none to tell (null, NaN). */
+export function formatShare(pct: number | null | undefined, none = '–'): string {
+  return isNum(pct) ? `${pct.toFixed(1)} %` : none
+}
+
 /** An aggregate of an activity field (docs/interface.md §6): `total` in ops or bytes, `mean`/`peak` in ops/s or bytes/s. */
 export type AggregateKind = 'total' | 'mean' | 'peak'
 

@@ -12,6 +12,7 @@ import {
   formatTime,
   UNITS_NOTE,
   type AggregateKind,
+  formatShare,
 } from '../lib/units.ts'
 import type { JobStats } from '../stats/service.ts'
 import { profileText } from '../stats/profile.ts'
@@ -194,7 +195,7 @@ function facts(input: ReportInput): Array<[string, string]> {
 
 function activityTable(stats: JobStats): TableSection {
   const share = stats.share
-  const pct = (v: number | null | undefined) => ({ text: typeof v === 'number' ? `${v.toFixed(1)} %` : '–' })
+  const pct = (v: number | null | undefined) => ({ text: formatShare(v) })
   return {
     kind: 'table',
     title: 'Activity',

@@ -15,8 +15,7 @@ import { renderPdf } from './pdf.ts'
 import { ReportStateFile, type MailTask, type ReportState } from './state.ts'
 import { renderUsageMail } from './usage-mail.ts'
 import { escapeHtml, headerLine } from './escape.ts'
-import { parseGroup, usageOf, withShares } from '../stats/usage.ts'
-import { ACTIVITY_FIELDS } from '../lib/schema.ts'
+import { clusterTotals, parseGroup, usageOf, withShares } from '../stats/usage.ts'
 
 /** Options of {@link startReports}. */
 export interface ReportsOptions {
@@ -205,12 +204,8 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
     if (!answer.jobs) return undefined
     // Final numbers only: a job that ended just before the tick waits for its summary, as in digests.
     if (answer.pending) throw new Error(`waiting for the summaries of ${answer.pending} job(s)`)
-    if (o.sources.range) {
-      const a = await o.sources.range({ by: 'cluster', from: since / 1000, to: until / 1000 })
-      const totals = new Map(a.rows.map((r) => [r.key, r.total]))
-      totals.set('', Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, a.rows.reduce((x, r) => x + r.total[f], 0)])) as never)
-      withShares(answer, totals, group.by === 'cluster')
-    }
+    if (o.sources.range)
+      withShares(answer, await clusterTotals(o.sources.range, undefined, since / 1000, until / 1000), group.by === 'cluster')
     const m = renderUsageMail(answer, o.config.usageGroup, new Date(since), new Date(until))
     const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
     return {

@@ -1,5 +1,5 @@
-import { ACTIVITY_FIELDS } from '../lib/schema.ts'
-import { formatBytes, formatCount, formatOps, formatTime } from '../lib/units.ts'
+import { ACTIVITY_FIELDS, bytesOf, opsOf } from '../lib/schema.ts'
+import { formatBytes, formatCount, formatOps, formatShare, formatTime } from '../lib/units.ts'
 import type { UsageAnswer } from '../stats/usage.ts'
 import { escapeHtml } from './escape.ts'
 
@@ -41,17 +41,14 @@ export function usageCsv(u: UsageAnswer): string {
 
 export function renderUsageMail(u: UsageAnswer, group: string, since: Date, until: Date): UsageMail {
   const window = `${formatTime(since.toISOString())} → ${formatTime(until.toISOString())}`
-  const ops = (r: UsageAnswer['rows'][number]) =>
-    r.total.iops_read + r.total.iops_write + r.total.metadata_iops_read + r.total.metadata_iops_write
-  const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${v.toFixed(1)} %` : '–')
   const lines = u.rows.map((r) => [
     r.group,
     formatCount(r.jobs),
-    formatOps(ops(r)),
-    formatBytes(r.total.throughput_read + r.total.throughput_write),
+    formatOps(opsOf(r.total)),
+    formatBytes(bytesOf(r.total)),
     formatBytes(r.usedBytesDelta, true),
-    pct(r.share?.iops_read),
-    pct(r.share?.throughput_write),
+    formatShare(r.share?.iops_read),
+    formatShare(r.share?.throughput_write),
   ])
   const head = ['Group', 'Jobs', 'Operations', 'Bytes', 'Used growth', 'Reads of cluster', 'Bytes written of cluster']
   const intro = `${formatCount(u.jobs)} jobs completed ${window}, by ${group}. Every group and field is in the attached CSV.`

@@ -1,6 +1,5 @@
 import type { InfluxConfig } from '../lib/config.ts'
-import { createInfluxQL, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
-import { isDatabaseNotFound } from '../lib/influx/http.ts'
+import { createInfluxQLReader, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT, influxqlFrom } from '../lib/schema.ts'
 import { anyOf, canMatch, COUNTED_FIELD, perValue, type ActivityQuery, type ActivityRow, type ActivitySource } from './model.ts'
 
@@ -51,11 +50,7 @@ export function renderInfluxQLCount(q: ActivityQuery): string | undefined {
 }
 
 export function createInfluxQLSource(cfg: InfluxConfig): ActivitySource {
-  const ql = createInfluxQL(cfg)
-  // A database nothing was written to yet holds no points: an empty answer, not an outage.
-  const influxql = {
-    query: (text: string) => ql.query(text).catch((err: unknown) => (isDatabaseNotFound(err) ? [] : Promise.reject(err))),
-  }
+  const influxql = createInfluxQLReader(cfg)
   return {
     async rows(q) {
       const text = renderInfluxQL(q)

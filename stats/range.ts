@@ -1,7 +1,6 @@
 import { retentionSeconds, type InfluxConfig } from '../lib/config.ts'
-import { createInfluxQL, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
-import { isDatabaseNotFound } from '../lib/influx/http.ts'
-import { ACTIVITY_FIELDS, MEASUREMENT, RAW_WINDOW_SECONDS, influxqlFrom, type ActivityField } from '../lib/schema.ts'
+import { createInfluxQLReader, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
+import { ACTIVITY_FIELDS, MEASUREMENT, RAW_WINDOW_SECONDS, influxqlFrom, opsOf, type ActivityField } from '../lib/schema.ts'
 
 /**
  * A cluster's activity over any time range (`GET /api/v1/activity`): the raw points where raw
@@ -103,8 +102,8 @@ export function splitRange(q: Pick<RangeQuery, 'from' | 'to'>, o: RangeOptions):
 
 /** Answers {@link RangeQuery}s with InfluxQL (every InfluxDB version: 2.x maps qactivity's buckets by itself). */
 export function createRangeSource(o: RangeOptions) {
-  const ql = createInfluxQL(o.influx)
-  const query = (text: string) => ql.query(text).catch((err: unknown) => (isDatabaseNotFound(err) ? [] : Promise.reject(err)))
+  const ql = createInfluxQLReader(o.influx)
+  const query = (text: string) => ql.query(text)
   const time = (s: number) => quoteString(new Date(s * 1000).toISOString())
 
   return async function activityRange(q: RangeQuery): Promise<RangeAnswer> {
@@ -163,12 +162,11 @@ export function createRangeSource(o: RangeOptions) {
       add(totals?.series ?? [], (r, v) => ACTIVITY_FIELDS.forEach((f) => (r.total[f] += (num(v[f]) / RAW_WINDOW_SECONDS) * I)))
       add(highs?.series ?? [], (r, v) => ACTIVITY_FIELDS.forEach((f) => (r.peak[f] = Math.max(r.peak[f], num(v[f]) / RAW_WINDOW_SECONDS))))
     }
-    const ops = (r: RangeRow) => r.total.iops_read + r.total.iops_write + r.total.metadata_iops_read + r.total.metadata_iops_write
     return {
       ...(q.cluster !== undefined ? { cluster: q.cluster } : {}),
       by: q.by,
       ...parts,
-      rows: [...rows.values()].sort((a, b) => ops(b) - ops(a) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+      rows: [...rows.values()].sort((a, b) => opsOf(b.total) - opsOf(a.total) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
     }
   }
 }

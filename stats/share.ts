@@ -1,6 +1,5 @@
 import type { InfluxConfig } from '../lib/config.ts'
-import { createInfluxQL, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
-import { isDatabaseNotFound } from '../lib/influx/http.ts'
+import { createInfluxQLReader, quoteIdent, quoteString } from '../lib/influx/influxql.ts'
 import { ACTIVITY_FIELDS, MEASUREMENT, RAW_WINDOW_SECONDS, influxqlFrom, type ActivityField } from '../lib/schema.ts'
 import { overlapSeconds, type ActivitySelector } from './model.ts'
 
@@ -25,9 +24,9 @@ export interface ClusterActivity {
 
 /** {@link ClusterActivity} in InfluxQL, on every version: one small series per cluster (`qumulo_cluster_activity`). */
 export function createClusterActivity(influx: InfluxConfig, intervalSeconds: number): ClusterActivity {
-  const ql = createInfluxQL(influx)
+  const ql = createInfluxQLReader(influx)
   const query = async (text: string) => {
-    const [r] = await ql.query(text).catch((err: unknown) => (isDatabaseNotFound(err) ? [] : Promise.reject(err)))
+    const [r] = await ql.query(text)
     return r?.series ?? []
   }
   const where = (cluster: string | undefined, fromMs: number, toMs: number) =>

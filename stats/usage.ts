@@ -1,6 +1,7 @@
 import type { Job } from '../jobs/types.ts'
-import { ACTIVITY_FIELDS, type ActivityField } from '../lib/schema.ts'
+import { ACTIVITY_FIELDS, opsOf, type ActivityField } from '../lib/schema.ts'
 import { USAGE_GROUP_RE } from '../lib/config.ts'
+import type { ActivityRange } from './range.ts'
 
 /**
  * Showback (`GET /api/v1/usage`, `qactivity usage`): the completed jobs that ended in a range, grouped
@@ -70,12 +71,30 @@ export function usageOf(jobs: Iterable<Job>, q: { group: UsageGroup; sinceMs: nu
     const capacity = Array.isArray(stats.capacity) ? (stats.capacity as Array<{ usedBytes?: { delta?: number | null } }>) : []
     for (const c of capacity) row.usedBytesDelta += c.usedBytes?.delta ?? 0
   }
-  const ops = (r: UsageRow) => r.total.iops_read + r.total.iops_write + r.total.metadata_iops_read + r.total.metadata_iops_write
   return {
-    rows: [...rows.values()].sort((a, b) => ops(b) - ops(a) || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0)),
+    rows: [...rows.values()].sort((a, b) => opsOf(b.total) - opsOf(a.total) || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0)),
     jobs: count,
     pending,
   }
+}
+
+/**
+ * The shares' denominators: the clusters' exact totals over [fromS, toS] (stats/range.ts), per cluster
+ * and, under `""`, every cluster together.
+ */
+export async function clusterTotals(
+  range: ActivityRange,
+  cluster: string | undefined,
+  fromS: number,
+  toS: number,
+): Promise<Map<string, Record<ActivityField, number>>> {
+  const a = await range({ cluster, by: 'cluster', from: fromS, to: toS })
+  const totals = new Map(a.rows.map((r) => [r.key, r.total]))
+  totals.set(
+    '',
+    Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, a.rows.reduce((sum, r) => sum + r.total[f], 0)])) as Record<ActivityField, number>,
+  )
+  return totals
 }
 
 /** Adds each row's share of `clusterTotals` (per cluster name; `""` = every cluster together). */

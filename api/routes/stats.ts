@@ -16,8 +16,7 @@ import {
   StatsSchema,
 } from '../schemas.ts'
 import type { ActivityRange } from '../../stats/range.ts'
-import { parseGroup, usageOf, withShares } from '../../stats/usage.ts'
-import { ACTIVITY_FIELDS } from '../../lib/schema.ts'
+import { clusterTotals, parseGroup, usageOf, withShares } from '../../stats/usage.ts'
 import type { StatsService } from '../../stats/service.ts'
 
 const security = [{ bearerAuth: [] }]
@@ -126,10 +125,7 @@ export function statsRoutes(jobs: JobService, stats: StatsService | undefined, l
       const answer = usageOf(jobs.allJobs(), { group, sinceMs, untilMs, cluster: q.cluster })
       if (range && answer.rows.length) {
         // The cluster's totals over the same range, exact (rollups and raw points): the denominator of the shares.
-        const a = await guarded(() => range({ cluster: q.cluster, by: 'cluster', from: sinceMs / 1000, to: untilMs / 1000 }))
-        const totals = new Map(a.rows.map((r) => [r.key, r.total]))
-        const all = Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, a.rows.reduce((sum, r) => sum + r.total[f], 0)]))
-        totals.set('', all as (typeof a.rows)[number]['total'])
+        const totals = await guarded(() => clusterTotals(range, q.cluster, sinceMs / 1000, untilMs / 1000))
         withShares(answer, totals, group.by === 'cluster')
       }
       return c.json({ group: q.group, since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString(), ...answer }, 200)

@@ -1,5 +1,5 @@
 import type { InfluxConfig } from '../config.ts'
-import { authHeader, endpoint, errorOf, InfluxError, request } from './http.ts'
+import { authHeader, endpoint, errorOf, InfluxError, isDatabaseNotFound, request } from './http.ts'
 import type { InfluxServer } from './server.ts'
 
 /** One series of a statement's result. */
@@ -20,6 +20,15 @@ export interface InfluxQLResult {
   statementId: number
   /** Empty when the statement matched nothing. */
   series: InfluxQLSeries[]
+}
+
+/**
+ * {@link createInfluxQL} for reads: a database or retention policy nothing was written to yet answers
+ * no results rather than an error (an empty answer, not an outage).
+ */
+export function createInfluxQLReader(cfg: InfluxConfig): InfluxQL {
+  const ql = createInfluxQL(cfg)
+  return { query: (q, params) => ql.query(q, params).catch((err: unknown) => (isDatabaseNotFound(err) ? [] : Promise.reject(err))) }
 }
 
 export interface InfluxQL {

@@ -21,6 +21,9 @@ beforeAll(async () => {
 })
 afterAll(async () => smtp?.close())
 
+/** The report settings both schedules here share: the test's SMTP server, one recipient. */
+const mailConfig = () => ({ smtpUrl: smtp.url, from: 'q@example.com', to: ['ops@example.com'], thresholdPct: 20, regressionRuns: 5 })
+
 describe('usage e-mails (QACTIVITY_USAGE_SCHEDULE)', () => {
   it("send the month's showback by label with a CSV whose totals are the sum of the jobs' summaries", async () => {
     const m = memorySource()
@@ -47,11 +50,7 @@ describe('usage e-mails (QACTIVITY_USAGE_SCHEDULE)', () => {
     const open = () =>
       startReports({
         config: {
-          smtpUrl: smtp.url,
-          from: 'q@example.com',
-          to: ['ops@example.com'],
-          thresholdPct: 20,
-          regressionRuns: 5,
+          ...mailConfig(),
           usageSchedule: '0 0 1 * *',
           usageGroup: 'label:project',
         },
@@ -129,11 +128,7 @@ describe('regression alerts (QACTIVITY_REGRESSION_ALERT)', () => {
     })
     const reports = await startReports({
       config: {
-        smtpUrl: smtp.url,
-        from: 'q@example.com',
-        to: ['ops@example.com'],
-        thresholdPct: 20,
-        regressionRuns: 5,
+        ...mailConfig(),
         usageGroup: 'name',
       },
       store,
