@@ -18,7 +18,7 @@ import { createClusterActivity } from '../stats/share.ts'
 import { StatsService } from '../stats/service.ts'
 import { createInfluxQLSource } from '../stats/influxql.ts'
 import { createFluxRunner } from '../stats/flux.ts'
-import { startSummaries, type Summaries } from '../stats/summary.ts'
+import { startSummaries, summaryFlags, summaryTags, type Summaries } from '../stats/summary.ts'
 import { cachedDelivered, collectorWatermark, type DeliveredCheck } from '../stats/delivered.ts'
 import { startBackfills, type Backfills } from '../stats/backfill.ts'
 import type { ReportSources } from '../reports/build.ts'
@@ -238,13 +238,13 @@ export async function startApi(o: StartApiOptions): Promise<RunningApi> {
       void reports?.completed(id).catch((err: unknown) => log.error('Completion report not queued', { job: id, error: messageOf(err) }))
       // The region gets the job's automatic tags (`tag:<tag>`) once its summary knows them; a regression
       // alert (QACTIVITY_REGRESSION_ALERT) is a point annotation at its end and an e-mail.
-      const stats = store.data.jobs[id]?.summary?.stats as { tags?: unknown[]; regression?: { flags?: unknown[] } } | undefined
-      const alert = config.report.regressionAlert && (stats?.regression?.flags?.length ?? 0) > 0
-      if (stats?.tags?.length || alert)
+      const tagged = summaryTags(store.data.jobs[id]).length > 0
+      const alert = config.report.regressionAlert && summaryFlags(store.data.jobs[id]).length > 0
+      if (tagged || alert)
         void store
           .update(
             (d) => {
-              if (stats?.tags?.length) outbox.complete(d, id)
+              if (tagged) outbox.complete(d, id)
               if (alert) outbox.regression(d, id)
             },
             [id],

@@ -8,7 +8,7 @@ import { messageOf } from '../lib/errors.ts'
 import type { Logger } from '../lib/log.ts'
 import { retryDelay } from '../lib/backoff.ts'
 import { startPump } from '../lib/pump.ts'
-import type { SummaryStore } from '../stats/summary.ts'
+import { summaryFlags, type SummaryStore } from '../stats/summary.ts'
 import { buildReport, type ReportSources } from './build.ts'
 import { renderDigest, renderReport } from './html.ts'
 import { renderPdf } from './pdf.ts'
@@ -182,9 +182,8 @@ export async function startReports(o: ReportsOptions): Promise<Reports> {
   /** The regression alert of a job: its flags in words, a line each; undefined when it has none (any more). */
   function alertMessage(base: Pick<SendMailOptions, 'from' | 'to' | 'messageId'>, jobId: string): SendMailOptions | undefined {
     const job = o.store.data.jobs[jobId]
-    const flags = (job?.summary?.stats as { regression?: { flags?: Array<{ text?: unknown }> } } | undefined)?.regression?.flags ?? []
-    if (!job || !flags.length) return undefined
-    const lines = flags.map((f) => String(f.text))
+    const lines = summaryFlags(job)
+    if (!job || !lines.length) return undefined
     const intro = `${job.name} (job ${job.id}), ended ${job.endedAt}:`
     return {
       ...base,

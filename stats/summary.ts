@@ -275,3 +275,15 @@ export function startSummaries(o: SummaryOptions): Summaries {
     },
   }
 }
+
+/** The automatic tags a job's stored summary recorded (none before it is computed). */
+export function summaryTags(job: Pick<Job, 'summary'> | undefined): string[] {
+  const tags = (job?.summary?.stats as { tags?: unknown } | undefined)?.tags
+  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : []
+}
+
+/** The regression flags in words a job's stored summary recorded (none without history or changes). */
+export function summaryFlags(job: Pick<Job, 'summary'> | undefined): string[] {
+  const flags = (job?.summary?.stats as { regression?: { flags?: unknown } } | undefined)?.regression?.flags
+  return Array.isArray(flags) ? flags.map((f) => String((f as { text?: unknown })?.text)) : []
+}

@@ -22,6 +22,7 @@ import { GrafanaApiError, type AnnotationSink, type FoundAnnotation } from './gr
 import { retryDelay } from '../../lib/backoff.ts'
 import { startPump } from '../../lib/pump.ts'
 import { oneLine } from '../../lib/text.ts'
+import { summaryFlags, summaryTags } from '../../stats/summary.ts'
 
 /** The part of the job store (jobs/store.ts `JobStore`) the outbox uses. */
 export interface OutboxStore {
@@ -85,8 +86,7 @@ const TAG_PART_MAX = 100
 /** Tags of a job's start/region annotation: `qactivity`, `job:<id>`, `name:<name>`. */
 export function jobTags(job: Pick<Job, 'id' | 'name'> & Partial<Pick<Job, 'summary'>>): string[] {
   // The automatic tags of a summarised job (stats/profile.ts) as `tag:<tag>`, so Grafana can filter regions by them.
-  const tags = (job.summary?.stats as { tags?: unknown } | undefined)?.tags
-  const auto = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string').map((t) => `tag:${t}`) : []
+  const auto = summaryTags(job).map((t) => `tag:${t}`)
   return ['qactivity', `job:${job.id}`, `name:${[...job.name].slice(0, TAG_PART_MAX).join('')}`, ...auto]
 }
 
@@ -255,10 +255,10 @@ async function deliver(
       return { comment: true }
     }
     case 'regression': {
-      const flags = (job.summary?.stats as { regression?: { flags?: Array<{ text?: unknown }> } } | undefined)?.regression?.flags ?? []
+      const flags = summaryFlags(job)
       const t = Date.parse(job.endedAt ?? '')
       if (!flags.length || !Number.isFinite(t)) return { comment: true, note: 'nothing to alert' }
-      const text = `${job.name} (job ${job.id}): ${flags.map((f) => String(f.text)).join('; ')}`
+      const text = `${job.name} (job ${job.id}): ${flags.join('; ')}`
       const tags = regressionTags(job.id)
       // Looked up every time, not only after a failed attempt: a recomputed summary queues it again.
       const found = await sink.find({ tags, from: t - 1, to: t + 1 }, signal)
